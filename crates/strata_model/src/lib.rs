@@ -1,0 +1,229 @@
+//! The vocabulary every other strata crate speaks.
+//!
+//! These types are deliberately free of I/O, PostgreSQL clients and CLI concerns so that the
+//! planner, the layouts and the linter can be tested in milliseconds. Separate states get
+//! separate types: a [`Migration`] is what lives on disk, an [`AppliedMigration`] is a history
+//! row; neither is an `Option`-riddled union of the two.
+
+mod checksum;
+mod source;
+mod version;
+
+pub use checksum::{Checksum, ChecksumAlgorithm};
+pub use source::{char_pos_to_byte, LineCol, SourceFile};
+pub use version::{Version, VersionParseError};
+
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Whether a migration runs inside one transaction together with its history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionMode {
+    /// The whole script and its history row commit or roll back together.
+    Transactional,
+    /// Statements run one by one in autocommit mode; needed for `CREATE INDEX CONCURRENTLY` and
+    /// friends, which PostgreSQL refuses inside a transaction block.
+    NonTransactional,
+    /// The script contains its own `BEGIN`/`COMMIT` and runs statement by statement, as psql
+    /// would run it.
+    ScriptManaged,
+}
+
+/// Why a script runs in the [`TransactionMode`] it runs in; shown by `--dry-run` and `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransactionDecision {
+    /// The chosen mode.
+    pub mode: TransactionMode,
+    /// A human sentence: "directive `-- +goose NO TRANSACTION` at line 1", "statement 2 (CREATE
+    /// INDEX CONCURRENTLY) cannot run inside a transaction", ...
+    pub reason: String,
+}
+
+/// Whether a migration is applied once (versioned) or re-applied whenever it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationKind {
+    /// Applied once, in version order.
+    Versioned,
+    /// Flyway `R__` style: re-applied after all versioned migrations whenever its checksum changes.
+    Repeatable,
+}
+
+impl MigrationKind {
+    /// The name stored in the registry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationKind::Versioned => "versioned",
+            MigrationKind::Repeatable => "repeatable",
+        }
+    }
+}
+
+/// A contiguous piece of a source file that is run as one unit (an up or a down script).
+///
+/// Sectioned layouts (dbmate, goose) keep both scripts in one file, so a script is a byte range
+/// of a [`SourceFile`]; error positions reported by the server are mapped back through it.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The file the script lives in.
+    pub file: Arc<SourceFile>,
+    /// Byte range of the script inside `file.text()`.
+    pub range: std::ops::Range<usize>,
+    /// Directives found in the script (or, for sectioned files, on its section marker).
+    pub directives: Vec<Directive>,
+}
+
+impl Script {
+    /// A script that is a whole file.
+    pub fn whole(file: Arc<SourceFile>, directives: Vec<Directive>) -> Script {
+        let len = file.text().len();
+        Script { file, range: 0..len, directives }
+    }
+
+    /// The SQL text of the script, exactly as it appears in the file (BOM removed).
+    pub fn sql(&self) -> &str {
+        &self.file.text()[self.range.clone()]
+    }
+
+    /// Position in the file of a byte offset relative to the start of this script.
+    pub fn locate(&self, byte_in_script: usize) -> LineCol {
+        self.file.line_col(self.range.start + byte_in_script)
+    }
+
+    /// True when the script contains nothing but whitespace and comments.
+    pub fn is_blank(&self) -> bool {
+        sql_is_blank(self.sql())
+    }
+}
+
+/// True when `sql` holds only whitespace, `--` line comments and `/* */` block comments.
+pub fn sql_is_blank(sql: &str) -> bool {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return true;
+        }
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            match after.find("*/") {
+                Some(end) => rest = &after[end + 2..],
+                None => return true,
+            }
+        } else {
+            return false;
+        }
+    }
+}
+
+/// A typed instruction embedded in a comment of a migration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Directive {
+    /// What the directive asks for.
+    pub kind: DirectiveKind,
+    /// 1-based line of the directive in its file.
+    pub line: usize,
+    /// The directive as written, for messages.
+    pub text: String,
+}
+
+/// The directives strata understands, whichever tool's spelling was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectiveKind {
+    /// Run outside a transaction (`-- strata:no-transaction`, dbmate `transaction:false`,
+    /// goose `-- +goose NO TRANSACTION`).
+    NoTransaction,
+}
+
+/// The identity of a migration inside its set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationId {
+    /// Version; `None` for repeatable migrations, which are keyed by name.
+    pub version: Option<Version>,
+    /// Human name / description taken from the file name.
+    pub name: String,
+}
+
+impl MigrationId {
+    /// The key under which the registry stores this migration: the version as written for
+    /// versioned migrations, `R__<name>` for repeatables.
+    pub fn registry_key(&self) -> String {
+        match &self.version {
+            Some(v) => v.as_str().to_owned(),
+            None => format!("R__{}", self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for MigrationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{}_{}", v, self.name),
+            None => write!(f, "R__{}", self.name),
+        }
+    }
+}
+
+/// A migration as found on disk: one value whether or not it can be reverted.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// Version and name.
+    pub id: MigrationId,
+    /// Versioned or repeatable.
+    pub kind: MigrationKind,
+    /// The forward script.
+    pub up: Script,
+    /// The reverting script, when the layout provides one.
+    pub down: Option<Script>,
+    /// Checksum of the forward script's file content (normalized), the identity recorded in
+    /// history.
+    pub checksum: Checksum,
+}
+
+impl Migration {
+    /// The path of the file holding the up script.
+    pub fn path(&self) -> &std::path::Path {
+        self.up.file.path()
+    }
+}
+
+/// One row of strata's history for a set: a migration that has been applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedMigration {
+    /// Registry key (see [`MigrationId::registry_key`]).
+    pub key: String,
+    /// Version as written when applied (`None` for repeatables).
+    pub version: Option<String>,
+    /// Name when applied.
+    pub name: String,
+    /// Versioned or repeatable.
+    pub kind: MigrationKind,
+    /// Checksum recorded when applied.
+    pub checksum: Checksum,
+    /// When, as an RFC 3339 UTC timestamp.
+    pub applied_at: String,
+    /// Who: `role@os-user`.
+    pub applied_by: String,
+    /// How long the migration took.
+    pub duration_ms: i64,
+    /// Progress state: complete, or left part-way by a failed non-transactional run.
+    pub state: AppliedState,
+}
+
+/// Whether a history row describes a finished migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppliedState {
+    /// Fully applied.
+    Complete,
+    /// A non-transactional migration that failed after `statements_done` statements.
+    Partial {
+        /// Statements that completed before the failure.
+        statements_done: usize,
+        /// The error that stopped it.
+        error: String,
+    },
+}

@@ -1,0 +1,152 @@
+//! Migration versions, ordered by numeric components.
+//!
+//! Tools that compare versions as strings put `10` before `9`; strata never does. A version is a
+//! list of unsigned integers of any length (timestamps do not fit in a `u64` forever, and
+//! `000001` must equal `1`), compared component by component.
+
+use serde::Serialize;
+use std::cmp::Ordering;
+
+/// A migration version such as `000001`, `20250101120000`, `2025_11_14_000001` or `1.2.3`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "String")]
+pub struct Version {
+    raw: String,
+    /// Numeric components with leading zeros removed (`"0"` for zero).
+    parts: Vec<String>,
+}
+
+/// A version string that is not a dot/underscore/dash separated list of digit groups.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a version: expected digit groups separated by `.`, `_` or `-` (like `7`, `000007`, `1_2`, `1.2.3`, `20250101120000`)")]
+pub struct VersionParseError {
+    /// The rejected text.
+    pub input: String,
+}
+
+impl Version {
+    /// Parses a version as written in a file name (without any `V` prefix).
+    pub fn parse(raw: &str) -> Result<Version, VersionParseError> {
+        let err = || VersionParseError { input: raw.to_owned() };
+        if raw.is_empty() {
+            return Err(err());
+        }
+        let mut parts = Vec::new();
+        for group in raw.split(['.', '_', '-']) {
+            if group.is_empty() || !group.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err());
+            }
+            let trimmed = group.trim_start_matches('0');
+            parts.push(if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() });
+        }
+        Ok(Version { raw: raw.to_owned(), parts })
+    }
+
+    /// Parses a version given by a user on the command line: `005`, `5` and `V5` name the same
+    /// migration.
+    pub fn parse_user(input: &str) -> Result<Version, VersionParseError> {
+        let stripped = input.strip_prefix(['V', 'v']).unwrap_or(input);
+        Version::parse(stripped).map_err(|_| VersionParseError { input: input.to_owned() })
+    }
+
+    /// The version exactly as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Numeric components, leading zeros removed.
+    pub fn parts(&self) -> &[String] {
+        &self.parts
+    }
+
+    /// Same migration version numerically (`005` == `5`, `1.2` == `1_2`).
+    pub fn same_as(&self, other: &Version) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+fn cmp_digits(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        for (a, b) in self.parts.iter().zip(&other.parts) {
+            match cmp_digits(a, b) {
+                Ordering::Equal => continue,
+                unequal => return unequal,
+            }
+        }
+        // `1.2` sorts after `1` ... but `1.0` equals `1`: trailing zero components are noise.
+        let rest = |v: &[String], n: usize| v[n..].iter().all(|p| p == "0");
+        let n = self.parts.len().min(other.parts.len());
+        match (rest(&self.parts, n), rest(&other.parts, n)) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (false, false) => unreachable!("one side has no remaining components"),
+        }
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Version {}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl From<Version> for String {
+    fn from(v: Version) -> String {
+        v.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    #[test]
+    fn orders_numerically_not_lexically() {
+        assert!(v("9") < v("10"));
+        assert!(v("1_9") < v("1_10"));
+        assert!(v("1.2.3") < v("1.10"));
+        assert!(v("000009") < v("10"));
+        assert!(v("2025_11_14_000001") < v("2025_11_14_000002"));
+        assert!(v("20250101120000") < v("20250101120001"));
+        assert!(v("99999999999999999999999") < v("100000000000000000000000"));
+    }
+
+    #[test]
+    fn equal_spellings_are_equal() {
+        assert_eq!(v("005"), v("5"));
+        assert_eq!(v("1.2"), v("1_2"));
+        assert_eq!(v("1"), v("1.0"));
+        assert!(v("1") < v("1.1"));
+        assert_eq!(Version::parse_user("V5").unwrap(), v("005"));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in ["", "a", "1a", "1__2", "_1", "1.", "V1"] {
+            assert!(Version::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

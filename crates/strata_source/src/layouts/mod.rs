@@ -1,0 +1,205 @@
+//! The layouts, one module each, behind one trait.
+//!
+//! Detection is evidence-based: content markers (`-- migrate:up`, `-- +goose Up`) and naming
+//! schemes that only one tool uses (`.up.sql`, `V1__`, `<dir>/up.sql`) decide; plain numbered
+//! files are the fallback. The reason is kept so `strata status` can say why it read a
+//! directory the way it did.
+
+mod diesel;
+mod flyway;
+mod pairs;
+mod sectioned;
+
+use crate::listing::{Entry, Listing};
+use crate::{Detection, Problem};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use strata_model::{Checksum, Directive, Migration, MigrationId, MigrationKind, Script, SourceFile};
+
+/// The layouts strata reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayoutKind {
+    /// `<version>_<name>.up.sql` + `.down.sql` (golang-migrate, sqlx).
+    Updown,
+    /// `<version>_<name>.sql` with an optional `.down.sql` sibling (psql loops).
+    Plain,
+    /// `V<version>__<desc>.sql`, `U<version>__<desc>.sql`, `R__<desc>.sql`.
+    Flyway,
+    /// One file per migration with `-- migrate:up` / `-- migrate:down` sections.
+    Dbmate,
+    /// One file per migration with `-- +goose Up` / `-- +goose Down` annotations.
+    Goose,
+    /// A directory per migration holding `up.sql` and `down.sql`.
+    Diesel,
+}
+
+impl LayoutKind {
+    /// Every layout, in detection priority order.
+    pub const ALL: [LayoutKind; 6] =
+        [LayoutKind::Diesel, LayoutKind::Flyway, LayoutKind::Dbmate, LayoutKind::Goose, LayoutKind::Updown, LayoutKind::Plain];
+
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayoutKind::Updown => "updown",
+            LayoutKind::Plain => "plain",
+            LayoutKind::Flyway => "flyway",
+            LayoutKind::Dbmate => "dbmate",
+            LayoutKind::Goose => "goose",
+            LayoutKind::Diesel => "diesel",
+        }
+    }
+
+    /// Parses a configuration name.
+    pub fn from_name(name: &str) -> Option<LayoutKind> {
+        LayoutKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The naming pattern, for messages.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            LayoutKind::Updown => "`<version>_<name>.up.sql` with `<version>_<name>.down.sql`",
+            LayoutKind::Plain => "`<version>_<name>.sql` with an optional `<version>_<name>.down.sql`",
+            LayoutKind::Flyway => "`V<version>__<description>.sql`, `U<version>__<description>.sql` or `R__<description>.sql`",
+            LayoutKind::Dbmate => "`<version>_<name>.sql` containing `-- migrate:up` (and optionally `-- migrate:down`)",
+            LayoutKind::Goose => "`<version>_<name>.sql` containing `-- +goose Up` (and optionally `-- +goose Down`)",
+            LayoutKind::Diesel => "a directory `<version>_<name>/` holding `up.sql` and `down.sql`",
+        }
+    }
+}
+
+impl std::fmt::Display for LayoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a layout produced from a listing.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Migrations, unordered.
+    pub migrations: Vec<Migration>,
+    /// Problems, each naming its files.
+    pub problems: Vec<Problem>,
+    /// Non-migration files.
+    pub ignored: Vec<PathBuf>,
+}
+
+/// One way of laying out migrations on disk.
+pub trait Layout {
+    /// Which layout this is.
+    fn kind(&self) -> LayoutKind;
+    /// How strongly the listing looks like this layout: the number of entries that only this
+    /// layout would name or mark the way they are.
+    fn evidence(&self, listing: &Listing) -> usize;
+    /// Reads every migration, reporting every file it cannot read.
+    fn load(&self, listing: &Listing) -> Loaded;
+}
+
+/// The implementation of a layout.
+pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
+    match kind {
+        LayoutKind::Updown => &pairs::Updown,
+        LayoutKind::Plain => &pairs::Plain,
+        LayoutKind::Flyway => &flyway::Flyway,
+        LayoutKind::Dbmate => &sectioned::Dbmate,
+        LayoutKind::Goose => &sectioned::Goose,
+        LayoutKind::Diesel => &diesel::Diesel,
+    }
+}
+
+pub(crate) fn detect(listing: &Listing) -> Detection {
+    let sql_files = listing.entries().iter().filter(|e| e.name.ends_with(".sql")).count();
+    for kind in LayoutKind::ALL {
+        if kind == LayoutKind::Plain {
+            continue;
+        }
+        let n = layout_for(kind).evidence(listing);
+        if n > 0 {
+            return Detection {
+                layout: kind,
+                reason: format!("{n} of {sql_files} .sql file(s) follow the {kind} convention: {}", kind.pattern()),
+            };
+        }
+    }
+    Detection {
+        layout: LayoutKind::Plain,
+        reason: format!(
+            "no tool-specific names or markers among {sql_files} .sql file(s); reading them as {}",
+            LayoutKind::Plain.pattern()
+        ),
+    }
+}
+
+/// Decodes a file, reporting invalid UTF-8 with its position.
+pub(crate) fn source_file(listing: &Listing, entry: &Entry, problems: &mut Vec<Problem>) -> Option<Arc<SourceFile>> {
+    match SourceFile::from_bytes(listing.path_of(entry), &entry.bytes) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(at) => {
+            problems.push(Problem::new(
+                &entry.rel,
+                format!(
+                    "not valid UTF-8 at line {} column {}; re-save the file as UTF-8 (PostgreSQL migrations must be UTF-8 text)",
+                    at.line, at.col
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// Parses `-- strata:` directives of a script range, reporting unknown ones.
+pub(crate) fn directives_of(
+    file: &SourceFile,
+    range: std::ops::Range<usize>,
+    rel: &std::path::Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<Directive> {
+    let first_line = file.line_col(range.start).line;
+    match strata_sql::parse_directives(&file.text()[range], first_line) {
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(Problem::new(rel, e.to_string()));
+            Vec::new()
+        }
+    }
+}
+
+/// Builds a versioned migration, checking that the up script is not empty.
+pub(crate) fn versioned(
+    id: MigrationId,
+    up: Script,
+    down: Option<Script>,
+    checksum: Checksum,
+    rel: &std::path::Path,
+    problems: &mut Vec<Problem>,
+) -> Option<Migration> {
+    if up.is_blank() {
+        problems.push(Problem::new(
+            rel,
+            "the up migration is empty (only whitespace or comments); write its SQL or delete the file",
+        ));
+        return None;
+    }
+    Some(Migration { id, kind: MigrationKind::Versioned, up, down: down.filter(|d| !d.is_blank()), checksum })
+}
+
+/// The message for a `.sql` file that no layout can read.
+pub(crate) fn unclaimed(kind: LayoutKind, rel: &std::path::Path) -> Problem {
+    Problem::new(
+        rel,
+        format!(
+            "cannot parse this file name: it matches no layout (this directory uses the {kind} layout: {}); rename it, or move it out of the migration directory",
+            kind.pattern()
+        ),
+    )
+}
+
+/// Reports files with undecodable names and classifies non-SQL files as ignored.
+pub(crate) fn common_checks(listing: &Listing, loaded: &mut Loaded) {
+    for name in &listing.unreadable_names {
+        loaded.problems.push(Problem::new(name, "the file name is not valid UTF-8; rename it"));
+    }
+}

@@ -1,0 +1,86 @@
+//! File-pair layouts: golang-migrate/sqlx `.up.sql`/`.down.sql`, and plain numbered files with
+//! an optional `.down.sql` sibling (the psql-loop projects).
+
+use super::{common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use crate::listing::{Entry, Listing};
+use crate::names::split_version_name;
+use crate::Problem;
+use std::collections::BTreeMap;
+use strata_model::{MigrationId, Script};
+
+/// golang-migrate / sqlx pairs.
+pub struct Updown;
+/// Plain numbered files.
+pub struct Plain;
+
+impl Layout for Updown {
+    fn kind(&self) -> LayoutKind {
+        LayoutKind::Updown
+    }
+    fn evidence(&self, listing: &Listing) -> usize {
+        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".up.sql")).count()
+    }
+    fn load(&self, listing: &Listing) -> Loaded {
+        load_pairs(listing, LayoutKind::Updown, ".up.sql")
+    }
+}
+
+impl Layout for Plain {
+    fn kind(&self) -> LayoutKind {
+        LayoutKind::Plain
+    }
+    fn evidence(&self, listing: &Listing) -> usize {
+        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".sql")).count()
+    }
+    fn load(&self, listing: &Listing) -> Loaded {
+        load_pairs(listing, LayoutKind::Plain, ".sql")
+    }
+}
+
+fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    common_checks(listing, &mut loaded);
+    let mut ups: BTreeMap<&str, &Entry> = BTreeMap::new();
+    let mut downs: BTreeMap<&str, &Entry> = BTreeMap::new();
+    for entry in listing.entries() {
+        if entry.parent.is_some() || !entry.name.ends_with(".sql") {
+            loaded.ignored.push(entry.rel.clone());
+            continue;
+        }
+        if let Some(stem) = entry.name.strip_suffix(".down.sql") {
+            downs.insert(stem, entry);
+        } else if let Some(stem) = entry.name.strip_suffix(up_suffix) {
+            ups.insert(stem, entry);
+        } else {
+            loaded.problems.push(unclaimed(kind, &entry.rel));
+        }
+    }
+    for (stem, entry) in &downs {
+        if !ups.contains_key(stem) {
+            loaded.problems.push(Problem::new(
+                &entry.rel,
+                format!("this down migration has no up migration (expected `{stem}{up_suffix}` beside it); add the up file or delete the down file"),
+            ));
+        }
+    }
+    for (stem, entry) in ups {
+        let Some((version, name)) = split_version_name(stem) else {
+            loaded.problems.push(unclaimed(kind, &entry.rel));
+            continue;
+        };
+        let Some(file) = source_file(listing, entry, &mut loaded.problems) else { continue };
+        let directives = directives_of(&file, 0..file.text().len(), &entry.rel, &mut loaded.problems);
+        let checksum = file.checksum().clone();
+        let up = Script::whole(file, directives);
+        let down = downs.get(stem).and_then(|d| {
+            let file = source_file(listing, d, &mut loaded.problems)?;
+            let directives = directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
+            Some(Script::whole(file, directives))
+        });
+        let id = MigrationId { version: Some(version), name };
+        if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
+            loaded.migrations.push(m);
+        }
+    }
+    loaded
+}

@@ -1,0 +1,209 @@
+//! Sectioned single files: dbmate (`-- migrate:up` / `-- migrate:down`) and goose
+//! (`-- +goose Up` / `-- +goose Down`). Both scripts live in one file, so each is a byte range
+//! of it and positions map back to the file's real lines.
+
+use super::{common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use crate::listing::Listing;
+use crate::names::split_version_name;
+use crate::Problem;
+use strata_model::{Directive, DirectiveKind, MigrationId, Script, SourceFile};
+
+/// The dbmate layout.
+pub struct Dbmate;
+/// The goose layout.
+pub struct Goose;
+
+#[derive(Debug, PartialEq)]
+enum Marker {
+    Up { no_transaction: bool },
+    Down { no_transaction: bool },
+    NoTransaction,
+    StatementBegin,
+    StatementEnd,
+    Other,
+}
+
+fn dbmate_marker(line: &str) -> Option<Result<Marker, String>> {
+    let rest = line.trim().strip_prefix("--")?.trim_start();
+    let rest = rest.strip_prefix("migrate:")?;
+    let mut words = rest.split_whitespace();
+    let section = words.next().unwrap_or("");
+    let mut no_transaction = false;
+    for option in words {
+        match option {
+            "transaction:false" => no_transaction = true,
+            "transaction:true" => no_transaction = false,
+            other => return Some(Err(format!("unknown dbmate option `{other}` (dbmate knows `transaction:false`)"))),
+        }
+    }
+    Some(match section {
+        "up" => Ok(Marker::Up { no_transaction }),
+        "down" => Ok(Marker::Down { no_transaction }),
+        other => Err(format!("unknown dbmate section `migrate:{other}`; use `-- migrate:up` or `-- migrate:down`")),
+    })
+}
+
+fn goose_marker(line: &str) -> Option<Result<Marker, String>> {
+    let rest = line.trim().strip_prefix("--")?.trim_start();
+    let rest = rest.strip_prefix("+goose")?.trim();
+    let lower = rest.to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "up" => Ok(Marker::Up { no_transaction: false }),
+        "down" => Ok(Marker::Down { no_transaction: false }),
+        "no transaction" => Ok(Marker::NoTransaction),
+        "statementbegin" => Ok(Marker::StatementBegin),
+        "statementend" => Ok(Marker::StatementEnd),
+        "envsub on" | "envsub off" => Ok(Marker::Other),
+        _ => Err(format!("unknown goose annotation `-- +goose {rest}`")),
+    })
+}
+
+type MarkerFn = fn(&str) -> Option<Result<Marker, String>>;
+
+fn has_up_marker(bytes: &[u8], marker: MarkerFn) -> bool {
+    String::from_utf8_lossy(bytes).lines().any(|l| matches!(marker(l), Some(Ok(Marker::Up { .. }))))
+}
+
+impl Layout for Dbmate {
+    fn kind(&self) -> LayoutKind {
+        LayoutKind::Dbmate
+    }
+    fn evidence(&self, listing: &Listing) -> usize {
+        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, dbmate_marker)).count()
+    }
+    fn load(&self, listing: &Listing) -> Loaded {
+        load_sectioned(listing, LayoutKind::Dbmate, dbmate_marker, "-- migrate:up", "-- migrate:down")
+    }
+}
+
+impl Layout for Goose {
+    fn kind(&self) -> LayoutKind {
+        LayoutKind::Goose
+    }
+    fn evidence(&self, listing: &Listing) -> usize {
+        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, goose_marker)).count()
+    }
+    fn load(&self, listing: &Listing) -> Loaded {
+        load_sectioned(listing, LayoutKind::Goose, goose_marker, "-- +goose Up", "-- +goose Down")
+    }
+}
+
+struct Section {
+    range: std::ops::Range<usize>,
+    marker_line: usize,
+    no_transaction: bool,
+}
+
+fn load_sectioned(listing: &Listing, kind: LayoutKind, marker: MarkerFn, up_text: &str, down_text: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    common_checks(listing, &mut loaded);
+    for entry in listing.entries() {
+        if entry.parent.is_some() || !entry.name.ends_with(".sql") {
+            loaded.ignored.push(entry.rel.clone());
+            continue;
+        }
+        let stem = entry.name.trim_end_matches(".sql");
+        let Some((version, name)) = split_version_name(stem) else {
+            loaded.problems.push(unclaimed(kind, &entry.rel));
+            continue;
+        };
+        let Some(file) = source_file(listing, entry, &mut loaded.problems) else { continue };
+        let sections = match split_sections(&file, marker) {
+            Ok(s) => s,
+            Err(message) => {
+                loaded.problems.push(Problem::new(&entry.rel, message));
+                continue;
+            }
+        };
+        let (up, down, file_no_tx) = sections;
+        let Some(up) = up else {
+            loaded.problems.push(Problem::new(
+                &entry.rel,
+                format!("missing the `{up_text}` marker: a {kind} migration starts its forward SQL with a `{up_text}` line (and its rollback with `{down_text}`)"),
+            ));
+            continue;
+        };
+        let script = |s: Section, problems: &mut Vec<Problem>| {
+            let mut directives = directives_of(&file, s.range.clone(), &entry.rel, problems);
+            if s.no_transaction || file_no_tx.is_some() {
+                let line = file_no_tx.unwrap_or(s.marker_line);
+                directives.push(Directive {
+                    kind: DirectiveKind::NoTransaction,
+                    line,
+                    text: file.line_text(line).trim().to_owned(),
+                });
+            }
+            Script { file: file.clone(), range: s.range, directives }
+        };
+        let up = script(up, &mut loaded.problems);
+        let down = down.map(|d| script(d, &mut loaded.problems));
+        let checksum = file.checksum().clone();
+        let id = MigrationId { version: Some(version), name };
+        if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
+            loaded.migrations.push(m);
+        }
+    }
+    loaded
+}
+
+type Sections = (Option<Section>, Option<Section>, Option<usize>);
+
+fn split_sections(file: &SourceFile, marker: MarkerFn) -> Result<Sections, String> {
+    let text = file.text();
+    let mut up: Option<Section> = None;
+    let mut down: Option<Section> = None;
+    let mut file_no_tx = None;
+    let mut open_statement: Option<usize> = None;
+    // (which, marker line, start byte of section body)
+    let mut current: Option<(bool, usize, usize, bool)> = None;
+    let mut offset = 0;
+    let mut line_no = 0;
+    let close = |current: &mut Option<(bool, usize, usize, bool)>, end: usize, up: &mut Option<Section>, down: &mut Option<Section>| {
+        if let Some((is_up, marker_line, start, no_tx)) = current.take() {
+            let section = Section { range: start..end, marker_line, no_transaction: no_tx };
+            if is_up {
+                *up = Some(section);
+            } else {
+                *down = Some(section);
+            }
+        }
+    };
+    for line in text.split_inclusive('\n') {
+        line_no += 1;
+        let line_start = offset;
+        offset += line.len();
+        let Some(found) = marker(line) else { continue };
+        let found = found.map_err(|m| format!("line {line_no}: {m}"))?;
+        match found {
+            Marker::Up { no_transaction } | Marker::Down { no_transaction } => {
+                let is_up = matches!(found, Marker::Up { .. });
+                if let Some(open) = open_statement {
+                    return Err(format!("line {open}: `StatementBegin` is not closed by `StatementEnd` before the next section"));
+                }
+                if (is_up && (up.is_some() || current.is_some_and(|c| c.0))) || (!is_up && (down.is_some() || current.is_some_and(|c| !c.0))) {
+                    return Err(format!("line {line_no}: a second {} section; each migration has one", if is_up { "up" } else { "down" }));
+                }
+                close(&mut current, line_start, &mut up, &mut down);
+                current = Some((is_up, line_no, offset, no_transaction));
+            }
+            Marker::NoTransaction => file_no_tx = Some(line_no),
+            Marker::StatementBegin => {
+                if let Some(open) = open_statement {
+                    return Err(format!("line {line_no}: `StatementBegin` inside the block opened at line {open}; close it with `StatementEnd` first"));
+                }
+                open_statement = Some(line_no);
+            }
+            Marker::StatementEnd => {
+                if open_statement.take().is_none() {
+                    return Err(format!("line {line_no}: `StatementEnd` without a matching `StatementBegin`"));
+                }
+            }
+            Marker::Other => {}
+        }
+    }
+    if let Some(open) = open_statement {
+        return Err(format!("line {open}: `StatementBegin` is never closed by `StatementEnd`"));
+    }
+    close(&mut current, text.len(), &mut up, &mut down);
+    Ok((up, down, file_no_tx))
+}

@@ -1,0 +1,132 @@
+//! Finding migrations on disk, in whatever layout a team already uses.
+//!
+//! strata must drop into a repository without renaming a file, so it reads golang-migrate/sqlx
+//! pairs, plain numbered files, Flyway `V/U/R` scripts, dbmate and goose sectioned files and
+//! diesel's directory-per-migration layout. Each layout is one module behind the [`Layout`]
+//! trait; [`load_dir`] lists the directory once, lets every layout score the listing, picks one
+//! and says why. Every `.sql` file must be claimed: a file the chosen layout cannot read is an
+//! error naming it, never silently skipped. Discovery never touches a database.
+
+mod layouts;
+mod listing;
+mod names;
+mod new_file;
+
+pub use layouts::{layout_for, Layout, LayoutKind};
+pub use listing::{Entry, Listing};
+pub use new_file::{new_migration_files, NewFile, Timestamp};
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use strata_model::{Migration, MigrationKind};
+
+/// A loaded migration set: every migration of one directory, in apply order.
+#[derive(Debug, Clone)]
+pub struct MigrationSet {
+    /// The directory that was read.
+    pub dir: PathBuf,
+    /// Which layout was used, and why.
+    pub detection: Detection,
+    /// Versioned migrations in version order, then repeatables in name order.
+    pub migrations: Vec<Migration>,
+    /// Files that are not migrations (READMEs, `.gitkeep`, Go files of goose projects), listed
+    /// so that nothing is skipped silently.
+    pub ignored: Vec<PathBuf>,
+}
+
+impl MigrationSet {
+    /// Versioned migrations only, in order.
+    pub fn versioned(&self) -> impl Iterator<Item = &Migration> {
+        self.migrations.iter().filter(|m| m.kind == MigrationKind::Versioned)
+    }
+}
+
+/// The outcome of layout detection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detection {
+    /// The chosen layout.
+    pub layout: LayoutKind,
+    /// Why it was chosen (or "configured" when forced by the user).
+    pub reason: String,
+}
+
+/// Everything wrong with a migration directory, reported at once.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} problem(s) in migration directory {}:\n{}", problems.len(), dir.display(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+#[non_exhaustive]
+pub struct SourceError {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Each problem with the file it concerns.
+    pub problems: Vec<Problem>,
+}
+
+/// One problem with one (or more) files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The files concerned, relative to the set's directory.
+    pub paths: Vec<PathBuf>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(path: impl Into<PathBuf>, message: impl Into<String>) -> Problem {
+        Problem { paths: vec![path.into()], message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+        write!(f, "{}: {}", paths.join(", "), self.message)
+    }
+}
+
+/// Reads a migration directory. `layout` forces a layout instead of detecting one.
+pub fn load_dir(dir: &Path, layout: Option<LayoutKind>) -> Result<MigrationSet, SourceError> {
+    let listing = Listing::read(dir).map_err(|e| SourceError {
+        dir: dir.to_owned(),
+        problems: vec![Problem::new(dir, format!("cannot read the directory: {e}; check `dir` in strata.toml or --dir"))],
+    })?;
+    load_listing(&listing, layout)
+}
+
+/// Loads an already-read listing (the pure core of [`load_dir`], used by tests on in-memory
+/// listings).
+pub fn load_listing(listing: &Listing, layout: Option<LayoutKind>) -> Result<MigrationSet, SourceError> {
+    let detection = match layout {
+        Some(kind) => Detection { layout: kind, reason: "configured".into() },
+        None => layouts::detect(listing),
+    };
+    let loaded = layout_for(detection.layout).load(listing);
+    let mut problems = loaded.problems;
+    let mut migrations = loaded.migrations;
+    // Duplicate versions: numerically equal versions are the same migration (`001` == `1`).
+    migrations.sort_by(|a, b| (a.kind, &a.id.version, &a.id.name).cmp(&(b.kind, &b.id.version, &b.id.name)));
+    for pair in migrations.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let dup = match (&a.id.version, &b.id.version) {
+            (Some(x), Some(y)) => x.same_as(y),
+            (None, None) => a.id.name == b.id.name,
+            _ => false,
+        };
+        if dup {
+            problems.push(Problem {
+                paths: vec![listing.relative(a.path()), listing.relative(b.path())],
+                message: format!(
+                    "duplicate version {}: two migrations claim it; renumber one of them (for example with the next free version)",
+                    a.id.version.as_ref().map_or(a.id.name.clone(), |v| v.to_string())
+                ),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| a.paths.cmp(&b.paths));
+        return Err(SourceError { dir: listing.dir().to_owned(), problems });
+    }
+    Ok(MigrationSet { dir: listing.dir().to_owned(), detection, migrations, ignored: loaded.ignored })
+}
+
+#[cfg(test)]
+mod tests;

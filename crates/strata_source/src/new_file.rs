@@ -1,0 +1,120 @@
+//! `strata new`: the next migration's file names and templates, in the set's own layout and
+//! version spelling (so a Laravel-timestamped set gets a Laravel timestamp, a `000007` set gets
+//! `000008`).
+
+use crate::{LayoutKind, MigrationSet};
+use std::path::PathBuf;
+
+/// A wall-clock time in UTC, passed in so this module stays pure.
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamp {
+    /// Year.
+    pub year: u32,
+    /// Month 1-12.
+    pub month: u32,
+    /// Day 1-31.
+    pub day: u32,
+    /// Hour 0-23.
+    pub hour: u32,
+    /// Minute.
+    pub minute: u32,
+    /// Second.
+    pub second: u32,
+}
+
+/// A file `strata new` will create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    /// Path relative to the set's directory.
+    pub rel: PathBuf,
+    /// Initial content.
+    pub content: String,
+}
+
+enum Style {
+    Compact,
+    Separated(char),
+    Number { width: usize },
+}
+
+fn style_of(raw: &str) -> Style {
+    let b = raw.as_bytes();
+    if b.len() == 17 && (b[4] == b'_' || b[4] == b'-') {
+        Style::Separated(b[4] as char)
+    } else if b.len() == 14 && b.iter().all(u8::is_ascii_digit) && raw.starts_with("20") {
+        Style::Compact
+    } else {
+        Style::Number { width: raw.split(['.', '_', '-']).next().unwrap_or(raw).len() }
+    }
+}
+
+/// Turns a free-form name into `snake_case` file-name material.
+pub fn sanitize_name(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.trim().chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
+/// The files for a new migration called `name` in `set`.
+pub fn new_migration_files(set: &MigrationSet, name: &str, now: Timestamp) -> Result<Vec<NewFile>, String> {
+    let name = sanitize_name(name);
+    if name.is_empty() {
+        return Err("the migration name must contain letters or digits, e.g. `strata new add_users_table`".into());
+    }
+    let layout = set.detection.layout;
+    let last = set.versioned().filter_map(|m| m.id.version.clone()).max();
+    let ts = |sep: Option<char>| match sep {
+        None => format!("{:04}{:02}{:02}{:02}{:02}{:02}", now.year, now.month, now.day, now.hour, now.minute, now.second),
+        Some(s) => format!("{:04}{s}{:02}{s}{:02}{s}{:02}{:02}{:02}", now.year, now.month, now.day, now.hour, now.minute, now.second),
+    };
+    let version = match &last {
+        Some(v) => match style_of(v.as_str()) {
+            Style::Compact => ts(None),
+            Style::Separated(c) => ts(Some(c)),
+            Style::Number { width } => {
+                let next = v.parts()[0].parse::<u128>().map_err(|_| format!("version {v} is too large to increment"))? + 1;
+                format!("{next:0width$}")
+            }
+        },
+        None => match layout {
+            LayoutKind::Updown => "000001".into(),
+            LayoutKind::Plain => "001".into(),
+            LayoutKind::Flyway => "1".into(),
+            LayoutKind::Dbmate | LayoutKind::Goose => ts(None),
+            LayoutKind::Diesel => ts(Some('-')),
+        },
+    };
+    if let Some(last) = &last {
+        let candidate = strata_model::Version::parse(&version).map_err(|e| e.to_string())?;
+        if candidate <= *last {
+            return Err(format!("the next version {version} would not sort after the last one ({last}); check the system clock"));
+        }
+    }
+    let up_hint = "-- Write the forward migration here.\n";
+    let down_hint = "-- Write the statements that undo the up migration here.\n";
+    let stem = format!("{version}_{name}");
+    let files = match layout {
+        LayoutKind::Updown => vec![
+            NewFile { rel: format!("{stem}.up.sql").into(), content: up_hint.into() },
+            NewFile { rel: format!("{stem}.down.sql").into(), content: down_hint.into() },
+        ],
+        LayoutKind::Plain => vec![
+            NewFile { rel: format!("{stem}.sql").into(), content: up_hint.into() },
+            NewFile { rel: format!("{stem}.down.sql").into(), content: down_hint.into() },
+        ],
+        LayoutKind::Flyway => vec![NewFile { rel: format!("V{version}__{name}.sql").into(), content: up_hint.into() }],
+        LayoutKind::Dbmate => vec![NewFile { rel: format!("{stem}.sql").into(), content: "-- migrate:up\n\n-- migrate:down\n\n".into() }],
+        LayoutKind::Goose => vec![NewFile { rel: format!("{stem}.sql").into(), content: "-- +goose Up\n\n-- +goose Down\n\n".into() }],
+        LayoutKind::Diesel => vec![
+            NewFile { rel: PathBuf::from(&stem).join("up.sql"), content: up_hint.into() },
+            NewFile { rel: PathBuf::from(&stem).join("down.sql"), content: down_hint.into() },
+        ],
+    };
+    Ok(files)
+}

@@ -1,0 +1,103 @@
+use super::*;
+
+fn load(files: &[(&str, &[u8])]) -> Result<MigrationSet, SourceError> {
+    load_listing(&Listing::from_memory("/m", files), None)
+}
+
+fn versions(set: &MigrationSet) -> Vec<String> {
+    set.migrations.iter().map(|m| m.id.to_string()).collect()
+}
+
+#[test]
+fn updown_pairs_order_numerically() {
+    let set = load(&[
+        ("10_ten.up.sql", b"select 10;"),
+        ("10_ten.down.sql", b"select -10;"),
+        ("9_nine.up.sql", b"select 9;"),
+        ("README.md", b"docs"),
+    ])
+    .unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Updown);
+    assert_eq!(versions(&set), ["9_nine", "10_ten"]);
+    assert!(set.migrations[0].down.is_none());
+    assert!(set.migrations[1].down.is_some());
+    assert_eq!(set.ignored, [PathBuf::from("README.md")]);
+}
+
+#[test]
+fn dbmate_sections_map_to_file_lines() {
+    let text = b"-- migrate:up transaction:false\ncreate index concurrently i on t (a);\n\n-- migrate:down\ndrop index i;\n";
+    let set = load(&[("20250101120000_idx.sql", text)]).unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Dbmate);
+    let m = &set.migrations[0];
+    assert_eq!(m.up.sql().trim(), "create index concurrently i on t (a);");
+    assert_eq!(m.up.locate(0).line, 2);
+    assert_eq!(m.up.directives.len(), 1);
+    assert_eq!(m.down.as_ref().unwrap().sql().trim(), "drop index i;");
+}
+
+#[test]
+fn goose_annotations() {
+    let text = b"-- +goose NO TRANSACTION\n-- +goose Up\n-- +goose StatementBegin\ncreate function f() returns int as $$ select 1; $$ language sql;\n-- +goose StatementEnd\n-- +goose Down\ndrop function f;\n";
+    let set = load(&[("00001_f.sql", text)]).unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Goose);
+    assert_eq!(set.migrations[0].up.directives.len(), 1);
+    let err = load(&[("00001_f.sql", b"-- +goose Up\n-- +goose StatementBegin\nselect 1;\n")]).unwrap_err();
+    assert!(err.to_string().contains("StatementBegin"), "{err}");
+}
+
+#[test]
+fn flyway_versions_undo_and_repeatables() {
+    let set = load(&[
+        ("V1_10__b.sql", b"select 2;"),
+        ("V1_9__a.sql", b"select 1;"),
+        ("U1_9__a.sql", b"select -1;"),
+        ("R__views.sql", b"create or replace view v as select 1;"),
+    ])
+    .unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Flyway);
+    assert_eq!(versions(&set), ["1_9_a", "1_10_b", "R__views"]);
+    assert!(set.migrations[0].down.is_some());
+}
+
+#[test]
+fn diesel_directories() {
+    let set = load(&[
+        ("2025-11-14-000002_b/up.sql", b"select 2;"),
+        ("2025-11-14-000002_b/down.sql", b"select -2;"),
+        ("2025-11-14-000001_a/up.sql", b"select 1;"),
+    ])
+    .unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Diesel);
+    assert_eq!(versions(&set), ["2025-11-14-000001_a", "2025-11-14-000002_b"]);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_file() {
+    let err = load(&[
+        ("001_a.sql", b"select 1;"),
+        ("1_b.sql", b"select 1;"),
+        ("002_c.down.sql", b"select 1;"),
+        ("notes.sql", b"select 1;"),
+        ("003_d.sql", b"-- nothing\n"),
+        ("004_e.sql", b"select 1;\nselect 2;\nselect '\xff';"),
+        ("005_f.sql", b"-- strata:no-transacton\nselect 1;"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    for needle in ["duplicate version", "001_a.sql, 1_b.sql", "002_c.down.sql: this down migration has no up migration", "notes.sql: cannot parse", "matches no layout", "003_d.sql: the up migration is empty", "004_e.sql: not valid UTF-8 at line 3", "unknown directive"] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_eq!(err.problems.len(), 6);
+}
+
+#[test]
+fn new_files_follow_the_set_style() {
+    let now = Timestamp { year: 2026, month: 11, day: 21, hour: 9, minute: 5, second: 7 };
+    let set = load(&[("000007_x.up.sql", b"select 1;"), ("000007_x.down.sql", b"select 1;")]).unwrap();
+    let files = new_migration_files(&set, "Add Users!", now).unwrap();
+    assert_eq!(files[0].rel, PathBuf::from("000008_add_users.up.sql"));
+    let set = load(&[("2025_11_14_000001_a.sql", b"-- migrate:up\nselect 1;\n")]).unwrap();
+    let files = new_migration_files(&set, "b", now).unwrap();
+    assert_eq!(files[0].rel, PathBuf::from("2026_11_21_090507_b.sql"));
+}

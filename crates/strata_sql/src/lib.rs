@@ -1,0 +1,375 @@
+//! Understanding migration SQL with PostgreSQL's own parser.
+//!
+//! Runners that guess statement boundaries with regular expressions break on dollar-quoted
+//! function bodies, and runners that guess the transaction mode make users annotate every
+//! `CREATE INDEX CONCURRENTLY`. strata uses libpg_query (the server's grammar, via `pg_query`)
+//! to split scripts, to find the statements PostgreSQL refuses inside a transaction block, and
+//! to recognise scripts that manage their own `BEGIN`/`COMMIT`. The executor and the linter both
+//! use [`decide_transaction_mode`], so they can never disagree about how a migration runs.
+
+mod directives;
+
+pub use directives::{parse_directives, DirectiveError};
+
+use pg_query::protobuf::{self, node::Node as N};
+use std::ops::Range;
+use strata_model::{Directive, DirectiveKind, TransactionDecision, TransactionMode};
+
+/// One statement of a script.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// Byte range in the script, from the first token to the end of the statement (without the
+    /// terminating semicolon).
+    pub range: Range<usize>,
+    /// Short description for messages, e.g. `CREATE INDEX CONCURRENTLY`.
+    pub summary: String,
+    /// Set when PostgreSQL refuses to run this statement inside a transaction block.
+    pub needs_autocommit: bool,
+    /// Set for `BEGIN`, `COMMIT`, `SAVEPOINT`, ... statements.
+    pub transaction_control: Option<TransactionControl>,
+    /// The parse tree, when the parser could build it (absent after a syntax error).
+    pub node: Option<N>,
+}
+
+/// The kinds of transaction-control statements a script can contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionControl {
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `END`.
+    Commit,
+    /// `ROLLBACK` (not `ROLLBACK TO SAVEPOINT`).
+    Rollback,
+    /// `SAVEPOINT`, `RELEASE`, `ROLLBACK TO`: legal inside a transaction.
+    Savepoint,
+    /// Two-phase commit statements.
+    TwoPhase,
+}
+
+/// A script as the parser sees it.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Statements in order. After a syntax error they come from the scanner, which still
+    /// respects quotes, dollar quotes and comments.
+    pub statements: Vec<Statement>,
+    /// The parser's message when the script is not valid SQL; the server will report the exact
+    /// position when the script runs.
+    pub syntax_error: Option<String>,
+}
+
+/// Splits and classifies a script.
+pub fn analyze(sql: &str) -> Analysis {
+    if sql.contains('\0') {
+        return Analysis {
+            statements: Vec::new(),
+            syntax_error: Some("the script contains a NUL byte".into()),
+        };
+    }
+    match pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
+        Ok(parsed) => {
+            let statements = parsed
+                .protobuf
+                .stmts
+                .into_iter()
+                .map(|raw| statement_from_raw(sql, raw))
+                .collect();
+            Analysis { statements, syntax_error: None }
+        }
+        Err(err) => {
+            let message = match err {
+                pg_query::Error::Parse(m) => m,
+                other => other.to_string(),
+            };
+            Analysis { statements: scanner_statements(sql), syntax_error: Some(message) }
+        }
+    }
+}
+
+fn statement_range(sql: &str, location: i32, len: i32) -> Range<usize> {
+    let start = location.max(0) as usize;
+    let end = if len <= 0 { sql.len() } else { start + len as usize };
+    trim_range(sql, start..end)
+}
+
+/// Drops leading whitespace and comments so positions point at the statement's first token.
+fn trim_range(sql: &str, range: Range<usize>) -> Range<usize> {
+    let start = range.start + leading_trivia(&sql[range.clone()]);
+    let end = range.start + sql[range.clone()].trim_end().len();
+    start..end.max(start)
+}
+
+/// Bytes of whitespace and comments at the start of `text`.
+fn leading_trivia(text: &str) -> usize {
+    let mut rest = text;
+    loop {
+        let trimmed = rest.trim_start();
+        if let Some(after) = trimmed.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = trimmed.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |e| &after[e + 2..]);
+        } else {
+            return text.len() - trimmed.len();
+        }
+    }
+}
+
+fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
+    let range = statement_range(sql, raw.stmt_location, raw.stmt_len);
+    let node = raw.stmt.and_then(|n| n.node);
+    let (summary, needs_autocommit, transaction_control) = match &node {
+        Some(n) => classify(n),
+        None => ("empty statement".to_owned(), false, None),
+    };
+    Statement { range, summary, needs_autocommit, transaction_control, node }
+}
+
+fn scanner_statements(sql: &str) -> Vec<Statement> {
+    // The scanner still understands quotes, dollar quotes and comments, so splitting at its `;`
+    // tokens is exact for everything but `BEGIN ATOMIC` bodies, which need the parser anyway.
+    let tokens = pg_query::scan_tokens(sql).unwrap_or_default();
+    let mut bounds = Vec::new();
+    let mut start = 0usize;
+    for t in &tokens {
+        let (s, e) = (t.start as usize, t.end as usize);
+        if sql.get(s..e) == Some(";") {
+            bounds.push(start..s);
+            start = e;
+        }
+    }
+    bounds.push(start..sql.len());
+    bounds
+        .into_iter()
+        .map(|b| trim_range(sql, b))
+        .filter(|range| !range.is_empty() && !strata_model::sql_is_blank(&sql[range.clone()]))
+        .map(|range| {
+            let first_words = sql[range.clone()].split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            Statement {
+                range,
+                summary: first_words.to_uppercase(),
+                needs_autocommit: false,
+                transaction_control: None,
+                node: None,
+            }
+        })
+        .collect()
+}
+
+fn has_option(options: &[protobuf::Node], name: &str) -> bool {
+    options.iter().any(|o| matches!(&o.node, Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case(name)))
+}
+
+/// Returns (summary, needs autocommit, transaction control).
+fn classify(node: &N) -> (String, bool, Option<TransactionControl>) {
+    use protobuf::TransactionStmtKind as K;
+    let simple = |s: &str| (s.to_owned(), false, None);
+    match node {
+        N::IndexStmt(s) if s.concurrent => ("CREATE INDEX CONCURRENTLY".into(), true, None),
+        N::IndexStmt(_) => simple("CREATE INDEX"),
+        N::DropStmt(s) if s.concurrent => ("DROP INDEX CONCURRENTLY".into(), true, None),
+        N::ReindexStmt(s) if has_option(&s.params, "concurrently") => {
+            ("REINDEX CONCURRENTLY".into(), true, None)
+        }
+        N::ReindexStmt(s) if s.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32
+            && s.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32 =>
+        {
+            // REINDEX SCHEMA/SYSTEM/DATABASE commit per table and refuse a transaction block.
+            ("REINDEX SCHEMA/DATABASE/SYSTEM".into(), true, None)
+        }
+        N::VacuumStmt(s) if s.is_vacuumcmd => ("VACUUM".into(), true, None),
+        N::CreatedbStmt(_) => ("CREATE DATABASE".into(), true, None),
+        N::DropdbStmt(_) => ("DROP DATABASE".into(), true, None),
+        N::AlterSystemStmt(_) => ("ALTER SYSTEM".into(), true, None),
+        N::CreateTableSpaceStmt(_) => ("CREATE TABLESPACE".into(), true, None),
+        N::DropTableSpaceStmt(_) => ("DROP TABLESPACE".into(), true, None),
+        N::AlterTableStmt(s) => {
+            let detach_concurrently = s.cmds.iter().any(|c| match &c.node {
+                Some(N::AlterTableCmd(cmd)) => {
+                    cmd.subtype == protobuf::AlterTableType::AtDetachPartition as i32
+                        && matches!(cmd.def.as_deref().and_then(|d| d.node.as_ref()),
+                            Some(N::PartitionCmd(p)) if p.concurrent)
+                }
+                _ => false,
+            });
+            if detach_concurrently {
+                ("ALTER TABLE ... DETACH PARTITION CONCURRENTLY".into(), true, None)
+            } else {
+                simple("ALTER TABLE")
+            }
+        }
+        N::TransactionStmt(t) => {
+            let kind = K::try_from(t.kind).unwrap_or(K::Undefined);
+            let (name, control) = match kind {
+                K::TransStmtBegin | K::TransStmtStart => ("BEGIN", TransactionControl::Begin),
+                K::TransStmtCommit => ("COMMIT", TransactionControl::Commit),
+                K::TransStmtRollback => ("ROLLBACK", TransactionControl::Rollback),
+                K::TransStmtSavepoint | K::TransStmtRelease | K::TransStmtRollbackTo => {
+                    ("SAVEPOINT", TransactionControl::Savepoint)
+                }
+                K::TransStmtPrepare | K::TransStmtCommitPrepared | K::TransStmtRollbackPrepared => {
+                    ("PREPARE TRANSACTION", TransactionControl::TwoPhase)
+                }
+                K::Undefined => ("transaction statement", TransactionControl::TwoPhase),
+            };
+            (name.to_owned(), false, Some(control))
+        }
+        other => simple(&node_summary(other)),
+    }
+}
+
+/// A readable statement tag derived from the node name (`CreateStmt` -> `CREATE`), good enough
+/// for progress lines; precise tags exist for the statements strata treats specially.
+fn node_summary(node: &N) -> String {
+    let dbg = format!("{node:?}");
+    let name = dbg.split('(').next().unwrap_or("statement");
+    let name = name.strip_suffix("Stmt").unwrap_or(name);
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
+}
+
+/// How a migration script should be executed: the decision the executor makes and the linter
+/// reports.
+#[derive(Debug, Clone)]
+pub struct ExecutionShape {
+    /// The mode and why.
+    pub decision: TransactionDecision,
+    /// For transactional scripts that wrap themselves in `BEGIN; ... COMMIT;`, the byte range
+    /// between those two statements: strata runs just that range inside its own transaction so
+    /// the history row commits atomically with the migration.
+    pub body: Range<usize>,
+}
+
+/// Decides how a script runs: inside strata's transaction, statement by statement outside any
+/// transaction, or under the script's own transaction control.
+pub fn decide_transaction_mode(sql: &str, analysis: &Analysis, directives: &[Directive]) -> ExecutionShape {
+    let whole = 0..sql.len();
+    if let Some(d) = directives.iter().find(|d| d.kind == DirectiveKind::NoTransaction) {
+        return ExecutionShape {
+            decision: TransactionDecision {
+                mode: TransactionMode::NonTransactional,
+                reason: format!("directive `{}` at line {}", d.text.trim(), d.line),
+            },
+            body: whole,
+        };
+    }
+    if let Some((i, s)) = analysis.statements.iter().enumerate().find(|(_, s)| s.needs_autocommit) {
+        return ExecutionShape {
+            decision: TransactionDecision {
+                mode: TransactionMode::NonTransactional,
+                reason: format!(
+                    "statement {} ({}) cannot run inside a transaction block",
+                    i + 1,
+                    s.summary
+                ),
+            },
+            body: whole,
+        };
+    }
+    let controls: Vec<(usize, TransactionControl)> = analysis
+        .statements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.transaction_control.map(|c| (i, c)))
+        .filter(|(_, c)| *c != TransactionControl::Savepoint)
+        .collect();
+    if controls.is_empty() {
+        return ExecutionShape {
+            decision: TransactionDecision {
+                mode: TransactionMode::Transactional,
+                reason: "every statement can run inside a transaction".into(),
+            },
+            body: whole,
+        };
+    }
+    let last = analysis.statements.len() - 1;
+    if let [(0, TransactionControl::Begin), (end, TransactionControl::Commit)] = controls.as_slice() {
+        if *end == last {
+            let begin = &analysis.statements[0];
+            let commit = &analysis.statements[last];
+            let mut body_start = begin.range.end;
+            let after = &sql[body_start..];
+            let skip = after.len() - after.trim_start().len();
+            if after[skip..].starts_with(';') {
+                body_start += skip + 1;
+            }
+            return ExecutionShape {
+                decision: TransactionDecision {
+                    mode: TransactionMode::Transactional,
+                    reason: "the script's own BEGIN/COMMIT wrap it whole; strata runs the body in its transaction".into(),
+                },
+                body: body_start..commit.range.start,
+            };
+        }
+    }
+    let (i, c) = controls[0];
+    ExecutionShape {
+        decision: TransactionDecision {
+            mode: TransactionMode::ScriptManaged,
+            reason: format!(
+                "statement {} ({:?}) controls the transaction itself; the script runs as psql would run it",
+                i + 1,
+                c
+            ),
+        },
+        body: whole,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(sql: &str) -> ExecutionShape {
+        decide_transaction_mode(sql, &analyze(sql), &[])
+    }
+
+    #[test]
+    fn splits_dollar_quoted_bodies() {
+        let sql = "create table t (id int);\n-- note; with semicolon\ncreate function f() returns int language plpgsql as $$ begin return 1; end; $$;\nselect ';';";
+        let a = analyze(sql);
+        assert!(a.syntax_error.is_none());
+        let texts: Vec<&str> = a.statements.iter().map(|s| &sql[s.range.clone()]).collect();
+        assert_eq!(texts.len(), 3);
+        assert!(texts[1].starts_with("create function"), "{texts:?}");
+        assert_eq!(texts[2], "select ';'");
+    }
+
+    #[test]
+    fn detects_statements_that_refuse_transactions() {
+        for sql in [
+            "create index concurrently i on t (a);",
+            "drop index concurrently i;",
+            "reindex index concurrently i;",
+            "vacuum t;",
+            "create database d;",
+            "alter system set work_mem = '1MB';",
+            "alter table p detach partition c concurrently;",
+        ] {
+            let s = shape(sql);
+            assert_eq!(s.decision.mode, TransactionMode::NonTransactional, "{sql}");
+        }
+        assert_eq!(shape("create index i on t (a); analyze t;").decision.mode, TransactionMode::Transactional);
+    }
+
+    #[test]
+    fn own_begin_commit_is_unwrapped() {
+        let sql = "-- header\nBEGIN;\ncreate table t (id int);\nCOMMIT;\n";
+        let s = shape(sql);
+        assert_eq!(s.decision.mode, TransactionMode::Transactional);
+        assert_eq!(sql[s.body.clone()].trim(), "create table t (id int);");
+        let sql = "begin; create table a(); commit; begin; create table b(); commit;";
+        assert_eq!(shape(sql).decision.mode, TransactionMode::ScriptManaged);
+    }
+
+    #[test]
+    fn syntax_errors_fall_back_to_the_scanner() {
+        let a = analyze("select 1; selec 2; select 3;");
+        assert!(a.syntax_error.is_some());
+        assert_eq!(a.statements.len(), 3, "{:?}", a.statements);
+    }
+}
