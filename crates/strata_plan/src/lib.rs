@@ -1,1 +1,460 @@
-//! placeholder
+//! The one planner behind every verb.
+//!
+//! `up`, `down`, `redo`, `goto`, `baseline`, `status`, `validate` and every `--dry-run` call
+//! [`plan`] with the migrations found on disk, the history read from the database and a
+//! [`Target`]; they render or execute the same [`Plan`]. Keeping this pure (no I/O, no clock)
+//! means every rule about ordering, drift and refusal is unit-tested without PostgreSQL, and the
+//! executor can stay dumb: it only runs steps.
+
+use serde::Serialize;
+use strata_model::{AppliedMigration, AppliedState, Migration, MigrationKind, Version};
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Apply pending migrations, all of them or up to a version / a number of steps.
+    Up {
+        /// Stop after this version (inclusive).
+        to: Option<String>,
+        /// Apply at most this many.
+        steps: Option<usize>,
+    },
+    /// Revert applied migrations.
+    Down {
+        /// Revert everything above this version (the version itself stays applied).
+        to: Option<String>,
+        /// Revert this many (default 1).
+        steps: Option<usize>,
+        /// Revert everything.
+        all: bool,
+    },
+    /// Revert the last applied migration and apply it again.
+    Redo,
+    /// Move up or down to exactly this version.
+    Goto(String),
+    /// Record everything up to this version as applied without running it.
+    Baseline(String),
+    /// Only report.
+    Status,
+}
+
+/// Knobs that change what is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Apply pending migrations whose version is below the highest applied one.
+    pub allow_out_of_order: bool,
+}
+
+/// The state of one migration, as `status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Applied with the checksum the file still has.
+    Applied,
+    /// Not applied yet.
+    Pending,
+    /// Applied, but the file changed since.
+    Modified,
+    /// Applied, but its file is gone.
+    Missing,
+    /// Not applied, and older than the newest applied migration.
+    OutOfOrder,
+    /// A non-transactional migration that stopped part-way; resumable.
+    Partial,
+}
+
+impl State {
+    /// The stable name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Modified => "modified",
+            State::Missing => "missing",
+            State::OutOfOrder => "out_of_order",
+            State::Partial => "partial",
+        }
+    }
+}
+
+/// One line of status: a local migration, a history row, or both.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Registry key.
+    pub key: String,
+    /// Version as written (file name, or history when the file is missing).
+    pub version: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Versioned or repeatable.
+    pub kind: MigrationKind,
+    /// The state.
+    pub state: State,
+    /// Index into the local migrations.
+    #[serde(skip)]
+    pub local: Option<usize>,
+    /// The history row.
+    #[serde(skip)]
+    pub applied: Option<AppliedMigration>,
+}
+
+/// Something the executor does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    /// Run a migration's up script (from statement `resume_from`, 0-based, when resuming a
+    /// partial non-transactional run).
+    Apply {
+        /// Index into the local migrations.
+        index: usize,
+        /// First statement to run.
+        resume_from: usize,
+        /// Why this migration is applied.
+        reason: ApplyReason,
+    },
+    /// Run a migration's down script and delete its history row.
+    Revert {
+        /// Index into the local migrations.
+        index: usize,
+    },
+    /// Record a migration as applied without running it.
+    Baseline {
+        /// Index into the local migrations.
+        index: usize,
+    },
+}
+
+/// Why a migration is in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyReason {
+    /// Never applied.
+    Pending,
+    /// Never applied and older than applied ones; allowed by policy.
+    OutOfOrder,
+    /// A repeatable migration that is new or changed.
+    RepeatableChanged,
+    /// Completing a partial non-transactional run.
+    Resume,
+}
+
+/// A problem `validate` and `status --check` report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Registry key of the migration.
+    pub key: String,
+    /// The state behind the finding.
+    pub state: State,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// The result of planning.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Every migration's state, versioned in version order, then repeatables.
+    pub entries: Vec<Entry>,
+    /// What to do, in order.
+    pub steps: Vec<Step>,
+    /// Drift and ordering problems, independent of the target.
+    pub findings: Vec<Finding>,
+}
+
+impl Plan {
+    /// True when nothing is pending and nothing has drifted.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty() && self.entries.iter().all(|e| e.state == State::Applied)
+    }
+}
+
+/// Why a target cannot be planned. Each message says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// An applied migration's file changed.
+    #[error("migration {key} was applied with checksum {applied} but its file now has {local}: an applied migration must not be edited; restore the file from version control, or write a new migration for the change")]
+    Modified {
+        /// The migration.
+        key: String,
+        /// Checksum in history.
+        applied: String,
+        /// Checksum on disk.
+        local: String,
+    },
+    /// Pending migrations older than applied ones.
+    #[error("migration(s) {} are pending but older than the newest applied migration {newest}: applying them now would run them out of order; if that is intended, run again with --allow-out-of-order", keys.join(", "))]
+    OutOfOrder {
+        /// Registry keys of the out-of-order migrations.
+        keys: Vec<String>,
+        /// The newest applied version.
+        newest: String,
+    },
+    /// A version given on the command line matches no migration.
+    #[error("no migration has version `{input}`; `strata status` lists the versions of this set")]
+    UnknownVersion {
+        /// As typed.
+        input: String,
+    },
+    /// A version that cannot be parsed.
+    #[error("`{input}` is not a version (expected digits such as `5`, `005`, `V5`, `1.2` or `20250101120000`)")]
+    BadVersion {
+        /// As typed.
+        input: String,
+    },
+    /// Reverting a migration that has no down script.
+    #[error("migration {key} has no down script, so strata cannot revert it; add one ({hint}) or revert it by hand and record that with `strata baseline`")]
+    NoDown {
+        /// The migration.
+        key: String,
+        /// Where a down script would go for this layout.
+        hint: String,
+    },
+    /// Reverting a migration whose file is missing.
+    #[error("migration {key} is applied but its file is missing, so strata cannot revert it; restore the file from version control")]
+    MissingFile {
+        /// The migration.
+        key: String,
+    },
+    /// A partial run blocks anything but resuming it.
+    #[error("migration {key} stopped part-way ({done} statement(s) ran) and must be completed before anything else; run `strata up` to resume it from statement {}", done + 1)]
+    PartialBlocks {
+        /// The migration.
+        key: String,
+        /// Statements completed.
+        done: usize,
+    },
+    /// A partial run whose file changed since: the statement journal no longer lines up.
+    #[error("migration {key} stopped part-way ({done} statement(s) ran) and its file has changed since, so strata cannot tell where to resume; restore the file, or finish the migration by hand and record it with `strata baseline`")]
+    PartialModified {
+        /// The migration.
+        key: String,
+        /// Statements completed.
+        done: usize,
+    },
+}
+
+fn find_applied<'a>(m: &Migration, applied: &'a [AppliedMigration]) -> Option<&'a AppliedMigration> {
+    match (&m.id.version, m.kind) {
+        (Some(v), MigrationKind::Versioned) => applied.iter().find(|a| {
+            a.kind == MigrationKind::Versioned
+                && a.version.as_deref().and_then(|s| Version::parse(s).ok()).is_some_and(|av| av.same_as(v))
+        }),
+        _ => applied.iter().find(|a| a.kind == MigrationKind::Repeatable && a.name == m.id.name),
+    }
+}
+
+/// Resolves a version typed by a user (`5`, `005`, `V5`) against local migrations and history.
+fn resolve(input: &str, local: &[Migration], applied: &[AppliedMigration]) -> Result<Version, PlanError> {
+    let v = Version::parse_user(input).map_err(|_| PlanError::BadVersion { input: input.to_owned() })?;
+    let known = local.iter().filter_map(|m| m.id.version.as_ref()).any(|lv| lv.same_as(&v))
+        || applied.iter().filter_map(|a| a.version.as_deref()).filter_map(|s| Version::parse(s).ok()).any(|av| av.same_as(&v));
+    // `0` is the conventional "before everything" for `down --to 0` / `goto 0`.
+    if known || v.parts().iter().all(|p| p == "0") {
+        Ok(v)
+    } else {
+        Err(PlanError::UnknownVersion { input: input.to_owned() })
+    }
+}
+
+/// Builds the plan for `target`.
+pub fn plan(local: &[Migration], applied: &[AppliedMigration], target: &Target, policy: &Policy) -> Result<Plan, PlanError> {
+    let mut entries = Vec::new();
+    let newest_applied = applied
+        .iter()
+        .filter(|a| a.kind == MigrationKind::Versioned)
+        .filter_map(|a| a.version.as_deref().and_then(|s| Version::parse(s).ok()))
+        .max();
+    for (index, m) in local.iter().enumerate() {
+        let row = find_applied(m, applied);
+        let state = match (row, m.kind) {
+            (Some(r), _) if matches!(r.state, AppliedState::Partial { .. }) => State::Partial,
+            (Some(r), MigrationKind::Versioned) if r.checksum != m.checksum => State::Modified,
+            (Some(r), MigrationKind::Repeatable) if r.checksum != m.checksum => State::Pending,
+            (Some(_), _) => State::Applied,
+            (None, MigrationKind::Versioned) => match (&newest_applied, &m.id.version) {
+                (Some(newest), Some(v)) if v < newest => State::OutOfOrder,
+                _ => State::Pending,
+            },
+            (None, MigrationKind::Repeatable) => State::Pending,
+        };
+        entries.push(Entry {
+            key: m.id.registry_key(),
+            version: m.id.version.as_ref().map(|v| v.to_string()),
+            name: m.id.name.clone(),
+            kind: m.kind,
+            state,
+            local: Some(index),
+            applied: row.cloned(),
+        });
+    }
+    for a in applied {
+        let has_local = local.iter().any(|m| find_applied(m, std::slice::from_ref(a)).is_some());
+        if !has_local {
+            entries.push(Entry {
+                key: a.key.clone(),
+                version: a.version.clone(),
+                name: a.name.clone(),
+                kind: a.kind,
+                state: State::Missing,
+                local: None,
+                applied: Some(a.clone()),
+            });
+        }
+    }
+    entries.sort_by(|a, b| {
+        let key = |e: &Entry| (e.kind, e.version.as_deref().and_then(|s| Version::parse(s).ok()), e.name.clone());
+        key(a).cmp(&key(b))
+    });
+
+    let findings = findings_of(&entries, local);
+    let steps = steps_for(target, policy, local, applied, &entries)?;
+    Ok(Plan { entries, steps, findings })
+}
+
+fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for e in entries {
+        let message = match e.state {
+            State::Applied | State::Pending => continue,
+            State::Modified => {
+                let (a, l) = (e.applied.as_ref().map(|a| a.checksum.short().to_owned()), e.local.map(|i| local[i].checksum.short().to_owned()));
+                format!(
+                    "applied migration was edited after it ran (checksum {} in history, {} on disk); restore it from version control or put the change in a new migration",
+                    a.unwrap_or_default(),
+                    l.unwrap_or_default()
+                )
+            }
+            State::Missing => "applied migration has no file any more; restore it, or check that this is the right directory and branch".into(),
+            State::OutOfOrder => "pending, but older than the newest applied migration (a branch merge?); apply it with --allow-out-of-order or renumber it".into(),
+            State::Partial => match e.applied.as_ref().map(|a| &a.state) {
+                Some(AppliedState::Partial { statements_done, error }) => format!(
+                    "stopped part-way: {statements_done} statement(s) ran before it failed ({error}); fix the cause and run `strata up` to resume"
+                ),
+                _ => "stopped part-way".into(),
+            },
+        };
+        out.push(Finding { key: e.key.clone(), state: e.state, message });
+    }
+    out
+}
+
+fn blockers(entries: &[Entry], local: &[Migration]) -> Result<(), PlanError> {
+    for e in entries {
+        if e.state == State::Modified {
+            let a = e.applied.as_ref().map(|a| a.checksum.hex.clone()).unwrap_or_default();
+            let l = e.local.map(|i| local[i].checksum.hex.clone()).unwrap_or_default();
+            return Err(PlanError::Modified { key: e.key.clone(), applied: a, local: l });
+        }
+    }
+    Ok(())
+}
+
+fn partial_of(e: &Entry) -> Option<usize> {
+    match e.applied.as_ref().map(|a| &a.state) {
+        Some(AppliedState::Partial { statements_done, .. }) => Some(*statements_done),
+        _ => None,
+    }
+}
+
+fn steps_for(target: &Target, policy: &Policy, local: &[Migration], applied: &[AppliedMigration], entries: &[Entry]) -> Result<Vec<Step>, PlanError> {
+    let versioned = |e: &&Entry| e.kind == MigrationKind::Versioned;
+    let version_of = |e: &Entry| e.version.as_deref().and_then(|s| Version::parse(s).ok());
+    match target {
+        Target::Status => Ok(Vec::new()),
+        Target::Up { to, steps } => {
+            blockers(entries, local)?;
+            let limit = to.as_deref().map(|t| resolve(t, local, applied)).transpose()?;
+            let mut out = Vec::new();
+            // A partial migration is first: nothing may run before it is completed.
+            if let Some(e) = entries.iter().find(|e| e.state == State::Partial) {
+                let done = partial_of(e).unwrap_or(0);
+                let index = e.local.ok_or(PlanError::MissingFile { key: e.key.clone() })?;
+                if e.applied.as_ref().is_some_and(|a| a.checksum != local[index].checksum) {
+                    return Err(PlanError::PartialModified { key: e.key.clone(), done });
+                }
+                out.push(Step::Apply { index, resume_from: done, reason: ApplyReason::Resume });
+            }
+            let out_of_order: Vec<&Entry> = entries.iter().filter(|e| e.state == State::OutOfOrder).collect();
+            let pending: Vec<&Entry> = entries
+                .iter()
+                .filter(versioned)
+                .filter(|e| matches!(e.state, State::Pending | State::OutOfOrder))
+                .filter(|e| limit.as_ref().is_none_or(|l| version_of(e).is_some_and(|v| v <= *l)))
+                .collect();
+            if pending.iter().any(|e| e.state == State::OutOfOrder) && !policy.allow_out_of_order {
+                let newest = entries.iter().filter(|e| e.applied.is_some() && e.kind == MigrationKind::Versioned).filter_map(|e| e.version.clone()).last().unwrap_or_default();
+                return Err(PlanError::OutOfOrder { keys: out_of_order.iter().map(|e| e.key.clone()).collect(), newest });
+            }
+            let take = steps.unwrap_or(usize::MAX).saturating_sub(out.len());
+            for e in pending.into_iter().take(take) {
+                let reason = if e.state == State::OutOfOrder { ApplyReason::OutOfOrder } else { ApplyReason::Pending };
+                out.push(Step::Apply { index: e.local.expect("pending entries are local"), resume_from: 0, reason });
+            }
+            // Repeatables follow a full run, as in Flyway: after every versioned migration they
+            // may depend on.
+            if to.is_none() && steps.is_none() {
+                for e in entries.iter().filter(|e| e.kind == MigrationKind::Repeatable && e.state == State::Pending) {
+                    out.push(Step::Apply { index: e.local.expect("pending entries are local"), resume_from: 0, reason: ApplyReason::RepeatableChanged });
+                }
+            }
+            Ok(out)
+        }
+        Target::Down { to, steps, all } => {
+            if let Some(e) = entries.iter().find(|e| e.state == State::Partial) {
+                return Err(PlanError::PartialBlocks { key: e.key.clone(), done: partial_of(e).unwrap_or(0) });
+            }
+            let floor = to.as_deref().map(|t| resolve(t, local, applied)).transpose()?;
+            let mut applied_desc: Vec<&Entry> =
+                entries.iter().filter(versioned).filter(|e| e.applied.is_some()).collect();
+            applied_desc.reverse();
+            let chosen: Vec<&Entry> = match (&floor, all) {
+                (_, true) => applied_desc,
+                (Some(f), _) => applied_desc.into_iter().filter(|e| version_of(e).is_some_and(|v| v > *f)).collect(),
+                (None, false) => applied_desc.into_iter().take(steps.unwrap_or(1)).collect(),
+            };
+            chosen.into_iter().map(|e| revert_step(e, local)).collect()
+        }
+        Target::Redo => {
+            blockers(entries, local)?;
+            let last = entries.iter().filter(versioned).filter(|e| e.applied.is_some()).last();
+            match last {
+                None => Ok(Vec::new()),
+                Some(e) => {
+                    let revert = revert_step(e, local)?;
+                    let index = e.local.expect("revert_step checked the file");
+                    Ok(vec![revert, Step::Apply { index, resume_from: 0, reason: ApplyReason::Pending }])
+                }
+            }
+        }
+        Target::Goto(v) => {
+            let goal = resolve(v, local, applied)?;
+            let above_applied = entries.iter().filter(versioned).any(|e| e.applied.is_some() && version_of(e).is_some_and(|x| x > goal));
+            if above_applied {
+                steps_for(&Target::Down { to: Some(v.clone()), steps: None, all: false }, policy, local, applied, entries)
+            } else {
+                steps_for(&Target::Up { to: Some(v.clone()), steps: None }, policy, local, applied, entries)
+            }
+        }
+        Target::Baseline(v) => {
+            let goal = resolve(v, local, applied)?;
+            Ok(entries
+                .iter()
+                .filter(versioned)
+                .filter(|e| e.applied.is_none() && e.local.is_some() && version_of(e).is_some_and(|x| x <= goal))
+                .map(|e| Step::Baseline { index: e.local.expect("filtered") })
+                .collect())
+        }
+    }
+}
+
+fn revert_step(e: &Entry, local: &[Migration]) -> Result<Step, PlanError> {
+    let index = e.local.ok_or_else(|| PlanError::MissingFile { key: e.key.clone() })?;
+    if local[index].down.is_none() {
+        let path = local[index].path().display().to_string();
+        return Err(PlanError::NoDown { key: e.key.clone(), hint: format!("a down script beside {path}") });
+    }
+    Ok(Step::Revert { index })
+}
+
+#[cfg(test)]
+mod tests;
