@@ -158,7 +158,7 @@ fn debian_versioned_dirs(root: &Path) -> Vec<PathBuf> {
             Some((version, entry.path().join("bin")))
         })
         .collect();
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     versions.into_iter().map(|(_, dir)| dir).collect()
 }
 
@@ -173,7 +173,10 @@ mod tests {
             Some(15)
         );
         assert_eq!(parse_major_version("postgres (PostgreSQL) 9.6.24"), Some(9));
-        assert_eq!(parse_major_version("postgres (PostgreSQL) 17devel"), Some(17));
+        assert_eq!(
+            parse_major_version("postgres (PostgreSQL) 17devel"),
+            Some(17)
+        );
         assert_eq!(parse_major_version("garbage"), None);
     }
 

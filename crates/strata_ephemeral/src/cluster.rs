@@ -234,7 +234,11 @@ impl Cluster {
 
     /// Creates a database with the `createdb` tool, optionally from a
     /// template database.
-    pub fn create_database(&self, name: &str, template: Option<&str>) -> Result<(), EphemeralError> {
+    pub fn create_database(
+        &self,
+        name: &str,
+        template: Option<&str>,
+    ) -> Result<(), EphemeralError> {
         let mut cmd = self.client_command("createdb");
         if let Some(template) = template {
             cmd.arg("-T").arg(template);
@@ -300,9 +304,16 @@ impl Cluster {
 
     fn initdb(&self) -> Result<(), EphemeralError> {
         let mut cmd = self.server_command("initdb");
-        cmd.arg("-D")
-            .arg(&self.data_dir)
-            .args(["-N", "-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C"]);
+        cmd.arg("-D").arg(&self.data_dir).args([
+            "-N",
+            "-A",
+            "trust",
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]);
         // --no-instructions appeared in PostgreSQL 14.
         if self.bins.major_version().is_ok_and(|v| v >= 14) {
             cmd.arg("--no-instructions");
@@ -392,7 +403,9 @@ impl Cluster {
             tool: tool.to_string(),
             database: database.to_string(),
             status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_string(),
             log_file: self.log_file.clone(),
         })
     }
@@ -403,9 +416,7 @@ impl Cluster {
     }
 
     fn check_socket_path(&self) -> Result<(), EphemeralError> {
-        let path = self
-            .socket_dir
-            .join(format!(".s.PGSQL.{}", self.opts.port));
+        let path = self.socket_dir.join(format!(".s.PGSQL.{}", self.opts.port));
         let len = path.as_os_str().len();
         if len > MAX_SOCKET_PATH {
             return Err(EphemeralError::SocketPathTooLong {

@@ -62,7 +62,10 @@ impl TempCluster {
     }
 
     /// Initialises and starts a new temp cluster with the given binaries.
-    pub fn start_with(bins: &PgBinaries, opts: ClusterOptions) -> Result<TempCluster, EphemeralError> {
+    pub fn start_with(
+        bins: &PgBinaries,
+        opts: ClusterOptions,
+    ) -> Result<TempCluster, EphemeralError> {
         let base = clusters_base_dir()?;
         sweep_stale(&base, bins);
 
@@ -98,7 +101,7 @@ impl TempCluster {
                 return Err(e);
             }
         };
-        let mut temp = TempCluster {
+        let temp = TempCluster {
             cluster,
             watchdog: Mutex::new(Some(watchdog)),
             cleaned_up: false,

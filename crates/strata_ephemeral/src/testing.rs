@@ -23,9 +23,8 @@ static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// (every later call panics with the same message): tests that need a
 /// database must fail, not silently skip.
 pub fn shared_cluster() -> &'static TempCluster {
-    let result = SHARED.get_or_init(|| {
-        TempCluster::start(ClusterOptions::default()).map_err(|e| e.to_string())
-    });
+    let result = SHARED
+        .get_or_init(|| TempCluster::start(ClusterOptions::default()).map_err(|e| e.to_string()));
     match result {
         Ok(cluster) => cluster,
         Err(message) => panic!(

@@ -1,0 +1,104 @@
+//! What every verb shares: loading the selected sets, connecting (or starting the dev
+//! cluster), taking the lock, reading history and planning. Verbs differ only in the
+//! [`Target`] they plan for and in how they render the result.
+
+use crate::config::{DbTarget, SetSpec, Settings};
+use anyhow::{Context, Result};
+use strata_model::Migration;
+use strata_pg::{ConnInfo, MigrationLock, Registry, Session};
+use strata_plan::{Plan, Policy, Target};
+use strata_source::MigrationSet;
+
+/// A set with its files loaded.
+pub struct LoadedSet {
+    /// Configuration.
+    pub spec: SetSpec,
+    /// Files.
+    pub set: MigrationSet,
+}
+
+impl LoadedSet {
+    /// The migrations, in order.
+    pub fn migrations(&self) -> &[Migration] {
+        &self.set.migrations
+    }
+}
+
+/// Loads every selected set, failing with all problems of all sets at once.
+pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for spec in &settings.sets {
+        match strata_source::load_dir(&spec.dir, spec.layout) {
+            Ok(set) => loaded.push(LoadedSet { spec: spec.clone(), set }),
+            Err(e) => errors.push(format!("set `{}`: {e}", spec.name)),
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!("{}", errors.join("\n"));
+    }
+    Ok(loaded)
+}
+
+/// The resolved database, with a note when strata chose the dev cluster.
+pub struct Database {
+    /// Connection target.
+    pub info: ConnInfo,
+    /// True when this is strata's own dev cluster.
+    pub is_dev: bool,
+}
+
+/// Resolves the database, starting the dev cluster when nothing is configured.
+pub fn database(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Database> {
+    let env = |k: &str| std::env::var(k).ok();
+    match &settings.db {
+        DbTarget::Url(url) => Ok(Database {
+            info: ConnInfo::resolve(Some(url), &env)?,
+            is_dev: crate::dev::is_dev_url(&settings.project_root, url),
+        }),
+        DbTarget::LibpqEnv => Ok(Database { info: ConnInfo::resolve(None, &env)?, is_dev: false }),
+        DbTarget::Dev => {
+            let url = crate::dev::ensure_running(&settings.project_root)?;
+            say(&format!(
+                "no database configured (--database-url, DATABASE_URL or PGHOST/PGDATABASE): using strata's dev cluster in {} (database {})",
+                crate::dev::dev_root(&settings.project_root).display(),
+                crate::dev::DEV_DATABASE
+            ));
+            // The dev cluster is ours: only the URL counts, not the caller's PG* variables.
+            let none = |_: &str| None;
+            Ok(Database { info: ConnInfo::resolve(Some(&url), &none)?, is_dev: true })
+        }
+    }
+}
+
+/// Connects.
+pub async fn connect(db: &Database) -> Result<Session> {
+    Ok(Session::connect(&db.info).await?)
+}
+
+/// Takes the migration lock, telling the user when it has to wait.
+pub async fn lock(db: &Database, settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<MigrationLock> {
+    let lock = MigrationLock::acquire(&db.info, &settings.registry_schema, settings.lock_wait, |holders| {
+        let who: Vec<String> = holders.iter().map(|h| format!("pid {} ({})", h.pid, h.application_name)).collect();
+        say(&format!("waiting for the migration lock, held by {} (up to {:?})", if who.is_empty() { "another session".into() } else { who.join(", ") }, settings.lock_wait));
+    })
+    .await?;
+    Ok(lock)
+}
+
+/// Reads history and plans one set.
+pub async fn plan_set(session: &Session, registry: &Registry, set: &LoadedSet, target: &Target, settings: &Settings) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
+    let applied = registry.read(&session.client, &set.spec.name).await.with_context(|| format!("cannot read the history of set `{}`", set.spec.name))?;
+    let policy = Policy { allow_out_of_order: settings.allow_out_of_order };
+    let plan = strata_plan::plan(set.migrations(), &applied, target, &policy).with_context(|| format!("set `{}`", set.spec.name))?;
+    Ok((applied, plan))
+}
+
+/// Execution options of a set.
+pub fn exec_options(set: &LoadedSet) -> strata_pg::ExecOptions {
+    strata_pg::ExecOptions {
+        set_name: set.spec.name.clone(),
+        lock_timeout: set.spec.lock_timeout.clone(),
+        statement_timeout: set.spec.statement_timeout.clone(),
+    }
+}

@@ -1,0 +1,192 @@
+//! Command-line arguments, stage one: raw flags as typed. [`crate::config`] turns them, the
+//! environment and `strata.toml` into resolved settings.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// PostgreSQL schema migrations, done right.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The verb.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every verb understands.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Database URL (`postgres://user@host:5432/db?sslmode=require`) or key=value string.
+    /// Without it: DATABASE_URL, then the libpq variables (PGHOST, PGDATABASE, ...), then the
+    /// embedded dev cluster under `.strata/`.
+    #[arg(long, global = true, env = "STRATA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// One migration directory; no strata.toml needed.
+    #[arg(long, global = true, env = "STRATA_DIR")]
+    pub dir: Option<PathBuf>,
+    /// The set to act on (with --dir: its name, which keys its history).
+    #[arg(long = "set", global = true, env = "STRATA_SET")]
+    pub set: Option<String>,
+    /// Configuration file (default: strata.toml found by walking up from the working directory).
+    #[arg(long, global = true, env = "STRATA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true, env = "STRATA_JSON")]
+    pub json: bool,
+    /// Hide server NOTICEs and progress lines.
+    #[arg(long, short, global = true, env = "STRATA_QUIET")]
+    pub quiet: bool,
+    /// Schema holding strata's registry (default `strata`).
+    #[arg(long, global = true, env = "STRATA_REGISTRY_SCHEMA")]
+    pub registry_schema: Option<String>,
+    /// Layout of --dir when detection should be overridden (updown, plain, flyway, dbmate, goose, diesel).
+    #[arg(long, global = true, env = "STRATA_LAYOUT")]
+    pub layout: Option<String>,
+    /// lock_timeout for migration statements (`5s`, `500ms`, `0` = none; default 5s).
+    #[arg(long, global = true, env = "STRATA_LOCK_TIMEOUT")]
+    pub lock_timeout: Option<String>,
+    /// statement_timeout for migration statements (default 0 = none).
+    #[arg(long, global = true, env = "STRATA_STATEMENT_TIMEOUT")]
+    pub statement_timeout: Option<String>,
+    /// How long to wait for another strata run to release the migration lock (default 60s).
+    #[arg(long, global = true, env = "STRATA_LOCK_WAIT")]
+    pub lock_wait: Option<String>,
+    /// Allow applying pending migrations older than the newest applied one.
+    #[arg(long, global = true, env = "STRATA_ALLOW_OUT_OF_ORDER")]
+    pub allow_out_of_order: bool,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations in order.
+    Up(UpArgs),
+    /// Revert applied migrations (one by default).
+    Down(DownArgs),
+    /// Revert the last migration and apply it again.
+    Redo(DryRunArgs),
+    /// Move up or down to exactly version V.
+    Goto(GotoArgs),
+    /// Show every migration with its state.
+    Status(StatusArgs),
+    /// Check files against history (edited, missing, out-of-order, part-way) without applying anything.
+    Validate,
+    /// Record every migration up to V as applied without running it (adopting an existing database).
+    Baseline(BaselineArgs),
+    /// Create the next migration file(s) in the set's layout.
+    New(NewArgs),
+    /// Drop everything the set's migrations created and apply them again (development reset).
+    Fresh(FreshArgs),
+    /// Manage the embedded development cluster under `.strata/`.
+    Dev(DevArgs),
+}
+
+/// `--dry-run`.
+#[derive(Debug, Args)]
+pub struct DryRunArgs {
+    /// Print the plan and the exact SQL; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Stop after this version (inclusive).
+    #[arg(long, conflicts_with = "steps")]
+    pub to: Option<String>,
+    /// Apply at most N migrations.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Print the plan and the exact SQL; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Revert N migrations (default 1).
+    #[arg(long, conflicts_with_all = ["to", "all"])]
+    pub steps: Option<usize>,
+    /// Revert every migration above this version.
+    #[arg(long, conflicts_with = "all")]
+    pub to: Option<String>,
+    /// Revert every applied migration.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the plan and the exact SQL; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata goto`.
+#[derive(Debug, Args)]
+pub struct GotoArgs {
+    /// Target version (`5`, `005`, `V5` name the same migration).
+    pub version: String,
+    /// Print the plan and the exact SQL; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Exit 1 when anything is pending or drifted.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `strata baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Last version to record as applied.
+    pub version: String,
+    /// Print what would be recorded; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Migration name, e.g. `add_users_table`.
+    pub name: String,
+}
+
+/// `strata fresh`.
+#[derive(Debug, Args)]
+pub struct FreshArgs {
+    /// Required unless the target is strata's dev cluster: the database name, typed out.
+    #[arg(long)]
+    pub confirm: Option<String>,
+}
+
+/// `strata dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// What to do with the dev cluster.
+    #[command(subcommand)]
+    pub action: DevAction,
+}
+
+/// Dev cluster actions.
+#[derive(Debug, Subcommand, Clone, Copy)]
+pub enum DevAction {
+    /// Start it (initialising it on first use).
+    Start,
+    /// Stop it.
+    Stop,
+    /// Say whether it runs, where, and its URL.
+    Status,
+    /// Print its connection URL.
+    Url,
+    /// Open psql on it.
+    Psql,
+    /// Stop it, delete it and start a new empty one.
+    Reset,
+}

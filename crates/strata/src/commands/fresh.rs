@@ -1,0 +1,75 @@
+//! `fresh`: the development reset. Drops what the selected sets' migrations created and applies
+//! them again. It refuses unless the target is strata's own dev cluster or the user types the
+//! database name, and it never touches other sets' schemas or the registry.
+
+use super::{exit, Io};
+use crate::app;
+use crate::config::Settings;
+use anyhow::{bail, Result};
+use strata_pg::{quote_ident, Registry};
+use strata_plan::Target;
+
+/// Runs `fresh`.
+pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) -> Result<i32> {
+    let sets = app::load_sets(settings)?;
+    let err = &mut *io.err;
+    let mut say = |m: &str| {
+        let _ = writeln!(err, "{m}");
+    };
+    let db = app::database(settings, &mut say)?;
+    let database = db.info.database();
+    if !db.is_dev && confirm != Some(database.as_str()) {
+        bail!("`strata fresh` drops every object the selected sets created in database `{database}` ({}); it runs without confirmation only on strata's dev cluster. If you mean it, run again with --confirm {database}", db.info.redacted());
+    }
+    let session = app::connect(&db).await?;
+    let lock = app::lock(&db, settings, &mut say).await?;
+    let registry = Registry::new(&settings.registry_schema);
+    registry.ensure(&session.client).await?;
+    let declared: Vec<String> = settings.declared_schemas.clone();
+    for set in &sets {
+        let targets: Vec<String> = match &set.spec.schema {
+            Some(s) => vec![s.clone()],
+            None => session
+                .client
+                .query(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
+                     AND nspname <> $1 AND NOT (nspname = ANY($2)) ORDER BY nspname",
+                    &[&settings.registry_schema, &declared],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+        };
+        let mut sql = String::from("BEGIN;\n");
+        for schema in &targets {
+            sql.push_str(&format!("DROP SCHEMA IF EXISTS {} CASCADE;\n", quote_ident(schema)));
+        }
+        if set.spec.schema.is_none() {
+            // Put back the stock `public` schema (PostgreSQL 15 ownership and privileges).
+            sql.push_str("CREATE SCHEMA public;\nALTER SCHEMA public OWNER TO pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\nCOMMENT ON SCHEMA public IS 'standard public schema';\n");
+        }
+        let reset = async {
+            session.client.batch_execute(&sql).await?;
+            session.client.execute(&format!("DELETE FROM {} WHERE set_name = $1", registry.table("migrations")), &[&set.spec.name]).await?;
+            session
+                .client
+                .execute(
+                    &format!("INSERT INTO {} (set_name, kind, by_os_user, host, strata_version, details) VALUES ($1, 'fresh', $2, $3, $4, $5::text::jsonb)", registry.table("events")),
+                &[&set.spec.name, &strata_pg::who::os_user(), &strata_pg::who::host_name(), &env!("CARGO_PKG_VERSION"), &serde_json::json!({"dropped_schemas": targets}).to_string()],
+            )
+                .await?;
+            session.client.batch_execute("COMMIT").await
+        }
+        .await;
+        if let Err(e) = reset {
+            let _ = session.client.batch_execute("ROLLBACK").await;
+            return Err(anyhow::Error::new(e).context(format!("cannot reset set `{}`; nothing was dropped", set.spec.name)));
+        }
+        writeln!(io.out, "set {}: dropped {}", set.spec.name, if targets.is_empty() { "nothing".to_string() } else { targets.join(", ") })?;
+    }
+    lock.release().await?;
+    drop(session);
+    let code = super::migrate::run(settings, Target::Up { to: None, steps: None }, false, io).await?;
+    Ok(if code == exit::OK { exit::OK } else { code })
+}

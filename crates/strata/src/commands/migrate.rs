@@ -1,0 +1,105 @@
+//! `up`, `down`, `redo`, `goto`: plan under the lock, then execute (or print with --dry-run).
+
+use super::{exit, Io};
+use crate::app;
+use crate::config::Settings;
+use crate::render;
+use anyhow::Result;
+use serde_json::json;
+use std::io::IsTerminal;
+use strata_pg::Registry;
+use strata_plan::Target;
+
+/// An execution failure that has already been rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("{rendered}")]
+pub struct Rendered {
+    /// The diagnostic text.
+    pub rendered: String,
+    /// JSON form, for --json.
+    pub json: serde_json::Value,
+}
+
+/// Runs a migrating verb.
+pub async fn run(settings: &Settings, target: Target, dry_run: bool, io: &mut Io<'_>) -> Result<i32> {
+    let sets = app::load_sets(settings)?;
+    let err = &mut *io.err;
+    let mut say = |m: &str| {
+        let _ = writeln!(err, "{m}");
+    };
+    let db = app::database(settings, &mut say)?;
+    let mut session = app::connect(&db).await?;
+    let registry = Registry::new(&settings.registry_schema);
+
+    if dry_run {
+        let mut docs = Vec::new();
+        for set in &sets {
+            let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+            if settings.json {
+                docs.push(render::plan_json(set, &plan, true));
+            } else {
+                render::plan_text(set, &plan, true, io.out)?;
+            }
+        }
+        if settings.json {
+            writeln!(io.out, "{}", json!({"dry_run": true, "sets": docs}))?;
+        } else {
+            writeln!(io.out, "dry run: nothing was changed")?;
+        }
+        return Ok(exit::OK);
+    }
+
+    let lock = app::lock(&db, settings, &mut say).await?;
+    registry.ensure(&session.client).await?;
+    let mut results = Vec::new();
+    let mut failure = None;
+    for set in &sets {
+        let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+        if !settings.json && !settings.quiet {
+            if plan.steps.is_empty() {
+                writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
+            } else {
+                writeln!(io.out, "set {}: {} step(s)", set.spec.name, plan.steps.len())?;
+            }
+        }
+        let bar = (!settings.json && !settings.quiet && plan.steps.len() > 20 && std::io::stderr().is_terminal())
+            .then(|| indicatif::ProgressBar::new(plan.steps.len() as u64));
+        let mut sink = std::io::sink();
+        let progress_out: &mut dyn std::io::Write = if settings.json { &mut sink } else { &mut *io.out };
+        let mut progress = render::Progress { out: progress_out, quiet: settings.quiet, notices: Vec::new(), bar };
+        let outcome = strata_pg::execute(&mut session, &registry, set.migrations(), &plan, &app::exec_options(set), &mut progress).await;
+        if let Some(bar) = &progress.bar {
+            bar.finish_and_clear();
+        }
+        let notices: Vec<_> = progress.notices.iter().map(|(k, n)| json!({"migration": k, "severity": n.severity, "message": n.message})).collect();
+        match outcome {
+            Ok(done) => results.push(json!({"name": set.spec.name, "steps": done, "notices": notices})),
+            Err(e) => {
+                results.push(json!({"name": set.spec.name, "steps": e.done, "notices": notices}));
+                failure = Some(Rendered {
+                    rendered: render::exec_error_text(&e),
+                    json: json!({
+                        "set": set.spec.name, "migration": e.key, "action": e.action,
+                        "file": e.path.display().to_string(), "failure": e.failure, "state": e.state, "next": e.next
+                    }),
+                });
+                break;
+            }
+        }
+    }
+    lock.release().await?;
+    if settings.json {
+        let mut doc = json!({"sets": results});
+        if let Some(f) = &failure {
+            doc["error"] = f.json.clone();
+        }
+        writeln!(io.out, "{doc}")?;
+    }
+    match failure {
+        Some(f) => {
+            write!(io.err, "{}", f.rendered)?;
+            Ok(exit::ERROR)
+        }
+        None => Ok(exit::OK),
+    }
+}

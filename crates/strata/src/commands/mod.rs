@@ -1,0 +1,27 @@
+//! One module per verb. Each `run` takes resolved settings and writers and returns the exit
+//! code; none of them talks to PostgreSQL except through `strata_pg`.
+
+pub mod baseline;
+pub mod fresh;
+pub mod migrate;
+pub mod new;
+pub mod status;
+pub mod validate;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Success, or nothing to do.
+    pub const OK: i32 = 0;
+    /// Findings: pending or drifted migrations under `--check`, validation failures.
+    pub const FINDINGS: i32 = 1;
+    /// Errors: bad input, failed migration, unreachable database.
+    pub const ERROR: i32 = 2;
+}
+
+/// Output streams of a command.
+pub struct Io<'a> {
+    /// Results (text or JSON).
+    pub out: &'a mut dyn std::io::Write,
+    /// Progress, notes and diagnostics.
+    pub err: &'a mut dyn std::io::Write,
+}

@@ -1,0 +1,37 @@
+//! `status`: every migration with its state; read-only (no lock, never creates the registry).
+
+use super::{exit, Io};
+use crate::app;
+use crate::config::Settings;
+use crate::render;
+use anyhow::Result;
+use serde_json::json;
+use strata_pg::Registry;
+use strata_plan::Target;
+
+/// Runs `status`.
+pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i32> {
+    let sets = app::load_sets(settings)?;
+    let err = &mut *io.err;
+    let mut say = |m: &str| {
+        let _ = writeln!(err, "{m}");
+    };
+    let db = app::database(settings, &mut say)?;
+    let session = app::connect(&db).await?;
+    let registry = Registry::new(&settings.registry_schema);
+    let mut docs = Vec::new();
+    let mut clean = true;
+    for set in &sets {
+        let (_, plan) = app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
+        clean &= plan.is_clean();
+        if settings.json {
+            docs.push(render::status_json(set, &plan));
+        } else {
+            render::status_text(set, &plan, io.out)?;
+        }
+    }
+    if settings.json {
+        writeln!(io.out, "{}", json!({"database": db.info.redacted(), "sets": docs}))?;
+    }
+    Ok(if check && !clean { exit::FINDINGS } else { exit::OK })
+}

@@ -1,0 +1,271 @@
+//! Settings, stage two: flags, `STRATA_*` variables and `strata.toml`, resolved once.
+//!
+//! Precedence is flag > environment > file > default (clap applies the first two). The file is
+//! found by walking up from the working directory, so strata works from any sub-directory of a
+//! project, and unknown keys are errors rather than silently ignored typos.
+
+use crate::cli::GlobalArgs;
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use strata_source::LayoutKind;
+
+/// `strata.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Database URL. Prefer DATABASE_URL / STRATA_DATABASE_URL for anything with a password.
+    pub database_url: Option<String>,
+    /// Schema for strata's registry (default `strata`).
+    pub registry_schema: Option<String>,
+    /// lock_timeout for migration statements (default `5s`).
+    pub lock_timeout: Option<String>,
+    /// statement_timeout for migration statements (default `0`, none).
+    pub statement_timeout: Option<String>,
+    /// How long to wait for the migration lock (default `60s`).
+    pub lock_wait: Option<String>,
+    /// Allow out-of-order migrations by default.
+    pub allow_out_of_order: Option<bool>,
+    /// The migration sets.
+    #[serde(default, rename = "set")]
+    pub sets: Vec<SetConfig>,
+}
+
+/// One `[[set]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetConfig {
+    /// Name; keys the set's history.
+    pub name: String,
+    /// Migration directory, relative to strata.toml.
+    pub dir: PathBuf,
+    /// The schema the set owns (used by `fresh`).
+    pub schema: Option<String>,
+    /// Force a layout instead of detecting it.
+    pub layout: Option<LayoutKind>,
+    /// lock_timeout for this set.
+    pub lock_timeout: Option<String>,
+    /// statement_timeout for this set.
+    pub statement_timeout: Option<String>,
+}
+
+/// A set ready to load.
+#[derive(Debug, Clone)]
+pub struct SetSpec {
+    /// Name.
+    pub name: String,
+    /// Directory.
+    pub dir: PathBuf,
+    /// Owned schema.
+    pub schema: Option<String>,
+    /// Forced layout.
+    pub layout: Option<LayoutKind>,
+    /// PostgreSQL-syntax lock_timeout.
+    pub lock_timeout: String,
+    /// PostgreSQL-syntax statement_timeout.
+    pub statement_timeout: String,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DbTarget {
+    /// An explicit URL (flag, env or file).
+    Url(String),
+    /// libpq variables only.
+    LibpqEnv,
+    /// Nothing configured: the embedded dev cluster.
+    Dev,
+}
+
+/// Everything a command needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The sets selected for this run.
+    pub sets: Vec<SetSpec>,
+    /// Database.
+    pub db: DbTarget,
+    /// Registry schema.
+    pub registry_schema: String,
+    /// Lock wait.
+    pub lock_wait: Duration,
+    /// JSON output.
+    pub json: bool,
+    /// Quiet.
+    pub quiet: bool,
+    /// Out-of-order policy.
+    pub allow_out_of_order: bool,
+    /// Schemas declared by every configured set (selected or not); `fresh` never drops them
+    /// for another set.
+    pub declared_schemas: Vec<String>,
+    /// Directory holding strata.toml, or the working directory; `.strata/` lives here.
+    pub project_root: PathBuf,
+}
+
+/// Parses `5s`, `500ms`, `2min`, `1h`, `0` into milliseconds.
+pub fn parse_duration(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().with_context(|| format!("`{s}` is not a duration; write it like `5s`, `500ms`, `2min` or `0`"))?;
+    let factor = match unit.trim() {
+        "" if n == 0 => 0,
+        "ms" => 1,
+        "s" => 1000,
+        "min" | "m" => 60_000,
+        "h" => 3_600_000,
+        other => bail!("unknown duration unit `{other}` in `{s}`; use ms, s, min or h"),
+    };
+    Ok(n * factor)
+}
+
+fn pg_duration(s: &str) -> Result<String> {
+    Ok(format!("{}ms", parse_duration(s)?))
+}
+
+/// Finds strata.toml by walking up from `start`.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    start.ancestors().map(|d| d.join("strata.toml")).find(|p| p.is_file())
+}
+
+/// Loads and parses a config file.
+pub fn load_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration in {}; see the README's strata.toml reference", path.display()))
+}
+
+/// A set name derived from a directory: its path relative to the project root, so two
+/// directories never share a history and the name does not depend on where the repository
+/// is checked out.
+pub fn derive_set_name(dir: &Path, root: &Path) -> String {
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let rel = abs.strip_prefix(&root).map(Path::to_owned).unwrap_or(abs.clone());
+    let name = rel.to_string_lossy().trim_matches('/').replace('\\', "/");
+    if name.is_empty() {
+        abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "default".into())
+    } else {
+        name
+    }
+}
+
+fn project_root_for(start: &Path) -> PathBuf {
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists() || d.join("strata.toml").is_file())
+        .unwrap_or(start)
+        .to_owned()
+}
+
+/// Resolves settings. `env` looks up environment variables (injectable for tests).
+pub fn resolve(args: &GlobalArgs, cwd: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
+    let config_path = match &args.config {
+        Some(p) => Some(if p.is_absolute() { p.clone() } else { cwd.join(p) }),
+        None if args.dir.is_some() => None,
+        None => find_config(cwd),
+    };
+    let file = match &config_path {
+        Some(p) => load_file(p)?,
+        None => FileConfig::default(),
+    };
+    let base = config_path.as_ref().and_then(|p| p.parent().map(Path::to_owned)).unwrap_or_else(|| cwd.to_owned());
+    let project_root = if config_path.is_some() { base.clone() } else { project_root_for(cwd) };
+
+    let lock_timeout = args.lock_timeout.clone().or(file.lock_timeout.clone()).unwrap_or_else(|| "5s".into());
+    let statement_timeout = args.statement_timeout.clone().or(file.statement_timeout.clone()).unwrap_or_else(|| "0".into());
+    let forced_layout = match &args.layout {
+        Some(l) => Some(LayoutKind::from_name(l).with_context(|| format!("unknown layout `{l}`; use updown, plain, flyway, dbmate, goose or diesel"))?),
+        None => None,
+    };
+
+    let sets = if let Some(dir) = &args.dir {
+        let dir = if dir.is_absolute() { dir.clone() } else { cwd.join(dir) };
+        let name = args.set.clone().unwrap_or_else(|| derive_set_name(&dir, &project_root));
+        vec![SetSpec {
+            name,
+            dir,
+            schema: None,
+            layout: forced_layout,
+            lock_timeout: pg_duration(&lock_timeout)?,
+            statement_timeout: pg_duration(&statement_timeout)?,
+        }]
+    } else if !file.sets.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for s in &file.sets {
+            if !seen.insert(s.name.clone()) {
+                bail!("set `{}` is defined twice in {}; set names key their history and must be unique", s.name, config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            }
+            if args.set.as_ref().is_some_and(|want| want != &s.name) {
+                continue;
+            }
+            out.push(SetSpec {
+                name: s.name.clone(),
+                dir: base.join(&s.dir),
+                schema: s.schema.clone(),
+                layout: forced_layout.or(s.layout),
+                lock_timeout: pg_duration(args.lock_timeout.as_deref().or(s.lock_timeout.as_deref()).unwrap_or(&lock_timeout))?,
+                statement_timeout: pg_duration(args.statement_timeout.as_deref().or(s.statement_timeout.as_deref()).unwrap_or(&statement_timeout))?,
+            });
+        }
+        if out.is_empty() {
+            let names: Vec<&str> = file.sets.iter().map(|s| s.name.as_str()).collect();
+            bail!("no set named `{}`; configured sets: {}", args.set.clone().unwrap_or_default(), names.join(", "));
+        }
+        out
+    } else if cwd.join("migrations").is_dir() {
+        let dir = cwd.join("migrations");
+        let name = args.set.clone().unwrap_or_else(|| derive_set_name(&dir, &project_root));
+        vec![SetSpec { name, dir, schema: None, layout: forced_layout, lock_timeout: pg_duration(&lock_timeout)?, statement_timeout: pg_duration(&statement_timeout)? }]
+    } else {
+        bail!("no migration set configured: pass --dir <DIR>, create a strata.toml with a [[set]] entry, or run strata where a `migrations/` directory exists");
+    };
+
+    let db = match args.database_url.clone().or_else(|| env("DATABASE_URL")).or(file.database_url.clone()) {
+        Some(url) => DbTarget::Url(url),
+        None if ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT"].iter().any(|v| env(v).is_some()) => DbTarget::LibpqEnv,
+        None => DbTarget::Dev,
+    };
+    let registry_schema = args.registry_schema.clone().or(file.registry_schema.clone()).unwrap_or_else(|| "strata".into());
+    if registry_schema.is_empty() || registry_schema == "public" {
+        bail!("registry_schema `{registry_schema}` is not allowed: strata keeps its history out of `public`, which migration sets drop and recreate");
+    }
+    let lock_wait = Duration::from_millis(parse_duration(args.lock_wait.as_deref().or(file.lock_wait.as_deref()).unwrap_or("60s"))?);
+    Ok(Settings {
+        sets,
+        db,
+        registry_schema,
+        lock_wait,
+        json: args.json,
+        quiet: args.quiet,
+        allow_out_of_order: args.allow_out_of_order || file.allow_out_of_order.unwrap_or(false),
+        declared_schemas: file.sets.iter().filter_map(|s| s.schema.clone()).collect(),
+        project_root,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap(), 5000);
+        assert_eq!(parse_duration("500ms").unwrap(), 500);
+        assert_eq!(parse_duration("2min").unwrap(), 120_000);
+        assert_eq!(parse_duration("0").unwrap(), 0);
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn reference_config_parses_and_rejects_unknown_keys() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/coupons-flyway/strata.toml"));
+        if let Ok(text) = text {
+            let parsed: FileConfig = toml::from_str(&text).unwrap();
+            assert!(!parsed.sets.is_empty());
+        }
+        let bad: Result<FileConfig, _> = toml::from_str("lock_timeot = \"5s\"\n");
+        assert!(bad.unwrap_err().to_string().contains("unknown field"));
+    }
+}

@@ -1,0 +1,96 @@
+//! The embedded default: a project-local throwaway cluster under `.strata/dev`.
+//!
+//! A developer who runs `strata up` with no database configured gets a real PostgreSQL started
+//! from the system's binaries, with its socket inside the project and no TCP port, instead of an
+//! error. strata always says when it does this.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use strata_ephemeral::{Cluster, ClusterOptions, PgBinaries};
+
+/// The database strata uses inside the dev cluster.
+pub const DEV_DATABASE: &str = "strata_dev";
+
+/// Where the dev cluster lives for a project.
+pub fn dev_root(project_root: &Path) -> PathBuf {
+    project_root.join(".strata").join("dev")
+}
+
+fn open(project_root: &Path) -> Result<Cluster> {
+    let bins = PgBinaries::discover().context("the embedded dev cluster needs PostgreSQL's server binaries")?;
+    let root = dev_root(project_root);
+    std::fs::create_dir_all(root.parent().expect("dev root has a parent")).with_context(|| format!("cannot create {}", root.display()))?;
+    Cluster::open_or_init(&bins, &root, ClusterOptions::default()).with_context(|| format!("cannot initialise the dev cluster in {}", root.display()))
+}
+
+/// Starts the dev cluster if needed, creates the dev database, and returns its URL.
+pub fn ensure_running(project_root: &Path) -> Result<String> {
+    let cluster = open(project_root)?;
+    cluster.start().context("cannot start the dev cluster; `strata dev reset` recreates it")?;
+    let exists = cluster
+        .psql("postgres", concat!("SELECT 1 FROM pg_database WHERE datname = 'strata_dev'"))
+        .context("cannot query the dev cluster")?;
+    if exists.trim().is_empty() {
+        cluster.create_database(DEV_DATABASE, None).context("cannot create the dev database")?;
+    }
+    Ok(cluster.url(DEV_DATABASE))
+}
+
+/// True when `url` points into this project's dev cluster.
+pub fn is_dev_url(project_root: &Path, url: &str) -> bool {
+    let root = dev_root(project_root);
+    let encoded: String = root.to_string_lossy().bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    url.contains(&encoded) || url.contains(&*root.to_string_lossy())
+}
+
+/// `strata dev <action>`.
+pub fn run(project_root: &Path, action: crate::cli::DevAction, out: &mut dyn std::io::Write) -> Result<i32> {
+    use crate::cli::DevAction::*;
+    let root = dev_root(project_root);
+    match action {
+        Start => {
+            let url = ensure_running(project_root)?;
+            writeln!(out, "dev cluster running in {}\nurl: {url}", root.display())?;
+        }
+        Stop => {
+            if root.join("data").join("PG_VERSION").exists() {
+                open(project_root)?.stop()?;
+            }
+            writeln!(out, "dev cluster stopped")?;
+        }
+        Status => {
+            let initialised = root.join("data").join("PG_VERSION").exists();
+            if !initialised {
+                writeln!(out, "no dev cluster in {} (`strata dev start` creates one)", root.display())?;
+            } else {
+                let cluster = open(project_root)?;
+                let running = cluster.is_running();
+                writeln!(out, "dev cluster in {}: {}", root.display(), if running { "running" } else { "stopped" })?;
+                writeln!(out, "url: {}", cluster.url(DEV_DATABASE))?;
+            }
+        }
+        Url => {
+            let url = ensure_running(project_root)?;
+            writeln!(out, "{url}")?;
+        }
+        Psql => {
+            let url = ensure_running(project_root)?;
+            let cluster = open(project_root)?;
+            let status = std::process::Command::new(cluster.binaries().tool("psql"))
+                .arg(url)
+                .status()
+                .context("cannot run psql")?;
+            return Ok(if status.success() { 0 } else { 2 });
+        }
+        Reset => {
+            if root.join("data").join("PG_VERSION").exists() {
+                open(project_root)?.destroy()?;
+            } else if root.exists() {
+                std::fs::remove_dir_all(&root)?;
+            }
+            let url = ensure_running(project_root)?;
+            writeln!(out, "dev cluster recreated in {}\nurl: {url}", root.display())?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,276 @@
+//! Everything strata shows a person or a script: status tables, plans, progress, JSON, and
+//! diagnostics against source lines. Library crates return data; this module turns it into
+//! text, so the same `Plan` is rendered by `status`, `up --dry-run` and `up`.
+
+use crate::app::LoadedSet;
+use annotate_snippets::{Level, Renderer, Snippet};
+use serde_json::{json, Value};
+use std::io::Write;
+use strata_model::{Migration, TransactionMode};
+use strata_pg::{ExecError, Notice, StepDone};
+use strata_plan::{Plan, State, Step};
+use strata_sql::{analyze, decide_transaction_mode};
+
+/// Status of one set as JSON (the scriptable contract: `name`, `dir`, `layout`, `migrations`).
+pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
+    let migrations: Vec<Value> = plan
+        .entries
+        .iter()
+        .map(|e| {
+            let a = e.applied.as_ref();
+            json!({
+                "version": e.version,
+                "name": e.name,
+                "kind": e.kind,
+                "state": e.state.as_str(),
+                "applied_at": a.map(|a| a.applied_at.clone()),
+                "applied_by": a.map(|a| a.applied_by.clone()),
+                "duration_ms": a.map(|a| a.duration_ms),
+                "checksum": e.local.map(|i| set.migrations()[i].checksum.to_string()),
+                "file": e.local.map(|i| set.migrations()[i].path().display().to_string()),
+            })
+        })
+        .collect();
+    json!({
+        "name": set.spec.name,
+        "dir": set.set.dir.display().to_string(),
+        "layout": set.set.detection.layout.as_str(),
+        "layout_reason": set.set.detection.reason,
+        "ignored_files": set.set.ignored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "migrations": migrations,
+        "findings": plan.findings,
+    })
+}
+
+/// Status of one set as a table.
+pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "set {} ({}, {} layout: {})", set.spec.name, set.set.dir.display(), set.set.detection.layout, set.set.detection.reason)?;
+    if !set.set.ignored.is_empty() {
+        let names: Vec<String> = set.set.ignored.iter().map(|p| p.display().to_string()).collect();
+        writeln!(out, "  not migrations (ignored): {}", names.join(", "))?;
+    }
+    if plan.entries.is_empty() {
+        writeln!(out, "  no migrations")?;
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = plan
+        .entries
+        .iter()
+        .map(|e| {
+            let a = e.applied.as_ref();
+            [
+                e.state.as_str().to_owned(),
+                e.version.clone().unwrap_or_else(|| "R".into()),
+                e.name.clone(),
+                a.map(|a| a.applied_at.clone()).unwrap_or_default(),
+                a.map(|a| format!("{} in {} ms", a.applied_by, a.duration_ms)).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["STATE", "VERSION", "NAME", "APPLIED AT", "BY"];
+    let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: [&str; 5]| {
+        let mut s = String::from(" ");
+        for (i, c) in cells.iter().enumerate() {
+            s.push(' ');
+            s.push_str(c);
+            if i < 4 {
+                s.push_str(&" ".repeat(widths[i] - c.chars().count()));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(header))?;
+    for r in &rows {
+        writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
+    }
+    let count = |s: State| plan.entries.iter().filter(|e| e.state == s).count();
+    writeln!(out, "  {} applied, {} pending, {} other", count(State::Applied), count(State::Pending), plan.entries.len() - count(State::Applied) - count(State::Pending))?;
+    for f in &plan.findings {
+        writeln!(out, "  {} {}: {}", f.state.as_str(), f.key, f.message)?;
+    }
+    Ok(())
+}
+
+fn step_parts<'a>(set: &'a LoadedSet, step: &Step) -> (&'static str, &'a Migration, usize) {
+    match step {
+        Step::Apply { index, resume_from, reason } => (
+            if matches!(reason, strata_plan::ApplyReason::Resume) { "resume" } else { "apply" },
+            &set.migrations()[*index],
+            *resume_from,
+        ),
+        Step::Revert { index } => ("revert", &set.migrations()[*index], 0),
+        Step::Baseline { index } => ("baseline", &set.migrations()[*index], 0),
+    }
+}
+
+fn mode_name(mode: TransactionMode) -> &'static str {
+    match mode {
+        TransactionMode::Transactional => "in one transaction",
+        TransactionMode::NonTransactional => "statement by statement, outside a transaction",
+        TransactionMode::ScriptManaged => "under the script's own BEGIN/COMMIT",
+    }
+}
+
+/// A plan as JSON.
+pub fn plan_json(set: &LoadedSet, plan: &Plan, with_sql: bool) -> Value {
+    let steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let (action, m, resume) = step_parts(set, s);
+            let script = if action == "revert" { m.down.as_ref() } else { Some(&m.up) };
+            let (mode, reason) = script
+                .map(|sc| {
+                    let a = analyze(sc.sql());
+                    let shape = decide_transaction_mode(sc.sql(), &a, &sc.directives);
+                    (Some(shape.decision.mode), Some(shape.decision.reason))
+                })
+                .unwrap_or((None, None));
+            json!({
+                "action": action,
+                "version": m.id.version.as_ref().map(|v| v.to_string()),
+                "name": m.id.name,
+                "file": script.map(|s| s.file.path().display().to_string()),
+                "mode": mode,
+                "mode_reason": reason,
+                "resume_from_statement": (resume > 0).then_some(resume + 1),
+                "sql": if with_sql && action != "baseline" { script.map(|s| s.sql().to_owned()) } else { None },
+            })
+        })
+        .collect();
+    json!({"name": set.spec.name, "layout": set.set.detection.layout.as_str(), "steps": steps})
+}
+
+/// A plan as text; with `with_sql`, the exact SQL that would run.
+pub fn plan_text(set: &LoadedSet, plan: &Plan, with_sql: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if plan.steps.is_empty() {
+        writeln!(out, "set {}: nothing to do", set.spec.name)?;
+        return Ok(());
+    }
+    writeln!(out, "set {}: {} step(s)", set.spec.name, plan.steps.len())?;
+    for s in &plan.steps {
+        let (action, m, resume) = step_parts(set, s);
+        let script = if action == "revert" { m.down.as_ref() } else { Some(&m.up) };
+        let Some(script) = script else { continue };
+        let a = analyze(script.sql());
+        let shape = decide_transaction_mode(script.sql(), &a, &script.directives);
+        let how = if action == "baseline" { "recorded as applied, not run".to_owned() } else { format!("{} ({})", mode_name(shape.decision.mode), shape.decision.reason) };
+        let from = if resume > 0 { format!(", from statement {}", resume + 1) } else { String::new() };
+        writeln!(out, "  {action} {}{from}: {how}", m.id)?;
+        writeln!(out, "    file: {}", script.file.path().display())?;
+        if with_sql && action != "baseline" {
+            for line in script.sql().trim_end().lines() {
+                writeln!(out, "    | {}", line.trim_end_matches('\r'))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Progress output for `up`/`down`.
+pub struct Progress<'a> {
+    /// Where lines go.
+    pub out: &'a mut dyn Write,
+    /// Hide notices and per-migration lines.
+    pub quiet: bool,
+    /// Collected for JSON output.
+    pub notices: Vec<(String, Notice)>,
+    /// Optional terminal progress bar.
+    pub bar: Option<indicatif::ProgressBar>,
+}
+
+impl strata_pg::Reporter for Progress<'_> {
+    fn step_started(&mut self, m: &Migration, action: &'static str, _mode: TransactionMode) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{action} {}", m.id));
+        }
+    }
+
+    fn step_finished(&mut self, done: &StepDone) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        if !self.quiet {
+            let verb = match done.action {
+                "apply" => "applied",
+                "revert" => "reverted",
+                "baseline" => "baselined",
+                "resume" => "resumed",
+                other => other,
+            };
+            let line = format!("  {verb} {} ({} ms{})", done.key, done.duration_ms, if done.mode == TransactionMode::Transactional { "" } else { ", outside a transaction" });
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => {
+                    let _ = writeln!(self.out, "{line}");
+                }
+            }
+        }
+    }
+
+    fn notice(&mut self, m: &Migration, notice: &Notice) {
+        if !self.quiet {
+            let _ = writeln!(self.out, "    {}: {} ({})", notice.severity, notice.message, m.id);
+        }
+        self.notices.push((m.id.registry_key(), notice.clone()));
+    }
+}
+
+/// A failed migration, rendered against its source line.
+pub fn exec_error_text(err: &ExecError) -> String {
+    let f = &err.failure;
+    let mut title = format!("{} of migration {} failed: {}", err.action, err.key, f.message);
+    if !f.sqlstate.is_empty() {
+        title.push_str(&format!(" [SQLSTATE {}]", f.sqlstate));
+    }
+    let path = err.path.display().to_string();
+    let text = std::fs::read(&err.path).ok().map(|b| {
+        let b = b.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(b);
+        String::from_utf8_lossy(&b).into_owned()
+    });
+    let mut footers = Vec::new();
+    if let (Some(n), Some(s)) = (f.statement, &f.statement_summary) {
+        footers.push(format!("in statement {n} ({s})"));
+    }
+    if let Some(d) = &f.detail {
+        footers.push(format!("detail: {d}"));
+    }
+    if let Some(h) = &f.hint {
+        footers.push(format!("hint: {h}"));
+    }
+    if let Some(c) = &f.context {
+        footers.push(format!("context: {c}"));
+    }
+    footers.push(format!("state: {}", err.state));
+    footers.push(format!("help: {}", err.next));
+    let mut rendered = String::new();
+    match (&text, f.location) {
+        (Some(src), Some(loc)) => {
+            let origin = path.clone();
+            let line_start: usize = src.split_inclusive('\n').take(loc.line - 1).map(str::len).sum();
+            let line_text = src[line_start..].split('\n').next().unwrap_or("");
+            let col_byte: usize = line_text.chars().take(loc.col - 1).map(char::len_utf8).sum();
+            let start = line_start + col_byte.min(line_text.len());
+            let end = (start + line_text[col_byte.min(line_text.len())..].split(|c: char| c.is_whitespace() || c == ';').next().map_or(1, str::len).max(1)).min(src.len().max(start + 1));
+            let end = end.min(src.len());
+            let footer_msgs: Vec<_> = footers.iter().map(|f| Level::Note.title(f)).collect();
+            let message = Level::Error
+                .title(&title)
+                .snippet(Snippet::source(src).line_start(1).origin(&origin).fold(true).annotation(Level::Error.span(start..end.max(start)).label("here")))
+                .footers(footer_msgs);
+            rendered.push_str(&Renderer::plain().render(message).to_string());
+        }
+        _ => {
+            rendered.push_str(&format!("error: {title}\n  --> {path}\n"));
+            for f in &footers {
+                rendered.push_str(&format!("  = {f}\n"));
+            }
+        }
+    }
+    if !err.done.is_empty() {
+        let keys: Vec<&str> = err.done.iter().map(|d| d.key.as_str()).collect();
+        rendered.push_str(&format!("\ncompleted before the failure: {}\n", keys.join(", ")));
+    }
+    rendered
+}

@@ -1,0 +1,133 @@
+//! The migration lock.
+//!
+//! A session-level advisory lock held by a dedicated connection that never opens a transaction:
+//! a lock held by the executing connection's transaction would deadlock `CREATE INDEX
+//! CONCURRENTLY`, which waits for every transaction older than itself, and a transaction-level
+//! lock would be released at the first migration's commit. Acquisition polls
+//! `pg_try_advisory_lock` so it can time out and say who holds the lock instead of queueing
+//! forever. The guard releases on drop (closing the dedicated connection ends its backend, and
+//! PostgreSQL releases session locks with it), so no error path can leak it.
+
+use crate::conn::{ConnInfo, ConnectError};
+use crate::session::Session;
+use std::time::{Duration, Instant};
+
+/// First half of the advisory lock key: "STRA".
+const LOCK_CLASS: i32 = 0x5354_5241;
+
+/// Someone holding the lock we want.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LockHolder {
+    /// Backend PID.
+    pub pid: i32,
+    /// `application_name` (strata puts its host and PID there).
+    pub application_name: String,
+    /// Client address, or `local` for unix sockets.
+    pub client: String,
+    /// When the holder connected.
+    pub since: String,
+}
+
+/// Lock acquisition failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// The dedicated lock connection failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A query on the lock connection failed.
+    #[error("advisory lock query failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    /// Another process kept the lock longer than the timeout.
+    #[error("another migration run holds the strata lock for registry `{schema}` and did not release it within {waited:?} (held by {}); wait for it to finish, or raise --lock-wait", holders.iter().map(|h| format!("pid {} `{}` from {} since {}", h.pid, h.application_name, h.client, h.since)).collect::<Vec<_>>().join("; "))]
+    Timeout {
+        /// Registry schema the lock protects.
+        schema: String,
+        /// How long we waited.
+        waited: Duration,
+        /// Who holds it.
+        holders: Vec<LockHolder>,
+    },
+}
+
+/// A held migration lock. Release explicitly with [`MigrationLock::release`] or by dropping it.
+pub struct MigrationLock {
+    session: Option<Session>,
+    key: i32,
+}
+
+/// The lock key for a registry schema (FNV-1a, stable across versions and platforms).
+pub fn lock_key(registry_schema: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in registry_schema.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h as i32
+}
+
+impl MigrationLock {
+    /// Acquires the lock, polling until `timeout`. `on_wait` is called once, with the holders,
+    /// when the lock is not free at the first try.
+    pub async fn acquire(
+        info: &ConnInfo,
+        registry_schema: &str,
+        timeout: Duration,
+        mut on_wait: impl FnMut(&[LockHolder]),
+    ) -> Result<MigrationLock, LockError> {
+        let mut info = info.clone();
+        let app = format!("strata lock {} pid {}", crate::who::host_name(), std::process::id());
+        info.config.application_name(&app.chars().take(63).collect::<String>());
+        let session = Session::connect(&info).await?;
+        let key = lock_key(registry_schema);
+        let try_stmt = session.client.prepare("SELECT pg_try_advisory_lock($1, $2)").await?;
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(20);
+        let mut reported = false;
+        loop {
+            let got: bool = session.client.query_one(&try_stmt, &[&LOCK_CLASS, &key]).await?.get(0);
+            if got {
+                return Ok(MigrationLock { session: Some(session), key });
+            }
+            if !reported {
+                reported = true;
+                on_wait(&holders(&session, key).await?);
+            }
+            if started.elapsed() >= timeout {
+                return Err(LockError::Timeout {
+                    schema: registry_schema.to_owned(),
+                    waited: started.elapsed(),
+                    holders: holders(&session, key).await?,
+                });
+            }
+            tokio::time::sleep(delay.min(timeout.saturating_sub(started.elapsed()))).await;
+            delay = (delay * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    /// Releases the lock and closes its connection.
+    pub async fn release(mut self) -> Result<(), LockError> {
+        if let Some(session) = self.session.take() {
+            session.client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &self.key]).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn holders(session: &Session, key: i32) -> Result<Vec<LockHolder>, LockError> {
+    let rows = session
+        .client
+        .query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), \
+             coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[&LOCK_CLASS, &key],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LockHolder { pid: r.get(0), application_name: r.get(1), client: r.get(2), since: r.get(3) })
+        .collect())
+}

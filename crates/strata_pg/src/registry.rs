@@ -1,0 +1,153 @@
+//! strata's own history: the registry schema, its upgrades, and reading a set's rows.
+//!
+//! The registry lives in its own schema (default `strata`) because real migration sets drop
+//! and recreate `public`. Its layout is versioned by embedded SQL files applied in order under
+//! the migration lock, so two strata processes cannot race to create it and a newer strata can
+//! upgrade an older registry in place.
+
+use crate::ident::quote_ident;
+use strata_model::{AppliedMigration, AppliedState, Checksum, ChecksumAlgorithm, MigrationKind};
+use tokio_postgres::Client;
+
+/// The registry layouts, in order. Index + 1 is the version.
+const UPGRADES: &[&str] = &[include_str!("registry/v1.sql")];
+
+/// Registry problems.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// A query failed.
+    #[error("registry query failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    /// The registry was created by a newer strata.
+    #[error("the registry in schema `{schema}` has layout version {found}, newer than this strata understands ({known}); upgrade strata")]
+    TooNew {
+        /// Schema.
+        schema: String,
+        /// Version found.
+        found: i32,
+        /// Newest known.
+        known: i32,
+    },
+    /// A row strata cannot interpret.
+    #[error("unreadable registry row for set `{set}`, key `{key}`: {message}")]
+    BadRow {
+        /// Set name.
+        set: String,
+        /// Row key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A handle on the registry schema.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    schema: String,
+    quoted: String,
+}
+
+impl Registry {
+    /// The registry in `schema`.
+    pub fn new(schema: &str) -> Registry {
+        Registry { schema: schema.to_owned(), quoted: quote_ident(schema) }
+    }
+
+    /// The schema name, unquoted.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// `"schema".table`.
+    pub fn table(&self, table: &str) -> String {
+        format!("{}.{}", self.quoted, quote_ident(table))
+    }
+
+    /// The installed layout version (0 when there is no registry yet).
+    pub async fn installed_version(&self, client: &Client) -> Result<i32, RegistryError> {
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&self.table("registry_version")])
+            .await?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        let v: Option<i32> = client.query_one(&format!("SELECT max(version) FROM {}", self.table("registry_version")), &[]).await?.get(0);
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Creates or upgrades the registry. Call with the migration lock held.
+    pub async fn ensure(&self, client: &Client) -> Result<(), RegistryError> {
+        let installed = self.installed_version(client).await?;
+        let known = UPGRADES.len() as i32;
+        if installed > known {
+            return Err(RegistryError::TooNew { schema: self.schema.clone(), found: installed, known });
+        }
+        for (i, sql) in UPGRADES.iter().enumerate().skip(installed as usize) {
+            let version = i as i32 + 1;
+            let ddl = sql.replace("{schema}", &self.quoted);
+            client.batch_execute("BEGIN").await?;
+            let result = async {
+                client.batch_execute(&ddl).await?;
+                client.execute(&format!("INSERT INTO {} (version) VALUES ($1)", self.table("registry_version")), &[&version]).await?;
+                client.batch_execute("COMMIT").await
+            }
+            .await;
+            if let Err(e) = result {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The history of one set, or nothing when the registry does not exist yet (so read-only
+    /// verbs never create it).
+    pub async fn read(&self, client: &Client, set: &str) -> Result<Vec<AppliedMigration>, RegistryError> {
+        if self.installed_version(client).await? == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT key, version, name, kind, checksum, checksum_algorithm, \
+                     to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                     applied_by_role || '@' || applied_by_os_user, duration_ms, state, statements_done, coalesce(error, '') \
+                     FROM {} WHERE set_name = $1",
+                    self.table("migrations")
+                ),
+                &[&set],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let key: String = r.get(0);
+                let bad = |message: String| RegistryError::BadRow { set: set.to_owned(), key: key.clone(), message };
+                let kind = match r.get::<_, &str>(3) {
+                    "versioned" => MigrationKind::Versioned,
+                    "repeatable" => MigrationKind::Repeatable,
+                    other => return Err(bad(format!("unknown kind `{other}`"))),
+                };
+                let algorithm_name: &str = r.get(5);
+                let algorithm = ChecksumAlgorithm::from_name(algorithm_name)
+                    .ok_or_else(|| bad(format!("unknown checksum algorithm `{algorithm_name}`; upgrade strata")))?;
+                let state = match r.get::<_, &str>(9) {
+                    "partial" => AppliedState::Partial { statements_done: r.get::<_, i32>(10) as usize, error: r.get(11) },
+                    _ => AppliedState::Complete,
+                };
+                Ok(AppliedMigration {
+                    key: key.clone(),
+                    version: r.get(1),
+                    name: r.get(2),
+                    kind,
+                    checksum: Checksum { algorithm, hex: r.get(4) },
+                    applied_at: r.get(6),
+                    applied_by: r.get(7),
+                    duration_ms: r.get(8),
+                    state,
+                })
+            })
+            .collect()
+    }
+}

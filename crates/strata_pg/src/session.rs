@@ -1,0 +1,111 @@
+//! One connection, with its server messages captured.
+//!
+//! tokio-postgres hands NOTICE/WARNING messages to whoever polls the connection; strata polls it
+//! in a task that forwards them to a channel, so the executor can show them next to the
+//! migration that raised them. Dropping a [`Session`] aborts that task, which closes the socket:
+//! the server then ends the backend and releases its session-level locks.
+
+use crate::conn::{ConnInfo, ConnectError, SslMode};
+use futures_util::future::poll_fn;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, Connection};
+
+/// A NOTICE, WARNING or INFO message from the server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    /// `NOTICE`, `WARNING`, ...
+    pub severity: String,
+    /// The message.
+    pub message: String,
+    /// DETAIL, if any.
+    pub detail: Option<String>,
+    /// HINT, if any.
+    pub hint: Option<String>,
+}
+
+/// An open connection.
+pub struct Session {
+    /// The driver client.
+    pub client: Client,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    task: tokio::task::JoinHandle<()>,
+    target: String,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Session {
+    /// Connects.
+    pub async fn connect(info: &ConnInfo) -> Result<Session, ConnectError> {
+        let target = info.redacted();
+        let mut config = info.config.clone();
+        let (tx, notices) = mpsc::unbounded_channel();
+        let wrap = |source| ConnectError::Connect { target: target.clone(), source };
+        let (client, task) = match info.ssl_mode {
+            SslMode::Disable => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(wrap)?;
+                (client, spawn_connection(conn, tx))
+            }
+            mode => {
+                config.ssl_mode(if mode == SslMode::Prefer {
+                    tokio_postgres::config::SslMode::Prefer
+                } else {
+                    tokio_postgres::config::SslMode::Require
+                });
+                let tls = crate::tls::make_connector(mode, info.ssl_root_cert.as_deref())?;
+                let (client, conn) = config.connect(tls).await.map_err(wrap)?;
+                (client, spawn_connection(conn, tx))
+            }
+        };
+        Ok(Session { client, notices, task, target })
+    }
+
+    /// Messages received since the last call.
+    pub fn drain_notices(&mut self) -> Vec<Notice> {
+        let mut out = Vec::new();
+        while let Ok(n) = self.notices.try_recv() {
+            out.push(n);
+        }
+        out
+    }
+
+    /// `user@host:port/db`, redacted.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// A handle that can cancel the statement this session is running.
+    pub fn cancel_token(&self) -> Arc<tokio_postgres::CancelToken> {
+        Arc::new(self.client.cancel_token())
+    }
+}
+
+fn spawn_connection<S, T>(mut conn: Connection<S, T>, tx: mpsc::UnboundedSender<Notice>) -> tokio::task::JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match poll_fn(|cx| conn.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notice(n))) => {
+                    let _ = tx.send(Notice {
+                        severity: n.severity().to_owned(),
+                        message: n.message().to_owned(),
+                        detail: n.detail().map(str::to_owned),
+                        hint: n.hint().map(str::to_owned),
+                    });
+                }
+                Some(Ok(_)) => {}
+                // The client sees connection errors on its next request; nothing to do here.
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+}
