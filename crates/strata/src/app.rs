@@ -30,7 +30,10 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
     let mut errors = Vec::new();
     for spec in &settings.sets {
         match strata_source::load_dir(&spec.dir, spec.layout) {
-            Ok(set) => loaded.push(LoadedSet { spec: spec.clone(), set }),
+            Ok(set) => loaded.push(LoadedSet {
+                spec: spec.clone(),
+                set,
+            }),
             Err(e) => errors.push(format!("set `{}`: {e}", spec.name)),
         }
     }
@@ -56,7 +59,10 @@ pub fn database(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Databa
             info: ConnInfo::resolve(Some(url), &env)?,
             is_dev: crate::dev::is_dev_url(&settings.project_root, url),
         }),
-        DbTarget::LibpqEnv => Ok(Database { info: ConnInfo::resolve(None, &env)?, is_dev: false }),
+        DbTarget::LibpqEnv => Ok(Database {
+            info: ConnInfo::resolve(None, &env)?,
+            is_dev: false,
+        }),
         DbTarget::Dev => {
             let url = crate::dev::ensure_running(&settings.project_root)?;
             say(&format!(
@@ -66,7 +72,10 @@ pub fn database(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Databa
             ));
             // The dev cluster is ours: only the URL counts, not the caller's PG* variables.
             let none = |_: &str| None;
-            Ok(Database { info: ConnInfo::resolve(Some(&url), &none)?, is_dev: true })
+            Ok(Database {
+                info: ConnInfo::resolve(Some(&url), &none)?,
+                is_dev: true,
+            })
         }
     }
 }
@@ -77,20 +86,52 @@ pub async fn connect(db: &Database) -> Result<Session> {
 }
 
 /// Takes the migration lock, telling the user when it has to wait.
-pub async fn lock(db: &Database, settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<MigrationLock> {
-    let lock = MigrationLock::acquire(&db.info, &settings.registry_schema, settings.lock_wait, |holders| {
-        let who: Vec<String> = holders.iter().map(|h| format!("pid {} ({})", h.pid, h.application_name)).collect();
-        say(&format!("waiting for the migration lock, held by {} (up to {:?})", if who.is_empty() { "another session".into() } else { who.join(", ") }, settings.lock_wait));
-    })
+pub async fn lock(
+    db: &Database,
+    settings: &Settings,
+    say: &mut dyn FnMut(&str),
+) -> Result<MigrationLock> {
+    let lock = MigrationLock::acquire(
+        &db.info,
+        &settings.registry_schema,
+        settings.lock_wait,
+        |holders| {
+            let who: Vec<String> = holders
+                .iter()
+                .map(|h| format!("pid {} ({})", h.pid, h.application_name))
+                .collect();
+            say(&format!(
+                "waiting for the migration lock, held by {} (up to {:?})",
+                if who.is_empty() {
+                    "another session".into()
+                } else {
+                    who.join(", ")
+                },
+                settings.lock_wait
+            ));
+        },
+    )
     .await?;
     Ok(lock)
 }
 
 /// Reads history and plans one set.
-pub async fn plan_set(session: &Session, registry: &Registry, set: &LoadedSet, target: &Target, settings: &Settings) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
-    let applied = registry.read(&session.client, &set.spec.name).await.with_context(|| format!("cannot read the history of set `{}`", set.spec.name))?;
-    let policy = Policy { allow_out_of_order: settings.allow_out_of_order };
-    let plan = strata_plan::plan(set.migrations(), &applied, target, &policy).with_context(|| format!("set `{}`", set.spec.name))?;
+pub async fn plan_set(
+    session: &Session,
+    registry: &Registry,
+    set: &LoadedSet,
+    target: &Target,
+    settings: &Settings,
+) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
+    let applied = registry
+        .read(&session.client, &set.spec.name)
+        .await
+        .with_context(|| format!("cannot read the history of set `{}`", set.spec.name))?;
+    let policy = Policy {
+        allow_out_of_order: settings.allow_out_of_order,
+    };
+    let plan = strata_plan::plan(set.migrations(), &applied, target, &policy)
+        .with_context(|| format!("set `{}`", set.spec.name))?;
     Ok((applied, plan))
 }
 

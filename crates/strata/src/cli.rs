@@ -6,7 +6,13 @@ use std::path::PathBuf;
 
 /// PostgreSQL schema migrations, done right.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "strata",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Global options.
     #[command(flatten)]
@@ -22,7 +28,12 @@ pub struct GlobalArgs {
     /// Database URL (`postgres://user@host:5432/db?sslmode=require`) or key=value string.
     /// Without it: DATABASE_URL, then the libpq variables (PGHOST, PGDATABASE, ...), then the
     /// embedded dev cluster under `.strata/`.
-    #[arg(long, global = true, env = "STRATA_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "STRATA_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// One migration directory; no strata.toml needed.
     #[arg(long, global = true, env = "STRATA_DIR")]
@@ -127,7 +138,8 @@ pub struct DownArgs {
 #[derive(Debug, Args)]
 pub struct GotoArgs {
     /// Target version (`5`, `005`, `V5` name the same migration).
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub target: String,
     /// Print the plan and the exact SQL; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -145,7 +157,8 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     /// Last version to record as applied.
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub target: String,
     /// Print what would be recorded; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -189,4 +202,13 @@ pub enum DevAction {
     Psql,
     /// Stop it, delete it and start a new empty one.
     Reset,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

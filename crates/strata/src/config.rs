@@ -107,7 +107,9 @@ pub fn parse_duration(s: &str) -> Result<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().with_context(|| format!("`{s}` is not a duration; write it like `5s`, `500ms`, `2min` or `0`"))?;
+    let n: u64 = num.parse().with_context(|| {
+        format!("`{s}` is not a duration; write it like `5s`, `500ms`, `2min` or `0`")
+    })?;
     let factor = match unit.trim() {
         "" if n == 0 => 0,
         "ms" => 1,
@@ -125,13 +127,22 @@ fn pg_duration(s: &str) -> Result<String> {
 
 /// Finds strata.toml by walking up from `start`.
 pub fn find_config(start: &Path) -> Option<PathBuf> {
-    start.ancestors().map(|d| d.join("strata.toml")).find(|p| p.is_file())
+    start
+        .ancestors()
+        .map(|d| d.join("strata.toml"))
+        .find(|p| p.is_file())
 }
 
 /// Loads and parses a config file.
 pub fn load_file(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid configuration in {}; see the README's strata.toml reference", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| {
+        format!(
+            "invalid configuration in {}; see the README's strata.toml reference",
+            path.display()
+        )
+    })
 }
 
 /// A set name derived from a directory: its path relative to the project root, so two
@@ -140,10 +151,15 @@ pub fn load_file(path: &Path) -> Result<FileConfig> {
 pub fn derive_set_name(dir: &Path, root: &Path) -> String {
     let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    let rel = abs.strip_prefix(&root).map(Path::to_owned).unwrap_or(abs.clone());
+    let rel = abs
+        .strip_prefix(&root)
+        .map(Path::to_owned)
+        .unwrap_or(abs.clone());
     let name = rel.to_string_lossy().trim_matches('/').replace('\\', "/");
     if name.is_empty() {
-        abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "default".into())
+        abs.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "default".into())
     } else {
         name
     }
@@ -158,9 +174,17 @@ fn project_root_for(start: &Path) -> PathBuf {
 }
 
 /// Resolves settings. `env` looks up environment variables (injectable for tests).
-pub fn resolve(args: &GlobalArgs, cwd: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
+pub fn resolve(
+    args: &GlobalArgs,
+    cwd: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings> {
     let config_path = match &args.config {
-        Some(p) => Some(if p.is_absolute() { p.clone() } else { cwd.join(p) }),
+        Some(p) => Some(if p.is_absolute() {
+            p.clone()
+        } else {
+            cwd.join(p)
+        }),
         None if args.dir.is_some() => None,
         None => find_config(cwd),
     };
@@ -168,19 +192,43 @@ pub fn resolve(args: &GlobalArgs, cwd: &Path, env: &dyn Fn(&str) -> Option<Strin
         Some(p) => load_file(p)?,
         None => FileConfig::default(),
     };
-    let base = config_path.as_ref().and_then(|p| p.parent().map(Path::to_owned)).unwrap_or_else(|| cwd.to_owned());
-    let project_root = if config_path.is_some() { base.clone() } else { project_root_for(cwd) };
+    let base = config_path
+        .as_ref()
+        .and_then(|p| p.parent().map(Path::to_owned))
+        .unwrap_or_else(|| cwd.to_owned());
+    let project_root = if config_path.is_some() {
+        base.clone()
+    } else {
+        project_root_for(cwd)
+    };
 
-    let lock_timeout = args.lock_timeout.clone().or(file.lock_timeout.clone()).unwrap_or_else(|| "5s".into());
-    let statement_timeout = args.statement_timeout.clone().or(file.statement_timeout.clone()).unwrap_or_else(|| "0".into());
+    let lock_timeout = args
+        .lock_timeout
+        .clone()
+        .or(file.lock_timeout.clone())
+        .unwrap_or_else(|| "5s".into());
+    let statement_timeout = args
+        .statement_timeout
+        .clone()
+        .or(file.statement_timeout.clone())
+        .unwrap_or_else(|| "0".into());
     let forced_layout = match &args.layout {
-        Some(l) => Some(LayoutKind::from_name(l).with_context(|| format!("unknown layout `{l}`; use updown, plain, flyway, dbmate, goose or diesel"))?),
+        Some(l) => Some(LayoutKind::from_name(l).with_context(|| {
+            format!("unknown layout `{l}`; use updown, plain, flyway, dbmate, goose or diesel")
+        })?),
         None => None,
     };
 
     let sets = if let Some(dir) = &args.dir {
-        let dir = if dir.is_absolute() { dir.clone() } else { cwd.join(dir) };
-        let name = args.set.clone().unwrap_or_else(|| derive_set_name(&dir, &project_root));
+        let dir = if dir.is_absolute() {
+            dir.clone()
+        } else {
+            cwd.join(dir)
+        };
+        let name = args
+            .set
+            .clone()
+            .unwrap_or_else(|| derive_set_name(&dir, &project_root));
         vec![SetSpec {
             name,
             dir,
@@ -204,33 +252,76 @@ pub fn resolve(args: &GlobalArgs, cwd: &Path, env: &dyn Fn(&str) -> Option<Strin
                 dir: base.join(&s.dir),
                 schema: s.schema.clone(),
                 layout: forced_layout.or(s.layout),
-                lock_timeout: pg_duration(args.lock_timeout.as_deref().or(s.lock_timeout.as_deref()).unwrap_or(&lock_timeout))?,
-                statement_timeout: pg_duration(args.statement_timeout.as_deref().or(s.statement_timeout.as_deref()).unwrap_or(&statement_timeout))?,
+                lock_timeout: pg_duration(
+                    args.lock_timeout
+                        .as_deref()
+                        .or(s.lock_timeout.as_deref())
+                        .unwrap_or(&lock_timeout),
+                )?,
+                statement_timeout: pg_duration(
+                    args.statement_timeout
+                        .as_deref()
+                        .or(s.statement_timeout.as_deref())
+                        .unwrap_or(&statement_timeout),
+                )?,
             });
         }
         if out.is_empty() {
             let names: Vec<&str> = file.sets.iter().map(|s| s.name.as_str()).collect();
-            bail!("no set named `{}`; configured sets: {}", args.set.clone().unwrap_or_default(), names.join(", "));
+            bail!(
+                "no set named `{}`; configured sets: {}",
+                args.set.clone().unwrap_or_default(),
+                names.join(", ")
+            );
         }
         out
     } else if cwd.join("migrations").is_dir() {
         let dir = cwd.join("migrations");
-        let name = args.set.clone().unwrap_or_else(|| derive_set_name(&dir, &project_root));
-        vec![SetSpec { name, dir, schema: None, layout: forced_layout, lock_timeout: pg_duration(&lock_timeout)?, statement_timeout: pg_duration(&statement_timeout)? }]
+        let name = args
+            .set
+            .clone()
+            .unwrap_or_else(|| derive_set_name(&dir, &project_root));
+        vec![SetSpec {
+            name,
+            dir,
+            schema: None,
+            layout: forced_layout,
+            lock_timeout: pg_duration(&lock_timeout)?,
+            statement_timeout: pg_duration(&statement_timeout)?,
+        }]
     } else {
         bail!("no migration set configured: pass --dir <DIR>, create a strata.toml with a [[set]] entry, or run strata where a `migrations/` directory exists");
     };
 
-    let db = match args.database_url.clone().or_else(|| env("DATABASE_URL")).or(file.database_url.clone()) {
+    let db = match args
+        .database_url
+        .clone()
+        .or_else(|| env("DATABASE_URL"))
+        .or(file.database_url.clone())
+    {
         Some(url) => DbTarget::Url(url),
-        None if ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT"].iter().any(|v| env(v).is_some()) => DbTarget::LibpqEnv,
+        None if ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT"]
+            .iter()
+            .any(|v| env(v).is_some()) =>
+        {
+            DbTarget::LibpqEnv
+        }
         None => DbTarget::Dev,
     };
-    let registry_schema = args.registry_schema.clone().or(file.registry_schema.clone()).unwrap_or_else(|| "strata".into());
+    let registry_schema = args
+        .registry_schema
+        .clone()
+        .or(file.registry_schema.clone())
+        .unwrap_or_else(|| "strata".into());
     if registry_schema.is_empty() || registry_schema == "public" {
         bail!("registry_schema `{registry_schema}` is not allowed: strata keeps its history out of `public`, which migration sets drop and recreate");
     }
-    let lock_wait = Duration::from_millis(parse_duration(args.lock_wait.as_deref().or(file.lock_wait.as_deref()).unwrap_or("60s"))?);
+    let lock_wait = Duration::from_millis(parse_duration(
+        args.lock_wait
+            .as_deref()
+            .or(file.lock_wait.as_deref())
+            .unwrap_or("60s"),
+    )?);
     Ok(Settings {
         sets,
         db,
@@ -260,7 +351,10 @@ mod tests {
 
     #[test]
     fn reference_config_parses_and_rejects_unknown_keys() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/coupons-flyway/strata.toml"));
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/coupons-flyway/strata.toml"
+        ));
         if let Ok(text) = text {
             let parsed: FileConfig = toml::from_str(&text).unwrap();
             assert!(!parsed.sets.is_empty());

@@ -17,21 +17,31 @@ pub fn dev_root(project_root: &Path) -> PathBuf {
 }
 
 fn open(project_root: &Path) -> Result<Cluster> {
-    let bins = PgBinaries::discover().context("the embedded dev cluster needs PostgreSQL's server binaries")?;
+    let bins = PgBinaries::discover()
+        .context("the embedded dev cluster needs PostgreSQL's server binaries")?;
     let root = dev_root(project_root);
-    std::fs::create_dir_all(root.parent().expect("dev root has a parent")).with_context(|| format!("cannot create {}", root.display()))?;
-    Cluster::open_or_init(&bins, &root, ClusterOptions::default()).with_context(|| format!("cannot initialise the dev cluster in {}", root.display()))
+    std::fs::create_dir_all(root.parent().expect("dev root has a parent"))
+        .with_context(|| format!("cannot create {}", root.display()))?;
+    Cluster::open_or_init(&bins, &root, ClusterOptions::default())
+        .with_context(|| format!("cannot initialise the dev cluster in {}", root.display()))
 }
 
 /// Starts the dev cluster if needed, creates the dev database, and returns its URL.
 pub fn ensure_running(project_root: &Path) -> Result<String> {
     let cluster = open(project_root)?;
-    cluster.start().context("cannot start the dev cluster; `strata dev reset` recreates it")?;
+    cluster
+        .start()
+        .context("cannot start the dev cluster; `strata dev reset` recreates it")?;
     let exists = cluster
-        .psql("postgres", concat!("SELECT 1 FROM pg_database WHERE datname = 'strata_dev'"))
+        .psql(
+            "postgres",
+            concat!("SELECT 1 FROM pg_database WHERE datname = 'strata_dev'"),
+        )
         .context("cannot query the dev cluster")?;
     if exists.trim().is_empty() {
-        cluster.create_database(DEV_DATABASE, None).context("cannot create the dev database")?;
+        cluster
+            .create_database(DEV_DATABASE, None)
+            .context("cannot create the dev database")?;
     }
     Ok(cluster.url(DEV_DATABASE))
 }
@@ -39,12 +49,26 @@ pub fn ensure_running(project_root: &Path) -> Result<String> {
 /// True when `url` points into this project's dev cluster.
 pub fn is_dev_url(project_root: &Path, url: &str) -> bool {
     let root = dev_root(project_root);
-    let encoded: String = root.to_string_lossy().bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = root
+        .to_string_lossy()
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
     url.contains(&encoded) || url.contains(&*root.to_string_lossy())
 }
 
 /// `strata dev <action>`.
-pub fn run(project_root: &Path, action: crate::cli::DevAction, out: &mut dyn std::io::Write) -> Result<i32> {
+pub fn run(
+    project_root: &Path,
+    action: crate::cli::DevAction,
+    out: &mut dyn std::io::Write,
+) -> Result<i32> {
     use crate::cli::DevAction::*;
     let root = dev_root(project_root);
     match action {
@@ -61,11 +85,20 @@ pub fn run(project_root: &Path, action: crate::cli::DevAction, out: &mut dyn std
         Status => {
             let initialised = root.join("data").join("PG_VERSION").exists();
             if !initialised {
-                writeln!(out, "no dev cluster in {} (`strata dev start` creates one)", root.display())?;
+                writeln!(
+                    out,
+                    "no dev cluster in {} (`strata dev start` creates one)",
+                    root.display()
+                )?;
             } else {
                 let cluster = open(project_root)?;
                 let running = cluster.is_running();
-                writeln!(out, "dev cluster in {}: {}", root.display(), if running { "running" } else { "stopped" })?;
+                writeln!(
+                    out,
+                    "dev cluster in {}: {}",
+                    root.display(),
+                    if running { "running" } else { "stopped" }
+                )?;
                 writeln!(out, "url: {}", cluster.url(DEV_DATABASE))?;
             }
         }
@@ -89,7 +122,11 @@ pub fn run(project_root: &Path, action: crate::cli::DevAction, out: &mut dyn std
                 std::fs::remove_dir_all(&root)?;
             }
             let url = ensure_running(project_root)?;
-            writeln!(out, "dev cluster recreated in {}\nurl: {url}", root.display())?;
+            writeln!(
+                out,
+                "dev cluster recreated in {}\nurl: {url}",
+                root.display()
+            )?;
         }
     }
     Ok(0)

@@ -34,27 +34,66 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(cli: Cli, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> anyhow::Result<i32> {
+fn run(
+    cli: Cli,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<i32> {
     let cwd = std::env::current_dir()?;
     let mut io = Io { out, err };
     if let Command::Dev(args) = &cli.command {
-        let root = config::find_config(&cwd).and_then(|p| p.parent().map(std::path::Path::to_owned)).unwrap_or(cwd.clone());
+        let root = config::find_config(&cwd)
+            .and_then(|p| p.parent().map(std::path::Path::to_owned))
+            .unwrap_or(cwd.clone());
         return dev::run(&root, args.action, io.out);
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let settings = config::resolve(&cli.global, &cwd, &env)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match cli.command {
-            Command::Up(a) => commands::migrate::run(&settings, Target::Up { to: a.to, steps: a.steps }, a.dry_run, &mut io).await,
-            Command::Down(a) => commands::migrate::run(&settings, Target::Down { to: a.to, steps: a.steps, all: a.all }, a.dry_run, &mut io).await,
-            Command::Redo(a) => commands::migrate::run(&settings, Target::Redo, a.dry_run, &mut io).await,
-            Command::Goto(a) => commands::migrate::run(&settings, Target::Goto(a.version), a.dry_run, &mut io).await,
+            Command::Up(a) => {
+                commands::migrate::run(
+                    &settings,
+                    Target::Up {
+                        to: a.to,
+                        steps: a.steps,
+                    },
+                    a.dry_run,
+                    &mut io,
+                )
+                .await
+            }
+            Command::Down(a) => {
+                commands::migrate::run(
+                    &settings,
+                    Target::Down {
+                        to: a.to,
+                        steps: a.steps,
+                        all: a.all,
+                    },
+                    a.dry_run,
+                    &mut io,
+                )
+                .await
+            }
+            Command::Redo(a) => {
+                commands::migrate::run(&settings, Target::Redo, a.dry_run, &mut io).await
+            }
+            Command::Goto(a) => {
+                commands::migrate::run(&settings, Target::Goto(a.target), a.dry_run, &mut io).await
+            }
             Command::Status(a) => commands::status::run(&settings, a.check, &mut io).await,
             Command::Validate => commands::validate::run(&settings, &mut io).await,
-            Command::Baseline(a) => commands::baseline::run(&settings, &a.version, a.dry_run, &mut io).await,
+            Command::Baseline(a) => {
+                commands::baseline::run(&settings, &a.target, a.dry_run, &mut io).await
+            }
             Command::New(a) => commands::new::run(&settings, &a.name, &mut io),
-            Command::Fresh(a) => commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await,
+            Command::Fresh(a) => {
+                commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await
+            }
             Command::Dev(_) => unreachable!("handled above"),
         }
     })

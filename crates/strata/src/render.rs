@@ -44,9 +44,21 @@ pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
 
 /// Status of one set as a table.
 pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "set {} ({}, {} layout: {})", set.spec.name, set.set.dir.display(), set.set.detection.layout, set.set.detection.reason)?;
+    writeln!(
+        out,
+        "set {} ({}, {} layout: {})",
+        set.spec.name,
+        set.set.dir.display(),
+        set.set.detection.layout,
+        set.set.detection.reason
+    )?;
     if !set.set.ignored.is_empty() {
-        let names: Vec<String> = set.set.ignored.iter().map(|p| p.display().to_string()).collect();
+        let names: Vec<String> = set
+            .set
+            .ignored
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         writeln!(out, "  not migrations (ignored): {}", names.join(", "))?;
     }
     if plan.entries.is_empty() {
@@ -63,12 +75,21 @@ pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io
                 e.version.clone().unwrap_or_else(|| "R".into()),
                 e.name.clone(),
                 a.map(|a| a.applied_at.clone()).unwrap_or_default(),
-                a.map(|a| format!("{} in {} ms", a.applied_by, a.duration_ms)).unwrap_or_default(),
+                a.map(|a| format!("{} in {} ms", a.applied_by, a.duration_ms))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
     let header = ["STATE", "VERSION", "NAME", "APPLIED AT", "BY"];
-    let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let line = |cells: [&str; 5]| {
         let mut s = String::from(" ");
         for (i, c) in cells.iter().enumerate() {
@@ -85,7 +106,13 @@ pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io
         writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
     }
     let count = |s: State| plan.entries.iter().filter(|e| e.state == s).count();
-    writeln!(out, "  {} applied, {} pending, {} other", count(State::Applied), count(State::Pending), plan.entries.len() - count(State::Applied) - count(State::Pending))?;
+    writeln!(
+        out,
+        "  {} applied, {} pending, {} other",
+        count(State::Applied),
+        count(State::Pending),
+        plan.entries.len() - count(State::Applied) - count(State::Pending)
+    )?;
     for f in &plan.findings {
         writeln!(out, "  {} {}: {}", f.state.as_str(), f.key, f.message)?;
     }
@@ -94,8 +121,16 @@ pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io
 
 fn step_parts<'a>(set: &'a LoadedSet, step: &Step) -> (&'static str, &'a Migration, usize) {
     match step {
-        Step::Apply { index, resume_from, reason } => (
-            if matches!(reason, strata_plan::ApplyReason::Resume) { "resume" } else { "apply" },
+        Step::Apply {
+            index,
+            resume_from,
+            reason,
+        } => (
+            if matches!(reason, strata_plan::ApplyReason::Resume) {
+                "resume"
+            } else {
+                "apply"
+            },
             &set.migrations()[*index],
             *resume_from,
         ),
@@ -143,7 +178,12 @@ pub fn plan_json(set: &LoadedSet, plan: &Plan, with_sql: bool) -> Value {
 }
 
 /// A plan as text; with `with_sql`, the exact SQL that would run.
-pub fn plan_text(set: &LoadedSet, plan: &Plan, with_sql: bool, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn plan_text(
+    set: &LoadedSet,
+    plan: &Plan,
+    with_sql: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     if plan.steps.is_empty() {
         writeln!(out, "set {}: nothing to do", set.spec.name)?;
         return Ok(());
@@ -151,12 +191,28 @@ pub fn plan_text(set: &LoadedSet, plan: &Plan, with_sql: bool, out: &mut dyn Wri
     writeln!(out, "set {}: {} step(s)", set.spec.name, plan.steps.len())?;
     for s in &plan.steps {
         let (action, m, resume) = step_parts(set, s);
-        let script = if action == "revert" { m.down.as_ref() } else { Some(&m.up) };
+        let script = if action == "revert" {
+            m.down.as_ref()
+        } else {
+            Some(&m.up)
+        };
         let Some(script) = script else { continue };
         let a = analyze(script.sql());
         let shape = decide_transaction_mode(script.sql(), &a, &script.directives);
-        let how = if action == "baseline" { "recorded as applied, not run".to_owned() } else { format!("{} ({})", mode_name(shape.decision.mode), shape.decision.reason) };
-        let from = if resume > 0 { format!(", from statement {}", resume + 1) } else { String::new() };
+        let how = if action == "baseline" {
+            "recorded as applied, not run".to_owned()
+        } else {
+            format!(
+                "{} ({})",
+                mode_name(shape.decision.mode),
+                shape.decision.reason
+            )
+        };
+        let from = if resume > 0 {
+            format!(", from statement {}", resume + 1)
+        } else {
+            String::new()
+        };
         writeln!(out, "  {action} {}{from}: {how}", m.id)?;
         writeln!(out, "    file: {}", script.file.path().display())?;
         if with_sql && action != "baseline" {
@@ -199,7 +255,16 @@ impl strata_pg::Reporter for Progress<'_> {
                 "resume" => "resumed",
                 other => other,
             };
-            let line = format!("  {verb} {} ({} ms{})", done.key, done.duration_ms, if done.mode == TransactionMode::Transactional { "" } else { ", outside a transaction" });
+            let line = format!(
+                "  {verb} {} ({} ms{})",
+                done.key,
+                done.duration_ms,
+                if done.mode == TransactionMode::Transactional {
+                    ""
+                } else {
+                    ", outside a transaction"
+                }
+            );
             match &self.bar {
                 Some(bar) => bar.println(line),
                 None => {
@@ -211,7 +276,11 @@ impl strata_pg::Reporter for Progress<'_> {
 
     fn notice(&mut self, m: &Migration, notice: &Notice) {
         if !self.quiet {
-            let _ = writeln!(self.out, "    {}: {} ({})", notice.severity, notice.message, m.id);
+            let _ = writeln!(
+                self.out,
+                "    {}: {} ({})",
+                notice.severity, notice.message, m.id
+            );
         }
         self.notices.push((m.id.registry_key(), notice.clone()));
     }
@@ -220,13 +289,19 @@ impl strata_pg::Reporter for Progress<'_> {
 /// A failed migration, rendered against its source line.
 pub fn exec_error_text(err: &ExecError) -> String {
     let f = &err.failure;
-    let mut title = format!("{} of migration {} failed: {}", err.action, err.key, f.message);
+    let mut title = format!(
+        "{} of migration {} failed: {}",
+        err.action, err.key, f.message
+    );
     if !f.sqlstate.is_empty() {
         title.push_str(&format!(" [SQLSTATE {}]", f.sqlstate));
     }
     let path = err.path.display().to_string();
     let text = std::fs::read(&err.path).ok().map(|b| {
-        let b = b.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(b);
+        let b = b
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .map(<[u8]>::to_vec)
+            .unwrap_or(b);
         String::from_utf8_lossy(&b).into_owned()
     });
     let mut footers = Vec::new();
@@ -248,16 +323,36 @@ pub fn exec_error_text(err: &ExecError) -> String {
     match (&text, f.location) {
         (Some(src), Some(loc)) => {
             let origin = path.clone();
-            let line_start: usize = src.split_inclusive('\n').take(loc.line - 1).map(str::len).sum();
+            let line_start: usize = src
+                .split_inclusive('\n')
+                .take(loc.line - 1)
+                .map(str::len)
+                .sum();
             let line_text = src[line_start..].split('\n').next().unwrap_or("");
-            let col_byte: usize = line_text.chars().take(loc.col - 1).map(char::len_utf8).sum();
+            let col_byte: usize = line_text
+                .chars()
+                .take(loc.col - 1)
+                .map(char::len_utf8)
+                .sum();
             let start = line_start + col_byte.min(line_text.len());
-            let end = (start + line_text[col_byte.min(line_text.len())..].split(|c: char| c.is_whitespace() || c == ';').next().map_or(1, str::len).max(1)).min(src.len().max(start + 1));
+            let end = (start
+                + line_text[col_byte.min(line_text.len())..]
+                    .split(|c: char| c.is_whitespace() || c == ';')
+                    .next()
+                    .map_or(1, str::len)
+                    .max(1))
+            .min(src.len().max(start + 1));
             let end = end.min(src.len());
             let footer_msgs: Vec<_> = footers.iter().map(|f| Level::Note.title(f)).collect();
             let message = Level::Error
                 .title(&title)
-                .snippet(Snippet::source(src).line_start(1).origin(&origin).fold(true).annotation(Level::Error.span(start..end.max(start)).label("here")))
+                .snippet(
+                    Snippet::source(src)
+                        .line_start(1)
+                        .origin(&origin)
+                        .fold(true)
+                        .annotation(Level::Error.span(start..end.max(start)).label("here")),
+                )
                 .footers(footer_msgs);
             rendered.push_str(&Renderer::plain().render(message).to_string());
         }
@@ -270,7 +365,10 @@ pub fn exec_error_text(err: &ExecError) -> String {
     }
     if !err.done.is_empty() {
         let keys: Vec<&str> = err.done.iter().map(|d| d.key.as_str()).collect();
-        rendered.push_str(&format!("\ncompleted before the failure: {}\n", keys.join(", ")));
+        rendered.push_str(&format!(
+            "\ncompleted before the failure: {}\n",
+            keys.join(", ")
+        ));
     }
     rendered
 }

@@ -61,7 +61,10 @@ impl Checksum {
         hasher.update(&body[start..]);
         let digest = hasher.finalize();
         let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Checksum { algorithm: ChecksumAlgorithm::Sha256Lf, hex }
+        Checksum {
+            algorithm: ChecksumAlgorithm::Sha256Lf,
+            hex,
+        }
     }
 
     /// The first 12 hex digits, for tables.
@@ -87,7 +90,10 @@ mod tests {
         let bom = Checksum::of_bytes(b"\xEF\xBB\xBFcreate table t (id int);\r\nselect 1;\n");
         assert_eq!(lf, crlf);
         assert_eq!(lf, bom);
-        assert_ne!(lf, Checksum::of_bytes(b"create table t (id bigint);\nselect 1;\n"));
+        assert_ne!(
+            lf,
+            Checksum::of_bytes(b"create table t (id bigint);\nselect 1;\n")
+        );
     }
 
     #[test]

@@ -78,7 +78,11 @@ impl Script {
     /// A script that is a whole file.
     pub fn whole(file: Arc<SourceFile>, directives: Vec<Directive>) -> Script {
         let len = file.text().len();
-        Script { file, range: 0..len, directives }
+        Script {
+            file,
+            range: 0..len,
+            directives,
+        }
     }
 
     /// The SQL text of the script, exactly as it appears in the file (BOM removed).

@@ -48,7 +48,12 @@ impl SourceFile {
     fn from_text(path: PathBuf, text: String, checksum: Checksum) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { path, text, checksum, line_starts }
+        SourceFile {
+            path,
+            text,
+            checksum,
+            line_starts,
+        }
     }
 
     /// Builds a source file from text (tests, generated scripts).
@@ -87,7 +92,10 @@ impl SourceFile {
             end -= 1;
         }
         let col = self.text[start..end].chars().filter(|&c| c != '\r').count() + 1;
-        LineCol { line: line_idx + 1, col }
+        LineCol {
+            line: line_idx + 1,
+            col,
+        }
     }
 
     /// The text of a 1-based line, without its line ending.
@@ -95,19 +103,28 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return "";
         };
-        let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
     /// Byte offset of the start of a 1-based line.
     pub fn line_start(&self, line: usize) -> usize {
-        self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(self.text.len())
+        self.line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len())
     }
 }
 
 /// Converts a 1-based character position (as PostgreSQL reports it) into a byte offset of `text`.
 pub fn char_pos_to_byte(text: &str, char_pos_1based: usize) -> usize {
-    text.char_indices().nth(char_pos_1based.saturating_sub(1)).map_or(text.len(), |(b, _)| b)
+    text.char_indices()
+        .nth(char_pos_1based.saturating_sub(1))
+        .map_or(text.len(), |(b, _)| b)
 }
 
 #[cfg(test)]
@@ -116,7 +133,8 @@ mod tests {
 
     #[test]
     fn line_col_counts_characters_and_ignores_cr() {
-        let f = SourceFile::from_bytes("a.sql".into(), "\u{feff}ab\r\nçé x\r\n".as_bytes()).unwrap();
+        let f =
+            SourceFile::from_bytes("a.sql".into(), "\u{feff}ab\r\nçé x\r\n".as_bytes()).unwrap();
         assert_eq!(f.text(), "ab\r\nçé x\r\n");
         assert_eq!(f.line_col(0), LineCol { line: 1, col: 1 });
         let x = f.text().find('x').unwrap();
@@ -127,7 +145,8 @@ mod tests {
 
     #[test]
     fn invalid_utf8_reports_line() {
-        let err = SourceFile::from_bytes("a.sql".into(), b"select 1;\nselect 2;\nselect '\xff';\n").unwrap_err();
+        let err = SourceFile::from_bytes("a.sql".into(), b"select 1;\nselect 2;\nselect '\xff';\n")
+            .unwrap_err();
         assert_eq!(err, LineCol { line: 3, col: 9 });
     }
 }

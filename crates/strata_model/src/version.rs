@@ -27,7 +27,9 @@ pub struct VersionParseError {
 impl Version {
     /// Parses a version as written in a file name (without any `V` prefix).
     pub fn parse(raw: &str) -> Result<Version, VersionParseError> {
-        let err = || VersionParseError { input: raw.to_owned() };
+        let err = || VersionParseError {
+            input: raw.to_owned(),
+        };
         if raw.is_empty() {
             return Err(err());
         }
@@ -37,16 +39,25 @@ impl Version {
                 return Err(err());
             }
             let trimmed = group.trim_start_matches('0');
-            parts.push(if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() });
+            parts.push(if trimmed.is_empty() {
+                "0".to_owned()
+            } else {
+                trimmed.to_owned()
+            });
         }
-        Ok(Version { raw: raw.to_owned(), parts })
+        Ok(Version {
+            raw: raw.to_owned(),
+            parts,
+        })
     }
 
     /// Parses a version given by a user on the command line: `005`, `5` and `V5` name the same
     /// migration.
     pub fn parse_user(input: &str) -> Result<Version, VersionParseError> {
         let stripped = input.strip_prefix(['V', 'v']).unwrap_or(input);
-        Version::parse(stripped).map_err(|_| VersionParseError { input: input.to_owned() })
+        Version::parse(stripped).map_err(|_| VersionParseError {
+            input: input.to_owned(),
+        })
     }
 
     /// The version exactly as written.

@@ -94,7 +94,11 @@ pub fn redact_url(url: &str) -> String {
             Some(at) => {
                 let userinfo = &authority[..at];
                 let user = userinfo.split(':').next().unwrap_or("");
-                let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+                let masked = if userinfo.contains(':') {
+                    format!("{user}:***")
+                } else {
+                    user.to_owned()
+                };
                 format!("{masked}{}", &authority[at..])
             }
             None => authority.to_owned(),
@@ -104,14 +108,26 @@ pub fn redact_url(url: &str) -> String {
             let (path, query) = tail.split_at(q + 1);
             let query: Vec<String> = query
                 .split('&')
-                .map(|kv| if kv.to_ascii_lowercase().starts_with("password=") { "password=***".to_owned() } else { kv.to_owned() })
+                .map(|kv| {
+                    if kv.to_ascii_lowercase().starts_with("password=") {
+                        "password=***".to_owned()
+                    } else {
+                        kv.to_owned()
+                    }
+                })
                 .collect();
             tail = format!("{path}{}", query.join("&"));
         }
         format!("{}://{redacted_authority}{tail}", &url[..scheme_end])
     } else {
         url.split_whitespace()
-            .map(|kv| if kv.to_ascii_lowercase().starts_with("password=") { "password=***".to_owned() } else { kv.to_owned() })
+            .map(|kv| {
+                if kv.to_ascii_lowercase().starts_with("password=") {
+                    "password=***".to_owned()
+                } else {
+                    kv.to_owned()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -134,8 +150,9 @@ impl ConnInfo {
                         _ => ssl_root_cert = Some(v),
                     }
                 }
-                tokio_postgres::Config::from_str(&cleaned)
-                    .map_err(|e| ConnectError::Config { message: format!("{e} in `{}`", redact_url(url)) })?
+                tokio_postgres::Config::from_str(&cleaned).map_err(|e| ConnectError::Config {
+                    message: format!("{e} in `{}`", redact_url(url)),
+                })?
             }
             None => tokio_postgres::Config::new(),
         };
@@ -151,7 +168,9 @@ impl ConnInfo {
         }
         if config.get_ports().is_empty() {
             let port = env("PGPORT").unwrap_or_else(|| "5432".into());
-            let port = port.parse::<u16>().map_err(|_| ConnectError::Config { message: format!("PGPORT `{port}` is not a port number") })?;
+            let port = port.parse::<u16>().map_err(|_| ConnectError::Config {
+                message: format!("PGPORT `{port}` is not a port number"),
+            })?;
             config.port(port);
         }
         if config.get_user().is_none() {
@@ -159,14 +178,17 @@ impl ConnInfo {
             config.user(&user);
         }
         if config.get_dbname().is_none() {
-            let db = env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("postgres").to_owned());
+            let db = env("PGDATABASE")
+                .unwrap_or_else(|| config.get_user().unwrap_or("postgres").to_owned());
             config.dbname(&db);
         }
         if config.get_application_name().is_none() {
             config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
         }
         if config.get_connect_timeout().is_none() {
-            let secs = env("PGCONNECT_TIMEOUT").and_then(|s| s.parse::<u64>().ok()).unwrap_or(10);
+            let secs = env("PGCONNECT_TIMEOUT")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(10);
             config.connect_timeout(Duration::from_secs(secs.max(1)));
         }
         if config.get_password().is_none() {
@@ -177,7 +199,11 @@ impl ConnInfo {
             }
         }
         let ssl_mode = SslMode::parse(ssl_mode.as_deref().unwrap_or("prefer"))?;
-        Ok(ConnInfo { config, ssl_mode, ssl_root_cert })
+        Ok(ConnInfo {
+            config,
+            ssl_mode,
+            ssl_root_cert,
+        })
     }
 
     /// `user@host:port/database`, never with a password.
@@ -188,7 +214,13 @@ impl ConnInfo {
             None => "?".into(),
         };
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        format!("{}@{}:{}/{}", self.config.get_user().unwrap_or("?"), host, port, self.database())
+        format!(
+            "{}@{}:{}/{}",
+            self.config.get_user().unwrap_or("?"),
+            host,
+            port,
+            self.database()
+        )
     }
 
     /// The database name.
@@ -222,7 +254,9 @@ fn default_host() -> String {
 fn extract_params(url: &str, names: &[&str]) -> (String, Vec<(String, String)>) {
     let mut found = Vec::new();
     if url.contains("://") {
-        let Some((base, query)) = url.split_once('?') else { return (url.to_owned(), found) };
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), found);
+        };
         let mut kept = Vec::new();
         for kv in query.split('&') {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
@@ -232,13 +266,19 @@ fn extract_params(url: &str, names: &[&str]) -> (String, Vec<(String, String)>) 
                 kept.push(kv);
             }
         }
-        let cleaned = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+        let cleaned = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
         (cleaned, found)
     } else {
         let mut kept = Vec::new();
         for kv in url.split_whitespace() {
             match kv.split_once('=') {
-                Some((k, v)) if names.contains(&k) => found.push((k.to_owned(), v.trim_matches('\'').to_owned())),
+                Some((k, v)) if names.contains(&k) => {
+                    found.push((k.to_owned(), v.trim_matches('\'').to_owned()))
+                }
                 _ => kept.push(kv),
             }
         }
@@ -268,7 +308,9 @@ fn percent_decode(s: &str) -> String {
 /// `localhost` matches a unix socket, `\:` and `\\` are escapes; files readable by group or
 /// others are ignored, as libpq does.
 fn pgpass_lookup(config: &tokio_postgres::Config, env: EnvLookup<'_>) -> Option<String> {
-    let path = env("PGPASSFILE").map(PathBuf::from).or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
+    let path = env("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
     {
         use std::os::unix::fs::PermissionsExt;
         let meta = std::fs::metadata(&path).ok()?;
@@ -281,7 +323,12 @@ fn pgpass_lookup(config: &tokio_postgres::Config, env: EnvLookup<'_>) -> Option<
         Host::Tcp(h) => h.clone(),
         Host::Unix(_) => "localhost".into(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname().unwrap_or("");
     let user = config.get_user().unwrap_or("");
     for line in text.lines() {
@@ -293,7 +340,11 @@ fn pgpass_lookup(config: &tokio_postgres::Config, env: EnvLookup<'_>) -> Option<
             continue;
         }
         let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
-        if matches(&fields[0], &host) && matches(&fields[1], &port) && matches(&fields[2], db) && matches(&fields[3], user) {
+        if matches(&fields[0], &host)
+            && matches(&fields[1], &port)
+            && matches(&fields[2], db)
+            && matches(&fields[3], user)
+        {
             return Some(fields[4].clone());
         }
     }
@@ -322,21 +373,44 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + '_ {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://bob:s3cret@db:5432/app?sslmode=require"), "postgres://bob:***@db:5432/app?sslmode=require");
-        assert_eq!(redact_url("postgresql://db/app?user=x&password=hunter2"), "postgresql://db/app?user=x&password=***");
-        assert_eq!(redact_url("host=db password=hunter2 user=x"), "host=db password=*** user=x");
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@db:5432/app?sslmode=require"),
+            "postgres://bob:***@db:5432/app?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://db/app?user=x&password=hunter2"),
+            "postgresql://db/app?user=x&password=***"
+        );
+        assert_eq!(
+            redact_url("host=db password=hunter2 user=x"),
+            "host=db password=*** user=x"
+        );
         assert_eq!(redact_url("postgres://bob@db/app"), "postgres://bob@db/app");
     }
 
     #[test]
     fn url_overrides_env_and_extracts_sslmode() {
-        let env = env_of(&[("PGHOST", "envhost"), ("PGUSER", "envuser"), ("PGSSLMODE", "disable"), ("PGPASSWORD", "pw")]);
-        let info = ConnInfo::resolve(Some("postgres://alice@urlhost:6543/app?sslmode=verify-full"), &env).unwrap();
+        let env = env_of(&[
+            ("PGHOST", "envhost"),
+            ("PGUSER", "envuser"),
+            ("PGSSLMODE", "disable"),
+            ("PGPASSWORD", "pw"),
+        ]);
+        let info = ConnInfo::resolve(
+            Some("postgres://alice@urlhost:6543/app?sslmode=verify-full"),
+            &env,
+        )
+        .unwrap();
         assert_eq!(info.redacted(), "alice@urlhost:6543/app");
         assert_eq!(info.ssl_mode, SslMode::VerifyFull);
         assert!(!format!("{info:?}").contains("pw"));
@@ -350,7 +424,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("strata-pgpass-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pgpass");
-        std::fs::write(&file, "# comment\nother:*:*:*:nope\ndb:5432:app:bob:pa\\:ss\n").unwrap();
+        std::fs::write(
+            &file,
+            "# comment\nother:*:*:*:nope\ndb:5432:app:bob:pa\\:ss\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let f = file.display().to_string();

@@ -44,7 +44,13 @@ pub struct StepDone {
 /// Progress callbacks; the CLI renders them, the library never prints.
 pub trait Reporter {
     /// A step begins.
-    fn step_started(&mut self, _migration: &Migration, _action: &'static str, _mode: TransactionMode) {}
+    fn step_started(
+        &mut self,
+        _migration: &Migration,
+        _action: &'static str,
+        _mode: TransactionMode,
+    ) {
+    }
     /// A step finished.
     fn step_finished(&mut self, _done: &StepDone) {}
     /// The server sent a NOTICE/WARNING.
@@ -131,17 +137,35 @@ pub async fn execute(
         state: "nothing was changed".into(),
         next: "check the connection and the registry schema".into(),
     };
-    let prepared = prepare(&session.client, registry).await.map_err(|e| fail_early(e, &done))?;
+    let prepared = prepare(&session.client, registry)
+        .await
+        .map_err(|e| fail_early(e, &done))?;
     let search_path: String = session
         .client
         .query_one("SELECT current_setting('search_path')", &[])
         .await
         .map_err(|e| fail_early(e, &done))?
         .get(0);
-    let ctx = Ctx { opts, prepared: &prepared, search_path, os_user: crate::who::os_user(), host: crate::who::host_name() };
+    let ctx = Ctx {
+        opts,
+        prepared: &prepared,
+        search_path,
+        os_user: crate::who::os_user(),
+        host: crate::who::host_name(),
+    };
 
     // Baselines of one run are recorded together: all or nothing.
-    let baselines: Vec<usize> = plan.steps.iter().filter_map(|s| if let Step::Baseline { index } = s { Some(*index) } else { None }).collect();
+    let baselines: Vec<usize> = plan
+        .steps
+        .iter()
+        .filter_map(|s| {
+            if let Step::Baseline { index } = s {
+                Some(*index)
+            } else {
+                None
+            }
+        })
+        .collect();
     if !baselines.is_empty() {
         let started = Instant::now();
         let result = async {
@@ -149,7 +173,14 @@ pub async fn execute(
             for &i in &baselines {
                 let m = &local[i];
                 record(&session.client, &ctx, m, 0, "complete", 0, None).await?;
-                event(&session.client, &ctx, &m.id.registry_key(), "baseline", serde_json::json!({"checksum": m.checksum.to_string()})).await?;
+                event(
+                    &session.client,
+                    &ctx,
+                    &m.id.registry_key(),
+                    "baseline",
+                    serde_json::json!({"checksum": m.checksum.to_string()}),
+                )
+                .await?;
             }
             session.client.batch_execute("COMMIT").await
         }
@@ -167,7 +198,12 @@ pub async fn execute(
             });
         }
         for &i in &baselines {
-            let d = StepDone { key: local[i].id.registry_key(), action: "baseline", duration_ms: started.elapsed().as_millis() as u64, mode: TransactionMode::Transactional };
+            let d = StepDone {
+                key: local[i].id.registry_key(),
+                action: "baseline",
+                duration_ms: started.elapsed().as_millis() as u64,
+                mode: TransactionMode::Transactional,
+            };
             reporter.step_finished(&d);
             done.push(d);
         }
@@ -176,19 +212,47 @@ pub async fn execute(
     for step in &plan.steps {
         let (index, action, resume_from) = match step {
             Step::Baseline { .. } => continue,
-            Step::Apply { index, resume_from, reason } => (*index, if *reason == ApplyReason::Resume { "resume" } else { "apply" }, *resume_from),
+            Step::Apply {
+                index,
+                resume_from,
+                reason,
+            } => (
+                *index,
+                if *reason == ApplyReason::Resume {
+                    "resume"
+                } else {
+                    "apply"
+                },
+                *resume_from,
+            ),
             Step::Revert { index } => (*index, "revert", 0),
         };
         let m = &local[index];
-        let script = if action == "revert" { m.down.as_ref().expect("planner checked the down script") } else { &m.up };
+        let script = if action == "revert" {
+            m.down.as_ref().expect("planner checked the down script")
+        } else {
+            &m.up
+        };
         let analysis = analyze(script.sql());
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
         reporter.step_started(m, action, shape.decision.mode);
         let started = Instant::now();
         let result = match shape.decision.mode {
-            TransactionMode::Transactional => run_transactional(session, &ctx, m, script, &analysis, &shape, action).await,
+            TransactionMode::Transactional => {
+                run_transactional(session, &ctx, m, script, &analysis, &shape, action).await
+            }
             TransactionMode::NonTransactional | TransactionMode::ScriptManaged => {
-                run_statements(session, &ctx, m, script, &analysis, shape.decision.mode, action, resume_from).await
+                run_statements(
+                    session,
+                    &ctx,
+                    m,
+                    script,
+                    &analysis,
+                    shape.decision.mode,
+                    action,
+                    resume_from,
+                )
+                .await
             }
         };
         for n in session.drain_notices() {
@@ -196,7 +260,12 @@ pub async fn execute(
         }
         match result {
             Ok(()) => {
-                let d = StepDone { key: m.id.registry_key(), action, duration_ms: started.elapsed().as_millis() as u64, mode: shape.decision.mode };
+                let d = StepDone {
+                    key: m.id.registry_key(),
+                    action,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    mode: shape.decision.mode,
+                };
                 reporter.step_finished(&d);
                 done.push(d);
             }
@@ -217,7 +286,10 @@ struct Ctx<'a> {
     host: String,
 }
 
-async fn prepare(client: &tokio_postgres::Client, registry: &Registry) -> Result<Prepared3, tokio_postgres::Error> {
+async fn prepare(
+    client: &tokio_postgres::Client,
+    registry: &Registry,
+) -> Result<Prepared3, tokio_postgres::Error> {
     let migrations = registry.table("migrations");
     let events = registry.table("events");
     Ok(Prepared3 {
@@ -291,12 +363,25 @@ fn event<'a>(
     let details = details.to_string();
     async move {
         client
-            .execute(&ctx.prepared.event, &[&ctx.opts.set_name, &key, &kind, &ctx.os_user, &ctx.host, &STRATA_VERSION, &details])
+            .execute(
+                &ctx.prepared.event,
+                &[
+                    &ctx.opts.set_name,
+                    &key,
+                    &kind,
+                    &ctx.os_user,
+                    &ctx.host,
+                    &STRATA_VERSION,
+                    &details,
+                ],
+            )
             .await
     }
 }
 
-fn first_error(results: Vec<Result<(), tokio_postgres::Error>>) -> Result<(), tokio_postgres::Error> {
+fn first_error(
+    results: Vec<Result<(), tokio_postgres::Error>>,
+) -> Result<(), tokio_postgres::Error> {
     results.into_iter().collect()
 }
 
@@ -315,28 +400,50 @@ async fn run_transactional(
     let details = serde_json::json!({"checksum": m.checksum.to_string(), "mode": "transactional"});
     // One pipeline: every request is queued before any answer is awaited. On failure the
     // remaining requests fail with 25P02 and the final COMMIT is answered with ROLLBACK.
-    let timeout_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&ctx.opts.lock_timeout, &ctx.opts.statement_timeout];
+    let timeout_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+        [&ctx.opts.lock_timeout, &ctx.opts.statement_timeout];
     let (begin, timeouts, run, history, logged, commit) = tokio::join!(
         client.batch_execute("BEGIN"),
         client.query(&ctx.prepared.timeouts_local, &timeout_params),
         client.batch_execute(body),
         async {
             if action == "revert" {
-                client.execute(&ctx.prepared.forget, &[&ctx.opts.set_name, &key]).await
+                client
+                    .execute(&ctx.prepared.forget, &[&ctx.opts.set_name, &key])
+                    .await
             } else {
                 record(client, ctx, m, -1, "complete", 0, None).await
             }
         },
-        event(client, ctx, &key, if action == "revert" { "revert" } else { "apply" }, details),
+        event(
+            client,
+            ctx,
+            &key,
+            if action == "revert" {
+                "revert"
+            } else {
+                "apply"
+            },
+            details
+        ),
         client.batch_execute("COMMIT"),
     );
     // COMMIT answered (even as ROLLBACK after an error) means the transaction is closed; only
     // when it was not processed (connection trouble) may one still be open.
     let commit_processed = commit.is_ok();
-    let outcome = first_error(vec![begin, timeouts.map(drop), run, history.map(drop), logged.map(drop), commit]);
+    let outcome = first_error(vec![
+        begin,
+        timeouts.map(drop),
+        run,
+        history.map(drop),
+        logged.map(drop),
+        commit,
+    ]);
     // `SET search_path` without LOCAL survives the commit; restore it so one migration cannot
     // change how the next one resolves names.
-    let restore = client.query(&ctx.prepared.restore_path, &[&ctx.search_path]).await;
+    let restore = client
+        .query(&ctx.prepared.restore_path, &[&ctx.search_path])
+        .await;
     match outcome.and(restore.map(drop)) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -395,7 +502,13 @@ async fn run_statements(
         Ok::<(), tokio_postgres::Error>(())
     }
     .await;
-    setup.map_err(|e| wrap(e, "nothing of this migration ran".into(), "check the connection and run the command again".into()))?;
+    setup.map_err(|e| {
+        wrap(
+            e,
+            "nothing of this migration ran".into(),
+            "check the connection and run the command again".into(),
+        )
+    })?;
 
     let mut committed_upto = resume_from;
     let mut in_script_tx = false;
@@ -405,7 +518,9 @@ async fn run_statements(
             if in_script_tx || mode == TransactionMode::ScriptManaged {
                 let _ = client.batch_execute("ROLLBACK").await;
             }
-            let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout").await;
+            let _ = client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout")
+                .await;
             let failure = failure_from(&e, Some((script, stmt.range.start, true)), Some(analysis));
             let message = failure.message.clone();
             let (state, next) = if action == "revert" {
@@ -414,14 +529,32 @@ async fn run_statements(
                     format!("finish or undo the remaining statements of {} by hand, then run `strata down` again once the down script can run from the start", script.file.path().display()),
                 )
             } else {
-                let _ = client.execute(&ctx.prepared.progress, &[&ctx.opts.set_name, &key, &(committed_upto as i32), &Some(message)]).await;
+                let _ = client
+                    .execute(
+                        &ctx.prepared.progress,
+                        &[
+                            &ctx.opts.set_name,
+                            &key,
+                            &(committed_upto as i32),
+                            &Some(message),
+                        ],
+                    )
+                    .await;
                 let _ = event(client, ctx, &key, "fail", serde_json::json!({"statement": i + 1, "statements_done": committed_upto, "error": failure.message})).await;
                 (
                     format!("the migration runs outside a transaction: {committed_upto} of {total} statement(s) completed and are recorded; {key} is marked partial"),
                     format!("fix the cause, then run `strata up` to resume {key} from statement {}", committed_upto + 1),
                 )
             };
-            return Err(Box::new(ExecError { done: Vec::new(), key: key.clone(), action, path: script.file.path().to_owned(), failure, state, next }));
+            return Err(Box::new(ExecError {
+                done: Vec::new(),
+                key: key.clone(),
+                action,
+                path: script.file.path().to_owned(),
+                failure,
+                state,
+                next,
+            }));
         }
         match stmt.transaction_control {
             Some(TransactionControl::Begin) => in_script_tx = true,
@@ -434,9 +567,23 @@ async fn run_statements(
         }
         if action != "revert" && !in_script_tx {
             client
-                .execute(&ctx.prepared.progress, &[&ctx.opts.set_name, &key, &(committed_upto as i32), &None::<String>])
+                .execute(
+                    &ctx.prepared.progress,
+                    &[
+                        &ctx.opts.set_name,
+                        &key,
+                        &(committed_upto as i32),
+                        &None::<String>,
+                    ],
+                )
                 .await
-                .map_err(|e| wrap(e, format!("{committed_upto} of {total} statement(s) completed"), "run `strata status`, then `strata up` to resume".into()))?;
+                .map_err(|e| {
+                    wrap(
+                        e,
+                        format!("{committed_upto} of {total} statement(s) completed"),
+                        "run `strata status`, then `strata up` to resume".into(),
+                    )
+                })?;
         }
     }
     let finish = async {
@@ -466,7 +613,11 @@ async fn run_statements(
 
 /// Maps a driver error to a [`Failure`]; `sent` is the script and the byte offset in it of the
 /// text that was sent, used to turn the server's character position into a file position.
-fn failure_from(e: &tokio_postgres::Error, sent: Option<(&Script, usize, bool)>, analysis: Option<&Analysis>) -> Failure {
+fn failure_from(
+    e: &tokio_postgres::Error,
+    sent: Option<(&Script, usize, bool)>,
+    analysis: Option<&Analysis>,
+) -> Failure {
     let Some(db) = e.as_db_error() else {
         return Failure {
             sqlstate: String::new(),
@@ -484,7 +635,9 @@ fn failure_from(e: &tokio_postgres::Error, sent: Option<(&Script, usize, bool)>,
     if let Some((script, offset, single_statement)) = sent {
         let sent_text = &script.sql()[offset..];
         byte_in_script = match db.position() {
-            Some(ErrorPosition::Original(p)) => Some(offset + char_pos_to_byte(sent_text, *p as usize)),
+            Some(ErrorPosition::Original(p)) => {
+                Some(offset + char_pos_to_byte(sent_text, *p as usize))
+            }
             _ => None,
         };
         if byte_in_script.is_none() && single_statement {
@@ -501,7 +654,8 @@ fn failure_from(e: &tokio_postgres::Error, sent: Option<(&Script, usize, bool)>,
             .unwrap_or((None, None, None)),
         _ => (None, None, None),
     };
-    let location = sent.and_then(|(script, _, _)| byte_in_script.or(stmt_start).map(|b| script.locate(b)));
+    let location =
+        sent.and_then(|(script, _, _)| byte_in_script.or(stmt_start).map(|b| script.locate(b)));
     let mut context = db.where_().map(str::to_owned);
     if let Some(ErrorPosition::Internal { position, query }) = db.position() {
         let note = format!("internal query (position {position}): {query}");
@@ -525,6 +679,10 @@ fn failure_from(e: &tokio_postgres::Error, sent: Option<(&Script, usize, bool)>,
 
 /// The server's version number (`server_version_num`).
 pub async fn server_version(session: &Session) -> Result<i32, tokio_postgres::Error> {
-    let v: String = session.client.query_one("SHOW server_version_num", &[]).await?.get(0);
+    let v: String = session
+        .client
+        .query_one("SHOW server_version_num", &[])
+        .await?
+        .get(0);
     Ok(v.parse().unwrap_or(0))
 }

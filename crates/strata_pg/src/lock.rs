@@ -76,18 +76,33 @@ impl MigrationLock {
         mut on_wait: impl FnMut(&[LockHolder]),
     ) -> Result<MigrationLock, LockError> {
         let mut info = info.clone();
-        let app = format!("strata lock {} pid {}", crate::who::host_name(), std::process::id());
-        info.config.application_name(&app.chars().take(63).collect::<String>());
+        let app = format!(
+            "strata lock {} pid {}",
+            crate::who::host_name(),
+            std::process::id()
+        );
+        info.config
+            .application_name(&app.chars().take(63).collect::<String>());
         let session = Session::connect(&info).await?;
         let key = lock_key(registry_schema);
-        let try_stmt = session.client.prepare("SELECT pg_try_advisory_lock($1, $2)").await?;
+        let try_stmt = session
+            .client
+            .prepare("SELECT pg_try_advisory_lock($1, $2)")
+            .await?;
         let started = Instant::now();
         let mut delay = Duration::from_millis(20);
         let mut reported = false;
         loop {
-            let got: bool = session.client.query_one(&try_stmt, &[&LOCK_CLASS, &key]).await?.get(0);
+            let got: bool = session
+                .client
+                .query_one(&try_stmt, &[&LOCK_CLASS, &key])
+                .await?
+                .get(0);
             if got {
-                return Ok(MigrationLock { session: Some(session), key });
+                return Ok(MigrationLock {
+                    session: Some(session),
+                    key,
+                });
             }
             if !reported {
                 reported = true;
@@ -108,7 +123,13 @@ impl MigrationLock {
     /// Releases the lock and closes its connection.
     pub async fn release(mut self) -> Result<(), LockError> {
         if let Some(session) = self.session.take() {
-            session.client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &self.key]).await?;
+            session
+                .client
+                .execute(
+                    "SELECT pg_advisory_unlock($1, $2)",
+                    &[&LOCK_CLASS, &self.key],
+                )
+                .await?;
         }
         Ok(())
     }
@@ -128,6 +149,11 @@ async fn holders(session: &Session, key: i32) -> Result<Vec<LockHolder>, LockErr
         .await?;
     Ok(rows
         .iter()
-        .map(|r| LockHolder { pid: r.get(0), application_name: r.get(1), client: r.get(2), since: r.get(3) })
+        .map(|r| LockHolder {
+            pid: r.get(0),
+            application_name: r.get(1),
+            client: r.get(2),
+            since: r.get(3),
+        })
         .collect())
 }

@@ -51,7 +51,10 @@ pub struct Registry {
 impl Registry {
     /// The registry in `schema`.
     pub fn new(schema: &str) -> Registry {
-        Registry { schema: schema.to_owned(), quoted: quote_ident(schema) }
+        Registry {
+            schema: schema.to_owned(),
+            quoted: quote_ident(schema),
+        }
     }
 
     /// The schema name, unquoted.
@@ -67,13 +70,25 @@ impl Registry {
     /// The installed layout version (0 when there is no registry yet).
     pub async fn installed_version(&self, client: &Client) -> Result<i32, RegistryError> {
         let exists: bool = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&self.table("registry_version")])
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&self.table("registry_version")],
+            )
             .await?
             .get(0);
         if !exists {
             return Ok(0);
         }
-        let v: Option<i32> = client.query_one(&format!("SELECT max(version) FROM {}", self.table("registry_version")), &[]).await?.get(0);
+        let v: Option<i32> = client
+            .query_one(
+                &format!(
+                    "SELECT max(version) FROM {}",
+                    self.table("registry_version")
+                ),
+                &[],
+            )
+            .await?
+            .get(0);
         Ok(v.unwrap_or(0))
     }
 
@@ -82,7 +97,11 @@ impl Registry {
         let installed = self.installed_version(client).await?;
         let known = UPGRADES.len() as i32;
         if installed > known {
-            return Err(RegistryError::TooNew { schema: self.schema.clone(), found: installed, known });
+            return Err(RegistryError::TooNew {
+                schema: self.schema.clone(),
+                found: installed,
+                known,
+            });
         }
         for (i, sql) in UPGRADES.iter().enumerate().skip(installed as usize) {
             let version = i as i32 + 1;
@@ -90,7 +109,15 @@ impl Registry {
             client.batch_execute("BEGIN").await?;
             let result = async {
                 client.batch_execute(&ddl).await?;
-                client.execute(&format!("INSERT INTO {} (version) VALUES ($1)", self.table("registry_version")), &[&version]).await?;
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO {} (version) VALUES ($1)",
+                            self.table("registry_version")
+                        ),
+                        &[&version],
+                    )
+                    .await?;
                 client.batch_execute("COMMIT").await
             }
             .await;
@@ -104,7 +131,11 @@ impl Registry {
 
     /// The history of one set, or nothing when the registry does not exist yet (so read-only
     /// verbs never create it).
-    pub async fn read(&self, client: &Client, set: &str) -> Result<Vec<AppliedMigration>, RegistryError> {
+    pub async fn read(
+        &self,
+        client: &Client,
+        set: &str,
+    ) -> Result<Vec<AppliedMigration>, RegistryError> {
         if self.installed_version(client).await? == 0 {
             return Ok(Vec::new());
         }
@@ -123,17 +154,27 @@ impl Registry {
         rows.iter()
             .map(|r| {
                 let key: String = r.get(0);
-                let bad = |message: String| RegistryError::BadRow { set: set.to_owned(), key: key.clone(), message };
+                let bad = |message: String| RegistryError::BadRow {
+                    set: set.to_owned(),
+                    key: key.clone(),
+                    message,
+                };
                 let kind = match r.get::<_, &str>(3) {
                     "versioned" => MigrationKind::Versioned,
                     "repeatable" => MigrationKind::Repeatable,
                     other => return Err(bad(format!("unknown kind `{other}`"))),
                 };
                 let algorithm_name: &str = r.get(5);
-                let algorithm = ChecksumAlgorithm::from_name(algorithm_name)
-                    .ok_or_else(|| bad(format!("unknown checksum algorithm `{algorithm_name}`; upgrade strata")))?;
+                let algorithm = ChecksumAlgorithm::from_name(algorithm_name).ok_or_else(|| {
+                    bad(format!(
+                        "unknown checksum algorithm `{algorithm_name}`; upgrade strata"
+                    ))
+                })?;
                 let state = match r.get::<_, &str>(9) {
-                    "partial" => AppliedState::Partial { statements_done: r.get::<_, i32>(10) as usize, error: r.get(11) },
+                    "partial" => AppliedState::Partial {
+                        statements_done: r.get::<_, i32>(10) as usize,
+                        error: r.get(11),
+                    },
                     _ => AppliedState::Complete,
                 };
                 Ok(AppliedMigration {
@@ -141,7 +182,10 @@ impl Registry {
                     version: r.get(1),
                     name: r.get(2),
                     kind,
-                    checksum: Checksum { algorithm, hex: r.get(4) },
+                    checksum: Checksum {
+                        algorithm,
+                        hex: r.get(4),
+                    },
                     applied_at: r.get(6),
                     applied_by: r.get(7),
                     duration_ms: r.get(8),

@@ -45,7 +45,10 @@ impl Session {
         let target = info.redacted();
         let mut config = info.config.clone();
         let (tx, notices) = mpsc::unbounded_channel();
-        let wrap = |source| ConnectError::Connect { target: target.clone(), source };
+        let wrap = |source| ConnectError::Connect {
+            target: target.clone(),
+            source,
+        };
         let (client, task) = match info.ssl_mode {
             SslMode::Disable => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -63,7 +66,12 @@ impl Session {
                 (client, spawn_connection(conn, tx))
             }
         };
-        Ok(Session { client, notices, task, target })
+        Ok(Session {
+            client,
+            notices,
+            task,
+            target,
+        })
     }
 
     /// Messages received since the last call.
@@ -86,7 +94,10 @@ impl Session {
     }
 }
 
-fn spawn_connection<S, T>(mut conn: Connection<S, T>, tx: mpsc::UnboundedSender<Notice>) -> tokio::task::JoinHandle<()>
+fn spawn_connection<S, T>(
+    mut conn: Connection<S, T>,
+    tx: mpsc::UnboundedSender<Notice>,
+) -> tokio::task::JoinHandle<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,

@@ -2,11 +2,17 @@
 
 /// The operating-system user name (from `USER`/`LOGNAME`, else `/etc/passwd` by uid).
 pub fn os_user() -> String {
-    if let Some(u) = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()).filter(|u| !u.is_empty()) {
+    if let Some(u) = std::env::var("USER")
+        .ok()
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|u| !u.is_empty())
+    {
         return u;
     }
     use std::os::unix::fs::MetadataExt;
-    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return "unknown".into() };
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
     std::fs::read_to_string("/etc/passwd")
         .ok()
         .and_then(|p| {

@@ -233,31 +233,59 @@ pub enum PlanError {
     },
 }
 
-fn find_applied<'a>(m: &Migration, applied: &'a [AppliedMigration]) -> Option<&'a AppliedMigration> {
+fn find_applied<'a>(
+    m: &Migration,
+    applied: &'a [AppliedMigration],
+) -> Option<&'a AppliedMigration> {
     match (&m.id.version, m.kind) {
         (Some(v), MigrationKind::Versioned) => applied.iter().find(|a| {
             a.kind == MigrationKind::Versioned
-                && a.version.as_deref().and_then(|s| Version::parse(s).ok()).is_some_and(|av| av.same_as(v))
+                && a.version
+                    .as_deref()
+                    .and_then(|s| Version::parse(s).ok())
+                    .is_some_and(|av| av.same_as(v))
         }),
-        _ => applied.iter().find(|a| a.kind == MigrationKind::Repeatable && a.name == m.id.name),
+        _ => applied
+            .iter()
+            .find(|a| a.kind == MigrationKind::Repeatable && a.name == m.id.name),
     }
 }
 
 /// Resolves a version typed by a user (`5`, `005`, `V5`) against local migrations and history.
-fn resolve(input: &str, local: &[Migration], applied: &[AppliedMigration]) -> Result<Version, PlanError> {
-    let v = Version::parse_user(input).map_err(|_| PlanError::BadVersion { input: input.to_owned() })?;
-    let known = local.iter().filter_map(|m| m.id.version.as_ref()).any(|lv| lv.same_as(&v))
-        || applied.iter().filter_map(|a| a.version.as_deref()).filter_map(|s| Version::parse(s).ok()).any(|av| av.same_as(&v));
+fn resolve(
+    input: &str,
+    local: &[Migration],
+    applied: &[AppliedMigration],
+) -> Result<Version, PlanError> {
+    let v = Version::parse_user(input).map_err(|_| PlanError::BadVersion {
+        input: input.to_owned(),
+    })?;
+    let known = local
+        .iter()
+        .filter_map(|m| m.id.version.as_ref())
+        .any(|lv| lv.same_as(&v))
+        || applied
+            .iter()
+            .filter_map(|a| a.version.as_deref())
+            .filter_map(|s| Version::parse(s).ok())
+            .any(|av| av.same_as(&v));
     // `0` is the conventional "before everything" for `down --to 0` / `goto 0`.
     if known || v.parts().iter().all(|p| p == "0") {
         Ok(v)
     } else {
-        Err(PlanError::UnknownVersion { input: input.to_owned() })
+        Err(PlanError::UnknownVersion {
+            input: input.to_owned(),
+        })
     }
 }
 
 /// Builds the plan for `target`.
-pub fn plan(local: &[Migration], applied: &[AppliedMigration], target: &Target, policy: &Policy) -> Result<Plan, PlanError> {
+pub fn plan(
+    local: &[Migration],
+    applied: &[AppliedMigration],
+    target: &Target,
+    policy: &Policy,
+) -> Result<Plan, PlanError> {
     let mut entries = Vec::new();
     let newest_applied = applied
         .iter()
@@ -288,7 +316,9 @@ pub fn plan(local: &[Migration], applied: &[AppliedMigration], target: &Target, 
         });
     }
     for a in applied {
-        let has_local = local.iter().any(|m| find_applied(m, std::slice::from_ref(a)).is_some());
+        let has_local = local
+            .iter()
+            .any(|m| find_applied(m, std::slice::from_ref(a)).is_some());
         if !has_local {
             entries.push(Entry {
                 key: a.key.clone(),
@@ -302,13 +332,23 @@ pub fn plan(local: &[Migration], applied: &[AppliedMigration], target: &Target, 
         }
     }
     entries.sort_by(|a, b| {
-        let key = |e: &Entry| (e.kind, e.version.as_deref().and_then(|s| Version::parse(s).ok()), e.name.clone());
+        let key = |e: &Entry| {
+            (
+                e.kind,
+                e.version.as_deref().and_then(|s| Version::parse(s).ok()),
+                e.name.clone(),
+            )
+        };
         key(a).cmp(&key(b))
     });
 
     let findings = findings_of(&entries, local);
     let steps = steps_for(target, policy, local, applied, &entries)?;
-    Ok(Plan { entries, steps, findings })
+    Ok(Plan {
+        entries,
+        steps,
+        findings,
+    })
 }
 
 fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
@@ -333,7 +373,11 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
                 _ => "stopped part-way".into(),
             },
         };
-        out.push(Finding { key: e.key.clone(), state: e.state, message });
+        out.push(Finding {
+            key: e.key.clone(),
+            state: e.state,
+            message,
+        });
     }
     out
 }
@@ -341,9 +385,20 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
 fn blockers(entries: &[Entry], local: &[Migration]) -> Result<(), PlanError> {
     for e in entries {
         if e.state == State::Modified {
-            let a = e.applied.as_ref().map(|a| a.checksum.hex.clone()).unwrap_or_default();
-            let l = e.local.map(|i| local[i].checksum.hex.clone()).unwrap_or_default();
-            return Err(PlanError::Modified { key: e.key.clone(), applied: a, local: l });
+            let a = e
+                .applied
+                .as_ref()
+                .map(|a| a.checksum.hex.clone())
+                .unwrap_or_default();
+            let l = e
+                .local
+                .map(|i| local[i].checksum.hex.clone())
+                .unwrap_or_default();
+            return Err(PlanError::Modified {
+                key: e.key.clone(),
+                applied: a,
+                local: l,
+            });
         }
     }
     Ok(())
@@ -351,88 +406,186 @@ fn blockers(entries: &[Entry], local: &[Migration]) -> Result<(), PlanError> {
 
 fn partial_of(e: &Entry) -> Option<usize> {
     match e.applied.as_ref().map(|a| &a.state) {
-        Some(AppliedState::Partial { statements_done, .. }) => Some(*statements_done),
+        Some(AppliedState::Partial {
+            statements_done, ..
+        }) => Some(*statements_done),
         _ => None,
     }
 }
 
-fn steps_for(target: &Target, policy: &Policy, local: &[Migration], applied: &[AppliedMigration], entries: &[Entry]) -> Result<Vec<Step>, PlanError> {
+fn steps_for(
+    target: &Target,
+    policy: &Policy,
+    local: &[Migration],
+    applied: &[AppliedMigration],
+    entries: &[Entry],
+) -> Result<Vec<Step>, PlanError> {
     let versioned = |e: &&Entry| e.kind == MigrationKind::Versioned;
     let version_of = |e: &Entry| e.version.as_deref().and_then(|s| Version::parse(s).ok());
     match target {
         Target::Status => Ok(Vec::new()),
         Target::Up { to, steps } => {
             blockers(entries, local)?;
-            let limit = to.as_deref().map(|t| resolve(t, local, applied)).transpose()?;
+            let limit = to
+                .as_deref()
+                .map(|t| resolve(t, local, applied))
+                .transpose()?;
             let mut out = Vec::new();
             // A partial migration is first: nothing may run before it is completed.
             if let Some(e) = entries.iter().find(|e| e.state == State::Partial) {
                 let done = partial_of(e).unwrap_or(0);
-                let index = e.local.ok_or(PlanError::MissingFile { key: e.key.clone() })?;
-                if e.applied.as_ref().is_some_and(|a| a.checksum != local[index].checksum) {
-                    return Err(PlanError::PartialModified { key: e.key.clone(), done });
+                let index = e
+                    .local
+                    .ok_or(PlanError::MissingFile { key: e.key.clone() })?;
+                if e.applied
+                    .as_ref()
+                    .is_some_and(|a| a.checksum != local[index].checksum)
+                {
+                    return Err(PlanError::PartialModified {
+                        key: e.key.clone(),
+                        done,
+                    });
                 }
-                out.push(Step::Apply { index, resume_from: done, reason: ApplyReason::Resume });
+                out.push(Step::Apply {
+                    index,
+                    resume_from: done,
+                    reason: ApplyReason::Resume,
+                });
             }
-            let out_of_order: Vec<&Entry> = entries.iter().filter(|e| e.state == State::OutOfOrder).collect();
+            let out_of_order: Vec<&Entry> = entries
+                .iter()
+                .filter(|e| e.state == State::OutOfOrder)
+                .collect();
             let pending: Vec<&Entry> = entries
                 .iter()
                 .filter(versioned)
                 .filter(|e| matches!(e.state, State::Pending | State::OutOfOrder))
-                .filter(|e| limit.as_ref().is_none_or(|l| version_of(e).is_some_and(|v| v <= *l)))
+                .filter(|e| {
+                    limit
+                        .as_ref()
+                        .is_none_or(|l| version_of(e).is_some_and(|v| v <= *l))
+                })
                 .collect();
             if pending.iter().any(|e| e.state == State::OutOfOrder) && !policy.allow_out_of_order {
-                let newest = entries.iter().filter(|e| e.applied.is_some() && e.kind == MigrationKind::Versioned).filter_map(|e| e.version.clone()).last().unwrap_or_default();
-                return Err(PlanError::OutOfOrder { keys: out_of_order.iter().map(|e| e.key.clone()).collect(), newest });
+                let newest = entries
+                    .iter()
+                    .filter(|e| e.applied.is_some() && e.kind == MigrationKind::Versioned)
+                    .filter_map(|e| e.version.clone())
+                    .last()
+                    .unwrap_or_default();
+                return Err(PlanError::OutOfOrder {
+                    keys: out_of_order.iter().map(|e| e.key.clone()).collect(),
+                    newest,
+                });
             }
             let take = steps.unwrap_or(usize::MAX).saturating_sub(out.len());
             for e in pending.into_iter().take(take) {
-                let reason = if e.state == State::OutOfOrder { ApplyReason::OutOfOrder } else { ApplyReason::Pending };
-                out.push(Step::Apply { index: e.local.expect("pending entries are local"), resume_from: 0, reason });
+                let reason = if e.state == State::OutOfOrder {
+                    ApplyReason::OutOfOrder
+                } else {
+                    ApplyReason::Pending
+                };
+                out.push(Step::Apply {
+                    index: e.local.expect("pending entries are local"),
+                    resume_from: 0,
+                    reason,
+                });
             }
             // Repeatables follow a full run, as in Flyway: after every versioned migration they
             // may depend on.
             if to.is_none() && steps.is_none() {
-                for e in entries.iter().filter(|e| e.kind == MigrationKind::Repeatable && e.state == State::Pending) {
-                    out.push(Step::Apply { index: e.local.expect("pending entries are local"), resume_from: 0, reason: ApplyReason::RepeatableChanged });
+                for e in entries
+                    .iter()
+                    .filter(|e| e.kind == MigrationKind::Repeatable && e.state == State::Pending)
+                {
+                    out.push(Step::Apply {
+                        index: e.local.expect("pending entries are local"),
+                        resume_from: 0,
+                        reason: ApplyReason::RepeatableChanged,
+                    });
                 }
             }
             Ok(out)
         }
         Target::Down { to, steps, all } => {
             if let Some(e) = entries.iter().find(|e| e.state == State::Partial) {
-                return Err(PlanError::PartialBlocks { key: e.key.clone(), done: partial_of(e).unwrap_or(0) });
+                return Err(PlanError::PartialBlocks {
+                    key: e.key.clone(),
+                    done: partial_of(e).unwrap_or(0),
+                });
             }
-            let floor = to.as_deref().map(|t| resolve(t, local, applied)).transpose()?;
-            let mut applied_desc: Vec<&Entry> =
-                entries.iter().filter(versioned).filter(|e| e.applied.is_some()).collect();
+            let floor = to
+                .as_deref()
+                .map(|t| resolve(t, local, applied))
+                .transpose()?;
+            let mut applied_desc: Vec<&Entry> = entries
+                .iter()
+                .filter(versioned)
+                .filter(|e| e.applied.is_some())
+                .collect();
             applied_desc.reverse();
             let chosen: Vec<&Entry> = match (&floor, all) {
                 (_, true) => applied_desc,
-                (Some(f), _) => applied_desc.into_iter().filter(|e| version_of(e).is_some_and(|v| v > *f)).collect(),
+                (Some(f), _) => applied_desc
+                    .into_iter()
+                    .filter(|e| version_of(e).is_some_and(|v| v > *f))
+                    .collect(),
                 (None, false) => applied_desc.into_iter().take(steps.unwrap_or(1)).collect(),
             };
             chosen.into_iter().map(|e| revert_step(e, local)).collect()
         }
         Target::Redo => {
             blockers(entries, local)?;
-            let last = entries.iter().filter(versioned).filter(|e| e.applied.is_some()).last();
+            let last = entries
+                .iter()
+                .filter(versioned)
+                .filter(|e| e.applied.is_some())
+                .last();
             match last {
                 None => Ok(Vec::new()),
                 Some(e) => {
                     let revert = revert_step(e, local)?;
                     let index = e.local.expect("revert_step checked the file");
-                    Ok(vec![revert, Step::Apply { index, resume_from: 0, reason: ApplyReason::Pending }])
+                    Ok(vec![
+                        revert,
+                        Step::Apply {
+                            index,
+                            resume_from: 0,
+                            reason: ApplyReason::Pending,
+                        },
+                    ])
                 }
             }
         }
         Target::Goto(v) => {
             let goal = resolve(v, local, applied)?;
-            let above_applied = entries.iter().filter(versioned).any(|e| e.applied.is_some() && version_of(e).is_some_and(|x| x > goal));
+            let above_applied = entries
+                .iter()
+                .filter(versioned)
+                .any(|e| e.applied.is_some() && version_of(e).is_some_and(|x| x > goal));
             if above_applied {
-                steps_for(&Target::Down { to: Some(v.clone()), steps: None, all: false }, policy, local, applied, entries)
+                steps_for(
+                    &Target::Down {
+                        to: Some(v.clone()),
+                        steps: None,
+                        all: false,
+                    },
+                    policy,
+                    local,
+                    applied,
+                    entries,
+                )
             } else {
-                steps_for(&Target::Up { to: Some(v.clone()), steps: None }, policy, local, applied, entries)
+                steps_for(
+                    &Target::Up {
+                        to: Some(v.clone()),
+                        steps: None,
+                    },
+                    policy,
+                    local,
+                    applied,
+                    entries,
+                )
             }
         }
         Target::Baseline(v) => {
@@ -440,18 +593,29 @@ fn steps_for(target: &Target, policy: &Policy, local: &[Migration], applied: &[A
             Ok(entries
                 .iter()
                 .filter(versioned)
-                .filter(|e| e.applied.is_none() && e.local.is_some() && version_of(e).is_some_and(|x| x <= goal))
-                .map(|e| Step::Baseline { index: e.local.expect("filtered") })
+                .filter(|e| {
+                    e.applied.is_none()
+                        && e.local.is_some()
+                        && version_of(e).is_some_and(|x| x <= goal)
+                })
+                .map(|e| Step::Baseline {
+                    index: e.local.expect("filtered"),
+                })
                 .collect())
         }
     }
 }
 
 fn revert_step(e: &Entry, local: &[Migration]) -> Result<Step, PlanError> {
-    let index = e.local.ok_or_else(|| PlanError::MissingFile { key: e.key.clone() })?;
+    let index = e
+        .local
+        .ok_or_else(|| PlanError::MissingFile { key: e.key.clone() })?;
     if local[index].down.is_none() {
         let path = local[index].path().display().to_string();
-        return Err(PlanError::NoDown { key: e.key.clone(), hint: format!("a down script beside {path}") });
+        return Err(PlanError::NoDown {
+            key: e.key.clone(),
+            hint: format!("a down script beside {path}"),
+        });
     }
     Ok(Step::Revert { index })
 }

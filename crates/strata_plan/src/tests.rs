@@ -4,9 +4,20 @@ use strata_model::{Checksum, MigrationId, Script, SourceFile};
 
 fn mig(version: &str, sql: &str, down: bool) -> Migration {
     let file = Arc::new(SourceFile::from_string(format!("{version}_m.sql"), sql));
-    let down = down.then(|| Script::whole(Arc::new(SourceFile::from_string(format!("{version}_m.down.sql"), "select 0;")), vec![]));
+    let down = down.then(|| {
+        Script::whole(
+            Arc::new(SourceFile::from_string(
+                format!("{version}_m.down.sql"),
+                "select 0;",
+            )),
+            vec![],
+        )
+    });
     Migration {
-        id: MigrationId { version: Some(Version::parse(version).unwrap()), name: "m".into() },
+        id: MigrationId {
+            version: Some(Version::parse(version).unwrap()),
+            name: "m".into(),
+        },
         kind: MigrationKind::Versioned,
         checksum: file.checksum().clone(),
         up: Script::whole(file, vec![]),
@@ -29,26 +40,54 @@ fn row(version: &str, sql: &str) -> AppliedMigration {
 }
 
 fn up() -> Target {
-    Target::Up { to: None, steps: None }
+    Target::Up {
+        to: None,
+        steps: None,
+    }
 }
 
 fn applies(plan: &Plan) -> Vec<usize> {
-    plan.steps.iter().map(|s| match s {
-        Step::Apply { index, .. } | Step::Revert { index } | Step::Baseline { index } => *index,
-    }).collect()
+    plan.steps
+        .iter()
+        .map(|s| match s {
+            Step::Apply { index, .. } | Step::Revert { index } | Step::Baseline { index } => *index,
+        })
+        .collect()
 }
 
 #[test]
 fn up_applies_pending_in_order() {
-    let local = [mig("1", "a", true), mig("2", "b", true), mig("10", "c", true)];
+    let local = [
+        mig("1", "a", true),
+        mig("2", "b", true),
+        mig("10", "c", true),
+    ];
     let applied = [row("1", "a")];
     let p = plan(&local, &applied, &up(), &Policy::default()).unwrap();
     assert_eq!(applies(&p), [1, 2]);
     let states: Vec<_> = p.entries.iter().map(|e| e.state).collect();
     assert_eq!(states, [State::Applied, State::Pending, State::Pending]);
-    let p = plan(&local, &applied, &Target::Up { to: Some("V2".into()), steps: None }, &Policy::default()).unwrap();
+    let p = plan(
+        &local,
+        &applied,
+        &Target::Up {
+            to: Some("V2".into()),
+            steps: None,
+        },
+        &Policy::default(),
+    )
+    .unwrap();
     assert_eq!(applies(&p), [1]);
-    let p = plan(&local, &applied, &Target::Up { to: None, steps: Some(1) }, &Policy::default()).unwrap();
+    let p = plan(
+        &local,
+        &applied,
+        &Target::Up {
+            to: None,
+            steps: Some(1),
+        },
+        &Policy::default(),
+    )
+    .unwrap();
     assert_eq!(applies(&p), [1]);
 }
 
@@ -62,56 +101,186 @@ fn padded_history_matches_unpadded_files() {
 
 #[test]
 fn modified_missing_and_out_of_order() {
-    let local = [mig("1", "a-edited", true), mig("2", "b", true), mig("4", "d", true)];
+    let local = [
+        mig("1", "a-edited", true),
+        mig("2", "b", true),
+        mig("4", "d", true),
+    ];
     let applied = [row("1", "a"), row("3", "c"), row("4", "d")];
     let p = plan(&local, &applied, &Target::Status, &Policy::default()).unwrap();
-    let states: Vec<_> = p.entries.iter().map(|e| (e.key.as_str(), e.state)).collect();
-    assert_eq!(states, [("1", State::Modified), ("2", State::OutOfOrder), ("3", State::Missing), ("4", State::Applied)]);
+    let states: Vec<_> = p
+        .entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("1", State::Modified),
+            ("2", State::OutOfOrder),
+            ("3", State::Missing),
+            ("4", State::Applied)
+        ]
+    );
     assert_eq!(p.findings.len(), 3);
-    assert!(matches!(plan(&local, &applied, &up(), &Policy::default()), Err(PlanError::Modified { .. })));
-    let local = [mig("1", "a", true), mig("2", "b", true), mig("4", "d", true)];
+    assert!(matches!(
+        plan(&local, &applied, &up(), &Policy::default()),
+        Err(PlanError::Modified { .. })
+    ));
+    let local = [
+        mig("1", "a", true),
+        mig("2", "b", true),
+        mig("4", "d", true),
+    ];
     let err = plan(&local, &applied, &up(), &Policy::default()).unwrap_err();
     assert!(matches!(err, PlanError::OutOfOrder { .. }), "{err}");
-    let p = plan(&local, &applied, &up(), &Policy { allow_out_of_order: true }).unwrap();
+    let p = plan(
+        &local,
+        &applied,
+        &up(),
+        &Policy {
+            allow_out_of_order: true,
+        },
+    )
+    .unwrap();
     assert_eq!(applies(&p), [1]);
 }
 
 #[test]
 fn down_defaults_to_one_step_and_refuses_without_a_script() {
-    let local = [mig("1", "a", true), mig("2", "b", false), mig("3", "c", true)];
+    let local = [
+        mig("1", "a", true),
+        mig("2", "b", false),
+        mig("3", "c", true),
+    ];
     let applied = [row("1", "a"), row("2", "b"), row("3", "c")];
-    let down = |to: Option<&str>, steps, all| Target::Down { to: to.map(str::to_owned), steps, all };
-    assert_eq!(applies(&plan(&local, &applied, &down(None, None, false), &Policy::default()).unwrap()), [2]);
-    let err = plan(&local, &applied, &down(None, Some(2), false), &Policy::default()).unwrap_err();
+    let down = |to: Option<&str>, steps, all| Target::Down {
+        to: to.map(str::to_owned),
+        steps,
+        all,
+    };
+    assert_eq!(
+        applies(
+            &plan(
+                &local,
+                &applied,
+                &down(None, None, false),
+                &Policy::default()
+            )
+            .unwrap()
+        ),
+        [2]
+    );
+    let err = plan(
+        &local,
+        &applied,
+        &down(None, Some(2), false),
+        &Policy::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, PlanError::NoDown { .. }));
-    assert_eq!(applies(&plan(&local, &applied, &down(Some("2"), None, false), &Policy::default()).unwrap()), [2]);
-    assert!(matches!(plan(&local, &applied, &down(Some("7"), None, false), &Policy::default()), Err(PlanError::UnknownVersion { .. })));
+    assert_eq!(
+        applies(
+            &plan(
+                &local,
+                &applied,
+                &down(Some("2"), None, false),
+                &Policy::default()
+            )
+            .unwrap()
+        ),
+        [2]
+    );
+    assert!(matches!(
+        plan(
+            &local,
+            &applied,
+            &down(Some("7"), None, false),
+            &Policy::default()
+        ),
+        Err(PlanError::UnknownVersion { .. })
+    ));
 }
 
 #[test]
 fn goto_redo_and_baseline() {
-    let local = [mig("1", "a", true), mig("2", "b", true), mig("3", "c", true)];
+    let local = [
+        mig("1", "a", true),
+        mig("2", "b", true),
+        mig("3", "c", true),
+    ];
     let applied = [row("1", "a"), row("2", "b")];
-    let p = plan(&local, &applied, &Target::Goto("1".into()), &Policy::default()).unwrap();
+    let p = plan(
+        &local,
+        &applied,
+        &Target::Goto("1".into()),
+        &Policy::default(),
+    )
+    .unwrap();
     assert_eq!(p.steps, [Step::Revert { index: 1 }]);
-    let p = plan(&local, &applied, &Target::Goto("3".into()), &Policy::default()).unwrap();
+    let p = plan(
+        &local,
+        &applied,
+        &Target::Goto("3".into()),
+        &Policy::default(),
+    )
+    .unwrap();
     assert_eq!(applies(&p), [2]);
     let p = plan(&local, &applied, &Target::Redo, &Policy::default()).unwrap();
-    assert_eq!(p.steps, [Step::Revert { index: 1 }, Step::Apply { index: 1, resume_from: 0, reason: ApplyReason::Pending }]);
-    let p = plan(&local, &[], &Target::Baseline("2".into()), &Policy::default()).unwrap();
-    assert_eq!(p.steps, [Step::Baseline { index: 0 }, Step::Baseline { index: 1 }]);
+    assert_eq!(
+        p.steps,
+        [
+            Step::Revert { index: 1 },
+            Step::Apply {
+                index: 1,
+                resume_from: 0,
+                reason: ApplyReason::Pending
+            }
+        ]
+    );
+    let p = plan(
+        &local,
+        &[],
+        &Target::Baseline("2".into()),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Baseline { index: 0 }, Step::Baseline { index: 1 }]
+    );
 }
 
 #[test]
 fn partial_runs_resume_first_and_block_down() {
     let local = [mig("1", "a", true), mig("2", "b", true)];
     let mut partial = row("1", "a");
-    partial.state = AppliedState::Partial { statements_done: 2, error: "boom".into() };
+    partial.state = AppliedState::Partial {
+        statements_done: 2,
+        error: "boom".into(),
+    };
     let p = plan(&local, &[partial.clone()], &up(), &Policy::default()).unwrap();
-    assert_eq!(p.steps[0], Step::Apply { index: 0, resume_from: 2, reason: ApplyReason::Resume });
+    assert_eq!(
+        p.steps[0],
+        Step::Apply {
+            index: 0,
+            resume_from: 2,
+            reason: ApplyReason::Resume
+        }
+    );
     assert_eq!(p.steps.len(), 2);
-    let down = Target::Down { to: None, steps: None, all: false };
-    assert!(matches!(plan(&local, &[partial.clone()], &down, &Policy::default()), Err(PlanError::PartialBlocks { .. })));
+    let down = Target::Down {
+        to: None,
+        steps: None,
+        all: false,
+    };
+    assert!(matches!(
+        plan(&local, &[partial.clone()], &down, &Policy::default()),
+        Err(PlanError::PartialBlocks { .. })
+    ));
     partial.checksum = Checksum::of_bytes(b"other");
-    assert!(matches!(plan(&local, &[partial], &up(), &Policy::default()), Err(PlanError::PartialModified { .. })));
+    assert!(matches!(
+        plan(&local, &[partial], &up(), &Policy::default()),
+        Err(PlanError::PartialModified { .. })
+    ));
 }

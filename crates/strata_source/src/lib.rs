@@ -37,7 +37,9 @@ pub struct MigrationSet {
 impl MigrationSet {
     /// Versioned migrations only, in order.
     pub fn versioned(&self) -> impl Iterator<Item = &Migration> {
-        self.migrations.iter().filter(|m| m.kind == MigrationKind::Versioned)
+        self.migrations
+            .iter()
+            .filter(|m| m.kind == MigrationKind::Versioned)
     }
 }
 
@@ -72,7 +74,10 @@ pub struct Problem {
 
 impl Problem {
     pub(crate) fn new(path: impl Into<PathBuf>, message: impl Into<String>) -> Problem {
-        Problem { paths: vec![path.into()], message: message.into() }
+        Problem {
+            paths: vec![path.into()],
+            message: message.into(),
+        }
     }
 }
 
@@ -87,23 +92,34 @@ impl std::fmt::Display for Problem {
 pub fn load_dir(dir: &Path, layout: Option<LayoutKind>) -> Result<MigrationSet, SourceError> {
     let listing = Listing::read(dir).map_err(|e| SourceError {
         dir: dir.to_owned(),
-        problems: vec![Problem::new(dir, format!("cannot read the directory: {e}; check `dir` in strata.toml or --dir"))],
+        problems: vec![Problem::new(
+            dir,
+            format!("cannot read the directory: {e}; check `dir` in strata.toml or --dir"),
+        )],
     })?;
     load_listing(&listing, layout)
 }
 
 /// Loads an already-read listing (the pure core of [`load_dir`], used by tests on in-memory
 /// listings).
-pub fn load_listing(listing: &Listing, layout: Option<LayoutKind>) -> Result<MigrationSet, SourceError> {
+pub fn load_listing(
+    listing: &Listing,
+    layout: Option<LayoutKind>,
+) -> Result<MigrationSet, SourceError> {
     let detection = match layout {
-        Some(kind) => Detection { layout: kind, reason: "configured".into() },
+        Some(kind) => Detection {
+            layout: kind,
+            reason: "configured".into(),
+        },
         None => layouts::detect(listing),
     };
     let loaded = layout_for(detection.layout).load(listing);
     let mut problems = loaded.problems;
     let mut migrations = loaded.migrations;
     // Duplicate versions: numerically equal versions are the same migration (`001` == `1`).
-    migrations.sort_by(|a, b| (a.kind, &a.id.version, &a.id.name).cmp(&(b.kind, &b.id.version, &b.id.name)));
+    migrations.sort_by(|a, b| {
+        (a.kind, &a.id.version, &a.id.name).cmp(&(b.kind, &b.id.version, &b.id.name))
+    });
     for pair in migrations.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let dup = match (&a.id.version, &b.id.version) {
@@ -123,9 +139,17 @@ pub fn load_listing(listing: &Listing, layout: Option<LayoutKind>) -> Result<Mig
     }
     if !problems.is_empty() {
         problems.sort_by(|a, b| a.paths.cmp(&b.paths));
-        return Err(SourceError { dir: listing.dir().to_owned(), problems });
+        return Err(SourceError {
+            dir: listing.dir().to_owned(),
+            problems,
+        });
     }
-    Ok(MigrationSet { dir: listing.dir().to_owned(), detection, migrations, ignored: loaded.ignored })
+    Ok(MigrationSet {
+        dir: listing.dir().to_owned(),
+        detection,
+        migrations,
+        ignored: loaded.ignored,
+    })
 }
 
 #[cfg(test)]

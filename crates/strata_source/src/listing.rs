@@ -44,7 +44,8 @@ impl Listing {
                 if name.starts_with('.') {
                     continue;
                 }
-                let mut inner: Vec<_> = std::fs::read_dir(entry.path())?.collect::<Result<_, _>>()?;
+                let mut inner: Vec<_> =
+                    std::fs::read_dir(entry.path())?.collect::<Result<_, _>>()?;
                 inner.sort_by_key(|e| e.file_name());
                 for sub in inner {
                     let Some(sub_name) = sub.file_name().to_str().map(str::to_owned) else {
@@ -62,10 +63,19 @@ impl Listing {
                 }
             } else {
                 let bytes = std::fs::read(entry.path())?;
-                entries.push(Entry { rel: PathBuf::from(&name), name, parent: None, bytes });
+                entries.push(Entry {
+                    rel: PathBuf::from(&name),
+                    name,
+                    parent: None,
+                    bytes,
+                });
             }
         }
-        Ok(Listing { dir: dir.to_owned(), entries, unreadable_names })
+        Ok(Listing {
+            dir: dir.to_owned(),
+            entries,
+            unreadable_names,
+        })
     }
 
     /// Builds a listing from `(relative path, content)` pairs.
@@ -74,12 +84,28 @@ impl Listing {
             .iter()
             .map(|(rel, bytes)| {
                 let rel = PathBuf::from(rel);
-                let name = rel.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                let parent = rel.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_string_lossy().into_owned());
-                Entry { rel, name, parent, bytes: bytes.to_vec() }
+                let name = rel
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let parent = rel
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| p.to_string_lossy().into_owned());
+                Entry {
+                    rel,
+                    name,
+                    parent,
+                    bytes: bytes.to_vec(),
+                }
             })
             .collect();
-        Listing { dir: dir.into(), entries, unreadable_names: Vec::new() }
+        Listing {
+            dir: dir.into(),
+            entries,
+            unreadable_names: Vec::new(),
+        }
     }
 
     /// The directory.
@@ -99,6 +125,8 @@ impl Listing {
 
     /// A path made relative to the directory, for messages.
     pub fn relative(&self, path: &Path) -> PathBuf {
-        path.strip_prefix(&self.dir).map(Path::to_owned).unwrap_or_else(|_| path.to_owned())
+        path.strip_prefix(&self.dir)
+            .map(Path::to_owned)
+            .unwrap_or_else(|_| path.to_owned())
     }
 }

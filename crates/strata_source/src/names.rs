@@ -9,9 +9,19 @@ use strata_model::Version;
 /// Splits `<version>_<name>` (the stem of a file or directory name) into version and name.
 pub(crate) fn split_version_name(stem: &str) -> Option<(Version, String)> {
     let bytes = stem.as_bytes();
-    let digits = |from: usize, n: usize| bytes.len() >= from + n && bytes[from..from + n].iter().all(u8::is_ascii_digit);
+    let digits = |from: usize, n: usize| {
+        bytes.len() >= from + n && bytes[from..from + n].iter().all(u8::is_ascii_digit)
+    };
     let sep = |at: usize| matches!(bytes.get(at), Some(b'_' | b'-'));
-    let version_len = if digits(0, 4) && sep(4) && digits(5, 2) && sep(7) && digits(8, 2) && sep(10) && digits(11, 6) && !bytes.get(17).is_some_and(u8::is_ascii_digit) {
+    let version_len = if digits(0, 4)
+        && sep(4)
+        && digits(5, 2)
+        && sep(7)
+        && digits(8, 2)
+        && sep(10)
+        && digits(11, 6)
+        && !bytes.get(17).is_some_and(u8::is_ascii_digit)
+    {
         17
     } else {
         bytes.iter().take_while(|b| b.is_ascii_digit()).count()
@@ -42,9 +52,18 @@ mod tests {
         let s = |x: &str| split_version_name(x).map(|(v, n)| (v.to_string(), n));
         assert_eq!(s("001_init"), Some(("001".into(), "init".into())));
         assert_eq!(s("1_2fa_setup"), Some(("1".into(), "2fa_setup".into())));
-        assert_eq!(s("20250101120000_add_users"), Some(("20250101120000".into(), "add_users".into())));
-        assert_eq!(s("2025_11_14_000001_extensions"), Some(("2025_11_14_000001".into(), "extensions".into())));
-        assert_eq!(s("2025-11-14-000001_create"), Some(("2025-11-14-000001".into(), "create".into())));
+        assert_eq!(
+            s("20250101120000_add_users"),
+            Some(("20250101120000".into(), "add_users".into()))
+        );
+        assert_eq!(
+            s("2025_11_14_000001_extensions"),
+            Some(("2025_11_14_000001".into(), "extensions".into()))
+        );
+        assert_eq!(
+            s("2025-11-14-000001_create"),
+            Some(("2025-11-14-000001".into(), "create".into()))
+        );
         assert_eq!(s("00001"), Some(("00001".into(), "".into())));
         assert_eq!(s("init"), None);
         assert_eq!(s("001_"), None);

@@ -44,7 +44,9 @@ fn style_of(raw: &str) -> Style {
     } else if b.len() == 14 && b.iter().all(u8::is_ascii_digit) && raw.starts_with("20") {
         Style::Compact
     } else {
-        Style::Number { width: raw.split(['.', '_', '-']).next().unwrap_or(raw).len() }
+        Style::Number {
+            width: raw.split(['.', '_', '-']).next().unwrap_or(raw).len(),
+        }
     }
 }
 
@@ -62,23 +64,39 @@ pub fn sanitize_name(name: &str) -> String {
 }
 
 /// The files for a new migration called `name` in `set`.
-pub fn new_migration_files(set: &MigrationSet, name: &str, now: Timestamp) -> Result<Vec<NewFile>, String> {
+pub fn new_migration_files(
+    set: &MigrationSet,
+    name: &str,
+    now: Timestamp,
+) -> Result<Vec<NewFile>, String> {
     let name = sanitize_name(name);
     if name.is_empty() {
-        return Err("the migration name must contain letters or digits, e.g. `strata new add_users_table`".into());
+        return Err(
+            "the migration name must contain letters or digits, e.g. `strata new add_users_table`"
+                .into(),
+        );
     }
     let layout = set.detection.layout;
     let last = set.versioned().filter_map(|m| m.id.version.clone()).max();
     let ts = |sep: Option<char>| match sep {
-        None => format!("{:04}{:02}{:02}{:02}{:02}{:02}", now.year, now.month, now.day, now.hour, now.minute, now.second),
-        Some(s) => format!("{:04}{s}{:02}{s}{:02}{s}{:02}{:02}{:02}", now.year, now.month, now.day, now.hour, now.minute, now.second),
+        None => format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            now.year, now.month, now.day, now.hour, now.minute, now.second
+        ),
+        Some(s) => format!(
+            "{:04}{s}{:02}{s}{:02}{s}{:02}{:02}{:02}",
+            now.year, now.month, now.day, now.hour, now.minute, now.second
+        ),
     };
     let version = match &last {
         Some(v) => match style_of(v.as_str()) {
             Style::Compact => ts(None),
             Style::Separated(c) => ts(Some(c)),
             Style::Number { width } => {
-                let next = v.parts()[0].parse::<u128>().map_err(|_| format!("version {v} is too large to increment"))? + 1;
+                let next = v.parts()[0]
+                    .parse::<u128>()
+                    .map_err(|_| format!("version {v} is too large to increment"))?
+                    + 1;
                 format!("{next:0width$}")
             }
         },
@@ -101,19 +119,46 @@ pub fn new_migration_files(set: &MigrationSet, name: &str, now: Timestamp) -> Re
     let stem = format!("{version}_{name}");
     let files = match layout {
         LayoutKind::Updown => vec![
-            NewFile { rel: format!("{stem}.up.sql").into(), content: up_hint.into() },
-            NewFile { rel: format!("{stem}.down.sql").into(), content: down_hint.into() },
+            NewFile {
+                rel: format!("{stem}.up.sql").into(),
+                content: up_hint.into(),
+            },
+            NewFile {
+                rel: format!("{stem}.down.sql").into(),
+                content: down_hint.into(),
+            },
         ],
         LayoutKind::Plain => vec![
-            NewFile { rel: format!("{stem}.sql").into(), content: up_hint.into() },
-            NewFile { rel: format!("{stem}.down.sql").into(), content: down_hint.into() },
+            NewFile {
+                rel: format!("{stem}.sql").into(),
+                content: up_hint.into(),
+            },
+            NewFile {
+                rel: format!("{stem}.down.sql").into(),
+                content: down_hint.into(),
+            },
         ],
-        LayoutKind::Flyway => vec![NewFile { rel: format!("V{version}__{name}.sql").into(), content: up_hint.into() }],
-        LayoutKind::Dbmate => vec![NewFile { rel: format!("{stem}.sql").into(), content: "-- migrate:up\n\n-- migrate:down\n\n".into() }],
-        LayoutKind::Goose => vec![NewFile { rel: format!("{stem}.sql").into(), content: "-- +goose Up\n\n-- +goose Down\n\n".into() }],
+        LayoutKind::Flyway => vec![NewFile {
+            rel: format!("V{version}__{name}.sql").into(),
+            content: up_hint.into(),
+        }],
+        LayoutKind::Dbmate => vec![NewFile {
+            rel: format!("{stem}.sql").into(),
+            content: "-- migrate:up\n\n-- migrate:down\n\n".into(),
+        }],
+        LayoutKind::Goose => vec![NewFile {
+            rel: format!("{stem}.sql").into(),
+            content: "-- +goose Up\n\n-- +goose Down\n\n".into(),
+        }],
         LayoutKind::Diesel => vec![
-            NewFile { rel: PathBuf::from(&stem).join("up.sql"), content: up_hint.into() },
-            NewFile { rel: PathBuf::from(&stem).join("down.sql"), content: down_hint.into() },
+            NewFile {
+                rel: PathBuf::from(&stem).join("up.sql"),
+                content: up_hint.into(),
+            },
+            NewFile {
+                rel: PathBuf::from(&stem).join("down.sql"),
+                content: down_hint.into(),
+            },
         ],
     };
     Ok(files)

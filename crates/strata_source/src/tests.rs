@@ -42,7 +42,11 @@ fn goose_annotations() {
     let set = load(&[("00001_f.sql", text)]).unwrap();
     assert_eq!(set.detection.layout, LayoutKind::Goose);
     assert_eq!(set.migrations[0].up.directives.len(), 1);
-    let err = load(&[("00001_f.sql", b"-- +goose Up\n-- +goose StatementBegin\nselect 1;\n")]).unwrap_err();
+    let err = load(&[(
+        "00001_f.sql",
+        b"-- +goose Up\n-- +goose StatementBegin\nselect 1;\n",
+    )])
+    .unwrap_err();
     assert!(err.to_string().contains("StatementBegin"), "{err}");
 }
 
@@ -69,7 +73,10 @@ fn diesel_directories() {
     ])
     .unwrap();
     assert_eq!(set.detection.layout, LayoutKind::Diesel);
-    assert_eq!(versions(&set), ["2025-11-14-000001_a", "2025-11-14-000002_b"]);
+    assert_eq!(
+        versions(&set),
+        ["2025-11-14-000001_a", "2025-11-14-000002_b"]
+    );
 }
 
 #[test]
@@ -85,7 +92,16 @@ fn every_problem_is_reported_with_its_file() {
     ])
     .unwrap_err();
     let text = err.to_string();
-    for needle in ["duplicate version", "001_a.sql, 1_b.sql", "002_c.down.sql: this down migration has no up migration", "notes.sql: cannot parse", "matches no layout", "003_d.sql: the up migration is empty", "004_e.sql: not valid UTF-8 at line 3", "unknown directive"] {
+    for needle in [
+        "duplicate version",
+        "001_a.sql, 1_b.sql",
+        "002_c.down.sql: this down migration has no up migration",
+        "notes.sql: cannot parse",
+        "matches no layout",
+        "003_d.sql: the up migration is empty",
+        "004_e.sql: not valid UTF-8 at line 3",
+        "unknown directive",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
     assert_eq!(err.problems.len(), 6);
@@ -93,8 +109,19 @@ fn every_problem_is_reported_with_its_file() {
 
 #[test]
 fn new_files_follow_the_set_style() {
-    let now = Timestamp { year: 2026, month: 11, day: 21, hour: 9, minute: 5, second: 7 };
-    let set = load(&[("000007_x.up.sql", b"select 1;"), ("000007_x.down.sql", b"select 1;")]).unwrap();
+    let now = Timestamp {
+        year: 2026,
+        month: 11,
+        day: 21,
+        hour: 9,
+        minute: 5,
+        second: 7,
+    };
+    let set = load(&[
+        ("000007_x.up.sql", b"select 1;"),
+        ("000007_x.down.sql", b"select 1;"),
+    ])
+    .unwrap();
     let files = new_migration_files(&set, "Add Users!", now).unwrap();
     assert_eq!(files[0].rel, PathBuf::from("000008_add_users.up.sql"));
     let set = load(&[("2025_11_14_000001_a.sql", b"-- migrate:up\nselect 1;\n")]).unwrap();

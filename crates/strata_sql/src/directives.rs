@@ -27,12 +27,20 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
     let mut found = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim();
-        let Some(rest) = trimmed.strip_prefix("--") else { continue };
-        let Some(name) = rest.trim_start().strip_prefix("strata:") else { continue };
+        let Some(rest) = trimmed.strip_prefix("--") else {
+            continue;
+        };
+        let Some(name) = rest.trim_start().strip_prefix("strata:") else {
+            continue;
+        };
         let name = name.split_whitespace().next().unwrap_or("");
         let line_no = first_line + i;
         match KNOWN.iter().find(|(k, _)| *k == name) {
-            Some((_, kind)) => found.push(Directive { kind: *kind, line: line_no, text: trimmed.to_owned() }),
+            Some((_, kind)) => found.push(Directive {
+                kind: *kind,
+                line: line_no,
+                text: trimmed.to_owned(),
+            }),
             None => {
                 let suggestion = KNOWN
                     .iter()
@@ -40,7 +48,11 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
                     .filter(|(d, _)| *d <= 3)
                     .min()
                     .map(|(_, k)| k.to_owned());
-                return Err(DirectiveError { name: name.to_owned(), line: line_no, suggestion });
+                return Err(DirectiveError {
+                    name: name.to_owned(),
+                    line: line_no,
+                    suggestion,
+                });
             }
         }
     }
@@ -67,7 +79,11 @@ mod tests {
 
     #[test]
     fn finds_and_rejects() {
-        let d = parse_directives("-- strata:no-transaction\ncreate index concurrently i on t(a);", 1).unwrap();
+        let d = parse_directives(
+            "-- strata:no-transaction\ncreate index concurrently i on t(a);",
+            1,
+        )
+        .unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].kind, DirectiveKind::NoTransaction);
         let e = parse_directives("select 1;\n--strata:no-transacton\n", 10).unwrap_err();

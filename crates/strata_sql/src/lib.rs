@@ -73,21 +73,31 @@ pub fn analyze(sql: &str) -> Analysis {
                 .into_iter()
                 .map(|raw| statement_from_raw(sql, raw))
                 .collect();
-            Analysis { statements, syntax_error: None }
+            Analysis {
+                statements,
+                syntax_error: None,
+            }
         }
         Err(err) => {
             let message = match err {
                 pg_query::Error::Parse(m) => m,
                 other => other.to_string(),
             };
-            Analysis { statements: scanner_statements(sql), syntax_error: Some(message) }
+            Analysis {
+                statements: scanner_statements(sql),
+                syntax_error: Some(message),
+            }
         }
     }
 }
 
 fn statement_range(sql: &str, location: i32, len: i32) -> Range<usize> {
     let start = location.max(0) as usize;
-    let end = if len <= 0 { sql.len() } else { start + len as usize };
+    let end = if len <= 0 {
+        sql.len()
+    } else {
+        start + len as usize
+    };
     trim_range(sql, start..end)
 }
 
@@ -120,7 +130,13 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
         Some(n) => classify(n),
         None => ("empty statement".to_owned(), false, None),
     };
-    Statement { range, summary, needs_autocommit, transaction_control, node }
+    Statement {
+        range,
+        summary,
+        needs_autocommit,
+        transaction_control,
+        node,
+    }
 }
 
 fn scanner_statements(sql: &str) -> Vec<Statement> {
@@ -142,7 +158,11 @@ fn scanner_statements(sql: &str) -> Vec<Statement> {
         .map(|b| trim_range(sql, b))
         .filter(|range| !range.is_empty() && !strata_model::sql_is_blank(&sql[range.clone()]))
         .map(|range| {
-            let first_words = sql[range.clone()].split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let first_words = sql[range.clone()]
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
             Statement {
                 range,
                 summary: first_words.to_uppercase(),
@@ -155,7 +175,9 @@ fn scanner_statements(sql: &str) -> Vec<Statement> {
 }
 
 fn has_option(options: &[protobuf::Node], name: &str) -> bool {
-    options.iter().any(|o| matches!(&o.node, Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case(name)))
+    options
+        .iter()
+        .any(|o| matches!(&o.node, Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case(name)))
 }
 
 /// Returns (summary, needs autocommit, transaction control).
@@ -169,8 +191,9 @@ fn classify(node: &N) -> (String, bool, Option<TransactionControl>) {
         N::ReindexStmt(s) if has_option(&s.params, "concurrently") => {
             ("REINDEX CONCURRENTLY".into(), true, None)
         }
-        N::ReindexStmt(s) if s.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32
-            && s.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32 =>
+        N::ReindexStmt(s)
+            if s.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32
+                && s.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32 =>
         {
             // REINDEX SCHEMA/SYSTEM/DATABASE commit per table and refuse a transaction block.
             ("REINDEX SCHEMA/DATABASE/SYSTEM".into(), true, None)
@@ -191,7 +214,11 @@ fn classify(node: &N) -> (String, bool, Option<TransactionControl>) {
                 _ => false,
             });
             if detach_concurrently {
-                ("ALTER TABLE ... DETACH PARTITION CONCURRENTLY".into(), true, None)
+                (
+                    "ALTER TABLE ... DETACH PARTITION CONCURRENTLY".into(),
+                    true,
+                    None,
+                )
             } else {
                 simple("ALTER TABLE")
             }
@@ -246,9 +273,16 @@ pub struct ExecutionShape {
 
 /// Decides how a script runs: inside strata's transaction, statement by statement outside any
 /// transaction, or under the script's own transaction control.
-pub fn decide_transaction_mode(sql: &str, analysis: &Analysis, directives: &[Directive]) -> ExecutionShape {
+pub fn decide_transaction_mode(
+    sql: &str,
+    analysis: &Analysis,
+    directives: &[Directive],
+) -> ExecutionShape {
     let whole = 0..sql.len();
-    if let Some(d) = directives.iter().find(|d| d.kind == DirectiveKind::NoTransaction) {
+    if let Some(d) = directives
+        .iter()
+        .find(|d| d.kind == DirectiveKind::NoTransaction)
+    {
         return ExecutionShape {
             decision: TransactionDecision {
                 mode: TransactionMode::NonTransactional,
@@ -257,7 +291,12 @@ pub fn decide_transaction_mode(sql: &str, analysis: &Analysis, directives: &[Dir
             body: whole,
         };
     }
-    if let Some((i, s)) = analysis.statements.iter().enumerate().find(|(_, s)| s.needs_autocommit) {
+    if let Some((i, s)) = analysis
+        .statements
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.needs_autocommit)
+    {
         return ExecutionShape {
             decision: TransactionDecision {
                 mode: TransactionMode::NonTransactional,
@@ -287,7 +326,8 @@ pub fn decide_transaction_mode(sql: &str, analysis: &Analysis, directives: &[Dir
         };
     }
     let last = analysis.statements.len() - 1;
-    if let [(0, TransactionControl::Begin), (end, TransactionControl::Commit)] = controls.as_slice() {
+    if let [(0, TransactionControl::Begin), (end, TransactionControl::Commit)] = controls.as_slice()
+    {
         if *end == last {
             let begin = &analysis.statements[0];
             let commit = &analysis.statements[last];
@@ -353,7 +393,10 @@ mod tests {
             let s = shape(sql);
             assert_eq!(s.decision.mode, TransactionMode::NonTransactional, "{sql}");
         }
-        assert_eq!(shape("create index i on t (a); analyze t;").decision.mode, TransactionMode::Transactional);
+        assert_eq!(
+            shape("create index i on t (a); analyze t;").decision.mode,
+            TransactionMode::Transactional
+        );
     }
 
     #[test]

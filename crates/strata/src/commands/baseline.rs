@@ -7,7 +7,12 @@ use anyhow::Result;
 use strata_plan::Target;
 
 /// Runs `baseline`.
-pub async fn run(settings: &Settings, version: &str, dry_run: bool, io: &mut Io<'_>) -> Result<i32> {
+pub async fn run(
+    settings: &Settings,
+    version: &str,
+    dry_run: bool,
+    io: &mut Io<'_>,
+) -> Result<i32> {
     if settings.sets.len() > 1 {
         anyhow::bail!("baseline applies to one set; choose it with --set NAME");
     }

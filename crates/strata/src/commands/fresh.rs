@@ -43,7 +43,10 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
         };
         let mut sql = String::from("BEGIN;\n");
         for schema in &targets {
-            sql.push_str(&format!("DROP SCHEMA IF EXISTS {} CASCADE;\n", quote_ident(schema)));
+            sql.push_str(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE;\n",
+                quote_ident(schema)
+            ));
         }
         if set.spec.schema.is_none() {
             // Put back the stock `public` schema (PostgreSQL 15 ownership and privileges).
@@ -64,12 +67,33 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
         .await;
         if let Err(e) = reset {
             let _ = session.client.batch_execute("ROLLBACK").await;
-            return Err(anyhow::Error::new(e).context(format!("cannot reset set `{}`; nothing was dropped", set.spec.name)));
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot reset set `{}`; nothing was dropped",
+                set.spec.name
+            )));
         }
-        writeln!(io.out, "set {}: dropped {}", set.spec.name, if targets.is_empty() { "nothing".to_string() } else { targets.join(", ") })?;
+        writeln!(
+            io.out,
+            "set {}: dropped {}",
+            set.spec.name,
+            if targets.is_empty() {
+                "nothing".to_string()
+            } else {
+                targets.join(", ")
+            }
+        )?;
     }
     lock.release().await?;
     drop(session);
-    let code = super::migrate::run(settings, Target::Up { to: None, steps: None }, false, io).await?;
+    let code = super::migrate::run(
+        settings,
+        Target::Up {
+            to: None,
+            steps: None,
+        },
+        false,
+        io,
+    )
+    .await?;
     Ok(if code == exit::OK { exit::OK } else { code })
 }

@@ -21,7 +21,12 @@ pub struct Rendered {
 }
 
 /// Runs a migrating verb.
-pub async fn run(settings: &Settings, target: Target, dry_run: bool, io: &mut Io<'_>) -> Result<i32> {
+pub async fn run(
+    settings: &Settings,
+    target: Target,
+    dry_run: bool,
+    io: &mut Io<'_>,
+) -> Result<i32> {
     let sets = app::load_sets(settings)?;
     let err = &mut *io.err;
     let mut say = |m: &str| {
@@ -59,21 +64,52 @@ pub async fn run(settings: &Settings, target: Target, dry_run: bool, io: &mut Io
             if plan.steps.is_empty() {
                 writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
             } else {
-                writeln!(io.out, "set {}: {} step(s)", set.spec.name, plan.steps.len())?;
+                writeln!(
+                    io.out,
+                    "set {}: {} step(s)",
+                    set.spec.name,
+                    plan.steps.len()
+                )?;
             }
         }
-        let bar = (!settings.json && !settings.quiet && plan.steps.len() > 20 && std::io::stderr().is_terminal())
-            .then(|| indicatif::ProgressBar::new(plan.steps.len() as u64));
+        let bar = (!settings.json
+            && !settings.quiet
+            && plan.steps.len() > 20
+            && std::io::stderr().is_terminal())
+        .then(|| indicatif::ProgressBar::new(plan.steps.len() as u64));
         let mut sink = std::io::sink();
-        let progress_out: &mut dyn std::io::Write = if settings.json { &mut sink } else { &mut *io.out };
-        let mut progress = render::Progress { out: progress_out, quiet: settings.quiet, notices: Vec::new(), bar };
-        let outcome = strata_pg::execute(&mut session, &registry, set.migrations(), &plan, &app::exec_options(set), &mut progress).await;
+        let progress_out: &mut dyn std::io::Write = if settings.json {
+            &mut sink
+        } else {
+            &mut *io.out
+        };
+        let mut progress = render::Progress {
+            out: progress_out,
+            quiet: settings.quiet,
+            notices: Vec::new(),
+            bar,
+        };
+        let outcome = strata_pg::execute(
+            &mut session,
+            &registry,
+            set.migrations(),
+            &plan,
+            &app::exec_options(set),
+            &mut progress,
+        )
+        .await;
         if let Some(bar) = &progress.bar {
             bar.finish_and_clear();
         }
-        let notices: Vec<_> = progress.notices.iter().map(|(k, n)| json!({"migration": k, "severity": n.severity, "message": n.message})).collect();
+        let notices: Vec<_> = progress
+            .notices
+            .iter()
+            .map(|(k, n)| json!({"migration": k, "severity": n.severity, "message": n.message}))
+            .collect();
         match outcome {
-            Ok(done) => results.push(json!({"name": set.spec.name, "steps": done, "notices": notices})),
+            Ok(done) => {
+                results.push(json!({"name": set.spec.name, "steps": done, "notices": notices}))
+            }
             Err(e) => {
                 results.push(json!({"name": set.spec.name, "steps": e.done, "notices": notices}));
                 failure = Some(Rendered {

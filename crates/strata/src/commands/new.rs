@@ -8,7 +8,10 @@ use strata_source::{LayoutKind, Timestamp};
 
 /// The current UTC time (civil-from-days, so no date library is needed for one timestamp).
 pub fn now_utc() -> Timestamp {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let z = days + 719_468;
@@ -20,19 +23,34 @@ pub fn now_utc() -> Timestamp {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    Timestamp { year: year as u32, month: month as u32, day: day as u32, hour: (rem / 3600) as u32, minute: (rem % 3600 / 60) as u32, second: (rem % 60) as u32 }
+    Timestamp {
+        year: year as u32,
+        month: month as u32,
+        day: day as u32,
+        hour: (rem / 3600) as u32,
+        minute: (rem % 3600 / 60) as u32,
+        second: (rem % 60) as u32,
+    }
 }
 
 /// Runs `new`.
 pub fn run(settings: &Settings, name: &str, io: &mut Io<'_>) -> Result<i32> {
     let [spec] = settings.sets.as_slice() else {
-        anyhow::bail!("`strata new` creates a migration in one set; choose it with --set NAME (or use --dir)");
+        anyhow::bail!(
+            "`strata new` creates a migration in one set; choose it with --set NAME (or use --dir)"
+        );
     };
-    std::fs::create_dir_all(&spec.dir).with_context(|| format!("cannot create {}", spec.dir.display()))?;
+    std::fs::create_dir_all(&spec.dir)
+        .with_context(|| format!("cannot create {}", spec.dir.display()))?;
     let empty = std::fs::read_dir(&spec.dir)?.next().is_none();
-    let layout = spec.layout.or(if empty { Some(LayoutKind::Updown) } else { None });
+    let layout = spec.layout.or(if empty {
+        Some(LayoutKind::Updown)
+    } else {
+        None
+    });
     let set = strata_source::load_dir(&spec.dir, layout)?;
-    let files = strata_source::new_migration_files(&set, name, now_utc()).map_err(anyhow::Error::msg)?;
+    let files =
+        strata_source::new_migration_files(&set, name, now_utc()).map_err(anyhow::Error::msg)?;
     let mut created = Vec::new();
     for f in &files {
         let path = spec.dir.join(&f.rel);
@@ -42,16 +60,24 @@ pub fn run(settings: &Settings, name: &str, io: &mut Io<'_>) -> Result<i32> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, &f.content).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &f.content)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         created.push(path.display().to_string());
     }
     if settings.json {
-        writeln!(io.out, "{}", json!({"set": spec.name, "layout": set.detection.layout.as_str(), "created": created}))?;
+        writeln!(
+            io.out,
+            "{}",
+            json!({"set": spec.name, "layout": set.detection.layout.as_str(), "created": created})
+        )?;
     } else {
         for c in &created {
             writeln!(io.out, "created {c}")?;
         }
-        writeln!(io.out, "write the migration's SQL there; an up script left empty is reported as an error")?;
+        writeln!(
+            io.out,
+            "write the migration's SQL there; an up script left empty is reported as an error"
+        )?;
     }
     Ok(exit::OK)
 }

@@ -31,7 +31,15 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
         }
     }
     if settings.json {
-        writeln!(io.out, "{}", json!({"database": db.info.redacted(), "sets": docs}))?;
+        writeln!(
+            io.out,
+            "{}",
+            json!({"database": db.info.redacted(), "sets": docs})
+        )?;
     }
-    Ok(if check && !clean { exit::FINDINGS } else { exit::OK })
+    Ok(if check && !clean {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
 }

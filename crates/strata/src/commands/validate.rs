@@ -16,7 +16,11 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
         Ok(s) => s,
         Err(e) => {
             if settings.json {
-                writeln!(io.out, "{}", json!({"valid": false, "errors": [e.to_string()]}))?;
+                writeln!(
+                    io.out,
+                    "{}",
+                    json!({"valid": false, "errors": [e.to_string()]})
+                )?;
             }
             writeln!(io.err, "invalid: {e}")?;
             return Ok(exit::FINDINGS);
@@ -35,7 +39,11 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
         for f in &plan.findings {
             findings.push(json!({"set": set.spec.name, "migration": f.key, "state": f.state.as_str(), "message": f.message}));
         }
-        for e in plan.entries.iter().filter(|e| matches!(e.state, State::Pending | State::OutOfOrder)) {
+        for e in plan
+            .entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Pending | State::OutOfOrder))
+        {
             let Some(i) = e.local else { continue };
             let m = &set.migrations()[i];
             for (what, script) in [("up", Some(&m.up)), ("down", m.down.as_ref())] {
@@ -50,14 +58,33 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
         }
     }
     if settings.json {
-        writeln!(io.out, "{}", json!({"valid": findings.is_empty(), "findings": findings}))?;
+        writeln!(
+            io.out,
+            "{}",
+            json!({"valid": findings.is_empty(), "findings": findings})
+        )?;
     } else if findings.is_empty() {
-        writeln!(io.out, "valid: {} set(s) match their history; pending scripts parse", sets.len())?;
+        writeln!(
+            io.out,
+            "valid: {} set(s) match their history; pending scripts parse",
+            sets.len()
+        )?;
     } else {
         for f in &findings {
-            writeln!(io.out, "{} {} [{}]: {}", f["set"].as_str().unwrap_or(""), f["migration"].as_str().unwrap_or(""), f["state"].as_str().unwrap_or(""), f["message"].as_str().unwrap_or(""))?;
+            writeln!(
+                io.out,
+                "{} {} [{}]: {}",
+                f["set"].as_str().unwrap_or(""),
+                f["migration"].as_str().unwrap_or(""),
+                f["state"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or("")
+            )?;
         }
         writeln!(io.out, "{} finding(s)", findings.len())?;
     }
-    Ok(if findings.is_empty() { exit::OK } else { exit::FINDINGS })
+    Ok(if findings.is_empty() {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
 }

@@ -1,6 +1,8 @@
 //! diesel: one directory per migration, `<version>_<name>/up.sql` and `down.sql`.
 
-use super::{common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use super::{
+    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
+};
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
 use crate::Problem;
@@ -17,7 +19,11 @@ impl Layout for Diesel {
     }
 
     fn evidence(&self, listing: &Listing) -> usize {
-        listing.entries().iter().filter(|e| e.parent.is_some() && e.name == "up.sql").count()
+        listing
+            .entries()
+            .iter()
+            .filter(|e| e.parent.is_some() && e.name == "up.sql")
+            .count()
     }
 
     fn load(&self, listing: &Listing) -> Loaded {
@@ -28,7 +34,9 @@ impl Layout for Diesel {
             match (&entry.parent, entry.name.as_str()) {
                 (Some(dir), "up.sql") => dirs.entry(dir).or_default().0 = Some(entry),
                 (Some(dir), "down.sql") => dirs.entry(dir).or_default().1 = Some(entry),
-                (_, name) if name.ends_with(".sql") => loaded.problems.push(unclaimed(LayoutKind::Diesel, &entry.rel)),
+                (_, name) if name.ends_with(".sql") => loaded
+                    .problems
+                    .push(unclaimed(LayoutKind::Diesel, &entry.rel)),
                 _ => loaded.ignored.push(entry.rel.clone()),
             }
         }
@@ -39,20 +47,34 @@ impl Layout for Diesel {
                 continue;
             };
             let Some((version, name)) = split_version_name(dir) else {
-                loaded.problems.push(unclaimed(LayoutKind::Diesel, &up_entry.rel));
+                loaded
+                    .problems
+                    .push(unclaimed(LayoutKind::Diesel, &up_entry.rel));
                 continue;
             };
-            let Some(file) = source_file(listing, up_entry, &mut loaded.problems) else { continue };
-            let directives = directives_of(&file, 0..file.text().len(), &up_entry.rel, &mut loaded.problems);
+            let Some(file) = source_file(listing, up_entry, &mut loaded.problems) else {
+                continue;
+            };
+            let directives = directives_of(
+                &file,
+                0..file.text().len(),
+                &up_entry.rel,
+                &mut loaded.problems,
+            );
             let checksum = file.checksum().clone();
             let up = Script::whole(file, directives);
             let down = down.and_then(|d| {
                 let file = source_file(listing, d, &mut loaded.problems)?;
-                let directives = directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
+                let directives =
+                    directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
                 Some(Script::whole(file, directives))
             });
-            let id = MigrationId { version: Some(version), name };
-            if let Some(m) = versioned(id, up, down, checksum, &up_entry.rel, &mut loaded.problems) {
+            let id = MigrationId {
+                version: Some(version),
+                name,
+            };
+            if let Some(m) = versioned(id, up, down, checksum, &up_entry.rel, &mut loaded.problems)
+            {
                 loaded.migrations.push(m);
             }
         }

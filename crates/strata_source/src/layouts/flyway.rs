@@ -2,7 +2,9 @@
 //! `R__<description>.sql` repeatables. Flyway spells `1.1` as `1_1` too; both are the same
 //! version here, as in Flyway.
 
-use super::{common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use super::{
+    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
+};
 use crate::listing::{Entry, Listing};
 use crate::Problem;
 use std::collections::BTreeMap;
@@ -38,7 +40,11 @@ impl Layout for Flyway {
     }
 
     fn evidence(&self, listing: &Listing) -> usize {
-        listing.entries().iter().filter(|e| e.parent.is_none() && parse_name(&e.name).is_some()).count()
+        listing
+            .entries()
+            .iter()
+            .filter(|e| e.parent.is_none() && parse_name(&e.name).is_some())
+            .count()
     }
 
     fn load(&self, listing: &Listing) -> Loaded {
@@ -54,45 +60,77 @@ impl Layout for Flyway {
             match parse_name(&entry.name) {
                 Some(Name::Versioned(v, d)) => match Version::parse(v) {
                     Ok(version) => versioned_entries.push((entry, version, d)),
-                    Err(e) => loaded.problems.push(Problem::new(&entry.rel, format!("cannot parse the Flyway version: {e}"))),
+                    Err(e) => loaded.problems.push(Problem::new(
+                        &entry.rel,
+                        format!("cannot parse the Flyway version: {e}"),
+                    )),
                 },
                 Some(Name::Undo(v)) => match Version::parse(v) {
                     Ok(version) => {
                         undos.insert(version.parts().join("."), (entry, version));
                     }
-                    Err(e) => loaded.problems.push(Problem::new(&entry.rel, format!("cannot parse the Flyway version: {e}"))),
+                    Err(e) => loaded.problems.push(Problem::new(
+                        &entry.rel,
+                        format!("cannot parse the Flyway version: {e}"),
+                    )),
                 },
                 Some(Name::Repeatable(desc)) => {
-                    let Some(file) = source_file(listing, entry, &mut loaded.problems) else { continue };
-                    let directives = directives_of(&file, 0..file.text().len(), &entry.rel, &mut loaded.problems);
+                    let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
+                        continue;
+                    };
+                    let directives = directives_of(
+                        &file,
+                        0..file.text().len(),
+                        &entry.rel,
+                        &mut loaded.problems,
+                    );
                     let checksum = file.checksum().clone();
                     let up = Script::whole(file, directives);
                     if up.is_blank() {
-                        loaded.problems.push(Problem::new(&entry.rel, "the repeatable migration is empty; write its SQL or delete the file"));
+                        loaded.problems.push(Problem::new(
+                            &entry.rel,
+                            "the repeatable migration is empty; write its SQL or delete the file",
+                        ));
                         continue;
                     }
                     loaded.migrations.push(Migration {
-                        id: MigrationId { version: None, name: desc.to_owned() },
+                        id: MigrationId {
+                            version: None,
+                            name: desc.to_owned(),
+                        },
                         kind: MigrationKind::Repeatable,
                         up,
                         down: None,
                         checksum,
                     });
                 }
-                None => loaded.problems.push(unclaimed(LayoutKind::Flyway, &entry.rel)),
+                None => loaded
+                    .problems
+                    .push(unclaimed(LayoutKind::Flyway, &entry.rel)),
             }
         }
         for (entry, version, desc) in versioned_entries {
-            let Some(file) = source_file(listing, entry, &mut loaded.problems) else { continue };
-            let directives = directives_of(&file, 0..file.text().len(), &entry.rel, &mut loaded.problems);
+            let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
+                continue;
+            };
+            let directives = directives_of(
+                &file,
+                0..file.text().len(),
+                &entry.rel,
+                &mut loaded.problems,
+            );
             let checksum = file.checksum().clone();
             let up = Script::whole(file, directives);
             let down = undos.remove(&version.parts().join(".")).and_then(|(u, _)| {
                 let file = source_file(listing, u, &mut loaded.problems)?;
-                let directives = directives_of(&file, 0..file.text().len(), &u.rel, &mut loaded.problems);
+                let directives =
+                    directives_of(&file, 0..file.text().len(), &u.rel, &mut loaded.problems);
                 Some(Script::whole(file, directives))
             });
-            let id = MigrationId { version: Some(version), name: desc.to_owned() };
+            let id = MigrationId {
+                version: Some(version),
+                name: desc.to_owned(),
+            };
             if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
                 loaded.migrations.push(m);
             }

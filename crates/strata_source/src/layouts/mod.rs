@@ -15,7 +15,9 @@ use crate::{Detection, Problem};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
-use strata_model::{Checksum, Directive, Migration, MigrationId, MigrationKind, Script, SourceFile};
+use strata_model::{
+    Checksum, Directive, Migration, MigrationId, MigrationKind, Script, SourceFile,
+};
 
 /// The layouts strata reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -37,8 +39,14 @@ pub enum LayoutKind {
 
 impl LayoutKind {
     /// Every layout, in detection priority order.
-    pub const ALL: [LayoutKind; 6] =
-        [LayoutKind::Diesel, LayoutKind::Flyway, LayoutKind::Dbmate, LayoutKind::Goose, LayoutKind::Updown, LayoutKind::Plain];
+    pub const ALL: [LayoutKind; 6] = [
+        LayoutKind::Diesel,
+        LayoutKind::Flyway,
+        LayoutKind::Dbmate,
+        LayoutKind::Goose,
+        LayoutKind::Updown,
+        LayoutKind::Plain,
+    ];
 
     /// The configuration name.
     pub fn as_str(self) -> &'static str {
@@ -111,7 +119,11 @@ pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
 }
 
 pub(crate) fn detect(listing: &Listing) -> Detection {
-    let sql_files = listing.entries().iter().filter(|e| e.name.ends_with(".sql")).count();
+    let sql_files = listing
+        .entries()
+        .iter()
+        .filter(|e| e.name.ends_with(".sql"))
+        .count();
     for kind in LayoutKind::ALL {
         if kind == LayoutKind::Plain {
             continue;
@@ -120,7 +132,10 @@ pub(crate) fn detect(listing: &Listing) -> Detection {
         if n > 0 {
             return Detection {
                 layout: kind,
-                reason: format!("{n} of {sql_files} .sql file(s) follow the {kind} convention: {}", kind.pattern()),
+                reason: format!(
+                    "{n} of {sql_files} .sql file(s) follow the {kind} convention: {}",
+                    kind.pattern()
+                ),
             };
         }
     }
@@ -134,7 +149,11 @@ pub(crate) fn detect(listing: &Listing) -> Detection {
 }
 
 /// Decodes a file, reporting invalid UTF-8 with its position.
-pub(crate) fn source_file(listing: &Listing, entry: &Entry, problems: &mut Vec<Problem>) -> Option<Arc<SourceFile>> {
+pub(crate) fn source_file(
+    listing: &Listing,
+    entry: &Entry,
+    problems: &mut Vec<Problem>,
+) -> Option<Arc<SourceFile>> {
     match SourceFile::from_bytes(listing.path_of(entry), &entry.bytes) {
         Ok(f) => Some(Arc::new(f)),
         Err(at) => {
@@ -183,7 +202,13 @@ pub(crate) fn versioned(
         ));
         return None;
     }
-    Some(Migration { id, kind: MigrationKind::Versioned, up, down: down.filter(|d| !d.is_blank()), checksum })
+    Some(Migration {
+        id,
+        kind: MigrationKind::Versioned,
+        up,
+        down: down.filter(|d| !d.is_blank()),
+        checksum,
+    })
 }
 
 /// The message for a `.sql` file that no layout can read.
@@ -200,6 +225,9 @@ pub(crate) fn unclaimed(kind: LayoutKind, rel: &std::path::Path) -> Problem {
 /// Reports files with undecodable names and classifies non-SQL files as ignored.
 pub(crate) fn common_checks(listing: &Listing, loaded: &mut Loaded) {
     for name in &listing.unreadable_names {
-        loaded.problems.push(Problem::new(name, "the file name is not valid UTF-8; rename it"));
+        loaded.problems.push(Problem::new(
+            name,
+            "the file name is not valid UTF-8; rename it",
+        ));
     }
 }

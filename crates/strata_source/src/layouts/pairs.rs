@@ -1,7 +1,9 @@
 //! File-pair layouts: golang-migrate/sqlx `.up.sql`/`.down.sql`, and plain numbered files with
 //! an optional `.down.sql` sibling (the psql-loop projects).
 
-use super::{common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use super::{
+    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
+};
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
 use crate::Problem;
@@ -18,7 +20,11 @@ impl Layout for Updown {
         LayoutKind::Updown
     }
     fn evidence(&self, listing: &Listing) -> usize {
-        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".up.sql")).count()
+        listing
+            .entries()
+            .iter()
+            .filter(|e| e.parent.is_none() && e.name.ends_with(".up.sql"))
+            .count()
     }
     fn load(&self, listing: &Listing) -> Loaded {
         load_pairs(listing, LayoutKind::Updown, ".up.sql")
@@ -30,7 +36,11 @@ impl Layout for Plain {
         LayoutKind::Plain
     }
     fn evidence(&self, listing: &Listing) -> usize {
-        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".sql")).count()
+        listing
+            .entries()
+            .iter()
+            .filter(|e| e.parent.is_none() && e.name.ends_with(".sql"))
+            .count()
     }
     fn load(&self, listing: &Listing) -> Loaded {
         load_pairs(listing, LayoutKind::Plain, ".sql")
@@ -68,16 +78,27 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
             loaded.problems.push(unclaimed(kind, &entry.rel));
             continue;
         };
-        let Some(file) = source_file(listing, entry, &mut loaded.problems) else { continue };
-        let directives = directives_of(&file, 0..file.text().len(), &entry.rel, &mut loaded.problems);
+        let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
+            continue;
+        };
+        let directives = directives_of(
+            &file,
+            0..file.text().len(),
+            &entry.rel,
+            &mut loaded.problems,
+        );
         let checksum = file.checksum().clone();
         let up = Script::whole(file, directives);
         let down = downs.get(stem).and_then(|d| {
             let file = source_file(listing, d, &mut loaded.problems)?;
-            let directives = directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
+            let directives =
+                directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
             Some(Script::whole(file, directives))
         });
-        let id = MigrationId { version: Some(version), name };
+        let id = MigrationId {
+            version: Some(version),
+            name,
+        };
         if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
             loaded.migrations.push(m);
         }

@@ -2,7 +2,9 @@
 //! (`-- +goose Up` / `-- +goose Down`). Both scripts live in one file, so each is a byte range
 //! of it and positions map back to the file's real lines.
 
-use super::{common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use super::{
+    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
+};
 use crate::listing::Listing;
 use crate::names::split_version_name;
 use crate::Problem;
@@ -33,13 +35,19 @@ fn dbmate_marker(line: &str) -> Option<Result<Marker, String>> {
         match option {
             "transaction:false" => no_transaction = true,
             "transaction:true" => no_transaction = false,
-            other => return Some(Err(format!("unknown dbmate option `{other}` (dbmate knows `transaction:false`)"))),
+            other => {
+                return Some(Err(format!(
+                    "unknown dbmate option `{other}` (dbmate knows `transaction:false`)"
+                )))
+            }
         }
     }
     Some(match section {
         "up" => Ok(Marker::Up { no_transaction }),
         "down" => Ok(Marker::Down { no_transaction }),
-        other => Err(format!("unknown dbmate section `migrate:{other}`; use `-- migrate:up` or `-- migrate:down`")),
+        other => Err(format!(
+            "unknown dbmate section `migrate:{other}`; use `-- migrate:up` or `-- migrate:down`"
+        )),
     })
 }
 
@@ -48,8 +56,12 @@ fn goose_marker(line: &str) -> Option<Result<Marker, String>> {
     let rest = rest.strip_prefix("+goose")?.trim();
     let lower = rest.to_ascii_lowercase();
     Some(match lower.as_str() {
-        "up" => Ok(Marker::Up { no_transaction: false }),
-        "down" => Ok(Marker::Down { no_transaction: false }),
+        "up" => Ok(Marker::Up {
+            no_transaction: false,
+        }),
+        "down" => Ok(Marker::Down {
+            no_transaction: false,
+        }),
         "no transaction" => Ok(Marker::NoTransaction),
         "statementbegin" => Ok(Marker::StatementBegin),
         "statementend" => Ok(Marker::StatementEnd),
@@ -61,7 +73,9 @@ fn goose_marker(line: &str) -> Option<Result<Marker, String>> {
 type MarkerFn = fn(&str) -> Option<Result<Marker, String>>;
 
 fn has_up_marker(bytes: &[u8], marker: MarkerFn) -> bool {
-    String::from_utf8_lossy(bytes).lines().any(|l| matches!(marker(l), Some(Ok(Marker::Up { .. }))))
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .any(|l| matches!(marker(l), Some(Ok(Marker::Up { .. }))))
 }
 
 impl Layout for Dbmate {
@@ -69,10 +83,24 @@ impl Layout for Dbmate {
         LayoutKind::Dbmate
     }
     fn evidence(&self, listing: &Listing) -> usize {
-        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, dbmate_marker)).count()
+        listing
+            .entries()
+            .iter()
+            .filter(|e| {
+                e.parent.is_none()
+                    && e.name.ends_with(".sql")
+                    && has_up_marker(&e.bytes, dbmate_marker)
+            })
+            .count()
     }
     fn load(&self, listing: &Listing) -> Loaded {
-        load_sectioned(listing, LayoutKind::Dbmate, dbmate_marker, "-- migrate:up", "-- migrate:down")
+        load_sectioned(
+            listing,
+            LayoutKind::Dbmate,
+            dbmate_marker,
+            "-- migrate:up",
+            "-- migrate:down",
+        )
     }
 }
 
@@ -81,10 +109,24 @@ impl Layout for Goose {
         LayoutKind::Goose
     }
     fn evidence(&self, listing: &Listing) -> usize {
-        listing.entries().iter().filter(|e| e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, goose_marker)).count()
+        listing
+            .entries()
+            .iter()
+            .filter(|e| {
+                e.parent.is_none()
+                    && e.name.ends_with(".sql")
+                    && has_up_marker(&e.bytes, goose_marker)
+            })
+            .count()
     }
     fn load(&self, listing: &Listing) -> Loaded {
-        load_sectioned(listing, LayoutKind::Goose, goose_marker, "-- +goose Up", "-- +goose Down")
+        load_sectioned(
+            listing,
+            LayoutKind::Goose,
+            goose_marker,
+            "-- +goose Up",
+            "-- +goose Down",
+        )
     }
 }
 
@@ -94,7 +136,13 @@ struct Section {
     no_transaction: bool,
 }
 
-fn load_sectioned(listing: &Listing, kind: LayoutKind, marker: MarkerFn, up_text: &str, down_text: &str) -> Loaded {
+fn load_sectioned(
+    listing: &Listing,
+    kind: LayoutKind,
+    marker: MarkerFn,
+    up_text: &str,
+    down_text: &str,
+) -> Loaded {
     let mut loaded = Loaded::default();
     common_checks(listing, &mut loaded);
     for entry in listing.entries() {
@@ -107,7 +155,9 @@ fn load_sectioned(listing: &Listing, kind: LayoutKind, marker: MarkerFn, up_text
             loaded.problems.push(unclaimed(kind, &entry.rel));
             continue;
         };
-        let Some(file) = source_file(listing, entry, &mut loaded.problems) else { continue };
+        let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
+            continue;
+        };
         let sections = match split_sections(&file, marker) {
             Ok(s) => s,
             Err(message) => {
@@ -133,12 +183,19 @@ fn load_sectioned(listing: &Listing, kind: LayoutKind, marker: MarkerFn, up_text
                     text: file.line_text(line).trim().to_owned(),
                 });
             }
-            Script { file: file.clone(), range: s.range, directives }
+            Script {
+                file: file.clone(),
+                range: s.range,
+                directives,
+            }
         };
         let up = script(up, &mut loaded.problems);
         let down = down.map(|d| script(d, &mut loaded.problems));
         let checksum = file.checksum().clone();
-        let id = MigrationId { version: Some(version), name };
+        let id = MigrationId {
+            version: Some(version),
+            name,
+        };
         if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
             loaded.migrations.push(m);
         }
@@ -158,9 +215,16 @@ fn split_sections(file: &SourceFile, marker: MarkerFn) -> Result<Sections, Strin
     let mut current: Option<(bool, usize, usize, bool)> = None;
     let mut offset = 0;
     let mut line_no = 0;
-    let close = |current: &mut Option<(bool, usize, usize, bool)>, end: usize, up: &mut Option<Section>, down: &mut Option<Section>| {
+    let close = |current: &mut Option<(bool, usize, usize, bool)>,
+                 end: usize,
+                 up: &mut Option<Section>,
+                 down: &mut Option<Section>| {
         if let Some((is_up, marker_line, start, no_tx)) = current.take() {
-            let section = Section { range: start..end, marker_line, no_transaction: no_tx };
+            let section = Section {
+                range: start..end,
+                marker_line,
+                no_transaction: no_tx,
+            };
             if is_up {
                 *up = Some(section);
             } else {
@@ -180,8 +244,13 @@ fn split_sections(file: &SourceFile, marker: MarkerFn) -> Result<Sections, Strin
                 if let Some(open) = open_statement {
                     return Err(format!("line {open}: `StatementBegin` is not closed by `StatementEnd` before the next section"));
                 }
-                if (is_up && (up.is_some() || current.is_some_and(|c| c.0))) || (!is_up && (down.is_some() || current.is_some_and(|c| !c.0))) {
-                    return Err(format!("line {line_no}: a second {} section; each migration has one", if is_up { "up" } else { "down" }));
+                if (is_up && (up.is_some() || current.is_some_and(|c| c.0)))
+                    || (!is_up && (down.is_some() || current.is_some_and(|c| !c.0)))
+                {
+                    return Err(format!(
+                        "line {line_no}: a second {} section; each migration has one",
+                        if is_up { "up" } else { "down" }
+                    ));
                 }
                 close(&mut current, line_start, &mut up, &mut down);
                 current = Some((is_up, line_no, offset, no_transaction));
@@ -195,14 +264,18 @@ fn split_sections(file: &SourceFile, marker: MarkerFn) -> Result<Sections, Strin
             }
             Marker::StatementEnd => {
                 if open_statement.take().is_none() {
-                    return Err(format!("line {line_no}: `StatementEnd` without a matching `StatementBegin`"));
+                    return Err(format!(
+                        "line {line_no}: `StatementEnd` without a matching `StatementBegin`"
+                    ));
                 }
             }
             Marker::Other => {}
         }
     }
     if let Some(open) = open_statement {
-        return Err(format!("line {open}: `StatementBegin` is never closed by `StatementEnd`"));
+        return Err(format!(
+            "line {open}: `StatementBegin` is never closed by `StatementEnd`"
+        ));
     }
     close(&mut current, text.len(), &mut up, &mut down);
     Ok((up, down, file_no_tx))

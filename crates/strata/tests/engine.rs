@@ -1,0 +1,318 @@
+//! Execution semantics end to end: concurrency, error positions and atomicity, non-transactional
+//! migrations, the scriptable JSON contract, and credential redaction.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// Two `strata up` processes racing on a 50-migration set: each migration is applied once.
+#[test]
+fn concurrent_runs_apply_each_migration_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    for i in 1..=50 {
+        let prev = if i > 1 {
+            format!(", prev_id int REFERENCES t{:02}(id)", i - 1)
+        } else {
+            String::new()
+        };
+        write(
+            &dir,
+            &format!("{i:03}_t{i:02}.sql"),
+            &format!("CREATE TABLE t{i:02} (id int PRIMARY KEY{prev});\nSELECT pg_sleep(0.01);\n"),
+        );
+    }
+    let db = TestDatabase::new("race");
+    let spawn = || {
+        strata_cmd(tmp.path())
+            .args(["--database-url", &db.url(), "--dir", "migrations", "up"])
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for o in [&a, &b] {
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let rows = db
+        .psql("SELECT count(*), count(DISTINCT key) FROM strata.migrations")
+        .unwrap();
+    assert_eq!(rows.trim(), "50|50");
+    let applies = db
+        .psql("SELECT count(*) FROM strata.events WHERE kind = 'apply'")
+        .unwrap();
+    assert_eq!(applies.trim(), "50", "every migration applied exactly once");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert_eq!(out.matches("applied ").count(), 50, "{out}");
+}
+
+/// A syntax error in the third statement is reported at its file:line:col and nothing of the
+/// migration remains.
+#[test]
+fn syntax_error_position_and_atomic_rollback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_ok.sql", "CREATE TABLE ok (id int);\n");
+    write(
+        &dir,
+        "002_broken.sql",
+        "-- three statements, the third is broken\nCREATE TABLE first (id int);\nINSERT INTO first VALUES (1);\n\nCREATE TABLE third (id int,\n    name txet NOT NULL,, other int);\n",
+    );
+    let db = TestDatabase::new("syntax");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("syntax error at or near \",\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("002_broken.sql:6:24"),
+        "position not mapped to file:line:col:\n{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("statement 3"), "{}", run.stderr);
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert_eq!(
+        db.psql("SELECT to_regclass('first') IS NULL, to_regclass('ok') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t|t"
+    );
+    let doc = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    let states: Vec<&str> = doc["sets"][0]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["applied", "pending"]);
+}
+
+/// Errors in a multi-byte, CRLF file are located by character, not by byte.
+#[test]
+fn error_positions_count_characters_in_crlf_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_x.sql", "\u{feff}-- café ünïcode\r\nCREATE TABLE t (note text DEFAULT 'é');\r\nSELECT * FROM nowhere_é;\r\n");
+    let db = TestDatabase::new("utf");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("001_x.sql:3:15"), "{}", run.stderr);
+    assert!(run.stderr.contains("42P01"), "{}", run.stderr);
+}
+
+/// Two CREATE INDEX CONCURRENTLY statements run outside a transaction (while strata holds its
+/// lock on another connection, so nothing deadlocks) and revert.
+#[test]
+fn concurrent_indexes_apply_and_revert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_table.up.sql", "CREATE TABLE items (id int, sku text);\nINSERT INTO items SELECT g, 'sku' || g FROM generate_series(1, 1000) g;\n");
+    write(&dir, "1_table.down.sql", "DROP TABLE items;\n");
+    write(&dir, "2_indexes.up.sql", "CREATE INDEX CONCURRENTLY items_id ON items (id);\nCREATE INDEX CONCURRENTLY items_sku ON items (sku);\n");
+    write(
+        &dir,
+        "2_indexes.down.sql",
+        "DROP INDEX CONCURRENTLY items_sku;\nDROP INDEX CONCURRENTLY items_id;\n",
+    );
+    let db = TestDatabase::new("cic");
+    let empty = snapshot(&db);
+    let dry = strata(tmp.path(), &db, &["--dir", "migrations", "up", "--dry-run"]).ok();
+    assert!(
+        dry.stdout.contains("outside a transaction")
+            && dry.stdout.contains("CREATE INDEX CONCURRENTLY items_sku"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        snapshot(&db),
+        empty,
+        "--dry-run must not change the database"
+    );
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(
+        run.stdout.contains("outside a transaction"),
+        "{}",
+        run.stdout
+    );
+    let valid = db.psql("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('items_id', 'items_sku') AND i.indisvalid").unwrap();
+    assert_eq!(valid.trim(), "2");
+    strata(tmp.path(), &db, &["--dir", "migrations", "down"]).ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_class WHERE relname IN ('items_id', 'items_sku')")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    strata(tmp.path(), &db, &["--dir", "migrations", "down"]).ok();
+    assert_eq!(snapshot(&db), empty);
+}
+
+/// A failing non-transactional migration is recorded as partial and resumes at the first
+/// statement that did not complete.
+#[test]
+fn non_transactional_failure_is_recorded_and_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_t.sql", "CREATE TABLE t (id int);\n");
+    write(&dir, "2_idx.sql", "CREATE INDEX CONCURRENTLY t_a ON t (id);\nCREATE INDEX CONCURRENTLY t_b ON t (missing_column);\nCREATE INDEX CONCURRENTLY t_c ON t (id);\n");
+    let db = TestDatabase::new("partial");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("1 of 3 statement(s) completed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("2_idx.sql:2:"), "{}", run.stderr);
+    let doc = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["sets"][0]["migrations"][1]["state"], "partial");
+    // The file must not change between the failure and the resume (the journal is keyed to
+    // it), so fix the cause in the database instead.
+    db.psql("DROP INDEX IF EXISTS t_b; ALTER TABLE t ADD COLUMN missing_column int")
+        .unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(run.stdout.contains("resumed 2"), "{}", run.stdout);
+    assert_eq!(db.psql("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relname LIKE 't\\__'").unwrap().trim(), "t_a,t_b,t_c");
+    let events = db
+        .psql("SELECT string_agg(kind, ',' ORDER BY id) FROM strata.events")
+        .unwrap();
+    assert_eq!(events.trim(), "apply,fail,resume");
+}
+
+/// The JSON contract other tools rely on.
+#[test]
+fn status_json_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    write(&dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+    write(&dir, "000001_a.down.sql", "DROP TABLE a;\n");
+    write(&dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
+    write(&dir, "000002_b.down.sql", "DROP TABLE b;\n");
+    let db = TestDatabase::new("json");
+    let empty = snapshot(&db);
+    strata(tmp.path(), &db, &["--dir", "db", "up", "--to", "1"]).ok();
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "db", "--json", "status", "--check"],
+    );
+    assert_eq!(run.code, 1, "pending migrations are findings under --check");
+    let doc = run.json();
+    let set = &doc["sets"][0];
+    assert_eq!(set["name"], "db");
+    assert_eq!(set["layout"], "updown");
+    assert!(set["dir"].as_str().unwrap().ends_with("db"));
+    let m = set["migrations"].as_array().unwrap();
+    assert_eq!(
+        (
+            m[0]["version"].as_str(),
+            m[0]["name"].as_str(),
+            m[0]["state"].as_str()
+        ),
+        (Some("000001"), Some("a"), Some("applied"))
+    );
+    assert_eq!(
+        (m[1]["version"].as_str(), m[1]["state"].as_str()),
+        (Some("000002"), Some("pending"))
+    );
+    assert!(m[0]["applied_at"].is_string() && m[0]["duration_ms"].is_number());
+    // Versions match numerically on the command line.
+    strata(tmp.path(), &db, &["--dir", "db", "goto", "V2"]).ok();
+    strata(tmp.path(), &db, &["--dir", "db", "down", "--to", "0"]).ok();
+    assert_eq!(snapshot(&db), empty);
+}
+
+/// Passwords never appear in output, even in connection errors.
+#[test]
+fn credentials_are_redacted() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("migrations"), "1_a.sql", "SELECT 1;\n");
+    for url in [
+        "postgres://bob:hunter2secret@127.0.0.1:1/app",
+        "host=127.0.0.1 port=1 user=bob password=hunter2secret dbname=app",
+    ] {
+        let run = strata_raw(tmp.path(), &["--database-url", url, "status"]);
+        assert_eq!(run.code, 2);
+        assert!(
+            !run.stderr.contains("hunter2secret") && !run.stdout.contains("hunter2secret"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);
+    }
+}
+
+/// A script that wraps itself in BEGIN/COMMIT (the psql-loop template) still commits atomically
+/// with its history row; one with several transactions runs as psql would.
+#[test]
+fn scripts_with_their_own_transactions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "001_wrapped.sql",
+        "-- Migration: 001\nBEGIN;\nCREATE TABLE w (id int);\nCOMMIT;\n",
+    );
+    write(
+        &dir,
+        "002_two.sql",
+        "BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE y (id int);\nCOMMIT;\n",
+    );
+    let db = TestDatabase::new("owntx");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(!run.stdout.contains("WARNING"), "{}", run.stdout);
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_class WHERE relname IN ('w', 'x', 'y') AND relkind = 'r'")
+            .unwrap()
+            .trim(),
+        "3"
+    );
+}
+
+/// A `SET search_path` in one migration does not leak into the next.
+#[test]
+fn search_path_is_restored_between_migrations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "1_a.sql",
+        "CREATE SCHEMA other;\nSET search_path = other;\nCREATE TABLE in_other (id int);\n",
+    );
+    write(&dir, "2_b.sql", "CREATE TABLE in_public (id int);\n");
+    let db = TestDatabase::new("path");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert_eq!(db.psql("SELECT to_regclass('other.in_other') IS NOT NULL, to_regclass('public.in_public') IS NOT NULL").unwrap().trim(), "t|t");
+}

@@ -1,0 +1,332 @@
+//! Every layout, end to end: the fixture folders under `fixtures/layouts/<layout>/{ok,err}` are
+//! the assertions. Each `ok` case is applied by the real binary on a real database, checked with
+//! `status`, reverted to the starting schema when it has downs, re-applied, redone, and then
+//! edited to prove `validate` notices. Each `err` case must be refused with the messages listed
+//! in its `.expect` file.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn cases(layout: &str, kind: &str) -> Vec<std::path::PathBuf> {
+    let dir = repo_root().join("fixtures/layouts").join(layout).join(kind);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no {kind} cases for {layout}");
+    out
+}
+
+fn ok_case(layout: &str, case: &Path) {
+    let name = case.file_name().unwrap().to_string_lossy().into_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    copy_dir(case, &dir);
+    let db = TestDatabase::new(&format!("l_{layout}"));
+    let ctx = format!("{layout}/ok/{name}");
+    let before = snapshot(&db);
+
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(
+        run.code, 0,
+        "{ctx}: up failed\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let status = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status", "--check"],
+    );
+    assert_eq!(
+        status.code, 0,
+        "{ctx}: status --check\n{}\n{}",
+        status.stdout, status.stderr
+    );
+    let doc = status.json();
+    let set = &doc["sets"][0];
+    assert_eq!(set["layout"], layout, "{ctx}: detected layout");
+    let migrations = set["migrations"].as_array().unwrap();
+    assert!(!migrations.is_empty());
+    for m in migrations {
+        assert_eq!(m["state"], "applied", "{ctx}: {m}");
+        assert!(
+            m["applied_at"].is_string()
+                && m["applied_by"].is_string()
+                && m["duration_ms"].is_number(),
+            "{ctx}: {m}"
+        );
+    }
+    let after_up = snapshot(&db);
+    assert_ne!(before, after_up, "{ctx}: up changed nothing");
+
+    let loaded = load(&dir);
+    let reversible = loaded.versioned().all(|m| m.down.is_some());
+    let has_repeatables = loaded.migrations.len() != loaded.versioned().count();
+    if reversible && !has_repeatables {
+        let run = strata(tmp.path(), &db, &["--dir", "migrations", "down", "--all"]);
+        assert_eq!(
+            run.code, 0,
+            "{ctx}: down --all\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        assert_eq!(
+            snapshot(&db),
+            before,
+            "{ctx}: down --all did not restore the starting schema"
+        );
+        strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+        assert_eq!(
+            snapshot(&db),
+            after_up,
+            "{ctx}: re-applying gave another schema"
+        );
+        strata(tmp.path(), &db, &["--dir", "migrations", "redo"]).ok();
+        assert_eq!(snapshot(&db), after_up, "{ctx}: redo gave another schema");
+    } else if !reversible {
+        let run = strata(tmp.path(), &db, &["--dir", "migrations", "down", "--all"]);
+        assert_eq!(
+            run.code, 2,
+            "{ctx}: down --all must refuse without down scripts"
+        );
+        assert!(
+            run.stderr.contains("has no down script"),
+            "{ctx}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            snapshot(&db),
+            after_up,
+            "{ctx}: a refused down changed the schema"
+        );
+    }
+
+    strata(tmp.path(), &db, &["--dir", "migrations", "validate"]).ok();
+    // Editing an applied migration is drift that validate and status --check must report.
+    let first = loaded.versioned().next().unwrap();
+    let mut text = std::fs::read(first.path()).unwrap();
+    text.extend_from_slice(b"\n-- edited after it was applied\n");
+    std::fs::write(first.path(), text).unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "validate"]);
+    assert_eq!(
+        run.code, 1,
+        "{ctx}: validate after an edit\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.contains("modified")
+            && run
+                .stdout
+                .contains(first.id.version.as_ref().unwrap().as_str()),
+        "{ctx}: {}",
+        run.stdout
+    );
+    assert_eq!(
+        strata(
+            tmp.path(),
+            &db,
+            &["--dir", "migrations", "status", "--check"]
+        )
+        .code,
+        1,
+        "{ctx}"
+    );
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(
+        run.code, 2,
+        "{ctx}: up must refuse while an applied migration is modified"
+    );
+}
+
+fn err_case(layout: &str, case: &Path) {
+    let expect_file = case.with_extension("expect");
+    let expect = std::fs::read_to_string(&expect_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", expect_file.display()));
+    let run = strata_raw(
+        case.parent().unwrap(),
+        &[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/never",
+            "--dir",
+            case.to_str().unwrap(),
+            "status",
+        ],
+    );
+    let ctx = format!(
+        "{layout}/err/{}",
+        case.file_name().unwrap().to_string_lossy()
+    );
+    assert_eq!(
+        run.code, 2,
+        "{ctx}: must be refused\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let lower = run.stderr.to_lowercase();
+    for line in expect.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(
+            lower.contains(&line.to_lowercase()),
+            "{ctx}: error lacks {line:?}:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !lower.contains("cannot connect"),
+        "{ctx}: discovery must fail before touching the database"
+    );
+}
+
+fn layout_suite(layout: &str) {
+    for case in cases(layout, "ok") {
+        ok_case(layout, &case);
+    }
+    for case in cases(layout, "err") {
+        err_case(layout, &case);
+    }
+}
+
+#[test]
+fn updown() {
+    layout_suite("updown");
+}
+
+#[test]
+fn plain() {
+    layout_suite("plain");
+}
+
+#[test]
+fn flyway() {
+    layout_suite("flyway");
+}
+
+#[test]
+fn dbmate() {
+    layout_suite("dbmate");
+}
+
+#[test]
+fn goose() {
+    layout_suite("goose");
+}
+
+#[test]
+fn diesel() {
+    layout_suite("diesel");
+}
+
+/// `baseline` and `new` in every layout, on the layout's first ok case.
+#[test]
+fn baseline_and_new_in_every_layout() {
+    for layout in ["updown", "plain", "flyway", "dbmate", "goose", "diesel"] {
+        let case = &cases(layout, "ok")[0];
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("migrations");
+        copy_dir(case, &dir);
+        let db = TestDatabase::new(&format!("b_{layout}"));
+        let empty = snapshot(&db);
+        let set = load(&dir);
+        let first = set
+            .versioned()
+            .next()
+            .unwrap()
+            .id
+            .version
+            .clone()
+            .unwrap()
+            .to_string();
+        let run = strata(
+            tmp.path(),
+            &db,
+            &["--dir", "migrations", "baseline", &first],
+        )
+        .ok();
+        assert!(run.stdout.contains("baselined"), "{layout}: {}", run.stdout);
+        assert_eq!(
+            snapshot(&db),
+            empty,
+            "{layout}: baseline must not run anything"
+        );
+        let doc = strata(
+            tmp.path(),
+            &db,
+            &["--dir", "migrations", "--json", "status"],
+        )
+        .ok()
+        .json();
+        let states: Vec<&str> = doc["sets"][0]["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states[0], "applied", "{layout}: {states:?}");
+        assert!(
+            states[1..].iter().all(|s| *s == "pending"),
+            "{layout}: {states:?}"
+        );
+
+        let db2 = TestDatabase::new(&format!("n_{layout}"));
+        strata(tmp.path(), &db2, &["--dir", "migrations", "up"]).ok();
+        let created = strata(
+            tmp.path(),
+            &db2,
+            &["--dir", "migrations", "--json", "new", "add strata probe"],
+        )
+        .ok()
+        .json();
+        let files: Vec<String> = created["created"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        assert!(!files.is_empty());
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            let is_down = f.ends_with("down.sql");
+            let new_text = if layout == "dbmate" {
+                text.replacen(
+                    "-- migrate:up\n",
+                    "-- migrate:up\ncreate table strata_probe (id int);\n",
+                    1,
+                )
+                .replacen(
+                    "-- migrate:down\n",
+                    "-- migrate:down\ndrop table strata_probe;\n",
+                    1,
+                )
+            } else if layout == "goose" {
+                text.replacen(
+                    "-- +goose Up\n",
+                    "-- +goose Up\ncreate table strata_probe (id int);\n",
+                    1,
+                )
+                .replacen(
+                    "-- +goose Down\n",
+                    "-- +goose Down\ndrop table strata_probe;\n",
+                    1,
+                )
+            } else if is_down {
+                "drop table strata_probe;\n".to_owned()
+            } else {
+                "create table strata_probe (id int);\n".to_owned()
+            };
+            std::fs::write(f, new_text).unwrap();
+        }
+        strata(tmp.path(), &db2, &["--dir", "migrations", "up"]).ok();
+        assert!(
+            snapshot(&db2).contains("rel public.strata_probe r"),
+            "{layout}: the new migration was not applied"
+        );
+        if layout != "flyway" {
+            strata(tmp.path(), &db2, &["--dir", "migrations", "down"]).ok();
+            assert!(
+                !snapshot(&db2).contains("strata_probe"),
+                "{layout}: the new migration's down did not run"
+            );
+        }
+    }
+}
