@@ -35,7 +35,7 @@ pub fn ensure_running(project_root: &Path) -> Result<String> {
     let exists = cluster
         .psql(
             "postgres",
-            concat!("SELECT 1 FROM pg_database WHERE datname = 'strata_dev'"),
+            "SELECT 1 FROM pg_database WHERE datname = 'strata_dev'",
         )
         .context("cannot query the dev cluster")?;
     if exists.trim().is_empty() {

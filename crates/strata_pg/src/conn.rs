@@ -183,7 +183,7 @@ impl ConnInfo {
             config.dbname(&db);
         }
         if config.get_application_name().is_none() {
-            config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
+            config.application_name(env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
         }
         if config.get_connect_timeout().is_none() {
             let secs = env("PGCONNECT_TIMEOUT")
@@ -372,7 +372,7 @@ fn split_pgpass(line: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + '_ {
+    fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
             pairs
                 .iter()
@@ -432,7 +432,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let f = file.display().to_string();
-        let env = env_of(&[("PGPASSFILE", f.as_str())]);
+        let pairs = [("PGPASSFILE", f.as_str())];
+        let env = env_of(&pairs);
         let info = ConnInfo::resolve(Some("postgres://bob@db/app"), &env).unwrap();
         assert_eq!(info.config.get_password(), Some(&b"pa:ss"[..]));
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();

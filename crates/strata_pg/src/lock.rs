@@ -82,7 +82,7 @@ impl MigrationLock {
             std::process::id()
         );
         info.config
-            .application_name(&app.chars().take(63).collect::<String>());
+            .application_name(app.chars().take(63).collect::<String>());
         let session = Session::connect(&info).await?;
         let key = lock_key(registry_schema);
         let try_stmt = session

@@ -471,7 +471,7 @@ fn steps_for(
                     .iter()
                     .filter(|e| e.applied.is_some() && e.kind == MigrationKind::Versioned)
                     .filter_map(|e| e.version.clone())
-                    .last()
+                    .next_back()
                     .unwrap_or_default();
                 return Err(PlanError::OutOfOrder {
                     keys: out_of_order.iter().map(|e| e.key.clone()).collect(),
@@ -538,9 +538,7 @@ fn steps_for(
             blockers(entries, local)?;
             let last = entries
                 .iter()
-                .filter(versioned)
-                .filter(|e| e.applied.is_some())
-                .last();
+                .rfind(|e| e.kind == MigrationKind::Versioned && e.applied.is_some());
             match last {
                 None => Ok(Vec::new()),
                 Some(e) => {

@@ -166,6 +166,22 @@ fn load_sectioned(
             }
         };
         let (up, down, file_no_tx) = sections;
+        // Directives before the first section marker apply to the whole file; an unknown one
+        // there is as much an error as inside a section.
+        let first_section = [up.as_ref(), down.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|s| s.range.start)
+            .min()
+            .unwrap_or(file.text().len());
+        let preamble_end =
+            file.line_start(file.line_col(first_section).line.saturating_sub(1).max(1));
+        let preamble = directives_of(
+            &file,
+            0..preamble_end.min(first_section),
+            &entry.rel,
+            &mut loaded.problems,
+        );
         let Some(up) = up else {
             loaded.problems.push(Problem::new(
                 &entry.rel,
@@ -175,6 +191,7 @@ fn load_sectioned(
         };
         let script = |s: Section, problems: &mut Vec<Problem>| {
             let mut directives = directives_of(&file, s.range.clone(), &entry.rel, problems);
+            directives.extend(preamble.iter().cloned());
             if s.no_transaction || file_no_tx.is_some() {
                 let line = file_no_tx.unwrap_or(s.marker_line);
                 directives.push(Directive {
