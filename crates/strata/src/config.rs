@@ -351,13 +351,10 @@ mod tests {
 
     #[test]
     fn reference_config_parses_and_rejects_unknown_keys() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/coupons-flyway/strata.toml"
-        ));
-        if let Ok(text) = text {
-            let parsed: FileConfig = toml::from_str(&text).unwrap();
-            assert!(!parsed.sets.is_empty());
+        for example in ["coupons-flyway", "echo-backend", "audit-psql", "marketplace", "laravel-cmis"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(example).join("strata.toml");
+            let parsed = load_file(&path).unwrap();
+            assert!(!parsed.sets.is_empty(), "{example}");
         }
         let bad: Result<FileConfig, _> = toml::from_str("lock_timeot = \"5s\"\n");
         assert!(bad.unwrap_err().to_string().contains("unknown field"));

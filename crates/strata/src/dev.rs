@@ -11,9 +11,36 @@ use strata_ephemeral::{Cluster, ClusterOptions, PgBinaries};
 /// The database strata uses inside the dev cluster.
 pub const DEV_DATABASE: &str = "strata_dev";
 
-/// Where the dev cluster lives for a project.
+/// Where the dev cluster lives for a project: `.strata/dev`, unless the server could not use
+/// that path (a socket path over the kernel's 107-byte limit, or, when strata runs as root, a
+/// parent directory the `postgres` user cannot enter, such as a 0700 `/root`); then a
+/// per-project directory under the system temp dir.
 pub fn dev_root(project_root: &Path) -> PathBuf {
-    project_root.join(".strata").join("dev")
+    let local = project_root.join(".strata").join("dev");
+    if usable_by_server(&local) {
+        return local;
+    }
+    let canonical = std::fs::canonicalize(project_root).unwrap_or_else(|_| project_root.to_owned());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.to_string_lossy().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    std::env::temp_dir().join(format!("strata-dev-{h:016x}"))
+}
+
+fn usable_by_server(root: &Path) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if root.join("run/.s.PGSQL.5432.lock").as_os_str().len() > 100 {
+        return false;
+    }
+    let running_as_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    if !running_as_root {
+        return true;
+    }
+    root.ancestors()
+        .filter_map(|dir| std::fs::metadata(dir).ok())
+        .all(|m| m.permissions().mode() & 0o001 != 0)
 }
 
 fn open(project_root: &Path) -> Result<Cluster> {
