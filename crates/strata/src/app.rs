@@ -130,8 +130,12 @@ pub async fn plan_set(
     let policy = Policy {
         allow_out_of_order: settings.allow_out_of_order,
     };
-    let plan = strata_plan::plan(set.migrations(), &applied, target, &policy)
+    let mut plan = strata_plan::plan(set.migrations(), &applied, target, &policy)
         .with_context(|| format!("set `{}`", set.spec.name))?;
+    let failures = registry
+        .last_failures(&session.client, &set.spec.name)
+        .await?;
+    strata_plan::mark_failed(&mut plan, &failures);
     Ok((applied, plan))
 }
 

@@ -351,8 +351,17 @@ mod tests {
 
     #[test]
     fn reference_config_parses_and_rejects_unknown_keys() {
-        for example in ["coupons-flyway", "echo-backend", "audit-psql", "marketplace", "laravel-cmis"] {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(example).join("strata.toml");
+        for example in [
+            "coupons-flyway",
+            "echo-backend",
+            "audit-psql",
+            "marketplace",
+            "laravel-cmis",
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples")
+                .join(example)
+                .join("strata.toml");
             let parsed = load_file(&path).unwrap();
             assert!(!parsed.sets.is_empty(), "{example}");
         }

@@ -34,7 +34,9 @@ fn usable_by_server(root: &Path) -> bool {
     if root.join("run/.s.PGSQL.5432.lock").as_os_str().len() > 100 {
         return false;
     }
-    let running_as_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let running_as_root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
     if !running_as_root {
         return true;
     }

@@ -110,7 +110,11 @@ fn syntax_error_position_and_atomic_rollback() {
         .iter()
         .map(|m| m["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["applied", "pending"]);
+    assert_eq!(states, ["applied", "failed"]);
+    let events = db
+        .psql("SELECT string_agg(kind, ',' ORDER BY id) FROM strata.events")
+        .unwrap();
+    assert_eq!(events.trim(), "apply,fail");
 }
 
 /// Errors in a multi-byte, CRLF file are located by character, not by byte.

@@ -21,10 +21,18 @@ fn round_trip(name: &str, reversible: bool) {
     strata(tmp.path(), &db, &["status", "--check"]).ok();
     strata(tmp.path(), &db, &["validate"]).ok();
     let again = strata(tmp.path(), &db, &["up"]).ok();
-    assert!(again.stdout.contains("nothing to do"), "{name}: {}", again.stdout);
+    assert!(
+        again.stdout.contains("nothing to do"),
+        "{name}: {}",
+        again.stdout
+    );
     if reversible {
         strata(tmp.path(), &db, &["down", "--all"]).ok();
-        assert_eq!(snapshot(&db), before, "{name}: down --all did not restore the starting schema");
+        assert_eq!(
+            snapshot(&db),
+            before,
+            "{name}: down --all did not restore the starting schema"
+        );
     }
 }
 
@@ -58,7 +66,14 @@ fn coupons_flyway_sets() {
     let doc = strata(tmp.path(), &db, &["--json", "status"]).ok().json();
     let sets = doc["sets"].as_array().unwrap();
     assert_eq!(sets.len(), 3);
-    let states = |i: usize| sets[i]["migrations"].as_array().unwrap().iter().map(|m| m["state"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let states = |i: usize| {
+        sets[i]["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["state"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert!(states(0).iter().all(|s| s == "applied"), "{:?}", states(0));
     assert!(states(2).iter().all(|s| s == "pending"), "{:?}", states(2));
     strata(tmp.path(), &db, &["up"]).ok();
@@ -66,13 +81,26 @@ fn coupons_flyway_sets() {
 
     let coupon_before = db.psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'coupon_schema'").unwrap();
     let refused = strata(tmp.path(), &db, &["--set", "redemption", "fresh"]);
-    assert_eq!(refused.code, 2, "fresh must refuse without --confirm outside the dev cluster");
+    assert_eq!(
+        refused.code, 2,
+        "fresh must refuse without --confirm outside the dev cluster"
+    );
     assert!(refused.stderr.contains("--confirm"), "{}", refused.stderr);
-    strata(tmp.path(), &db, &["--set", "redemption", "fresh", "--confirm", db.name()]).ok();
+    strata(
+        tmp.path(),
+        &db,
+        &["--set", "redemption", "fresh", "--confirm", db.name()],
+    )
+    .ok();
     let coupon_after = db.psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'coupon_schema'").unwrap();
-    assert_eq!(coupon_before, coupon_after, "fresh of one set touched another set's schema");
+    assert_eq!(
+        coupon_before, coupon_after,
+        "fresh of one set touched another set's schema"
+    );
     strata(tmp.path(), &db, &["status", "--check"]).ok();
-    let events = db.psql("SELECT count(*) FROM strata.events WHERE kind = 'fresh' AND set_name = 'redemption'").unwrap();
+    let events = db
+        .psql("SELECT count(*) FROM strata.events WHERE kind = 'fresh' AND set_name = 'redemption'")
+        .unwrap();
     assert_eq!(events.trim(), "1");
 }
 
@@ -85,5 +113,9 @@ fn fresh_resets_a_public_set() {
     let after_up = snapshot(&db);
     db.psql("CREATE TABLE public.stray (id int)").unwrap();
     strata(tmp.path(), &db, &["fresh", "--confirm", db.name()]).ok();
-    assert_eq!(snapshot(&db), after_up, "fresh must drop what is there and re-apply from scratch");
+    assert_eq!(
+        snapshot(&db),
+        after_up,
+        "fresh must drop what is there and re-apply from scratch"
+    );
 }

@@ -451,6 +451,16 @@ async fn run_transactional(
                 let _ = client.batch_execute("ROLLBACK").await;
             }
             let failure = failure_from(&e, Some((script, shape.body.start, false)), Some(analysis));
+            // Recorded after the rollback, in its own statement: the attempt leaves a trace
+            // (`status` shows the migration as failed) but no effect.
+            let _ = event(
+                client,
+                ctx,
+                &key,
+                "fail",
+                serde_json::json!({"action": action, "error": failure.message, "sqlstate": failure.sqlstate, "mode": "transactional"}),
+            )
+            .await;
             Err(Box::new(ExecError {
                 done: Vec::new(),
                 key: key.clone(),

@@ -129,6 +129,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Keys of a set whose latest event is a failure, with that failure's error message.
+    pub async fn last_failures(
+        &self,
+        client: &Client,
+        set: &str,
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        if self.installed_version(client).await? == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT key, coalesce(details->>'error', '') FROM (\
+                       SELECT DISTINCT ON (key) key, kind, details FROM {} WHERE set_name = $1 AND key IS NOT NULL ORDER BY key, id DESC\
+                     ) latest WHERE kind = 'fail'",
+                    self.table("events")
+                ),
+                &[&set],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The history of one set, or nothing when the registry does not exist yet (so read-only
     /// verbs never create it).
     pub async fn read(

@@ -61,6 +61,8 @@ pub enum State {
     OutOfOrder,
     /// A non-transactional migration that stopped part-way; resumable.
     Partial,
+    /// Not applied; its last attempt failed and was rolled back (see [`mark_failed`]).
+    Failed,
 }
 
 impl State {
@@ -73,6 +75,7 @@ impl State {
             State::Missing => "missing",
             State::OutOfOrder => "out_of_order",
             State::Partial => "partial",
+            State::Failed => "failed",
         }
     }
 }
@@ -355,7 +358,7 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
     let mut out = Vec::new();
     for e in entries {
         let message = match e.state {
-            State::Applied | State::Pending => continue,
+            State::Applied | State::Pending | State::Failed => continue,
             State::Modified => {
                 let (a, l) = (e.applied.as_ref().map(|a| a.checksum.short().to_owned()), e.local.map(|i| local[i].checksum.short().to_owned()));
                 format!(
@@ -380,6 +383,26 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// Marks pending migrations whose last attempt failed (and was rolled back) as
+/// [`State::Failed`], with a finding carrying the error. `failures` maps registry keys to the
+/// error of their latest attempt, for keys whose latest event is a failure. Steps are unchanged:
+/// a failed migration is still applied by the next `up`.
+pub fn mark_failed(plan: &mut Plan, failures: &[(String, String)]) {
+    for e in plan.entries.iter_mut() {
+        if e.state != State::Pending {
+            continue;
+        }
+        if let Some((_, error)) = failures.iter().find(|(k, _)| *k == e.key) {
+            e.state = State::Failed;
+            plan.findings.push(Finding {
+                key: e.key.clone(),
+                state: State::Failed,
+                message: format!("the last attempt failed and was rolled back ({error}); fix the migration and run `strata up`"),
+            });
+        }
+    }
 }
 
 fn blockers(entries: &[Entry], local: &[Migration]) -> Result<(), PlanError> {

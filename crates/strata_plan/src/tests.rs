@@ -284,3 +284,21 @@ fn partial_runs_resume_first_and_block_down() {
         Err(PlanError::PartialModified { .. })
     ));
 }
+
+#[test]
+fn failed_attempts_are_marked_but_still_applied() {
+    let local = [mig("1", "a", true), mig("2", "b", true)];
+    let mut p = plan(&local, &[row("1", "a")], &up(), &Policy::default()).unwrap();
+    mark_failed(
+        &mut p,
+        &[
+            ("2".into(), "syntax error".into()),
+            ("1".into(), "old".into()),
+        ],
+    );
+    assert_eq!(p.entries[0].state, State::Applied);
+    assert_eq!(p.entries[1].state, State::Failed);
+    assert_eq!(p.findings.len(), 1);
+    assert!(p.findings[0].message.contains("syntax error"));
+    assert_eq!(applies(&p), [1]);
+}
