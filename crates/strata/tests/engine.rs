@@ -320,3 +320,77 @@ fn search_path_is_restored_between_migrations() {
     strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
     assert_eq!(db.psql("SELECT to_regclass('other.in_other') IS NOT NULL, to_regclass('public.in_public') IS NOT NULL").unwrap().trim(), "t|t");
 }
+
+/// Stops a project's dev cluster even when the test fails half-way.
+struct DevGuard<'a>(&'a Path);
+
+impl Drop for DevGuard<'_> {
+    fn drop(&mut self) {
+        let _ = strata_raw(self.0, &["dev", "stop"]);
+    }
+}
+
+/// With no database configured, strata starts its own cluster, says so, and manages it.
+#[test]
+fn embedded_dev_cluster_is_the_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        &tmp.path().join("migrations"),
+        "001_a.sql",
+        "CREATE TABLE a (id int);\n",
+    );
+    let _guard = DevGuard(tmp.path());
+    let run = strata_raw(tmp.path(), &["up"]).ok();
+    assert!(
+        run.stderr.contains("no database configured") && run.stderr.contains("dev cluster"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("applied 001"), "{}", run.stdout);
+    let status = strata_raw(tmp.path(), &["dev", "status"]).ok();
+    assert!(status.stdout.contains("running"), "{}", status.stdout);
+    let url = strata_raw(tmp.path(), &["dev", "url"]).ok();
+    let url = url.stdout.trim();
+    assert!(
+        url.starts_with("postgresql://postgres@/strata_dev?host="),
+        "{url}"
+    );
+    // The same database is reachable through the printed URL.
+    let doc = strata_raw(tmp.path(), &["--database-url", url, "--json", "status"])
+        .ok()
+        .json();
+    assert_eq!(doc["sets"][0]["migrations"][0]["state"], "applied");
+    strata_raw(tmp.path(), &["dev", "stop"]).ok();
+    let status = strata_raw(tmp.path(), &["dev", "status"]).ok();
+    assert!(status.stdout.contains("stopped"), "{}", status.stdout);
+}
+
+/// An applied migration whose file disappeared is reported, not silently ignored.
+#[test]
+fn missing_files_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_a.sql", "CREATE TABLE a (id int);\n");
+    write(&dir, "2_b.sql", "CREATE TABLE b (id int);\n");
+    let db = TestDatabase::new("missing");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    std::fs::remove_file(dir.join("2_b.sql")).unwrap();
+    let doc = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["sets"][0]["migrations"][1]["state"], "missing");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "validate"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("missing") && run.stdout.contains("no file any more"),
+        "{}",
+        run.stdout
+    );
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "down"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("file is missing"), "{}", run.stderr);
+}
