@@ -23,7 +23,7 @@ pub struct Cli {
 }
 
 /// Options every verb understands.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// Database URL (`postgres://user@host:5432/db?sslmode=require`) or key=value string.
     /// Without it: DATABASE_URL, then the libpq variables (PGHOST, PGDATABASE, ...), then the
@@ -45,10 +45,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "STRATA_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print one JSON document instead of text.
-    #[arg(long, global = true, env = "STRATA_JSON")]
+    #[arg(long, global = true, env = "STRATA_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
     /// Hide server NOTICEs and progress lines.
-    #[arg(long, short, global = true, env = "STRATA_QUIET")]
+    #[arg(long, short, global = true, env = "STRATA_QUIET", value_parser = clap::builder::FalseyValueParser::new())]
     pub quiet: bool,
     /// Schema holding strata's registry (default `strata`).
     #[arg(long, global = true, env = "STRATA_REGISTRY_SCHEMA")]
@@ -66,7 +66,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "STRATA_LOCK_WAIT")]
     pub lock_wait: Option<String>,
     /// Allow applying pending migrations older than the newest applied one.
-    #[arg(long, global = true, env = "STRATA_ALLOW_OUT_OF_ORDER")]
+    #[arg(long, global = true, env = "STRATA_ALLOW_OUT_OF_ORDER", value_parser = clap::builder::FalseyValueParser::new())]
     pub allow_out_of_order: bool,
 }
 

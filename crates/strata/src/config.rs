@@ -148,13 +148,17 @@ pub fn load_file(path: &Path) -> Result<FileConfig> {
 /// A set name derived from a directory: its path relative to the project root, so two
 /// directories never share a history and the name does not depend on where the repository
 /// is checked out.
-pub fn derive_set_name(dir: &Path, root: &Path) -> String {
+pub fn derive_set_name(dir: &Path, root: Option<&Path>) -> String {
     let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    let rel = abs
-        .strip_prefix(&root)
-        .map(Path::to_owned)
-        .unwrap_or(abs.clone());
+    let rel = root
+        .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_owned()))
+        .and_then(|r| abs.strip_prefix(r).ok().map(Path::to_owned))
+        // No project root (no .git, no strata.toml): the directory's last two components, which
+        // do not depend on where strata is run from.
+        .unwrap_or_else(|| {
+            let parts: Vec<_> = abs.components().rev().take(2).collect();
+            parts.into_iter().rev().collect()
+        });
     let name = rel.to_string_lossy().trim_matches('/').replace('\\', "/");
     if name.is_empty() {
         abs.file_name()
@@ -165,12 +169,12 @@ pub fn derive_set_name(dir: &Path, root: &Path) -> String {
     }
 }
 
-fn project_root_for(start: &Path) -> PathBuf {
+/// The nearest ancestor holding `.git` or `strata.toml`.
+fn project_root_for(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .find(|d| d.join(".git").exists() || d.join("strata.toml").is_file())
-        .unwrap_or(start)
-        .to_owned()
+        .map(Path::to_owned)
 }
 
 /// Resolves settings. `env` looks up environment variables (injectable for tests).
@@ -185,7 +189,6 @@ pub fn resolve(
         } else {
             cwd.join(p)
         }),
-        None if args.dir.is_some() => None,
         None => find_config(cwd),
     };
     let file = match &config_path {
@@ -196,11 +199,12 @@ pub fn resolve(
         .as_ref()
         .and_then(|p| p.parent().map(Path::to_owned))
         .unwrap_or_else(|| cwd.to_owned());
-    let project_root = if config_path.is_some() {
-        base.clone()
+    let marker_root = if config_path.is_some() {
+        Some(base.clone())
     } else {
         project_root_for(cwd)
     };
+    let project_root = marker_root.clone().unwrap_or_else(|| cwd.to_owned());
 
     let lock_timeout = args
         .lock_timeout
@@ -225,18 +229,47 @@ pub fn resolve(
         } else {
             cwd.join(dir)
         };
-        let name = args
-            .set
-            .clone()
-            .unwrap_or_else(|| derive_set_name(&dir, &project_root));
-        vec![SetSpec {
-            name,
-            dir,
-            schema: None,
-            layout: forced_layout,
-            lock_timeout: pg_duration(&lock_timeout)?,
-            statement_timeout: pg_duration(&statement_timeout)?,
-        }]
+        let canonical = std::fs::canonicalize(&dir).ok();
+        // `--dir` naming a configured set's directory is that set: same name, same history.
+        let configured = file.sets.iter().find(|s| {
+            canonical.is_some()
+                && std::fs::canonicalize(base.join(&s.dir)).ok() == canonical
+                && args.set.as_ref().is_none_or(|n| *n == s.name)
+        });
+        match configured {
+            Some(s) => vec![SetSpec {
+                name: s.name.clone(),
+                dir,
+                schema: s.schema.clone(),
+                layout: forced_layout.or(s.layout),
+                lock_timeout: pg_duration(
+                    args.lock_timeout
+                        .as_deref()
+                        .or(s.lock_timeout.as_deref())
+                        .unwrap_or(&lock_timeout),
+                )?,
+                statement_timeout: pg_duration(
+                    args.statement_timeout
+                        .as_deref()
+                        .or(s.statement_timeout.as_deref())
+                        .unwrap_or(&statement_timeout),
+                )?,
+            }],
+            None => {
+                let name = args
+                    .set
+                    .clone()
+                    .unwrap_or_else(|| derive_set_name(&dir, marker_root.as_deref()));
+                vec![SetSpec {
+                    name,
+                    dir,
+                    schema: None,
+                    layout: forced_layout,
+                    lock_timeout: pg_duration(&lock_timeout)?,
+                    statement_timeout: pg_duration(&statement_timeout)?,
+                }]
+            }
+        }
     } else if !file.sets.is_empty() {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -280,7 +313,7 @@ pub fn resolve(
         let name = args
             .set
             .clone()
-            .unwrap_or_else(|| derive_set_name(&dir, &project_root));
+            .unwrap_or_else(|| derive_set_name(&dir, marker_root.as_deref()));
         vec![SetSpec {
             name,
             dir,
@@ -293,20 +326,20 @@ pub fn resolve(
         bail!("no migration set configured: pass --dir <DIR>, create a strata.toml with a [[set]] entry, or run strata where a `migrations/` directory exists");
     };
 
-    let db = match args
-        .database_url
-        .clone()
-        .or_else(|| env("DATABASE_URL"))
-        .or(file.database_url.clone())
-    {
-        Some(url) => DbTarget::Url(url),
-        None if ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT"]
-            .iter()
-            .any(|v| env(v).is_some()) =>
-        {
-            DbTarget::LibpqEnv
-        }
-        None => DbTarget::Dev,
+    // Flag or STRATA_DATABASE_URL, then DATABASE_URL, then the libpq variables, then the file:
+    // the environment outranks strata.toml.
+    let libpq_env = ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT"]
+        .iter()
+        .any(|v| env(v).is_some());
+    let db = match (
+        args.database_url.clone().or_else(|| env("DATABASE_URL")),
+        libpq_env,
+        file.database_url.clone(),
+    ) {
+        (Some(url), _, _) => DbTarget::Url(url),
+        (None, true, _) => DbTarget::LibpqEnv,
+        (None, false, Some(url)) => DbTarget::Url(url),
+        (None, false, None) => DbTarget::Dev,
     };
     let registry_schema = args
         .registry_schema
@@ -338,6 +371,77 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn dir_of_a_configured_set_is_that_set() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("svc/auth/db")).unwrap();
+        std::fs::write(
+            tmp.path().join("strata.toml"),
+            "registry_schema = \"history\"\nlock_timeout = \"2s\"\n[[set]]\nname = \"auth\"\ndir = \"svc/auth/db\"\nschema = \"auth_schema\"\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            dir: Some("svc/auth/db".into()),
+            ..Default::default()
+        };
+        let settings = resolve(&args, tmp.path(), &no_env).unwrap();
+        assert_eq!(settings.sets[0].name, "auth");
+        assert_eq!(settings.sets[0].schema.as_deref(), Some("auth_schema"));
+        assert_eq!(settings.sets[0].lock_timeout, "2000ms");
+        assert_eq!(
+            settings.registry_schema, "history",
+            "file settings apply with --dir too"
+        );
+        let args = GlobalArgs {
+            dir: Some("svc".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&args, tmp.path(), &no_env).unwrap().sets[0].name,
+            "svc"
+        );
+    }
+
+    #[test]
+    fn environment_outranks_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("m")).unwrap();
+        std::fs::write(
+            tmp.path().join("strata.toml"),
+            "database_url = \"postgres://file/db\"\n[[set]]\nname = \"m\"\ndir = \"m\"\n",
+        )
+        .unwrap();
+        let with_pghost = |k: &str| (k == "PGHOST").then(|| "envhost".to_owned());
+        let s = resolve(&GlobalArgs::default(), tmp.path(), &with_pghost).unwrap();
+        assert!(matches!(s.db, DbTarget::LibpqEnv));
+        let s = resolve(&GlobalArgs::default(), tmp.path(), &no_env).unwrap();
+        assert!(matches!(s.db, DbTarget::Url(ref u) if u == "postgres://file/db"));
+        let args = GlobalArgs {
+            database_url: Some("postgres://flag/db".into()),
+            ..Default::default()
+        };
+        assert!(
+            matches!(resolve(&args, tmp.path(), &with_pghost).unwrap().db, DbTarget::Url(ref u) if u == "postgres://flag/db")
+        );
+    }
+
+    #[test]
+    fn set_names_do_not_depend_on_the_working_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("app/migrations");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(derive_set_name(&dir, None), "app/migrations");
+        assert_eq!(derive_set_name(&dir, Some(tmp.path())), "app/migrations");
+        assert_eq!(
+            derive_set_name(&dir, Some(&tmp.path().join("app"))),
+            "migrations"
+        );
+    }
 
     #[test]
     fn durations() {

@@ -14,24 +14,59 @@ mod render;
 use clap::Parser;
 use cli::{Cli, Command};
 use commands::{exit, Io};
+use std::io::Write;
 use strata_plan::Target;
 
 fn main() {
     let cli = Cli::parse();
+    let json = cli.global.json;
+    let secrets = secrets(&cli);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     let code = match run(cli, &mut stdout, &mut stderr) {
         Ok(code) => code,
         Err(e) => {
-            let mut text = format!("error: {e}");
-            for cause in e.chain().skip(1) {
+            let scrub = |text: String| {
+                secrets
+                    .iter()
+                    .fold(text, |t, s| t.replace(s.as_str(), "***"))
+            };
+            let causes: Vec<String> = e.chain().skip(1).map(|c| scrub(c.to_string())).collect();
+            let message = scrub(e.to_string());
+            if json {
+                let doc = serde_json::json!({"error": {"message": message, "causes": causes}});
+                let _ = writeln!(stdout, "{doc}");
+            }
+            let mut text = format!("error: {message}");
+            for cause in &causes {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
-            eprintln!("{}", strata_pg::redact_url(&text));
+            let _ = writeln!(stderr, "{text}");
             exit::ERROR
         }
     };
+    drop(stdout);
     std::process::exit(code);
+}
+
+/// Every password strata was given, so no error text can carry one (a last line of defence:
+/// messages are written not to contain them in the first place).
+fn secrets(cli: &Cli) -> Vec<String> {
+    let mut out = Vec::new();
+    for url in [
+        cli.global.database_url.clone(),
+        std::env::var("DATABASE_URL").ok(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out.extend(strata_pg::secrets_in(&url));
+    }
+    if let Ok(pw) = std::env::var("PGPASSWORD") {
+        out.push(pw);
+    }
+    out.retain(|s| s.len() >= 3);
+    out
 }
 
 fn run(

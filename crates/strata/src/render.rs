@@ -125,6 +125,7 @@ fn step_parts<'a>(set: &'a LoadedSet, step: &Step) -> (&'static str, &'a Migrati
             index,
             resume_from,
             reason,
+            ..
         } => (
             if matches!(reason, strata_plan::ApplyReason::Resume) {
                 "resume"
@@ -134,8 +135,8 @@ fn step_parts<'a>(set: &'a LoadedSet, step: &Step) -> (&'static str, &'a Migrati
             &set.migrations()[*index],
             *resume_from,
         ),
-        Step::Revert { index } => ("revert", &set.migrations()[*index], 0),
-        Step::Baseline { index } => ("baseline", &set.migrations()[*index], 0),
+        Step::Revert { index, .. } => ("revert", &set.migrations()[*index], 0),
+        Step::Baseline { index, .. } => ("baseline", &set.migrations()[*index], 0),
     }
 }
 
@@ -306,19 +307,19 @@ pub fn exec_error_text(err: &ExecError) -> String {
     });
     let mut footers = Vec::new();
     if let (Some(n), Some(s)) = (f.statement, &f.statement_summary) {
-        footers.push(format!("in statement {n} ({s})"));
+        footers.push((Level::Note, format!("in statement {n} ({s})")));
     }
     if let Some(d) = &f.detail {
-        footers.push(format!("detail: {d}"));
+        footers.push((Level::Note, format!("detail: {d}")));
     }
     if let Some(h) = &f.hint {
-        footers.push(format!("hint: {h}"));
+        footers.push((Level::Note, format!("hint: {h}")));
     }
     if let Some(c) = &f.context {
-        footers.push(format!("context: {c}"));
+        footers.push((Level::Note, format!("context: {c}")));
     }
-    footers.push(format!("state: {}", err.state));
-    footers.push(format!("help: {}", err.next));
+    footers.push((Level::Note, format!("state: {}", err.state)));
+    footers.push((Level::Help, err.next.clone()));
     let mut rendered = String::new();
     match (&text, f.location) {
         (Some(src), Some(loc)) => {
@@ -343,7 +344,7 @@ pub fn exec_error_text(err: &ExecError) -> String {
                     .max(1))
             .min(src.len().max(start + 1));
             let end = end.min(src.len());
-            let footer_msgs: Vec<_> = footers.iter().map(|f| Level::Note.title(f)).collect();
+            let footer_msgs: Vec<_> = footers.iter().map(|(level, f)| level.title(f)).collect();
             let message = Level::Error
                 .title(&title)
                 .snippet(
@@ -358,8 +359,13 @@ pub fn exec_error_text(err: &ExecError) -> String {
         }
         _ => {
             rendered.push_str(&format!("error: {title}\n  --> {path}\n"));
-            for f in &footers {
-                rendered.push_str(&format!("  = {f}\n"));
+            for (level, f) in &footers {
+                let label = if matches!(level, Level::Help) {
+                    "help"
+                } else {
+                    "note"
+                };
+                rendered.push_str(&format!("  = {label}: {f}\n"));
             }
         }
     }

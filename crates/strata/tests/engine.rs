@@ -219,6 +219,8 @@ fn non_transactional_failure_is_recorded_and_resumed() {
 #[test]
 fn status_json_contract() {
     let tmp = tempfile::tempdir().unwrap();
+    // A repository: set names derive from the path below its root.
+    std::fs::create_dir_all(tmp.path().join(".git")).unwrap();
     let dir = tmp.path().join("db");
     write(&dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
     write(&dir, "000001_a.down.sql", "DROP TABLE a;\n");

@@ -45,6 +45,7 @@ fn normalize(text: &str, tmp: &Path) -> String {
 
 fn project() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join(".git")).unwrap();
     let dir = tmp.path().join("migrations");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("001_users.sql"), "CREATE TABLE users (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    email text NOT NULL\n);\n").unwrap();

@@ -84,52 +84,143 @@ impl std::fmt::Debug for ConnInfo {
 }
 
 /// Removes the password from a `postgres://user:password@host/db` URL or a `password=...`
-/// key/value string, for messages.
+/// key/value string, for messages. Anything it cannot take apart with certainty is replaced
+/// whole: a half-redacted secret is still a leak.
 pub fn redact_url(url: &str) -> String {
     if let Some(scheme_end) = url.find("://") {
         let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let redacted_authority = match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                let masked = if userinfo.contains(':') {
-                    format!("{user}:***")
-                } else {
-                    user.to_owned()
-                };
-                format!("{masked}{}", &authority[at..])
-            }
-            None => authority.to_owned(),
+        // The password may itself contain `/`, `?` or `:`; the user info ends at the last `@`
+        // before the path, and an unencoded `@` in a password makes the last `@` the real one.
+        let (userinfo, after) = match rest.rfind('@') {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+            None => (None, rest),
         };
-        let mut tail = rest[authority_end..].to_owned();
-        if let Some(q) = tail.find('?') {
-            let (path, query) = tail.split_at(q + 1);
-            let query: Vec<String> = query
-                .split('&')
-                .map(|kv| {
-                    if kv.to_ascii_lowercase().starts_with("password=") {
-                        "password=***".to_owned()
+        let masked_user = userinfo.map(|u| match u.split_once(':') {
+            Some((user, _)) => format!("{user}:***@"),
+            None => format!("{u}@"),
+        });
+        let tail = match after.split_once('?') {
+            Some((path, query)) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|kv| {
+                        if kv.to_ascii_lowercase().starts_with("password=") {
+                            "password=***".to_owned()
+                        } else {
+                            kv.to_owned()
+                        }
+                    })
+                    .collect();
+                format!("{path}?{}", query.join("&"))
+            }
+            None => after.to_owned(),
+        };
+        format!(
+            "{}://{}{tail}",
+            &url[..scheme_end],
+            masked_user.unwrap_or_default()
+        )
+    } else {
+        match split_key_values(url) {
+            Some(pairs) => pairs
+                .into_iter()
+                .map(|(k, v)| {
+                    if k.eq_ignore_ascii_case("password") {
+                        format!("{k}=***")
                     } else {
-                        kv.to_owned()
+                        format!("{k}={v}")
                     }
                 })
-                .collect();
-            tail = format!("{path}{}", query.join("&"));
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => "[connection string not shown]".into(),
         }
-        format!("{}://{redacted_authority}{tail}", &url[..scheme_end])
-    } else {
-        url.split_whitespace()
-            .map(|kv| {
-                if kv.to_ascii_lowercase().starts_with("password=") {
-                    "password=***".to_owned()
-                } else {
-                    kv.to_owned()
+    }
+}
+
+/// The secrets a connection string carries (its password, raw and percent-decoded), so a
+/// caller can scrub them from any text as a last line of defence.
+pub fn secrets_in(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        if let Some(at) = rest.rfind('@') {
+            if let Some((_, pw)) = rest[..at].split_once(':') {
+                out.push(pw.to_owned());
+                out.push(percent_decode(pw));
+            }
+        }
+        if let Some((_, query)) = rest.split_once('?') {
+            for kv in query.split('&') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if k.eq_ignore_ascii_case("password") {
+                        out.push(v.to_owned());
+                        out.push(percent_decode(v));
+                    }
                 }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+            }
+        }
+    } else if let Some(pairs) = split_key_values(url) {
+        for (k, v) in pairs {
+            if k.eq_ignore_ascii_case("password") {
+                out.push(v.trim_matches('\'').to_owned());
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Splits a libpq `key=value` string (values optionally single-quoted with `\\` and `\'`
+/// escapes, spaces allowed around `=`). `None` when it is malformed.
+fn split_key_values(s: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Some(out);
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.next() != Some('=') || key.is_empty() {
+            return None;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '\\' => value.push(chars.next()?),
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            }
+            value = format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        out.push((key, value));
     }
 }
 
@@ -151,13 +242,22 @@ impl ConnInfo {
                     }
                 }
                 tokio_postgres::Config::from_str(&cleaned).map_err(|e| ConnectError::Config {
-                    message: format!("{e} in `{}`", redact_url(url)),
+                    message: format!("{e} in the database URL (not shown: it may hold a password); check --database-url / DATABASE_URL"),
                 })?
             }
             None => tokio_postgres::Config::new(),
         };
+        if env("PGSERVICE").is_some() {
+            return Err(ConnectError::Config {
+                message: "PGSERVICE (pg_service.conf) is not supported; set DATABASE_URL, or PGHOST/PGPORT/PGDATABASE, instead".into(),
+            });
+        }
+        let hostaddr = env("PGHOSTADDR");
         if config.get_hosts().is_empty() {
-            let hosts = env("PGHOST").unwrap_or_else(default_host);
+            // PGHOSTADDR alone names the server by address, as in libpq.
+            let hosts = env("PGHOST")
+                .or_else(|| hostaddr.clone())
+                .unwrap_or_else(default_host);
             for h in hosts.split(',') {
                 if h.starts_with('/') {
                     config.host_path(h);
@@ -165,6 +265,12 @@ impl ConnInfo {
                     config.host(h);
                 }
             }
+        }
+        if let (Some(addr), true) = (hostaddr, config.get_hostaddrs().is_empty()) {
+            let ip = addr.parse().map_err(|_| ConnectError::Config {
+                message: format!("PGHOSTADDR `{addr}` is not an IP address"),
+            })?;
+            config.hostaddr(ip);
         }
         if config.get_ports().is_empty() {
             let port = env("PGPORT").unwrap_or_else(|| "5432".into());
@@ -396,6 +502,22 @@ mod tests {
             "host=db password=*** user=x"
         );
         assert_eq!(redact_url("postgres://bob@db/app"), "postgres://bob@db/app");
+        assert_eq!(
+            redact_url("postgres://app:s3cr?t/x@db/app"),
+            "postgres://app:***@db/app"
+        );
+        assert_eq!(
+            redact_url("host=db password='a b\\'c' user=x"),
+            "host=db password=*** user=x"
+        );
+        assert_eq!(
+            redact_url("host=db password = hunter2"),
+            "host=db password=***"
+        );
+        assert_eq!(
+            redact_url("host=db password='unterminated"),
+            "[connection string not shown]"
+        );
     }
 
     #[test]
@@ -416,6 +538,12 @@ mod tests {
         assert!(!format!("{info:?}").contains("pw"));
         let info = ConnInfo::resolve(None, &env).unwrap();
         assert_eq!(info.redacted(), "envuser@envhost:5432/envuser");
+        let pairs = [("PGHOSTADDR", "10.1.2.3"), ("PGUSER", "u")];
+        let by_addr = ConnInfo::resolve(None, &env_of(&pairs)).unwrap();
+        assert_eq!(by_addr.redacted(), "u@10.1.2.3:5432/u");
+        assert_eq!(by_addr.config.get_hostaddrs().len(), 1);
+        let pairs = [("PGSERVICE", "prod")];
+        assert!(ConnInfo::resolve(None, &env_of(&pairs)).is_err());
         assert_eq!(info.ssl_mode, SslMode::Disable);
     }
 

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 use strata_model::{char_pos_to_byte, LineCol, Migration, Script, TransactionMode};
 use strata_plan::{ApplyReason, Plan, Step};
-use strata_sql::{analyze, decide_transaction_mode, Analysis, ExecutionShape, TransactionControl};
+use strata_sql::{
+    analyze, decide_transaction_mode, Analysis, ExecutionShape, Statement, TransactionControl,
+};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::Statement as Prepared;
 
@@ -106,9 +108,12 @@ pub struct ExecError {
 }
 
 struct Prepared3 {
-    timeouts_local: Prepared,
+    begin_migration: Prepared,
+    mark_migration: Prepared,
     record: Prepared,
+    record_in_tx: Prepared,
     event: Prepared,
+    event_in_tx: Prepared,
     forget: Prepared,
     progress: Prepared,
     restore_path: Prepared,
@@ -155,28 +160,26 @@ pub async fn execute(
     };
 
     // Baselines of one run are recorded together: all or nothing.
-    let baselines: Vec<usize> = plan
+    let baselines: Vec<(usize, &str)> = plan
         .steps
         .iter()
-        .filter_map(|s| {
-            if let Step::Baseline { index } = s {
-                Some(*index)
-            } else {
-                None
-            }
+        .filter_map(|s| match s {
+            Step::Baseline { index, key } => Some((*index, key.as_str())),
+            _ => None,
         })
         .collect();
     if !baselines.is_empty() {
         let started = Instant::now();
         let result = async {
             session.client.batch_execute("BEGIN").await?;
-            for &i in &baselines {
+            for &(i, key) in &baselines {
                 let m = &local[i];
-                record(&session.client, &ctx, m, 0, "complete", 0, None).await?;
+                record(&session.client, &ctx, false, m, key, 0, "complete", 0, None).await?;
                 event(
                     &session.client,
                     &ctx,
-                    &m.id.registry_key(),
+                    false,
+                    key,
                     "baseline",
                     serde_json::json!({"checksum": m.checksum.to_string()}),
                 )
@@ -189,17 +192,17 @@ pub async fn execute(
             let _ = session.client.batch_execute("ROLLBACK").await;
             return Err(ExecError {
                 done,
-                key: local[baselines[0]].id.registry_key(),
+                key: baselines[0].1.to_owned(),
                 action: "baseline",
-                path: local[baselines[0]].path().to_owned(),
+                path: local[baselines[0].0].path().to_owned(),
                 failure: failure_from(&e, None, None),
                 state: "nothing was recorded".into(),
                 next: "fix the cause above and run `strata baseline` again".into(),
             });
         }
-        for &i in &baselines {
+        for &(_, key) in &baselines {
             let d = StepDone {
-                key: local[i].id.registry_key(),
+                key: key.to_owned(),
                 action: "baseline",
                 duration_ms: started.elapsed().as_millis() as u64,
                 mode: TransactionMode::Transactional,
@@ -210,14 +213,16 @@ pub async fn execute(
     }
 
     for step in &plan.steps {
-        let (index, action, resume_from) = match step {
+        let (index, key, action, resume_from) = match step {
             Step::Baseline { .. } => continue,
             Step::Apply {
                 index,
+                key,
                 resume_from,
                 reason,
             } => (
                 *index,
+                key.as_str(),
                 if *reason == ApplyReason::Resume {
                     "resume"
                 } else {
@@ -225,7 +230,7 @@ pub async fn execute(
                 },
                 *resume_from,
             ),
-            Step::Revert { index } => (*index, "revert", 0),
+            Step::Revert { index, key } => (*index, key.as_str(), "revert", 0),
         };
         let m = &local[index];
         let script = if action == "revert" {
@@ -237,23 +242,17 @@ pub async fn execute(
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
         reporter.step_started(m, action, shape.decision.mode);
         let started = Instant::now();
+        let run = Run {
+            ctx: &ctx,
+            m,
+            key,
+            script,
+            analysis: &analysis,
+            action,
+        };
         let result = match shape.decision.mode {
-            TransactionMode::Transactional => {
-                run_transactional(session, &ctx, m, script, &analysis, &shape, action).await
-            }
-            TransactionMode::NonTransactional | TransactionMode::ScriptManaged => {
-                run_statements(
-                    session,
-                    &ctx,
-                    m,
-                    script,
-                    &analysis,
-                    shape.decision.mode,
-                    action,
-                    resume_from,
-                )
-                .await
-            }
+            TransactionMode::Transactional => run_transactional(session, &run, &shape).await,
+            mode => run_statements(session, &run, mode, resume_from).await,
         };
         for n in session.drain_notices() {
             reporter.notice(m, &n);
@@ -261,7 +260,7 @@ pub async fn execute(
         match result {
             Ok(()) => {
                 let d = StepDone {
-                    key: m.id.registry_key(),
+                    key: key.to_owned(),
                     action,
                     duration_ms: started.elapsed().as_millis() as u64,
                     mode: shape.decision.mode,
@@ -286,30 +285,86 @@ struct Ctx<'a> {
     host: String,
 }
 
+/// One step being run.
+struct Run<'a> {
+    ctx: &'a Ctx<'a>,
+    m: &'a Migration,
+    /// The registry key the step records under (the existing row's key when there is one).
+    key: &'a str,
+    script: &'a Script,
+    analysis: &'a Analysis,
+    action: &'static str,
+}
+
+impl Run<'_> {
+    fn error(&self, failure: Failure, state: String, next: String) -> Box<ExecError> {
+        Box::new(ExecError {
+            done: Vec::new(),
+            key: self.key.to_owned(),
+            action: self.action,
+            path: self.script.file.path().to_owned(),
+            failure,
+            state,
+            next,
+        })
+    }
+
+    fn verb(&self) -> &'static str {
+        if self.action == "revert" {
+            "down"
+        } else {
+            "up"
+        }
+    }
+}
+
 async fn prepare(
     client: &tokio_postgres::Client,
     registry: &Registry,
 ) -> Result<Prepared3, tokio_postgres::Error> {
     let migrations = registry.table("migrations");
     let events = registry.table("events");
+    let expect_rows = registry.table("expect_rows");
+    let in_migration = registry.table("in_migration");
+    let upsert = |guard: &str| {
+        format!(
+            "INSERT INTO {migrations} AS m (set_name, key, version, name, kind, checksum, checksum_algorithm, applied_by_os_user, strata_version, duration_ms, state, statements_done, error) \
+             SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, \
+                    CASE WHEN $10::bigint < 0 THEN (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint ELSE $10::bigint END, \
+                    $11::text, $12::int, $13::text {guard} \
+             ON CONFLICT (set_name, key) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name, kind = EXCLUDED.kind, checksum = EXCLUDED.checksum, \
+             checksum_algorithm = EXCLUDED.checksum_algorithm, applied_at = clock_timestamp(), applied_by_role = current_user, \
+             applied_by_os_user = EXCLUDED.applied_by_os_user, strata_version = EXCLUDED.strata_version, duration_ms = EXCLUDED.duration_ms, \
+             state = EXCLUDED.state, statements_done = EXCLUDED.statements_done, error = EXCLUDED.error"
+        )
+    };
+    let insert_event = |guard: &str| {
+        format!(
+            "INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details) \
+             SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text::jsonb {guard}"
+        )
+    };
+    let guard = format!("WHERE {in_migration}($2::text)");
     Ok(Prepared3 {
-        timeouts_local: client.prepare("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)").await?,
-        record: client
+        begin_migration: client
+            .prepare("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), set_config('strata.migration', $3, true)")
+            .await?,
+        mark_migration: client.prepare("SELECT set_config('strata.migration', $1, true)").await?,
+        record: client.prepare(&upsert("")).await?,
+        // Inside a migration's transaction the history row is written only if that
+        // transaction is still the one strata opened: a script that ends it with its own
+        // COMMIT cannot get itself recorded by accident.
+        record_in_tx: client.prepare(&upsert(&guard)).await?,
+        event: client.prepare(&insert_event("")).await?,
+        event_in_tx: client.prepare(&insert_event(&guard)).await?,
+        // Deleting a row that is not there must abort the revert's transaction: otherwise the
+        // down script's effects would commit while history still says "applied".
+        forget: client
             .prepare(&format!(
-                "INSERT INTO {migrations} AS m (set_name, key, version, name, kind, checksum, checksum_algorithm, applied_by_os_user, strata_version, duration_ms, state, statements_done, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::bigint < 0 THEN (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint ELSE $10::bigint END, $11, $12, $13) \
-                 ON CONFLICT (set_name, key) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name, kind = EXCLUDED.kind, checksum = EXCLUDED.checksum, \
-                 checksum_algorithm = EXCLUDED.checksum_algorithm, applied_at = clock_timestamp(), applied_by_role = current_user, \
-                 applied_by_os_user = EXCLUDED.applied_by_os_user, strata_version = EXCLUDED.strata_version, duration_ms = EXCLUDED.duration_ms, \
-                 state = EXCLUDED.state, statements_done = EXCLUDED.statements_done, error = EXCLUDED.error"
+                "WITH gone AS (DELETE FROM {migrations} WHERE set_name = $1 AND key = $2 AND {in_migration}($2) RETURNING 1) \
+                 SELECT {expect_rows}((SELECT count(*) FROM gone), 1, $2)"
             ))
             .await?,
-        event: client
-            .prepare(&format!(
-                "INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)"
-            ))
-            .await?,
-        forget: client.prepare(&format!("DELETE FROM {migrations} WHERE set_name = $1 AND key = $2")).await?,
         progress: client.prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4 WHERE set_name = $1 AND key = $2")).await?,
         restore_path: client.prepare("SELECT set_config('search_path', $1, false)").await?,
     })
@@ -321,18 +376,23 @@ const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");
 fn record<'a>(
     client: &'a tokio_postgres::Client,
     ctx: &'a Ctx<'_>,
+    in_tx: bool,
     m: &'a Migration,
+    key: &'a str,
     duration_ms: i64,
     state: &'a str,
     statements_done: i32,
     error: Option<&'a str>,
 ) -> impl std::future::Future<Output = Result<u64, tokio_postgres::Error>> + 'a {
-    let key = m.id.registry_key();
     let version = m.id.version.as_ref().map(|v| v.to_string());
     async move {
         client
             .execute(
-                &ctx.prepared.record,
+                if in_tx {
+                    &ctx.prepared.record_in_tx
+                } else {
+                    &ctx.prepared.record
+                },
                 &[
                     &ctx.opts.set_name,
                     &key,
@@ -356,6 +416,7 @@ fn record<'a>(
 fn event<'a>(
     client: &'a tokio_postgres::Client,
     ctx: &'a Ctx<'_>,
+    in_tx: bool,
     key: &'a str,
     kind: &'a str,
     details: serde_json::Value,
@@ -364,7 +425,11 @@ fn event<'a>(
     async move {
         client
             .execute(
-                &ctx.prepared.event,
+                if in_tx {
+                    &ctx.prepared.event_in_tx
+                } else {
+                    &ctx.prepared.event
+                },
                 &[
                     &ctx.opts.set_name,
                     &key,
@@ -379,142 +444,179 @@ fn event<'a>(
     }
 }
 
-fn first_error(
-    results: Vec<Result<(), tokio_postgres::Error>>,
-) -> Result<(), tokio_postgres::Error> {
-    results.into_iter().collect()
+type Pending<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tokio_postgres::Error>> + 'a>>;
+
+/// True when the error is the server's answer (so the session is usable and the transaction
+/// state is known), false when the connection itself failed.
+fn server_answered(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some()
 }
 
 async fn run_transactional(
     session: &mut Session,
-    ctx: &Ctx<'_>,
-    m: &Migration,
-    script: &Script,
-    analysis: &Analysis,
+    run: &Run<'_>,
     shape: &ExecutionShape,
-    action: &'static str,
 ) -> Result<(), Box<ExecError>> {
     let client = &session.client;
-    let body = &script.sql()[shape.body.clone()];
-    let key = m.id.registry_key();
-    let details = serde_json::json!({"checksum": m.checksum.to_string(), "mode": "transactional"});
-    // One pipeline: every request is queued before any answer is awaited. On failure the
-    // remaining requests fail with 25P02 and the final COMMIT is answered with ROLLBACK.
-    let timeout_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-        [&ctx.opts.lock_timeout, &ctx.opts.statement_timeout];
-    let (begin, timeouts, run, history, logged, commit) = tokio::join!(
-        client.batch_execute("BEGIN"),
-        client.query(&ctx.prepared.timeouts_local, &timeout_params),
-        client.batch_execute(body),
-        async {
-            if action == "revert" {
-                client
-                    .execute(&ctx.prepared.forget, &[&ctx.opts.set_name, &key])
-                    .await
-            } else {
-                record(client, ctx, m, -1, "complete", 0, None).await
-            }
-        },
-        event(
-            client,
-            ctx,
-            &key,
-            if action == "revert" {
-                "revert"
-            } else {
-                "apply"
-            },
-            details
+    let ctx = run.ctx;
+    let key = run.key;
+    // The statements between a script's own BEGIN and COMMIT (or all of them).
+    let statements: Vec<&Statement> = run
+        .analysis
+        .statements
+        .iter()
+        .filter(|s| s.range.start >= shape.body.start && s.range.end <= shape.body.end)
+        .collect();
+    let details =
+        serde_json::json!({"checksum": run.m.checksum.to_string(), "mode": "transactional"});
+    let begin_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&ctx.opts.lock_timeout, &ctx.opts.statement_timeout, &key];
+    let forget_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&ctx.opts.set_name, &key];
+    // One pipeline: every request is queued before any answer is awaited, each statement as its
+    // own message so a failure names its statement. After a failure the server answers the rest
+    // with 25P02 and the final COMMIT with ROLLBACK.
+    let mut requests: Vec<Pending<'_>> = Vec::with_capacity(statements.len() + 5);
+    requests.push(Box::pin(client.batch_execute("BEGIN")));
+    requests.push(Box::pin(async {
+        client
+            .query(&ctx.prepared.begin_migration, &begin_params)
+            .await
+            .map(drop)
+    }));
+    for s in &statements {
+        requests.push(Box::pin(
+            client.batch_execute(&run.script.sql()[s.range.clone()]),
+        ));
+    }
+    if run.action == "revert" {
+        requests.push(Box::pin(async {
+            client
+                .query(&ctx.prepared.forget, &forget_params)
+                .await
+                .map(drop)
+        }));
+    } else {
+        requests.push(Box::pin(async {
+            record(client, ctx, true, run.m, key, -1, "complete", 0, None)
+                .await
+                .map(drop)
+        }));
+    }
+    let kind = if run.action == "revert" {
+        "revert"
+    } else {
+        "apply"
+    };
+    requests.push(Box::pin(async {
+        event(client, ctx, true, key, kind, details).await.map(drop)
+    }));
+    requests.push(Box::pin(client.batch_execute("COMMIT")));
+    let results = futures_util::future::join_all(requests).await;
+    let first_failure = results
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.as_ref().err().map(|e| (i, e)));
+    let commit = results.last().expect("COMMIT is always queued");
+
+    let Some((failed_at, error)) = first_failure else {
+        // `SET search_path` without LOCAL survives the commit; restore it so one migration
+        // cannot change how the next one resolves names.
+        return client.query(&ctx.prepared.restore_path, &[&ctx.search_path]).await.map(drop).map_err(|e| {
+            run.error(
+                failure_from(&e, None, None),
+                format!("{key} was applied and recorded, but restoring search_path afterwards failed"),
+                "check the connection; run `strata status` before continuing".into(),
+            )
+        });
+    };
+    // A statement's failure: locate it in the file.
+    let statement = failed_at.checked_sub(2).and_then(|i| statements.get(i));
+    let mut failure = match statement {
+        Some(s) => failure_from(
+            error,
+            Some((run.script, s.range.start, true)),
+            Some(run.analysis),
         ),
-        client.batch_execute("COMMIT"),
-    );
-    // COMMIT answered (even as ROLLBACK after an error) means the transaction is closed; only
-    // when it was not processed (connection trouble) may one still be open.
-    let commit_processed = commit.is_ok();
-    let outcome = first_error(vec![
-        begin,
-        timeouts.map(drop),
-        run,
-        history.map(drop),
-        logged.map(drop),
-        commit,
-    ]);
-    // `SET search_path` without LOCAL survives the commit; restore it so one migration cannot
-    // change how the next one resolves names.
-    let restore = client
+        None => failure_from(error, None, None),
+    };
+    if let Some(s) = statement {
+        failure.statement = run
+            .analysis
+            .statements
+            .iter()
+            .position(|x| std::ptr::eq(x, *s))
+            .map(|i| i + 1);
+        failure.statement_summary = Some(s.summary.clone());
+    }
+    let committed_unknown = commit.as_ref().err().is_some_and(|e| !server_answered(e));
+    if committed_unknown || !server_answered(error) {
+        return Err(run.error(
+            failure,
+            format!("the connection failed before PostgreSQL confirmed the outcome: {key} may or may not have been {}", if run.action == "revert" { "reverted" } else { "applied" }),
+            "reconnect and run `strata status`: the history row commits with the migration, so it tells which happened".into(),
+        ));
+    }
+    // Recorded after the rollback, in its own statement: the attempt leaves a trace (`status`
+    // shows the migration as failed) but no effect.
+    let _ = event(
+        client,
+        ctx,
+        false,
+        key,
+        "fail",
+        serde_json::json!({"action": run.action, "error": failure.message, "sqlstate": failure.sqlstate, "statement": failure.statement, "mode": "transactional"}),
+    )
+    .await;
+    let _ = client
         .query(&ctx.prepared.restore_path, &[&ctx.search_path])
         .await;
-    match outcome.and(restore.map(drop)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if !commit_processed {
-                let _ = client.batch_execute("ROLLBACK").await;
-            }
-            let failure = failure_from(&e, Some((script, shape.body.start, false)), Some(analysis));
-            // Recorded after the rollback, in its own statement: the attempt leaves a trace
-            // (`status` shows the migration as failed) but no effect.
-            let _ = event(
-                client,
-                ctx,
-                &key,
-                "fail",
-                serde_json::json!({"action": action, "error": failure.message, "sqlstate": failure.sqlstate, "mode": "transactional"}),
-            )
-            .await;
-            Err(Box::new(ExecError {
-                done: Vec::new(),
-                key: key.clone(),
-                action,
-                path: script.file.path().to_owned(),
-                failure,
-                state: format!("the migration ran in one transaction and was rolled back: the database is exactly as before {action} of {key}"),
-                next: format!("fix {} and run `strata {}` again", script.file.path().display(), if action == "revert" { "down" } else { "up" }),
-            }))
-        }
-    }
+    Err(run.error(
+        failure,
+        format!("the migration ran in one transaction and was rolled back: the database is exactly as before {} of {key}", run.action),
+        format!("fix {} and run `strata {}` again", run.script.file.path().display(), run.verb()),
+    ))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_statements(
     session: &mut Session,
-    ctx: &Ctx<'_>,
-    m: &Migration,
-    script: &Script,
-    analysis: &Analysis,
+    run: &Run<'_>,
     mode: TransactionMode,
-    action: &'static str,
     resume_from: usize,
 ) -> Result<(), Box<ExecError>> {
     let client = &session.client;
-    let key = m.id.registry_key();
+    let ctx = run.ctx;
+    let key = run.key;
+    let recording = run.action != "revert";
     let started = Instant::now();
-    let total = analysis.statements.len();
-    let wrap = |e: tokio_postgres::Error, state: String, next: String| {
-        Box::new(ExecError {
-            done: Vec::new(),
-            key: key.clone(),
-            action,
-            path: script.file.path().to_owned(),
-            failure: failure_from(&e, None, None),
-            state,
-            next,
-        })
-    };
+    let statements = &run.analysis.statements;
+    let total = statements.len();
+    let plain = |e: &tokio_postgres::Error| failure_from(e, None, None);
     let setup = async {
         client
-            .query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)", &[&ctx.opts.lock_timeout, &ctx.opts.statement_timeout])
+            .query(
+                "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+                &[&ctx.opts.lock_timeout, &ctx.opts.statement_timeout],
+            )
             .await?;
-        if action != "revert" {
+        // A resumed run starts a new session: replay the session settings (SET search_path,
+        // SET ROLE, ...) of the statements that already ran, so the rest runs as it would have.
+        for s in statements.iter().take(resume_from) {
+            if s.session_setting {
+                client.batch_execute(&run.script.sql()[s.range.clone()]).await?;
+            }
+        }
+        if recording {
             // The partial row exists before the first statement runs: a crash at any point
             // leaves a record of exactly how far the migration got.
-            record(client, ctx, m, 0, "partial", resume_from as i32, None).await?;
+            record(client, ctx, false, run.m, key, 0, "partial", resume_from as i32, None).await?;
         }
         Ok::<(), tokio_postgres::Error>(())
     }
     .await;
     setup.map_err(|e| {
-        wrap(
-            e,
+        run.error(
+            plain(&e),
             "nothing of this migration ran".into(),
             "check the connection and run the command again".into(),
         )
@@ -522,49 +624,73 @@ async fn run_statements(
 
     let mut committed_upto = resume_from;
     let mut in_script_tx = false;
-    for (i, stmt) in analysis.statements.iter().enumerate().skip(resume_from) {
-        let text = &script.sql()[stmt.range.clone()];
-        if let Err(e) = client.batch_execute(text).await {
-            if in_script_tx || mode == TransactionMode::ScriptManaged {
+    for (i, stmt) in statements.iter().enumerate().skip(resume_from) {
+        let text = &run.script.sql()[stmt.range.clone()];
+        let progress_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&ctx.opts.set_name, &key, &((i + 1) as i32), &None::<String>];
+        // Outside the script's own transactions, a statement that may run in a transaction
+        // commits together with its progress row: a crash can never run it twice on resume.
+        let atomic = recording
+            && mode == TransactionMode::NonTransactional
+            && !stmt.needs_autocommit
+            && stmt.transaction_control.is_none();
+        let outcome = if atomic {
+            let (b, r, p, c) = tokio::join!(
+                client.batch_execute("BEGIN"),
+                client.batch_execute(text),
+                client.execute(&ctx.prepared.progress, &progress_params),
+                client.batch_execute("COMMIT"),
+            );
+            b.and(r).and(p.map(drop)).and(c)
+        } else {
+            client.batch_execute(text).await
+        };
+        if let Err(e) = outcome {
+            if in_script_tx {
                 let _ = client.batch_execute("ROLLBACK").await;
             }
             let _ = client
                 .batch_execute("RESET lock_timeout; RESET statement_timeout")
                 .await;
-            let failure = failure_from(&e, Some((script, stmt.range.start, true)), Some(analysis));
-            let message = failure.message.clone();
-            let (state, next) = if action == "revert" {
+            let failure = failure_from(
+                &e,
+                Some((run.script, stmt.range.start, true)),
+                Some(run.analysis),
+            );
+            if !server_answered(&e) {
+                return Err(run.error(
+                    failure,
+                    format!("the connection failed during statement {} of {total}; statements 1..{committed_upto} are recorded as done, statement {} may or may not have completed", i + 1, i + 1),
+                    format!("reconnect, check statement {} of {} by hand, then run `strata up` to resume", i + 1, run.script.file.path().display()),
+                ));
+            }
+            let (state, next) = if !recording {
                 (
-                    format!("the down script runs outside a transaction: statements {} of {total} completed, statement {} failed; {key} is still recorded as applied", if committed_upto == 0 { "none".to_string() } else { format!("1..{committed_upto}") }, i + 1),
-                    format!("finish or undo the remaining statements of {} by hand, then run `strata down` again once the down script can run from the start", script.file.path().display()),
+                    format!(
+                        "the down script runs outside a transaction: statements {} of {total} completed, statement {} failed; {key} is still recorded as applied",
+                        if committed_upto == 0 { "none".to_string() } else { format!("1..{committed_upto}") },
+                        i + 1
+                    ),
+                    format!(
+                        "finish or undo the remaining statements of {} by hand, then run `strata down` again once the down script can run from the start",
+                        run.script.file.path().display()
+                    ),
                 )
             } else {
+                let message = Some(failure.message.clone());
                 let _ = client
                     .execute(
                         &ctx.prepared.progress,
-                        &[
-                            &ctx.opts.set_name,
-                            &key,
-                            &(committed_upto as i32),
-                            &Some(message),
-                        ],
+                        &[&ctx.opts.set_name, &key, &(committed_upto as i32), &message],
                     )
                     .await;
-                let _ = event(client, ctx, &key, "fail", serde_json::json!({"statement": i + 1, "statements_done": committed_upto, "error": failure.message})).await;
+                let _ = event(client, ctx, false, key, "fail", serde_json::json!({"statement": i + 1, "statements_done": committed_upto, "error": failure.message})).await;
                 (
                     format!("the migration runs outside a transaction: {committed_upto} of {total} statement(s) completed and are recorded; {key} is marked partial"),
                     format!("fix the cause, then run `strata up` to resume {key} from statement {}", committed_upto + 1),
                 )
             };
-            return Err(Box::new(ExecError {
-                done: Vec::new(),
-                key: key.clone(),
-                action,
-                path: script.file.path().to_owned(),
-                failure,
-                state,
-                next,
-            }));
+            return Err(run.error(failure, state, next));
         }
         match stmt.transaction_control {
             Some(TransactionControl::Begin) => in_script_tx = true,
@@ -575,23 +701,15 @@ async fn run_statements(
             _ if !in_script_tx => committed_upto = i + 1,
             _ => {}
         }
-        if action != "revert" && !in_script_tx {
+        if recording && !in_script_tx && !atomic {
             client
-                .execute(
-                    &ctx.prepared.progress,
-                    &[
-                        &ctx.opts.set_name,
-                        &key,
-                        &(committed_upto as i32),
-                        &None::<String>,
-                    ],
-                )
+                .execute(&ctx.prepared.progress, &[&ctx.opts.set_name, &key, &(committed_upto as i32), &None::<String>])
                 .await
                 .map_err(|e| {
-                    wrap(
-                        e,
-                        format!("{committed_upto} of {total} statement(s) completed"),
-                        "run `strata status`, then `strata up` to resume".into(),
+                    run.error(
+                        plain(&e),
+                        format!("{committed_upto} of {total} statement(s) completed, but the last one's progress may not be recorded"),
+                        "run `strata status`, check the last statement by hand, then `strata up` to resume".into(),
                     )
                 })?;
         }
@@ -599,26 +717,33 @@ async fn run_statements(
     let finish = async {
         client.batch_execute("RESET lock_timeout; RESET statement_timeout").await?;
         client.query(&ctx.prepared.restore_path, &[&ctx.search_path]).await?;
-        let details = serde_json::json!({"checksum": m.checksum.to_string(), "mode": "non_transactional", "resumed_from": resume_from});
+        let details = serde_json::json!({"checksum": run.m.checksum.to_string(), "mode": "non_transactional", "resumed_from": resume_from});
         client.batch_execute("BEGIN").await?;
-        if action == "revert" {
-            client.execute(&ctx.prepared.forget, &[&ctx.opts.set_name, &key]).await?;
-            event(client, ctx, &key, "revert", details).await?;
-        } else {
+        client.query(&ctx.prepared.mark_migration, &[&key]).await?;
+        if recording {
             let ms = started.elapsed().as_millis() as i64;
-            record(client, ctx, m, ms, "complete", total as i32, None).await?;
-            event(client, ctx, &key, if resume_from > 0 { "resume" } else { "apply" }, details).await?;
+            record(client, ctx, true, run.m, key, ms, "complete", total as i32, None).await?;
+            event(client, ctx, true, key, if resume_from > 0 { "resume" } else { "apply" }, details).await?;
+        } else {
+            client.query(&ctx.prepared.forget, &[&ctx.opts.set_name, &key]).await?;
+            event(client, ctx, true, key, "revert", details).await?;
         }
         client.batch_execute("COMMIT").await
     }
     .await;
-    finish.map_err(|e| {
-        wrap(
-            e,
-            format!("all {total} statement(s) ran but the history could not be updated"),
-            "run `strata status`; the migration's effects are in place".into(),
-        )
-    })
+    match finish {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if server_answered(&e) {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+            Err(run.error(
+                plain(&e),
+                format!("all {total} statement(s) ran but the history could not be updated"),
+                "run `strata status`; the migration's effects are in place".into(),
+            ))
+        }
+    }
 }
 
 /// Maps a driver error to a [`Failure`]; `sent` is the script and the byte offset in it of the

@@ -110,6 +110,9 @@ pub enum Step {
     Apply {
         /// Index into the local migrations.
         index: usize,
+        /// Registry key to record under: the existing row's key when there is one (the file
+        /// may spell the version differently, `005` vs `5`), else the file's own key.
+        key: String,
         /// First statement to run.
         resume_from: usize,
         /// Why this migration is applied.
@@ -119,11 +122,15 @@ pub enum Step {
     Revert {
         /// Index into the local migrations.
         index: usize,
+        /// Registry key of the history row to delete.
+        key: String,
     },
     /// Record a migration as applied without running it.
     Baseline {
         /// Index into the local migrations.
         index: usize,
+        /// Registry key to record under.
+        key: String,
     },
 }
 
@@ -227,7 +234,7 @@ pub enum PlanError {
         done: usize,
     },
     /// A partial run whose file changed since: the statement journal no longer lines up.
-    #[error("migration {key} stopped part-way ({done} statement(s) ran) and its file has changed since, so strata cannot tell where to resume; restore the file, or finish the migration by hand and record it with `strata baseline`")]
+    #[error("migration {key} stopped part-way ({done} statement(s) ran) and its file has changed since, so strata cannot tell where to resume; restore the file and run `strata up`, or finish the migration by hand and record it with `strata baseline {key}`")]
     PartialModified {
         /// The migration.
         key: String,
@@ -309,7 +316,7 @@ pub fn plan(
             (None, MigrationKind::Repeatable) => State::Pending,
         };
         entries.push(Entry {
-            key: m.id.registry_key(),
+            key: row.map_or_else(|| m.id.registry_key(), |r| r.key.clone()),
             version: m.id.version.as_ref().map(|v| v.to_string()),
             name: m.id.name.clone(),
             kind: m.kind,
@@ -460,9 +467,12 @@ fn steps_for(
                 let index = e
                     .local
                     .ok_or(PlanError::MissingFile { key: e.key.clone() })?;
-                if e.applied
-                    .as_ref()
-                    .is_some_and(|a| a.checksum != local[index].checksum)
+                // With nothing done yet there is nothing to line up: the edited file simply runs
+                // from its first statement.
+                if done > 0
+                    && e.applied
+                        .as_ref()
+                        .is_some_and(|a| a.checksum != local[index].checksum)
                 {
                     return Err(PlanError::PartialModified {
                         key: e.key.clone(),
@@ -471,6 +481,7 @@ fn steps_for(
                 }
                 out.push(Step::Apply {
                     index,
+                    key: e.key.clone(),
                     resume_from: done,
                     reason: ApplyReason::Resume,
                 });
@@ -510,6 +521,7 @@ fn steps_for(
                 };
                 out.push(Step::Apply {
                     index: e.local.expect("pending entries are local"),
+                    key: e.key.clone(),
                     resume_from: 0,
                     reason,
                 });
@@ -523,6 +535,7 @@ fn steps_for(
                 {
                     out.push(Step::Apply {
                         index: e.local.expect("pending entries are local"),
+                        key: e.key.clone(),
                         resume_from: 0,
                         reason: ApplyReason::RepeatableChanged,
                     });
@@ -559,6 +572,12 @@ fn steps_for(
         }
         Target::Redo => {
             blockers(entries, local)?;
+            if let Some(e) = entries.iter().find(|e| e.state == State::Partial) {
+                return Err(PlanError::PartialBlocks {
+                    key: e.key.clone(),
+                    done: partial_of(e).unwrap_or(0),
+                });
+            }
             let last = entries
                 .iter()
                 .rfind(|e| e.kind == MigrationKind::Versioned && e.applied.is_some());
@@ -571,6 +590,7 @@ fn steps_for(
                         revert,
                         Step::Apply {
                             index,
+                            key: local[index].id.registry_key(),
                             resume_from: 0,
                             reason: ApplyReason::Pending,
                         },
@@ -579,48 +599,81 @@ fn steps_for(
             }
         }
         Target::Goto(v) => {
+            // Exactly V: revert everything above it, then apply everything pending up to it.
             let goal = resolve(v, local, applied)?;
-            let above_applied = entries
+            let mut out = steps_for(
+                &Target::Down {
+                    to: Some(v.clone()),
+                    steps: None,
+                    all: false,
+                },
+                policy,
+                local,
+                applied,
+                entries,
+            )?;
+            let reverted: Vec<usize> = out
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Revert { index, .. } => Some(*index),
+                    _ => None,
+                })
+                .collect();
+            let remaining_newest = entries
                 .iter()
                 .filter(versioned)
-                .any(|e| e.applied.is_some() && version_of(e).is_some_and(|x| x > goal));
-            if above_applied {
-                steps_for(
-                    &Target::Down {
-                        to: Some(v.clone()),
-                        steps: None,
-                        all: false,
-                    },
-                    policy,
-                    local,
-                    applied,
-                    entries,
-                )
-            } else {
-                steps_for(
-                    &Target::Up {
-                        to: Some(v.clone()),
-                        steps: None,
-                    },
-                    policy,
-                    local,
-                    applied,
-                    entries,
-                )
+                .filter(|e| e.applied.is_some() && !e.local.is_some_and(|i| reverted.contains(&i)))
+                .filter_map(version_of)
+                .max();
+            let pending: Vec<&Entry> = entries
+                .iter()
+                .filter(versioned)
+                .filter(|e| matches!(e.state, State::Pending | State::OutOfOrder))
+                .filter(|e| version_of(e).is_some_and(|x| x <= goal))
+                .collect();
+            let late: Vec<String> = pending
+                .iter()
+                .filter(|e| {
+                    remaining_newest
+                        .as_ref()
+                        .is_some_and(|n| version_of(e).is_some_and(|x| x < *n))
+                })
+                .map(|e| e.key.clone())
+                .collect();
+            if !late.is_empty() && !policy.allow_out_of_order {
+                return Err(PlanError::OutOfOrder {
+                    keys: late,
+                    newest: remaining_newest.map(|v| v.to_string()).unwrap_or_default(),
+                });
             }
+            for e in pending {
+                out.push(Step::Apply {
+                    index: e.local.expect("pending entries are local"),
+                    key: e.key.clone(),
+                    resume_from: 0,
+                    reason: if e.state == State::OutOfOrder {
+                        ApplyReason::OutOfOrder
+                    } else {
+                        ApplyReason::Pending
+                    },
+                });
+            }
+            Ok(out)
         }
         Target::Baseline(v) => {
             let goal = resolve(v, local, applied)?;
             Ok(entries
                 .iter()
                 .filter(versioned)
+                // A part-way run can be taken over too, once the operator finished it by hand.
                 .filter(|e| {
-                    e.applied.is_none()
+                    (e.applied.is_none() || e.state == State::Partial)
                         && e.local.is_some()
                         && version_of(e).is_some_and(|x| x <= goal)
                 })
                 .map(|e| Step::Baseline {
                     index: e.local.expect("filtered"),
+                    key: e.key.clone(),
                 })
                 .collect())
         }
@@ -638,7 +691,10 @@ fn revert_step(e: &Entry, local: &[Migration]) -> Result<Step, PlanError> {
             hint: format!("a down script beside {path}"),
         });
     }
-    Ok(Step::Revert { index })
+    Ok(Step::Revert {
+        index,
+        key: e.key.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -50,7 +50,9 @@ fn applies(plan: &Plan) -> Vec<usize> {
     plan.steps
         .iter()
         .map(|s| match s {
-            Step::Apply { index, .. } | Step::Revert { index } | Step::Baseline { index } => *index,
+            Step::Apply { index, .. }
+            | Step::Revert { index, .. }
+            | Step::Baseline { index, .. } => *index,
         })
         .collect()
 }
@@ -217,7 +219,13 @@ fn goto_redo_and_baseline() {
         &Policy::default(),
     )
     .unwrap();
-    assert_eq!(p.steps, [Step::Revert { index: 1 }]);
+    assert_eq!(
+        p.steps,
+        [Step::Revert {
+            index: 1,
+            key: "2".into()
+        }]
+    );
     let p = plan(
         &local,
         &applied,
@@ -230,9 +238,13 @@ fn goto_redo_and_baseline() {
     assert_eq!(
         p.steps,
         [
-            Step::Revert { index: 1 },
+            Step::Revert {
+                index: 1,
+                key: "2".into()
+            },
             Step::Apply {
                 index: 1,
+                key: "2".into(),
                 resume_from: 0,
                 reason: ApplyReason::Pending
             }
@@ -247,7 +259,16 @@ fn goto_redo_and_baseline() {
     .unwrap();
     assert_eq!(
         p.steps,
-        [Step::Baseline { index: 0 }, Step::Baseline { index: 1 }]
+        [
+            Step::Baseline {
+                index: 0,
+                key: "1".into()
+            },
+            Step::Baseline {
+                index: 1,
+                key: "2".into()
+            }
+        ]
     );
 }
 
@@ -264,6 +285,7 @@ fn partial_runs_resume_first_and_block_down() {
         p.steps[0],
         Step::Apply {
             index: 0,
+            key: "1".into(),
             resume_from: 2,
             reason: ApplyReason::Resume
         }
@@ -301,4 +323,101 @@ fn failed_attempts_are_marked_but_still_applied() {
     assert_eq!(p.findings.len(), 1);
     assert!(p.findings[0].message.contains("syntax error"));
     assert_eq!(applies(&p), [1]);
+}
+
+#[test]
+fn history_keys_follow_the_row_not_the_file_spelling() {
+    let local = [mig("005", "a", true)];
+    let p = plan(
+        &local,
+        &[row("5", "a")],
+        &Target::Down {
+            to: None,
+            steps: None,
+            all: false,
+        },
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Revert {
+            index: 0,
+            key: "5".into()
+        }]
+    );
+}
+
+#[test]
+fn goto_is_exact_and_redo_refuses_partial_runs() {
+    let local = [
+        mig("1", "a", true),
+        mig("2", "b", true),
+        mig("3", "c", true),
+    ];
+    let applied = [row("1", "a"), row("3", "c")];
+    let p = plan(
+        &local,
+        &applied,
+        &Target::Goto("2".into()),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        p.steps,
+        [
+            Step::Revert {
+                index: 2,
+                key: "3".into()
+            },
+            Step::Apply {
+                index: 1,
+                key: "2".into(),
+                resume_from: 0,
+                reason: ApplyReason::OutOfOrder
+            }
+        ]
+    );
+    let mut partial = row("3", "c");
+    partial.state = AppliedState::Partial {
+        statements_done: 1,
+        error: "x".into(),
+    };
+    let err = plan(
+        &local,
+        &[row("1", "a"), partial.clone()],
+        &Target::Redo,
+        &Policy::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PlanError::PartialBlocks { .. }));
+    // Baseline takes over a part-way run that was finished by hand.
+    let p = plan(
+        &local,
+        &[row("1", "a"), partial],
+        &Target::Baseline("3".into()),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(applies(&p), [1, 2]);
+}
+
+#[test]
+fn an_edited_partial_run_with_nothing_done_reruns_from_the_start() {
+    let local = [mig("1", "fixed", true)];
+    let mut partial = row("1", "typo");
+    partial.state = AppliedState::Partial {
+        statements_done: 0,
+        error: "syntax".into(),
+    };
+    let p = plan(&local, &[partial], &up(), &Policy::default()).unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Apply {
+            index: 0,
+            key: "1".into(),
+            resume_from: 0,
+            reason: ApplyReason::Resume
+        }]
+    );
 }

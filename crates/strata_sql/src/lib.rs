@@ -27,6 +27,8 @@ pub struct Statement {
     pub needs_autocommit: bool,
     /// Set for `BEGIN`, `COMMIT`, `SAVEPOINT`, ... statements.
     pub transaction_control: Option<TransactionControl>,
+    /// Set for `SET`/`RESET` (search_path, role, ...): session state a resumed run replays.
+    pub session_setting: bool,
     /// The parse tree, when the parser could build it (absent after a syntax error).
     pub node: Option<N>,
 }
@@ -130,12 +132,35 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
         Some(n) => classify(n),
         None => ("empty statement".to_owned(), false, None),
     };
+    let session_setting = matches!(node, Some(N::VariableSetStmt(_)));
     Statement {
         range,
         summary,
         needs_autocommit,
         transaction_control,
+        session_setting,
         node,
+    }
+}
+
+/// Transaction control recognised from a statement's first words, for scripts the parser could
+/// not parse: a stray `COMMIT` must never end strata's transaction unnoticed.
+fn control_by_keywords(text: &str) -> Option<TransactionControl> {
+    let mut words = text
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase());
+    let first = words.next()?;
+    let second = words.next().unwrap_or_default();
+    match (first.as_str(), second.as_str()) {
+        ("BEGIN", "ATOMIC") => None,
+        ("BEGIN", _) | ("START", "TRANSACTION") => Some(TransactionControl::Begin),
+        ("COMMIT", "PREPARED") | ("PREPARE", "TRANSACTION") => Some(TransactionControl::TwoPhase),
+        ("ROLLBACK", "PREPARED") => Some(TransactionControl::TwoPhase),
+        ("COMMIT", _) | ("END", _) => Some(TransactionControl::Commit),
+        ("ROLLBACK", "TO") => Some(TransactionControl::Savepoint),
+        ("ROLLBACK", _) | ("ABORT", _) => Some(TransactionControl::Rollback),
+        ("SAVEPOINT", _) | ("RELEASE", _) => Some(TransactionControl::Savepoint),
+        _ => None,
     }
 }
 
@@ -163,11 +188,14 @@ fn scanner_statements(sql: &str) -> Vec<Statement> {
                 .take(2)
                 .collect::<Vec<_>>()
                 .join(" ");
+            let transaction_control = control_by_keywords(&sql[range.clone()]);
             Statement {
                 range,
                 summary: first_words.to_uppercase(),
                 needs_autocommit: false,
-                transaction_control: None,
+                transaction_control,
+                session_setting: first_words.to_uppercase().starts_with("SET ")
+                    || first_words.to_uppercase().starts_with("RESET"),
                 node: None,
             }
         })
@@ -407,6 +435,17 @@ mod tests {
         assert_eq!(sql[s.body.clone()].trim(), "create table t (id int);");
         let sql = "begin; create table a(); commit; begin; create table b(); commit;";
         assert_eq!(shape(sql).decision.mode, TransactionMode::ScriptManaged);
+    }
+
+    #[test]
+    fn broken_scripts_still_show_their_transaction_control() {
+        let sql = "BEGIN;\nCREATE TABLE t (id int,, x int);\nCOMMIT;\nINSERT INTO t VALUES (1);";
+        let a = analyze(sql);
+        assert!(a.syntax_error.is_some());
+        assert_eq!(
+            decide_transaction_mode(sql, &a, &[]).decision.mode,
+            TransactionMode::ScriptManaged
+        );
     }
 
     #[test]

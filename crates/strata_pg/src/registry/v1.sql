@@ -69,3 +69,29 @@ COMMENT ON COLUMN {schema}.events.host IS 'host name of the machine that ran str
 COMMENT ON COLUMN {schema}.events.strata_version IS 'version of strata that did it';
 COMMENT ON COLUMN {schema}.events.details IS 'event specifics: checksum, duration, error, statements done, reason';
 CREATE INDEX ON {schema}.events (set_name, id);
+
+-- Guards used inside migration transactions. A history row must never be written, or removed,
+-- outside the transaction of the migration it describes.
+CREATE FUNCTION {schema}.expect_rows(actual_rows bigint, expected_rows bigint, what text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- (not `found`: that name is PL/pgSQL's own status variable)
+    IF actual_rows <> expected_rows THEN
+        RAISE EXCEPTION 'strata registry: expected % history row(s) for %, found %', expected_rows, what, actual_rows
+            USING ERRCODE = 'P0002', HINT = 'run `strata status`: the history changed under this run';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION {schema}.expect_rows(bigint, bigint, text) IS 'raises unless a registry statement touched exactly the expected number of rows';
+
+CREATE FUNCTION {schema}.in_migration(migration_key text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('strata.migration', true) IS DISTINCT FROM migration_key THEN
+        RAISE EXCEPTION 'strata: the transaction of migration % ended before its history row was written', migration_key
+            USING ERRCODE = '25000', HINT = 'the script ends the transaction itself (COMMIT/ROLLBACK); strata refuses to record it as applied';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION {schema}.in_migration(text) IS 'true inside the transaction strata opened for this migration; raises otherwise';
