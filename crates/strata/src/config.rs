@@ -98,6 +98,8 @@ pub struct Settings {
     /// Schemas declared by every configured set (selected or not); `fresh` never drops them
     /// for another set.
     pub declared_schemas: Vec<String>,
+    /// Names of configured sets that declare no schema (they share `public`).
+    pub schemaless_sets: Vec<String>,
     /// Directory holding strata.toml, or the working directory; `.strata/` lives here.
     pub project_root: PathBuf,
 }
@@ -364,6 +366,12 @@ pub fn resolve(
         quiet: args.quiet,
         allow_out_of_order: args.allow_out_of_order || file.allow_out_of_order.unwrap_or(false),
         declared_schemas: file.sets.iter().filter_map(|s| s.schema.clone()).collect(),
+        schemaless_sets: file
+            .sets
+            .iter()
+            .filter(|s| s.schema.is_none())
+            .map(|s| s.name.clone())
+            .collect(),
         project_root,
     })
 }

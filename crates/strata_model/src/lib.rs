@@ -103,22 +103,57 @@ impl Script {
 
 /// True when `sql` holds only whitespace, `--` line comments and `/* */` block comments.
 pub fn sql_is_blank(sql: &str) -> bool {
-    let mut rest = sql;
+    skip_trivia(sql) == sql.len()
+}
+
+/// Bytes of whitespace and comments at the start of `sql`. Block comments nest, as they do in
+/// PostgreSQL (`/* a /* b */ c */` is one comment); an unterminated one runs to the end.
+pub fn skip_trivia(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
     loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            return true;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
         }
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map(|(_, r)| r).unwrap_or("");
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            match after.find("*/") {
-                Some(end) => rest = &after[end + 2..],
-                None => return true,
+        if bytes[i..].starts_with(b"--") {
+            i = bytes[i..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |p| i + p + 1);
+        } else if bytes[i..].starts_with(b"/*") {
+            let mut depth = 0usize;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if bytes[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
             }
         } else {
-            return false;
+            return i;
         }
+    }
+}
+
+#[cfg(test)]
+mod trivia_tests {
+    use super::*;
+
+    #[test]
+    fn nested_comments_and_blank_scripts() {
+        assert!(sql_is_blank("  -- a\n/* b /* nested */ still comment */\n"));
+        assert!(!sql_is_blank("/* a /* b */ c */ select 1"));
+        let sql = "/* a /* b */ c */ select 1";
+        assert_eq!(&sql[skip_trivia(sql)..], "select 1");
+        assert!(sql_is_blank("/* unterminated"));
+        assert_eq!(skip_trivia(""), 0);
     }
 }
 

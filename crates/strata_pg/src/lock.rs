@@ -84,6 +84,15 @@ impl MigrationLock {
         info.config
             .application_name(app.chars().take(63).collect::<String>());
         let session = Session::connect(&info).await?;
+        // The lock lives as long as this idle connection: a server-side idle_session_timeout
+        // (PostgreSQL 14+) or statement_timeout must not end it in the middle of a run.
+        session
+            .client
+            .batch_execute(
+                "SET statement_timeout = 0; \
+                 SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000",
+            )
+            .await?;
         let key = lock_key(registry_schema);
         let try_stmt = session
             .client

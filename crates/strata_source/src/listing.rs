@@ -12,7 +12,8 @@ pub struct Entry {
     pub rel: PathBuf,
     /// The file name.
     pub name: String,
-    /// Name of the sub-directory holding the file, if any.
+    /// Path of the sub-directory holding the file, relative to the set's directory (`None` at
+    /// the top level).
     pub parent: Option<String>,
     /// Raw bytes.
     pub bytes: Vec<u8>,
@@ -28,54 +29,46 @@ pub struct Listing {
 }
 
 impl Listing {
-    /// Reads the top level of `dir` and its immediate sub-directories.
+    /// Reads `dir` and everything below it (hidden directories excepted), so that a `.sql`
+    /// file in a sub-directory is either read by the layout or reported, never missed.
     pub fn read(dir: &Path) -> std::io::Result<Listing> {
-        let mut entries = Vec::new();
-        let mut unreadable_names = Vec::new();
-        let mut top: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-        top.sort_by_key(|e| e.file_name());
-        for entry in top {
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                unreadable_names.push(PathBuf::from(entry.file_name()));
+        let mut listing = Listing {
+            dir: dir.to_owned(),
+            entries: Vec::new(),
+            unreadable_names: Vec::new(),
+        };
+        listing.walk(dir, Path::new(""))?;
+        Ok(listing)
+    }
+
+    fn walk(&mut self, abs: &Path, rel: &Path) -> std::io::Result<()> {
+        let mut children: Vec<_> = std::fs::read_dir(abs)?.collect::<Result<_, _>>()?;
+        children.sort_by_key(|e| e.file_name());
+        for child in children {
+            let Some(name) = child.file_name().to_str().map(str::to_owned) else {
+                self.unreadable_names.push(rel.join(child.file_name()));
                 continue;
             };
-            let ty = entry.file_type()?;
+            let child_rel = rel.join(&name);
+            let ty = std::fs::metadata(child.path())?.file_type();
             if ty.is_dir() {
-                if name.starts_with('.') {
-                    continue;
+                if !name.starts_with('.') {
+                    self.walk(&child.path(), &child_rel)?;
                 }
-                let mut inner: Vec<_> =
-                    std::fs::read_dir(entry.path())?.collect::<Result<_, _>>()?;
-                inner.sort_by_key(|e| e.file_name());
-                for sub in inner {
-                    let Some(sub_name) = sub.file_name().to_str().map(str::to_owned) else {
-                        unreadable_names.push(Path::new(&name).join(sub.file_name()));
-                        continue;
-                    };
-                    if sub.file_type()?.is_file() {
-                        entries.push(Entry {
-                            rel: Path::new(&name).join(&sub_name),
-                            name: sub_name,
-                            parent: Some(name.clone()),
-                            bytes: std::fs::read(sub.path())?,
-                        });
-                    }
-                }
-            } else {
-                let bytes = std::fs::read(entry.path())?;
-                entries.push(Entry {
-                    rel: PathBuf::from(&name),
+            } else if ty.is_file() {
+                let parent = child_rel
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| p.to_string_lossy().into_owned());
+                self.entries.push(Entry {
+                    rel: child_rel,
                     name,
-                    parent: None,
-                    bytes,
+                    parent,
+                    bytes: std::fs::read(child.path())?,
                 });
             }
         }
-        Ok(Listing {
-            dir: dir.to_owned(),
-            entries,
-            unreadable_names,
-        })
+        Ok(())
     }
 
     /// Builds a listing from `(relative path, content)` pairs.

@@ -128,3 +128,31 @@ fn new_files_follow_the_set_style() {
     let files = new_migration_files(&set, "b", now).unwrap();
     assert_eq!(files[0].rel, PathBuf::from("2026_11_21_090507_b.sql"));
 }
+
+#[test]
+fn nested_sql_files_are_read_or_reported() {
+    let err = load(&[
+        ("001_a.sql", b"select 1;"),
+        ("old/002_b.sql", b"select 2;"),
+        ("docs/notes.md", b"x"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("old/002_b.sql: this .sql file is in a sub-directory"),
+        "{err}"
+    );
+    // Flyway reads its locations recursively.
+    let set = load(&[
+        ("V1__a.sql", b"select 1;"),
+        ("release2/V2__b.sql", b"select 2;"),
+    ])
+    .unwrap();
+    assert_eq!(versions(&set), ["1_a", "2_b"]);
+    let err = load(&[
+        ("1_a/up.sql", b"select 1;"),
+        ("1_a/extra/more.sql", b"select 2;"),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("sub-directory"), "{err}");
+}

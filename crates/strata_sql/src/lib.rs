@@ -112,17 +112,7 @@ fn trim_range(sql: &str, range: Range<usize>) -> Range<usize> {
 
 /// Bytes of whitespace and comments at the start of `text`.
 fn leading_trivia(text: &str) -> usize {
-    let mut rest = text;
-    loop {
-        let trimmed = rest.trim_start();
-        if let Some(after) = trimmed.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r);
-        } else if let Some(after) = trimmed.strip_prefix("/*") {
-            rest = after.find("*/").map_or("", |e| &after[e + 2..]);
-        } else {
-            return text.len() - trimmed.len();
-        }
-    }
+    strata_model::skip_trivia(text)
 }
 
 fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {

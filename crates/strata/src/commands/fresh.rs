@@ -21,7 +21,24 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
     if !db.is_dev && confirm != Some(database.as_str()) {
         bail!("`strata fresh` drops every object the selected sets created in database `{database}` ({}); it runs without confirmation only on strata's dev cluster. If you mean it, run again with --confirm {database}", db.info.redacted());
     }
+    // A set living in `public` shares it with every other schema-less set: resetting one
+    // alone would drop the others' objects and leave their history claiming them.
+    let selected: Vec<&str> = sets.iter().map(|s| s.spec.name.as_str()).collect();
+    if sets.iter().any(|s| s.spec.schema.is_none()) {
+        let others: Vec<&String> = settings
+            .schemaless_sets
+            .iter()
+            .filter(|n| !selected.contains(&n.as_str()))
+            .collect();
+        if !others.is_empty() {
+            bail!(
+                "`strata fresh` would drop `public`, which set(s) {} share with the selected set; give each set its own `schema` in strata.toml, or run fresh for all sets at once (without --set)",
+                others.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     let session = app::connect(&db).await?;
+    let server_version = strata_pg::exec::server_version(&session).await?;
     let lock = app::lock(&db, settings, &mut say).await?;
     let registry = Registry::new(&settings.registry_schema);
     registry.ensure(&session.client).await?;
@@ -49,8 +66,16 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
             ));
         }
         if set.spec.schema.is_none() {
-            // Put back the stock `public` schema (PostgreSQL 15 ownership and privileges).
-            sql.push_str("CREATE SCHEMA public;\nALTER SCHEMA public OWNER TO pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\nCOMMENT ON SCHEMA public IS 'standard public schema';\n");
+            // Put back the stock `public` schema, with the ownership and privileges of the
+            // server's version (PostgreSQL 15 stopped granting CREATE to everyone).
+            sql.push_str(
+                "CREATE SCHEMA public;\nCOMMENT ON SCHEMA public IS 'standard public schema';\n",
+            );
+            if server_version >= 150000 {
+                sql.push_str("ALTER SCHEMA public OWNER TO pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\n");
+            } else {
+                sql.push_str("GRANT ALL ON SCHEMA public TO PUBLIC;\n");
+            }
         }
         let reset = async {
             session.client.batch_execute(&sql).await?;

@@ -123,7 +123,9 @@ pub async fn run(
             }
         }
     }
-    lock.release().await?;
+    // Report the migration's failure even if releasing the lock fails too (dropping the lock
+    // connection releases it server-side anyway).
+    let released = lock.release().await;
     if settings.json {
         let mut doc = json!({"sets": results});
         if let Some(f) = &failure {
@@ -136,6 +138,9 @@ pub async fn run(
             write!(io.err, "{}", f.rendered)?;
             Ok(exit::ERROR)
         }
-        None => Ok(exit::OK),
+        None => {
+            released?;
+            Ok(exit::OK)
+        }
     }
 }

@@ -31,9 +31,13 @@ impl Layout for Diesel {
         common_checks(listing, &mut loaded);
         let mut dirs: BTreeMap<&str, (Option<&Entry>, Option<&Entry>)> = BTreeMap::new();
         for entry in listing.entries() {
-            match (&entry.parent, entry.name.as_str()) {
+            let top_level_dir = entry.parent.as_deref().filter(|d| !d.contains('/'));
+            match (top_level_dir, entry.name.as_str()) {
                 (Some(dir), "up.sql") => dirs.entry(dir).or_default().0 = Some(entry),
                 (Some(dir), "down.sql") => dirs.entry(dir).or_default().1 = Some(entry),
+                (None, name) if name.ends_with(".sql") && entry.parent.is_some() => loaded
+                    .problems
+                    .push(super::nested(LayoutKind::Diesel, &entry.rel)),
                 (_, name) if name.ends_with(".sql") => loaded
                     .problems
                     .push(unclaimed(LayoutKind::Diesel, &entry.rel)),

@@ -53,7 +53,8 @@ impl Layout for Flyway {
         let mut undos: BTreeMap<String, (&Entry, Version)> = BTreeMap::new();
         let mut versioned_entries = Vec::new();
         for entry in listing.entries() {
-            if entry.parent.is_some() || !entry.name.ends_with(".sql") {
+            // Flyway scans its locations recursively; so does strata.
+            if !entry.name.ends_with(".sql") {
                 loaded.ignored.push(entry.rel.clone());
                 continue;
             }

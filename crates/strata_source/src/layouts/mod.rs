@@ -222,6 +222,26 @@ pub(crate) fn unclaimed(kind: LayoutKind, rel: &std::path::Path) -> Problem {
     )
 }
 
+/// The message for a `.sql` file below the top level of a layout that reads only the top level.
+pub(crate) fn nested(kind: LayoutKind, rel: &std::path::Path) -> Problem {
+    Problem::new(
+        rel,
+        format!(
+            "this .sql file is in a sub-directory, and the {kind} layout reads migrations only from the top level of the set's directory; move it up, or configure that sub-directory as a set of its own"
+        ),
+    )
+}
+
+/// Sorts a non-migration entry: `.sql` files below the top level are problems, anything else is
+/// listed as ignored.
+pub(crate) fn not_a_top_level_migration(kind: LayoutKind, entry: &Entry, loaded: &mut Loaded) {
+    if entry.name.ends_with(".sql") {
+        loaded.problems.push(nested(kind, &entry.rel));
+    } else {
+        loaded.ignored.push(entry.rel.clone());
+    }
+}
+
 /// Reports files with undecodable names and classifies non-SQL files as ignored.
 pub(crate) fn common_checks(listing: &Listing, loaded: &mut Loaded) {
     for name in &listing.unreadable_names {

@@ -54,7 +54,7 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
     let mut downs: BTreeMap<&str, &Entry> = BTreeMap::new();
     for entry in listing.entries() {
         if entry.parent.is_some() || !entry.name.ends_with(".sql") {
-            loaded.ignored.push(entry.rel.clone());
+            super::not_a_top_level_migration(kind, entry, &mut loaded);
             continue;
         }
         if let Some(stem) = entry.name.strip_suffix(".down.sql") {

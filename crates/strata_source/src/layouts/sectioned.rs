@@ -147,7 +147,7 @@ fn load_sectioned(
     common_checks(listing, &mut loaded);
     for entry in listing.entries() {
         if entry.parent.is_some() || !entry.name.ends_with(".sql") {
-            loaded.ignored.push(entry.rel.clone());
+            super::not_a_top_level_migration(kind, entry, &mut loaded);
             continue;
         }
         let stem = entry.name.trim_end_matches(".sql");
