@@ -11,6 +11,9 @@ fi
 if ! ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 && ! ls /usr/lib/*/libclang.so >/dev/null 2>&1; then
   need+=(libclang-dev)
 fi
+if ! command -v openssl >/dev/null 2>&1; then
+  need+=(openssl)  # the TLS tests make their certificates with it
+fi
 if ! command -v cc >/dev/null 2>&1; then
   need+=(build-essential)
 fi

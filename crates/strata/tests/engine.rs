@@ -396,3 +396,85 @@ fn missing_files_are_reported() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("file is missing"), "{}", run.stderr);
 }
+
+/// A second run waits for the lock only as long as --lock-wait, then names who holds it.
+#[test]
+fn lock_wait_times_out_and_names_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        &tmp.path().join("migrations"),
+        "1_slow.sql",
+        "SELECT pg_sleep(4);\nCREATE TABLE slow (id int);\n",
+    );
+    let db = TestDatabase::new("lockwait");
+    let mut first = strata_cmd(tmp.path())
+        .args(["--database-url", &db.url(), "--dir", "migrations", "up"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db
+        .psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        .unwrap()
+        .trim()
+        == "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--lock-wait", "300ms", "up"],
+    );
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("holds the strata lock")
+            && second.stderr.contains("strata lock")
+            && second.stderr.contains("pid"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("waiting for the migration lock"),
+        "{}",
+        second.stderr
+    );
+    assert!(first.wait().unwrap().success());
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.events WHERE kind = 'apply'")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+}
+
+/// The registry's guards refuse history writes outside a migration's own transaction.
+#[test]
+fn registry_guards_refuse_writes_outside_a_migration_transaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        &tmp.path().join("migrations"),
+        "1_a.sql",
+        "CREATE TABLE a (id int);\n",
+    );
+    let db = TestDatabase::new("guards");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    let err = db
+        .psql("SELECT strata.in_migration('1')")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ended before its history row was written"),
+        "{err}"
+    );
+    let err = db
+        .psql("SELECT strata.expect_rows(0, 1, '1')")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected 1 history row(s)"), "{err}");
+    let ok = db.psql("BEGIN; SELECT set_config('strata.migration', '1', true); SELECT strata.in_migration('1'); COMMIT;").unwrap();
+    assert!(ok.contains('t'), "{ok}");
+}

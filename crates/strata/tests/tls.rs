@@ -1,0 +1,270 @@
+//! TLS end to end: a throwaway cluster listening on 127.0.0.1 with a certificate signed by a
+//! test CA. `verify-full` must work with the right host name and refuse the wrong one,
+//! `verify-ca` must accept the chain whatever the name, and `require` must encrypt without
+//! verifying. The certificates are made with the `openssl` command.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use strata_ephemeral::{ClusterOptions, TempCluster};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl command is needed for the TLS tests");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// CA and a server certificate for `localhost` only (no IP address in it).
+fn make_certs(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=strata test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    // PostgreSQL insists on a private key readable by its owner only, and runs as `postgres`
+    // when the tests run as root.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        let ids = Command::new("id")
+            .args(["-u", "postgres"])
+            .output()
+            .unwrap();
+        let uid: u32 = String::from_utf8_lossy(&ids.stdout).trim().parse().unwrap();
+        for f in ["server.key", "server.pem"] {
+            std::os::unix::fs::chown(dir.join(f), Some(uid), None).unwrap();
+        }
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn sslmodes_against_a_real_tls_server() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let port = free_port();
+    let path = |f: &str| certs.path().join(f).display().to_string();
+    let cluster = TempCluster::start(ClusterOptions {
+        extra_settings: vec![
+            ("listen_addresses".into(), "127.0.0.1".into()),
+            ("ssl".into(), "on".into()),
+            ("ssl_cert_file".into(), path("server.pem")),
+            ("ssl_key_file".into(), path("server.key")),
+        ],
+        port,
+        ..ClusterOptions::default()
+    })
+    .expect("start a TLS cluster");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("migrations")).unwrap();
+    // The migration records whether its own session is encrypted.
+    std::fs::write(
+        project.path().join("migrations/1_t.sql"),
+        "CREATE TABLE t AS SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n",
+    )
+    .unwrap();
+    let ca = path("ca.pem");
+    let url = |host: &str, mode: &str, root: Option<&str>| {
+        let root = root
+            .map(|r| format!("&sslrootcert={r}"))
+            .unwrap_or_default();
+        format!("postgres://postgres@{host}:{port}/postgres?sslmode={mode}{root}")
+    };
+
+    let ok = strata_raw(
+        project.path(),
+        &[
+            "--database-url",
+            &url("localhost", "verify-full", Some(&ca)),
+            "up",
+        ],
+    );
+    assert_eq!(
+        ok.code, 0,
+        "verify-full with the right name\n{}\n{}",
+        ok.stdout, ok.stderr
+    );
+    let wrong_name = strata_raw(
+        project.path(),
+        &[
+            "--database-url",
+            &url("127.0.0.1", "verify-full", Some(&ca)),
+            "status",
+        ],
+    );
+    assert_eq!(
+        wrong_name.code, 2,
+        "verify-full must refuse a certificate for another name"
+    );
+    assert!(
+        wrong_name.stderr.contains("cannot connect"),
+        "{}",
+        wrong_name.stderr
+    );
+    let chain_only = strata_raw(
+        project.path(),
+        &[
+            "--database-url",
+            &url("127.0.0.1", "verify-ca", Some(&ca)),
+            "status",
+        ],
+    );
+    assert_eq!(
+        chain_only.code, 0,
+        "verify-ca checks the chain only\n{}",
+        chain_only.stderr
+    );
+    let other_ca = tempfile::tempdir().unwrap();
+    openssl(
+        other_ca.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=someone else",
+        ],
+    );
+    let untrusted = strata_raw(
+        project.path(),
+        &[
+            "--database-url",
+            &url(
+                "localhost",
+                "verify-ca",
+                Some(&other_ca.path().join("ca.pem").display().to_string()),
+            ),
+            "status",
+        ],
+    );
+    assert_eq!(
+        untrusted.code, 2,
+        "a chain to an unknown CA must be refused"
+    );
+    let require = strata_raw(
+        project.path(),
+        &[
+            "--database-url",
+            &url("127.0.0.1", "require", None),
+            "status",
+        ],
+    );
+    assert_eq!(
+        require.code, 0,
+        "require encrypts without verifying\n{}",
+        require.stderr
+    );
+    let missing_root = strata_raw(
+        project.path(),
+        &[
+            "--database-url",
+            &url("localhost", "verify-full", Some("/nonexistent/root.crt")),
+            "status",
+        ],
+    );
+    assert_eq!(missing_root.code, 2);
+    assert!(
+        missing_root.stderr.contains("root certificate"),
+        "{}",
+        missing_root.stderr
+    );
+
+    assert_eq!(
+        cluster
+            .psql("postgres", "SELECT ssl FROM t")
+            .unwrap()
+            .trim(),
+        "t",
+        "the migration's session was not encrypted"
+    );
+    drop(cluster);
+}
