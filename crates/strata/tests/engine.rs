@@ -409,6 +409,7 @@ fn lock_wait_times_out_and_names_the_holder() {
     let db = TestDatabase::new("lockwait");
     let mut first = strata_cmd(tmp.path())
         .args(["--database-url", &db.url(), "--dir", "migrations", "up"])
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
