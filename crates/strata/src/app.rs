@@ -140,10 +140,17 @@ pub async fn plan_set(
 }
 
 /// Execution options of a set.
-pub fn exec_options(set: &LoadedSet) -> strata_pg::ExecOptions {
+pub fn exec_options(
+    set: &LoadedSet,
+    settings: &Settings,
+    interrupted: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> strata_pg::ExecOptions {
     strata_pg::ExecOptions {
         set_name: set.spec.name.clone(),
         lock_timeout: set.spec.lock_timeout.clone(),
         statement_timeout: set.spec.statement_timeout.clone(),
+        lock_retries: settings.lock_retries,
+        retry_delay: settings.retry_delay,
+        interrupted: interrupted.clone(),
     }
 }

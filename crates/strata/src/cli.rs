@@ -65,6 +65,12 @@ pub struct GlobalArgs {
     /// How long to wait for another strata run to release the migration lock (default 60s).
     #[arg(long, global = true, env = "STRATA_LOCK_WAIT")]
     pub lock_wait: Option<String>,
+    /// How often a migration that hit lock_timeout is retried, with exponential backoff (default 5).
+    #[arg(long, global = true, env = "STRATA_LOCK_RETRIES")]
+    pub lock_retries: Option<u32>,
+    /// First delay between lock_timeout retries; doubles each time, with jitter (default 500ms).
+    #[arg(long, global = true, env = "STRATA_RETRY_DELAY")]
+    pub retry_delay: Option<String>,
     /// Allow applying pending migrations older than the newest applied one.
     #[arg(long, global = true, env = "STRATA_ALLOW_OUT_OF_ORDER", value_parser = clap::builder::FalseyValueParser::new())]
     pub allow_out_of_order: bool,

@@ -25,6 +25,10 @@ pub struct FileConfig {
     pub statement_timeout: Option<String>,
     /// How long to wait for the migration lock (default `60s`).
     pub lock_wait: Option<String>,
+    /// How often a migration that hit lock_timeout is retried (default 5).
+    pub lock_retries: Option<u32>,
+    /// First delay between such retries, doubling each time with jitter (default `500ms`).
+    pub retry_delay: Option<String>,
     /// Allow out-of-order migrations by default.
     pub allow_out_of_order: Option<bool>,
     /// The migration sets.
@@ -89,6 +93,10 @@ pub struct Settings {
     pub registry_schema: String,
     /// Lock wait.
     pub lock_wait: Duration,
+    /// Retries after lock_timeout.
+    pub lock_retries: u32,
+    /// First retry delay.
+    pub retry_delay: Duration,
     /// JSON output.
     pub json: bool,
     /// Quiet.
@@ -357,7 +365,16 @@ pub fn resolve(
             .or(file.lock_wait.as_deref())
             .unwrap_or("60s"),
     )?);
+    let lock_retries = args.lock_retries.or(file.lock_retries).unwrap_or(5);
+    let retry_delay = Duration::from_millis(parse_duration(
+        args.retry_delay
+            .as_deref()
+            .or(file.retry_delay.as_deref())
+            .unwrap_or("500ms"),
+    )?);
     Ok(Settings {
+        lock_retries,
+        retry_delay,
         sets,
         db,
         registry_schema,

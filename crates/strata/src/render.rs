@@ -225,6 +225,18 @@ pub fn plan_text(
     Ok(())
 }
 
+impl Progress<'_> {
+    /// Writes a line even in quiet mode (operational warnings), above a progress bar if any.
+    fn line(&mut self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let _ = writeln!(self.out, "{text}");
+            }
+        }
+    }
+}
+
 /// Progress output for `up`/`down`.
 pub struct Progress<'a> {
     /// Where lines go.
@@ -275,6 +287,42 @@ impl strata_pg::Reporter for Progress<'_> {
         }
     }
 
+    fn waiting(&mut self, m: &Migration, blockers: &[strata_pg::exec::Blocker]) {
+        let mut text = format!("    {} is waiting for locks held by:", m.id);
+        for b in blockers {
+            text.push_str(&format!("\n      {b}"));
+        }
+        text.push_str("\n      (strata keeps waiting up to lock_timeout, then retries; ending a blocker: SELECT pg_cancel_backend(pid))");
+        self.line(text);
+    }
+
+    fn retrying(
+        &mut self,
+        m: &Migration,
+        attempt: u32,
+        of: u32,
+        delay: std::time::Duration,
+        blockers: &[strata_pg::exec::Blocker],
+    ) {
+        let who = if blockers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (blocked by {})",
+                blockers
+                    .iter()
+                    .map(|b| format!("pid {}", b.pid))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        self.line(format!(
+            "    lock_timeout reached{who}: {} rolled back; retry {attempt} of {of} in {:.1}s",
+            m.id,
+            delay.as_secs_f64()
+        ));
+    }
+
     fn notice(&mut self, m: &Migration, notice: &Notice) {
         if !self.quiet {
             let _ = writeln!(
@@ -291,8 +339,11 @@ impl strata_pg::Reporter for Progress<'_> {
 pub fn exec_error_text(err: &ExecError) -> String {
     let f = &err.failure;
     let mut title = format!(
-        "{} of migration {} failed: {}",
-        err.action, err.key, f.message
+        "{}{} of migration {} failed: {}",
+        if err.interrupted { "interrupted: " } else { "" },
+        err.action,
+        err.key,
+        f.message
     );
     if !f.sqlstate.is_empty() {
         title.push_str(&format!(" [SQLSTATE {}]", f.sqlstate));
@@ -317,6 +368,12 @@ pub fn exec_error_text(err: &ExecError) -> String {
     }
     if let Some(c) = &f.context {
         footers.push((Level::Note, format!("context: {c}")));
+    }
+    for b in &err.blockers {
+        footers.push((Level::Note, format!("blocked by {b}")));
+    }
+    if f.sqlstate == "57014" && !err.interrupted {
+        footers.push((Level::Note, "the statement was cancelled by statement_timeout (raise it with --statement-timeout or in strata.toml)".to_owned()));
     }
     footers.push((Level::Note, format!("state: {}", err.state)));
     footers.push((Level::Help, err.next.clone()));

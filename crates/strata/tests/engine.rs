@@ -414,7 +414,7 @@ fn lock_wait_times_out_and_names_the_holder() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while db
-        .psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        .psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
         .unwrap()
         .trim()
         == "0"

@@ -101,6 +101,22 @@ impl Script {
     }
 }
 
+/// Quotes an SQL identifier the way PostgreSQL's `quote_ident()` does, unconditionally. The one
+/// place identifiers are quoted: values always travel as bind parameters, identifiers (schema,
+/// database and index names) cannot, so they go through here and nowhere else.
+pub fn quote_ident(ident: &str) -> String {
+    let mut out = String::with_capacity(ident.len() + 2);
+    out.push('"');
+    for ch in ident.chars() {
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
 /// True when `sql` holds only whitespace, `--` line comments and `/* */` block comments.
 pub fn sql_is_blank(sql: &str) -> bool {
     skip_trivia(sql) == sql.len()

@@ -10,7 +10,9 @@
 use crate::registry::Registry;
 use crate::session::{Notice, Session};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use strata_model::{char_pos_to_byte, LineCol, Migration, Script, TransactionMode};
 use strata_plan::{ApplyReason, Plan, Step};
 use strata_sql::{
@@ -20,7 +22,7 @@ use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::Statement as Prepared;
 
 /// Settings for one run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
     /// The set's name (keys its history).
     pub set_name: String,
@@ -28,6 +30,48 @@ pub struct ExecOptions {
     pub lock_timeout: String,
     /// `statement_timeout` for migration statements.
     pub statement_timeout: String,
+    /// How many times a migration that hit `lock_timeout` (55P03) is retried.
+    pub lock_retries: u32,
+    /// First delay between retries; it doubles each time (with jitter), up to 30 s.
+    pub retry_delay: Duration,
+    /// Set (by a signal handler) to stop: the running statement is cancelled by the caller,
+    /// and no further step or statement starts.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// A session holding a lock the migration waits for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Blocker {
+    /// Its backend PID (what `pg_terminate_backend` takes).
+    pub pid: i32,
+    /// `application_name`.
+    pub application_name: String,
+    /// `state` (`active`, `idle in transaction`, ...).
+    pub state: String,
+    /// Age of its transaction in seconds, when it has one.
+    pub transaction_age_s: Option<i64>,
+    /// Its current or last query, truncated.
+    pub query: String,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} ({}, {}",
+            self.pid,
+            if self.application_name.is_empty() {
+                "no application_name"
+            } else {
+                &self.application_name
+            },
+            self.state
+        )?;
+        if let Some(age) = self.transaction_age_s {
+            write!(f, ", transaction open for {age}s")?;
+        }
+        write!(f, "): {}", self.query)
+    }
 }
 
 /// What happened to one migration.
@@ -57,6 +101,18 @@ pub trait Reporter {
     fn step_finished(&mut self, _done: &StepDone) {}
     /// The server sent a NOTICE/WARNING.
     fn notice(&mut self, _migration: &Migration, _notice: &Notice) {}
+    /// The migration has been waiting for locks held by these sessions.
+    fn waiting(&mut self, _migration: &Migration, _blockers: &[Blocker]) {}
+    /// The migration hit `lock_timeout` and will be retried after `delay`.
+    fn retrying(
+        &mut self,
+        _migration: &Migration,
+        _attempt: u32,
+        _of: u32,
+        _delay: Duration,
+        _blockers: &[Blocker],
+    ) {
+    }
 }
 
 /// A reporter that ignores everything.
@@ -105,6 +161,12 @@ pub struct ExecError {
     pub state: String,
     /// What to run or do next.
     pub next: String,
+    /// The run was stopped by a signal.
+    pub interrupted: bool,
+    /// Sessions that blocked the migration while it waited for locks.
+    pub blockers: Vec<Blocker>,
+    /// For statement-by-statement runs: statements completed and recorded.
+    pub statements_done: Option<usize>,
 }
 
 struct Prepared3 {
@@ -121,12 +183,17 @@ struct Prepared3 {
 
 /// Runs a plan's steps against `session`. The caller holds the migration lock and has ensured
 /// the registry exists.
+///
+/// `monitor` is another connection to the same database (the migration lock's, which is idle
+/// meanwhile): while a step runs longer than a moment, it is used to find the sessions that
+/// block the step's locks, so the operator learns who they are while strata still waits.
 pub async fn execute(
     session: &mut Session,
     registry: &Registry,
     local: &[Migration],
     plan: &Plan,
     opts: &ExecOptions,
+    monitor: Option<&tokio_postgres::Client>,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<StepDone>, ExecError> {
     let mut done = Vec::new();
@@ -141,6 +208,9 @@ pub async fn execute(
         failure: failure_from(&e, None, None),
         state: "nothing was changed".into(),
         next: "check the connection and the registry schema".into(),
+        interrupted: false,
+        blockers: Vec::new(),
+        statements_done: None,
     };
     let prepared = prepare(&session.client, registry)
         .await
@@ -148,6 +218,12 @@ pub async fn execute(
     let search_path: String = session
         .client
         .query_one("SELECT current_setting('search_path')", &[])
+        .await
+        .map_err(|e| fail_early(e, &done))?
+        .get(0);
+    let backend_pid: i32 = session
+        .client
+        .query_one("SELECT pg_backend_pid()", &[])
         .await
         .map_err(|e| fail_early(e, &done))?
         .get(0);
@@ -198,6 +274,9 @@ pub async fn execute(
                 failure: failure_from(&e, None, None),
                 state: "nothing was recorded".into(),
                 next: "fix the cause above and run `strata baseline` again".into(),
+                interrupted: false,
+                blockers: Vec::new(),
+                statements_done: None,
             });
         }
         for &(_, key) in &baselines {
@@ -240,6 +319,20 @@ pub async fn execute(
         };
         let analysis = analyze(script.sql());
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
+        if opts.interrupted.load(Ordering::SeqCst) {
+            return Err(ExecError {
+                done,
+                key: key.to_owned(),
+                action,
+                path: script.file.path().to_owned(),
+                failure: Failure::plain("interrupted before this migration started"),
+                state: format!("stopped by a signal before {action} of {key}; every earlier step completed and is recorded"),
+                next: "run the same command again to continue".into(),
+                interrupted: true,
+                blockers: Vec::new(),
+                statements_done: None,
+            });
+        }
         reporter.step_started(m, action, shape.decision.mode);
         let started = Instant::now();
         let run = Run {
@@ -250,9 +343,62 @@ pub async fn execute(
             analysis: &analysis,
             action,
         };
-        let result = match shape.decision.mode {
-            TransactionMode::Transactional => run_transactional(session, &run, &shape).await,
-            mode => run_statements(session, &run, mode, resume_from).await,
+        let mut resume = resume_from;
+        let mut attempt = 0u32;
+        let mut seen_blockers: Vec<Blocker> = Vec::new();
+        let result = loop {
+            let step = async {
+                match shape.decision.mode {
+                    TransactionMode::Transactional => {
+                        run_transactional(session, &run, &shape).await
+                    }
+                    mode => run_statements(session, &run, mode, resume).await,
+                }
+            };
+            let outcome = watch_blockers(step, monitor, backend_pid, &mut |b: &[Blocker]| {
+                reporter.waiting(m, b);
+                for blocker in b {
+                    if !seen_blockers.iter().any(|x| x.pid == blocker.pid) {
+                        seen_blockers.push(blocker.clone());
+                    }
+                }
+            })
+            .await;
+            match outcome {
+                // lock_timeout: the transaction (or the one statement) was rolled back, so
+                // trying again later is safe; a non-transactional run resumes where it stopped.
+                Err(f)
+                    if f.failure.sqlstate == "55P03"
+                        && attempt < opts.lock_retries
+                        && !opts.interrupted.load(Ordering::SeqCst) =>
+                {
+                    attempt += 1;
+                    resume = f.statements_done.unwrap_or(resume);
+                    let delay = backoff(opts.retry_delay, attempt);
+                    reporter.retrying(m, attempt, opts.lock_retries, delay, &seen_blockers);
+                    let until = Instant::now() + delay;
+                    while Instant::now() < until && !opts.interrupted.load(Ordering::SeqCst) {
+                        tokio::time::sleep(
+                            Duration::from_millis(50)
+                                .min(until.saturating_duration_since(Instant::now())),
+                        )
+                        .await;
+                    }
+                }
+                Err(mut f) => {
+                    f.blockers = seen_blockers.clone();
+                    if f.failure.sqlstate == "55P03" {
+                        f.next = format!(
+                            "{}; strata gave up after {} attempt(s) waiting for locks{} (raise --lock-timeout or --lock-retries, or end the blocking session)",
+                            f.next,
+                            attempt + 1,
+                            if seen_blockers.is_empty() { String::new() } else { format!(" held by {}", seen_blockers.iter().map(|b| format!("pid {}", b.pid)).collect::<Vec<_>>().join(", ")) }
+                        );
+                    }
+                    break Err(f);
+                }
+                Ok(()) => break Ok(()),
+            }
         };
         for n in session.drain_notices() {
             reporter.notice(m, &n);
@@ -306,6 +452,9 @@ impl Run<'_> {
             failure,
             state,
             next,
+            interrupted: self.ctx.opts.interrupted.load(Ordering::SeqCst),
+            blockers: Vec::new(),
+            statements_done: None,
         })
     }
 
@@ -624,8 +773,77 @@ async fn run_statements(
 
     let mut committed_upto = resume_from;
     let mut in_script_tx = false;
+    let resuming = resume_from > 0 || run.action == "resume";
+    let mut rebuilt: Vec<String> = Vec::new();
     for (i, stmt) in statements.iter().enumerate().skip(resume_from) {
+        if ctx.opts.interrupted.load(Ordering::SeqCst) && i > resume_from {
+            let _ = client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout")
+                .await;
+            let mut e = run.error(
+                Failure::plain("interrupted between statements"),
+                format!("stopped by a signal after statement {committed_upto} of {total}; the completed statements are recorded and {key} is marked partial"),
+                format!("run `strata up` to resume {key} from statement {}", committed_upto + 1),
+            );
+            e.statements_done = Some(committed_upto);
+            return Err(e);
+        }
         let text = &run.script.sql()[stmt.range.clone()];
+        // A failed or interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index behind;
+        // building it again would fail with "already exists". Drop it (concurrently, so writes
+        // go on) and build it anew. When resuming, a VALID one means the build finished but
+        // its progress row was not written: it counts as done.
+        if let Some(index) = &stmt.concurrent_index {
+            let validity = client
+                .query_opt(
+                    "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+                    &[index],
+                )
+                .await
+                .map_err(|e| {
+                    run.error(
+                        plain(&e),
+                        format!("{committed_upto} of {total} statement(s) completed"),
+                        "check the connection and run `strata up` to resume".into(),
+                    )
+                })?
+                .map(|r| r.get::<_, bool>(0));
+            match validity {
+                Some(false) => {
+                    client.batch_execute(&format!("DROP INDEX CONCURRENTLY {index}")).await.map_err(|e| {
+                        run.error(
+                            failure_from(&e, None, None),
+                            format!("{committed_upto} of {total} statement(s) completed; the INVALID index {index} left by an earlier attempt could not be dropped"),
+                            format!("drop it by hand (DROP INDEX CONCURRENTLY {index}), then run `strata up`"),
+                        )
+                    })?;
+                    rebuilt.push(index.clone());
+                }
+                Some(true) if resuming && i == resume_from && recording => {
+                    committed_upto = i + 1;
+                    client
+                        .execute(
+                            &ctx.prepared.progress,
+                            &[
+                                &ctx.opts.set_name,
+                                &key,
+                                &(committed_upto as i32),
+                                &None::<String>,
+                            ],
+                        )
+                        .await
+                        .map_err(|e| {
+                            run.error(
+                                plain(&e),
+                                format!("{committed_upto} of {total} statement(s) completed"),
+                                "run `strata up` to resume".into(),
+                            )
+                        })?;
+                    continue;
+                }
+                _ => {}
+            }
+        }
         let progress_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
             [&ctx.opts.set_name, &key, &((i + 1) as i32), &None::<String>];
         // Outside the script's own transactions, a statement that may run in a transaction
@@ -657,6 +875,17 @@ async fn run_statements(
                 Some((run.script, stmt.range.start, true)),
                 Some(run.analysis),
             );
+            let invalid_index = match &stmt.concurrent_index {
+                Some(index) => client
+                    .query_opt("SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", &[index])
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.get::<_, bool>(0))
+                    .then(|| format!("; it left the INVALID index {index} behind, which `strata up` drops and rebuilds")),
+                None => None,
+            }
+            .unwrap_or_default();
             if !server_answered(&e) {
                 return Err(run.error(
                     failure,
@@ -686,11 +915,13 @@ async fn run_statements(
                     .await;
                 let _ = event(client, ctx, false, key, "fail", serde_json::json!({"statement": i + 1, "statements_done": committed_upto, "error": failure.message})).await;
                 (
-                    format!("the migration runs outside a transaction: {committed_upto} of {total} statement(s) completed and are recorded; {key} is marked partial"),
+                    format!("the migration runs outside a transaction: {committed_upto} of {total} statement(s) completed and are recorded; {key} is marked partial{invalid_index}"),
                     format!("fix the cause, then run `strata up` to resume {key} from statement {}", committed_upto + 1),
                 )
             };
-            return Err(run.error(failure, state, next));
+            let mut e = run.error(failure, state, next);
+            e.statements_done = Some(committed_upto);
+            return Err(e);
         }
         match stmt.transaction_control {
             Some(TransactionControl::Begin) => in_script_tx = true,
@@ -717,13 +948,13 @@ async fn run_statements(
     let finish = async {
         client.batch_execute("RESET lock_timeout; RESET statement_timeout").await?;
         client.query(&ctx.prepared.restore_path, &[&ctx.search_path]).await?;
-        let details = serde_json::json!({"checksum": run.m.checksum.to_string(), "mode": "non_transactional", "resumed_from": resume_from});
+        let details = serde_json::json!({"checksum": run.m.checksum.to_string(), "mode": "non_transactional", "resumed_from": resume_from, "rebuilt_invalid_indexes": rebuilt});
         client.batch_execute("BEGIN").await?;
         client.query(&ctx.prepared.mark_migration, &[&key]).await?;
         if recording {
             let ms = started.elapsed().as_millis() as i64;
             record(client, ctx, true, run.m, key, ms, "complete", total as i32, None).await?;
-            event(client, ctx, true, key, if resume_from > 0 { "resume" } else { "apply" }, details).await?;
+            event(client, ctx, true, key, if resuming { "resume" } else { "apply" }, details).await?;
         } else {
             client.query(&ctx.prepared.forget, &[&ctx.opts.set_name, &key]).await?;
             event(client, ctx, true, key, "revert", details).await?;
@@ -742,6 +973,102 @@ async fn run_statements(
                 format!("all {total} statement(s) ran but the history could not be updated"),
                 "run `strata status`; the migration's effects are in place".into(),
             ))
+        }
+    }
+}
+
+/// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped at 30 s, scaled by a
+/// random factor in [0.75, 1.25) so that several blocked runs do not retry in lockstep.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(Duration::from_secs(30));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut x = u64::from(nanos) ^ (u64::from(std::process::id()) << 32) ^ u64::from(attempt);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    let factor = 0.75 + (x % 1000) as f64 / 2000.0;
+    exp.mul_f64(factor)
+}
+
+/// Runs `step`; once it has taken longer than a moment, looks every second for sessions that
+/// block the executing backend and reports each new set of them.
+async fn watch_blockers<F: std::future::Future>(
+    step: F,
+    monitor: Option<&tokio_postgres::Client>,
+    backend_pid: i32,
+    on_blocked: &mut dyn FnMut(&[Blocker]),
+) -> F::Output {
+    let Some(monitor) = monitor else {
+        return step.await;
+    };
+    tokio::pin!(step);
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_millis(700),
+        Duration::from_secs(1),
+    );
+    let mut last: Vec<i32> = Vec::new();
+    loop {
+        tokio::select! {
+            out = &mut step => return out,
+            _ = ticks.tick() => {
+                if let Ok(blockers) = blockers_of(monitor, backend_pid).await {
+                    let pids: Vec<i32> = blockers.iter().map(|b| b.pid).collect();
+                    if !blockers.is_empty() && pids != last {
+                        on_blocked(&blockers);
+                    }
+                    last = pids;
+                }
+            }
+        }
+    }
+}
+
+/// The sessions `pg_blocking_pids` names for a backend, with what an operator needs to act.
+pub async fn blockers_of(
+    client: &tokio_postgres::Client,
+    pid: i32,
+) -> Result<Vec<Blocker>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
+                    extract(epoch FROM now() - a.xact_start)::bigint, left(coalesce(a.query, ''), 200) \
+             FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)) ORDER BY a.pid",
+            &[&pid],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            application_name: r.get(1),
+            state: r.get(2),
+            transaction_age_s: r.get(3),
+            query: r
+                .get::<_, String>(4)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect())
+}
+
+impl Failure {
+    fn plain(message: &str) -> Failure {
+        Failure {
+            sqlstate: String::new(),
+            severity: "ERROR".into(),
+            message: message.to_owned(),
+            detail: None,
+            hint: None,
+            context: None,
+            location: None,
+            statement: None,
+            statement_summary: None,
         }
     }
 }

@@ -1,21 +1,6 @@
-//! The one place identifiers are quoted.
-//!
-//! Values always travel as bind parameters; identifiers (the registry schema, database names)
-//! cannot, so they go through [`quote_ident`] and nowhere else.
+//! Identifier quoting, re-exported from the model so that every crate uses the same helper.
 
-/// Quotes an SQL identifier the way PostgreSQL's `quote_ident()` does, unconditionally.
-pub fn quote_ident(ident: &str) -> String {
-    let mut out = String::with_capacity(ident.len() + 2);
-    out.push('"');
-    for ch in ident.chars() {
-        if ch == '"' {
-            out.push('"');
-        }
-        out.push(ch);
-    }
-    out.push('"');
-    out
-}
+pub use strata_model::quote_ident;
 
 #[cfg(test)]
 mod tests {
@@ -23,5 +8,9 @@ mod tests {
     fn quotes() {
         assert_eq!(super::quote_ident("strata"), "\"strata\"");
         assert_eq!(super::quote_ident("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(
+            super::quote_ident("a\"; DROP TABLE x; --"),
+            "\"a\"\"; DROP TABLE x; --\""
+        );
     }
 }

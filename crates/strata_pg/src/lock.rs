@@ -129,6 +129,12 @@ impl MigrationLock {
         }
     }
 
+    /// The lock's own connection. It is idle while migrations run, so the executor uses it to
+    /// watch for sessions blocking the migration.
+    pub fn client(&self) -> Option<&tokio_postgres::Client> {
+        self.session.as_ref().map(|s| &s.client)
+    }
+
     /// Releases the lock and closes its connection.
     pub async fn release(mut self) -> Result<(), LockError> {
         if let Some(session) = self.session.take() {

@@ -7,7 +7,6 @@
 
 use crate::conn::{ConnInfo, ConnectError, SslMode};
 use futures_util::future::poll_fn;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, Connection};
 
@@ -31,6 +30,29 @@ pub struct Session {
     notices: mpsc::UnboundedReceiver<Notice>,
     task: tokio::task::JoinHandle<()>,
     target: String,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+/// Cancels whatever statement a [`Session`] is running, from another task (Ctrl-C handling).
+#[derive(Clone)]
+pub struct CancelHandle {
+    token: tokio_postgres::CancelToken,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl CancelHandle {
+    /// Sends PostgreSQL's cancel request for the session's running statement, over the same
+    /// kind of connection (TLS or not) the session uses.
+    pub async fn cancel(&self) -> Result<(), tokio_postgres::Error> {
+        let plain = || self.token.cancel_query(tokio_postgres::NoTls);
+        match &self.tls {
+            Some(tls) => match self.token.cancel_query(tls.clone()).await {
+                Ok(()) => Ok(()),
+                Err(_) => plain().await,
+            },
+            None => plain().await,
+        }
+    }
 }
 
 impl Drop for Session {
@@ -49,11 +71,11 @@ impl Session {
             target: target.clone(),
             source,
         };
-        let (client, task) = match info.ssl_mode {
+        let (client, task, tls) = match info.ssl_mode {
             SslMode::Disable => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Disable);
                 let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(wrap)?;
-                (client, spawn_connection(conn, tx))
+                (client, spawn_connection(conn, tx), None)
             }
             mode => {
                 config.ssl_mode(if mode == SslMode::Prefer {
@@ -62,8 +84,8 @@ impl Session {
                     tokio_postgres::config::SslMode::Require
                 });
                 let tls = crate::tls::make_connector(mode, info.ssl_root_cert.as_deref())?;
-                let (client, conn) = config.connect(tls).await.map_err(wrap)?;
-                (client, spawn_connection(conn, tx))
+                let (client, conn) = config.connect(tls.clone()).await.map_err(wrap)?;
+                (client, spawn_connection(conn, tx), Some(tls))
             }
         };
         Ok(Session {
@@ -71,6 +93,7 @@ impl Session {
             notices,
             task,
             target,
+            tls,
         })
     }
 
@@ -89,8 +112,11 @@ impl Session {
     }
 
     /// A handle that can cancel the statement this session is running.
-    pub fn cancel_token(&self) -> Arc<tokio_postgres::CancelToken> {
-        Arc::new(self.client.cancel_token())
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle {
+            token: self.client.cancel_token(),
+            tls: self.tls.clone(),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ pub use directives::{parse_directives, DirectiveError};
 
 use pg_query::protobuf::{self, node::Node as N};
 use std::ops::Range;
-use strata_model::{Directive, DirectiveKind, TransactionDecision, TransactionMode};
+use strata_model::{quote_ident, Directive, DirectiveKind, TransactionDecision, TransactionMode};
 
 /// One statement of a script.
 #[derive(Debug, Clone)]
@@ -29,6 +29,10 @@ pub struct Statement {
     pub transaction_control: Option<TransactionControl>,
     /// Set for `SET`/`RESET` (search_path, role, ...): session state a resumed run replays.
     pub session_setting: bool,
+    /// For `CREATE INDEX CONCURRENTLY` with an explicit name: the index as `schema.name` or
+    /// `name`, already quoted for `to_regclass`. A failed build leaves an INVALID index of that
+    /// name behind, which a resumed run must drop first.
+    pub concurrent_index: Option<String>,
     /// The parse tree, when the parser could build it (absent after a syntax error).
     pub node: Option<N>,
 }
@@ -123,12 +127,27 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
         None => ("empty statement".to_owned(), false, None),
     };
     let session_setting = matches!(node, Some(N::VariableSetStmt(_)));
+    let concurrent_index = match &node {
+        Some(N::IndexStmt(i)) if i.concurrent && !i.idxname.is_empty() => {
+            let schema = i
+                .relation
+                .as_ref()
+                .map(|r| r.schemaname.as_str())
+                .filter(|s| !s.is_empty());
+            Some(match schema {
+                Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&i.idxname)),
+                None => quote_ident(&i.idxname),
+            })
+        }
+        _ => None,
+    };
     Statement {
         range,
         summary,
         needs_autocommit,
         transaction_control,
         session_setting,
+        concurrent_index,
         node,
     }
 }
@@ -186,6 +205,7 @@ fn scanner_statements(sql: &str) -> Vec<Statement> {
                 transaction_control,
                 session_setting: first_words.to_uppercase().starts_with("SET ")
                     || first_words.to_uppercase().starts_with("RESET"),
+                concurrent_index: None,
                 node: None,
             }
         })
@@ -414,6 +434,20 @@ mod tests {
         assert_eq!(
             shape("create index i on t (a); analyze t;").decision.mode,
             TransactionMode::Transactional
+        );
+    }
+
+    #[test]
+    fn concurrent_index_names_are_captured() {
+        let a = analyze("create index concurrently i on app.t (a); create index concurrently \"Odd\" on t (a); create index concurrently on t (b);");
+        let names: Vec<_> = a
+            .statements
+            .iter()
+            .map(|s| s.concurrent_index.clone())
+            .collect();
+        assert_eq!(
+            names,
+            [Some("\"app\".\"i\"".into()), Some("\"Odd\"".into()), None]
         );
     }
 

@@ -7,8 +7,29 @@ use crate::render;
 use anyhow::Result;
 use serde_json::json;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use strata_pg::Registry;
 use strata_plan::Target;
+
+async fn watch_signals(interrupted: Arc<AtomicBool>, cancel: strata_pg::session::CancelHandle) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    for _ in 0..2 {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        if interrupted.swap(true, Ordering::SeqCst) {
+            eprintln!("strata: second signal, exiting now (the server rolls back the open transaction and releases the lock)");
+            std::process::exit(exit::ERROR);
+        }
+        eprintln!("strata: interrupted; cancelling the running statement and stopping (signal again to exit at once)");
+        let _ = cancel.cancel().await;
+    }
+}
 
 /// An execution failure that has already been rendered.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +76,12 @@ pub async fn run(
     }
 
     let lock = app::lock(&db, settings, &mut say).await?;
+    // Ctrl-C / SIGTERM: stop starting anything new, cancel the running statement on the
+    // server (its transaction rolls back), and let the normal error path record and report
+    // the state, release the lock and exit 2. A second signal exits at once; the server
+    // releases the lock with the dropped connection.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_signals(interrupted.clone(), session.cancel_handle()));
     registry.ensure(&session.client).await?;
     let mut results = Vec::new();
     let mut failure = None;
@@ -94,7 +121,8 @@ pub async fn run(
             &registry,
             set.migrations(),
             &plan,
-            &app::exec_options(set),
+            &app::exec_options(set, settings, &interrupted),
+            lock.client(),
             &mut progress,
         )
         .await;
@@ -116,7 +144,8 @@ pub async fn run(
                     rendered: render::exec_error_text(&e),
                     json: json!({
                         "set": set.spec.name, "migration": e.key, "action": e.action,
-                        "file": e.path.display().to_string(), "failure": e.failure, "state": e.state, "next": e.next
+                        "file": e.path.display().to_string(), "failure": e.failure, "state": e.state, "next": e.next,
+                        "interrupted": e.interrupted, "blockers": e.blockers, "statements_done": e.statements_done
                     }),
                 });
                 break;
@@ -125,6 +154,7 @@ pub async fn run(
     }
     // Report the migration's failure even if releasing the lock fails too (dropping the lock
     // connection releases it server-side anyway).
+    watcher.abort();
     let released = lock.release().await;
     if settings.json {
         let mut doc = json!({"sets": results});

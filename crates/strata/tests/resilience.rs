@@ -1,0 +1,365 @@
+//! Failure handling end to end: lock contention with retries and blocker reports, signals
+//! during a run, and the INVALID index a failed `CREATE INDEX CONCURRENTLY` leaves behind.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn wait_for(db: &TestDatabase, what: &str, sql: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while db.psql(sql).unwrap().trim() == "0" {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A psql session that holds a lock until told to commit.
+struct Blocker {
+    child: Child,
+}
+
+impl Blocker {
+    fn start(db: &TestDatabase, sql: &str) -> Blocker {
+        let psql = db.cluster().binaries().tool("psql");
+        let mut child = Command::new(psql)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &db.url()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(
+            child.stdin.as_mut().unwrap(),
+            "SET application_name = 'test-blocker';\nBEGIN;\n{sql}"
+        )
+        .unwrap();
+        child.stdin.as_mut().unwrap().flush().unwrap();
+        Blocker { child }
+    }
+
+    fn release(mut self) {
+        writeln!(self.child.stdin.as_mut().unwrap(), "COMMIT;\n\\q").unwrap();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Blocker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A long transaction holds a lock the migration needs: strata reports who, retries with
+/// backoff and succeeds once the blocker ends.
+#[test]
+fn lock_contention_is_reported_retried_and_survived() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_t.sql", "CREATE TABLE t (id int);\n");
+    write(&dir, "2_alter.sql", "ALTER TABLE t ADD COLUMN note text;\n");
+    let db = TestDatabase::new("contention");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up", "--to", "1"]).ok();
+    let blocker = Blocker::start(&db, "SELECT count(*) FROM t;");
+    wait_for(&db, "the blocker's lock", "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 't' AND l.granted");
+    let mut run = strata_cmd(tmp.path())
+        .args([
+            "--database-url",
+            &db.url(),
+            "--dir",
+            "migrations",
+            "--lock-timeout",
+            "1500ms",
+            "--lock-retries",
+            "10",
+            "--retry-delay",
+            "100ms",
+            "up",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let strata hit lock_timeout at least once, then end the blocking transaction.
+    wait_for(
+        &db,
+        "a failed attempt",
+        "SELECT count(*) FROM strata.events WHERE kind = 'fail'",
+    );
+    blocker.release();
+    let out = run_output(&mut run);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("is waiting for locks held by") && out.stdout.contains("test-blocker"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("lock_timeout reached (blocked by pid")
+            && out.stdout.contains("retry 1 of 10"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("applied 2"), "{}", out.stdout);
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'note'").unwrap().trim(), "1");
+}
+
+/// With the blocker never ending, strata gives up after its budget, leaves the database as it
+/// was, and names the blocker.
+#[test]
+fn lock_contention_gives_up_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_t.sql", "CREATE TABLE t (id int);\n");
+    write(
+        &dir,
+        "2_alter.sql",
+        "ALTER TABLE t ADD COLUMN note text;\nCREATE TABLE other (id int);\n",
+    );
+    let db = TestDatabase::new("giveup");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up", "--to", "1"]).ok();
+    let blocker = Blocker::start(&db, "SELECT count(*) FROM t;");
+    wait_for(&db, "the blocker's lock", "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 't' AND l.granted");
+    let run = strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "--lock-timeout",
+            "1200ms",
+            "--lock-retries",
+            "1",
+            "--retry-delay",
+            "50ms",
+            "up",
+        ],
+    );
+    drop(blocker);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("55P03") && run.stderr.contains("gave up after 2 attempt(s)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("blocked by pid") && run.stderr.contains("test-blocker"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("exactly as before"), "{}", run.stderr);
+    assert_eq!(
+        db.psql("SELECT to_regclass('other') IS NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    let doc = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["sets"][0]["migrations"][1]["state"], "failed");
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_output(child: &mut Child) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            use std::io::Read;
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut stdout)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return Output {
+                code: status.code().unwrap_or(-1),
+                stdout,
+                stderr,
+            };
+        }
+        assert!(Instant::now() < deadline, "strata did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// SIGTERM during a transactional migration: the statement is cancelled on the server, the
+/// transaction rolls back, the lock is released, exit 2, and the state is stated.
+#[test]
+fn sigterm_cancels_rolls_back_and_releases_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "1_slow.sql",
+        "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
+    );
+    let db = TestDatabase::new("sigterm");
+    let mut run = strata_cmd(tmp.path())
+        .args(["--database-url", &db.url(), "--dir", "migrations", "up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&db, "the sleeping statement", "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'");
+    let sent = Instant::now();
+    terminate(&run);
+    let out = run_output(&mut run);
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "strata took {:?} to stop",
+        sent.elapsed()
+    );
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("interrupted") && out.stderr.contains("rolled back"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('half') IS NULL")
+            .unwrap()
+            .trim(),
+        "t",
+        "the transaction must roll back"
+    );
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            .unwrap()
+            .trim(),
+        "0",
+        "the lock must be released: {}\n{}",
+        db.psql("SELECT l.pid, l.granted, a.application_name, a.state, a.query FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory'").unwrap(),
+        out.stderr
+    );
+    assert_eq!(db.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'").unwrap().trim(), "0");
+}
+
+/// SIGTERM during a non-transactional migration: completed statements stay recorded, the
+/// migration is partial, and `up` resumes after the last completed statement.
+#[test]
+fn sigterm_in_a_non_transactional_migration_leaves_a_resumable_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_t.sql", "CREATE TABLE t (id int);\n");
+    write(
+        &dir,
+        "2_steps.sql",
+        "-- strata:no-transaction\nCREATE TABLE a (id int);\nSELECT pg_sleep(60) WHERE NOT EXISTS (SELECT 1 FROM t);\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n",
+    );
+    let db = TestDatabase::new("sigterm_nt");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up", "--to", "1"]).ok();
+    db.psql("INSERT INTO t VALUES (1)").unwrap();
+    // With a row in t the sleep is skipped; remove it so that the first run sleeps.
+    db.psql("DELETE FROM t").unwrap();
+    let mut run = strata_cmd(tmp.path())
+        .args(["--database-url", &db.url(), "--dir", "migrations", "up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&db, "the sleeping statement", "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'");
+    terminate(&run);
+    let out = run_output(&mut run);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("1 of 3 statement(s) completed"),
+        "{}",
+        out.stderr
+    );
+    let doc = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["sets"][0]["migrations"][1]["state"], "partial");
+    // Now the sleep is skipped (t has a row) and the run resumes at statement 2.
+    db.psql("INSERT INTO t VALUES (1)").unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(run.stdout.contains("resumed 2"), "{}", run.stdout);
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_class WHERE relname IN ('a', 't_id')")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+}
+
+/// A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an INVALID index; strata says so, and
+/// the resumed run drops and rebuilds it.
+#[test]
+fn invalid_indexes_are_reported_and_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "1_t.sql",
+        "CREATE TABLE users (email text);\nINSERT INTO users VALUES ('a'), ('a'), ('b');\n",
+    );
+    write(
+        &dir,
+        "2_unique.sql",
+        "CREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);\n",
+    );
+    let db = TestDatabase::new("invalid");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("INVALID index \"users_email\""),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        db.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass")
+            .unwrap()
+            .trim(),
+        "f"
+    );
+    db.psql("DELETE FROM users WHERE ctid IN (SELECT max(ctid) FROM users GROUP BY email HAVING count(*) > 1)").unwrap();
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert_eq!(
+        db.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    let rebuilt = db
+        .psql("SELECT details->'rebuilt_invalid_indexes' FROM strata.events WHERE kind = 'resume'")
+        .unwrap();
+    assert!(rebuilt.contains("users_email"), "{rebuilt}");
+}
