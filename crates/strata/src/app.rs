@@ -144,6 +144,7 @@ pub fn exec_options(
     set: &LoadedSet,
     settings: &Settings,
     interrupted: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reason: Option<&str>,
 ) -> strata_pg::ExecOptions {
     strata_pg::ExecOptions {
         set_name: set.spec.name.clone(),
@@ -152,5 +153,6 @@ pub fn exec_options(
         lock_retries: settings.lock_retries,
         retry_delay: settings.retry_delay,
         interrupted: interrupted.clone(),
+        reason: reason.map(str::to_owned),
     }
 }

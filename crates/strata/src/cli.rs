@@ -93,6 +93,10 @@ pub enum Command {
     Validate,
     /// Record every migration up to V as applied without running it (adopting an existing database).
     Baseline(BaselineArgs),
+    /// Settle a migration left part-way or failed: resume it, or record your decision.
+    Repair(RepairArgs),
+    /// Accept the edited file of an applied migration (records the new checksum and why).
+    Accept(AcceptArgs),
     /// Create the next migration file(s) in the set's layout.
     New(NewArgs),
     /// Drop everything the set's migrations created and apply them again (development reset).
@@ -166,6 +170,44 @@ pub struct BaselineArgs {
     #[arg(value_name = "VERSION")]
     pub target: String,
     /// Print what would be recorded; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata repair`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("decision").required(true).args(["resume", "mark_applied", "mark_reverted"]))]
+pub struct RepairArgs {
+    /// The migration (`5`, `005`, `V5`).
+    #[arg(value_name = "VERSION")]
+    pub target: String,
+    /// Run the rest of it (what `strata up` does first anyway).
+    #[arg(long)]
+    pub resume: bool,
+    /// You completed it by hand: record it as applied without running anything.
+    #[arg(long)]
+    pub mark_applied: bool,
+    /// You undid it by hand: remove its history row without running anything.
+    #[arg(long)]
+    pub mark_reverted: bool,
+    /// Why (recorded in the event log with who decided); required with --mark-*.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Print what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `strata accept`.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// The applied migration whose file was edited on purpose.
+    #[arg(value_name = "VERSION")]
+    pub target: String,
+    /// Why the edit is acceptable (recorded in the event log with who accepted it).
+    #[arg(long)]
+    pub reason: String,
+    /// Print what would be done; change nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -125,6 +125,29 @@ fn run(
             Command::Baseline(a) => {
                 commands::baseline::run(&settings, &a.target, a.dry_run, &mut io).await
             }
+            Command::Repair(a) => {
+                if settings.sets.len() > 1 {
+                    anyhow::bail!("repair acts on one set; choose it with --set NAME");
+                }
+                if a.resume {
+                    commands::migrate::run(&settings, Target::Up { to: Some(a.target), steps: None }, a.dry_run, &mut io).await
+                } else {
+                    let Some(reason) = a.reason.as_deref().filter(|r| !r.trim().is_empty()) else {
+                        anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
+                    };
+                    let target = Target::Mark { version: a.target, applied: a.mark_applied };
+                    commands::migrate::run_with_reason(&settings, target, a.dry_run, Some(reason), &mut io).await
+                }
+            }
+            Command::Accept(a) => {
+                if settings.sets.len() > 1 {
+                    anyhow::bail!("accept acts on one set; choose it with --set NAME");
+                }
+                if a.reason.trim().is_empty() {
+                    anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
+                }
+                commands::migrate::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
+            }
             Command::New(a) => commands::new::run(&settings, &a.name, &mut io),
             Command::Fresh(a) => {
                 commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await

@@ -119,24 +119,82 @@ pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io
     Ok(())
 }
 
-fn step_parts<'a>(set: &'a LoadedSet, step: &Step) -> (&'static str, &'a Migration, usize) {
+/// What a step does, for rendering.
+struct StepView<'a> {
+    action: &'static str,
+    key: String,
+    migration: Option<&'a Migration>,
+    /// The script that runs; `None` for steps that only record (baseline, mark, accept).
+    script: Option<&'a strata_model::Script>,
+    /// What is recorded instead of running, for steps that run nothing.
+    records: Option<&'static str>,
+    resume: usize,
+}
+
+fn view<'a>(set: &'a LoadedSet, step: &Step) -> StepView<'a> {
+    let m = |i: usize| &set.migrations()[i];
     match step {
         Step::Apply {
             index,
+            key,
             resume_from,
             reason,
-            ..
-        } => (
-            if matches!(reason, strata_plan::ApplyReason::Resume) {
+        } => StepView {
+            action: if matches!(reason, strata_plan::ApplyReason::Resume) {
                 "resume"
             } else {
                 "apply"
             },
-            &set.migrations()[*index],
-            *resume_from,
-        ),
-        Step::Revert { index, .. } => ("revert", &set.migrations()[*index], 0),
-        Step::Baseline { index, .. } => ("baseline", &set.migrations()[*index], 0),
+            key: key.clone(),
+            migration: Some(m(*index)),
+            script: Some(&m(*index).up),
+            records: None,
+            resume: *resume_from,
+        },
+        Step::Revert { index, key } => StepView {
+            action: "revert",
+            key: key.clone(),
+            migration: Some(m(*index)),
+            script: m(*index).down.as_ref(),
+            records: None,
+            resume: 0,
+        },
+        Step::Baseline { index, key } => StepView {
+            action: "baseline",
+            key: key.clone(),
+            migration: Some(m(*index)),
+            script: None,
+            records: Some("recorded as applied, not run"),
+            resume: 0,
+        },
+        Step::Mark {
+            index,
+            key,
+            applied,
+        } => StepView {
+            action: if *applied {
+                "mark applied"
+            } else {
+                "mark reverted"
+            },
+            key: key.clone(),
+            migration: index.map(m),
+            script: None,
+            records: Some(if *applied {
+                "recorded as applied, nothing runs"
+            } else {
+                "its history row is removed, nothing runs"
+            }),
+            resume: 0,
+        },
+        Step::Accept { index, key } => StepView {
+            action: "accept",
+            key: key.clone(),
+            migration: Some(m(*index)),
+            script: None,
+            records: Some("its recorded checksum becomes the file's current one"),
+            resume: 0,
+        },
     }
 }
 
@@ -154,24 +212,25 @@ pub fn plan_json(set: &LoadedSet, plan: &Plan, with_sql: bool) -> Value {
         .steps
         .iter()
         .map(|s| {
-            let (action, m, resume) = step_parts(set, s);
-            let script = if action == "revert" { m.down.as_ref() } else { Some(&m.up) };
-            let (mode, reason) = script
-                .map(|sc| {
+            let v = view(set, s);
+            let (mode, reason) = match v.script {
+                Some(sc) => {
                     let a = analyze(sc.sql());
                     let shape = decide_transaction_mode(sc.sql(), &a, &sc.directives);
                     (Some(shape.decision.mode), Some(shape.decision.reason))
-                })
-                .unwrap_or((None, None));
+                }
+                None => (None, v.records.map(str::to_owned)),
+            };
             json!({
-                "action": action,
-                "version": m.id.version.as_ref().map(|v| v.to_string()),
-                "name": m.id.name,
-                "file": script.map(|s| s.file.path().display().to_string()),
+                "action": v.action,
+                "key": v.key,
+                "version": v.migration.and_then(|m| m.id.version.as_ref()).map(|v| v.to_string()),
+                "name": v.migration.map(|m| m.id.name.clone()),
+                "file": v.script.map(|s| s.file.path().display().to_string()).or_else(|| v.migration.map(|m| m.path().display().to_string())),
                 "mode": mode,
                 "mode_reason": reason,
-                "resume_from_statement": (resume > 0).then_some(resume + 1),
-                "sql": if with_sql && action != "baseline" { script.map(|s| s.sql().to_owned()) } else { None },
+                "resume_from_statement": (v.resume > 0).then_some(v.resume + 1),
+                "sql": if with_sql { v.script.map(|s| s.sql().to_owned()) } else { None },
             })
         })
         .collect();
@@ -191,35 +250,40 @@ pub fn plan_text(
     }
     writeln!(out, "set {}: {} step(s)", set.spec.name, plan.steps.len())?;
     for s in &plan.steps {
-        let (action, m, resume) = step_parts(set, s);
-        let script = if action == "revert" {
-            m.down.as_ref()
-        } else {
-            Some(&m.up)
-        };
-        let Some(script) = script else { continue };
-        let a = analyze(script.sql());
-        let shape = decide_transaction_mode(script.sql(), &a, &script.directives);
-        let how = if action == "baseline" {
-            "recorded as applied, not run".to_owned()
-        } else {
-            format!(
-                "{} ({})",
-                mode_name(shape.decision.mode),
-                shape.decision.reason
-            )
-        };
-        let from = if resume > 0 {
-            format!(", from statement {}", resume + 1)
+        let v = view(set, s);
+        let name = v
+            .migration
+            .map(|m| m.id.to_string())
+            .unwrap_or_else(|| v.key.clone());
+        let from = if v.resume > 0 {
+            format!(", from statement {}", v.resume + 1)
         } else {
             String::new()
         };
-        writeln!(out, "  {action} {}{from}: {how}", m.id)?;
-        writeln!(out, "    file: {}", script.file.path().display())?;
-        if with_sql && action != "baseline" {
-            for line in script.sql().trim_end().lines() {
-                writeln!(out, "    | {}", line.trim_end_matches('\r'))?;
+        match v.script {
+            Some(script) => {
+                let a = analyze(script.sql());
+                let shape = decide_transaction_mode(script.sql(), &a, &script.directives);
+                writeln!(
+                    out,
+                    "  {} {name}{from}: {} ({})",
+                    v.action,
+                    mode_name(shape.decision.mode),
+                    shape.decision.reason
+                )?;
+                writeln!(out, "    file: {}", script.file.path().display())?;
+                if with_sql {
+                    for line in script.sql().trim_end().lines() {
+                        writeln!(out, "    | {}", line.trim_end_matches('\r'))?;
+                    }
+                }
             }
+            None => writeln!(
+                out,
+                "  {} {name}: {}",
+                v.action,
+                v.records.unwrap_or("nothing runs")
+            )?,
         }
     }
     Ok(())
@@ -266,6 +330,8 @@ impl strata_pg::Reporter for Progress<'_> {
                 "revert" => "reverted",
                 "baseline" => "baselined",
                 "resume" => "resumed",
+                "mark" => "marked",
+                "accept" => "accepted",
                 other => other,
             };
             let line = format!(

@@ -363,3 +363,154 @@ fn invalid_indexes_are_reported_and_rebuilt() {
         .unwrap();
     assert!(rebuilt.contains("users_email"), "{rebuilt}");
 }
+
+/// `repair` and `accept`: the explicit ways out of a part-way or edited migration, each
+/// recorded with who decided and why.
+#[test]
+fn repair_and_accept_record_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_t.sql", "CREATE TABLE t (id int);\n");
+    write(
+        &dir,
+        "2_idx.sql",
+        "CREATE INDEX CONCURRENTLY t_a ON t (id);\nCREATE INDEX CONCURRENTLY t_b ON t (nope);\n",
+    );
+    let db = TestDatabase::new("repair");
+    assert_eq!(
+        strata(tmp.path(), &db, &["--dir", "migrations", "up"]).code,
+        2
+    );
+    let state = |db: &TestDatabase| {
+        let doc = strata(tmp.path(), db, &["--dir", "migrations", "--json", "status"])
+            .ok()
+            .json();
+        doc["sets"][0]["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["state"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(state(&db), ["applied", "partial"]);
+    let no_reason = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "repair", "2", "--mark-applied"],
+    );
+    assert_eq!(no_reason.code, 2);
+    assert!(
+        no_reason.stderr.contains("--reason"),
+        "{}",
+        no_reason.stderr
+    );
+    // The operator builds the second index by hand, then records that.
+    db.psql("ALTER TABLE t ADD COLUMN nope int; CREATE INDEX t_b ON t (nope)")
+        .unwrap();
+    let dry = strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "repair",
+            "2",
+            "--mark-applied",
+            "--reason",
+            "built t_b by hand",
+            "--dry-run",
+        ],
+    )
+    .ok();
+    assert!(
+        dry.stdout
+            .contains("mark applied 2_idx: recorded as applied"),
+        "{}",
+        dry.stdout
+    );
+    strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "repair",
+            "2",
+            "--mark-applied",
+            "--reason",
+            "built t_b by hand",
+        ],
+    )
+    .ok();
+    assert_eq!(state(&db), ["applied", "applied"]);
+    let event = db.psql("SELECT details->>'decision', details->>'reason', by_os_user <> '' FROM strata.events WHERE kind = 'mark'").unwrap();
+    assert_eq!(event.trim(), "applied|built t_b by hand|t");
+
+    strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "repair",
+            "V2",
+            "--mark-reverted",
+            "--reason",
+            "dropping the indexes by hand",
+        ],
+    )
+    .ok();
+    assert_eq!(state(&db), ["applied", "pending"]);
+    db.psql("DROP INDEX t_a; DROP INDEX t_b").unwrap();
+    let refused = strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "repair",
+            "2",
+            "--mark-reverted",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("not recorded as applied"),
+        "{}",
+        refused.stderr
+    );
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+
+    // An intentional edit of an applied file (a comment) is accepted, not silently rewritten.
+    let first = dir.join("1_t.sql");
+    std::fs::write(
+        &first,
+        "-- owner: platform team\nCREATE TABLE t (id int);\n",
+    )
+    .unwrap();
+    assert_eq!(state(&db), ["modified", "applied"]);
+    let refused = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "accept", "2", "--reason", "x"],
+    );
+    assert_eq!(refused.code, 2);
+    strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "accept",
+            "1",
+            "--reason",
+            "comment only",
+        ],
+    )
+    .ok();
+    assert_eq!(state(&db), ["applied", "applied"]);
+    let event = db.psql("SELECT details->>'reason', details->>'old_checksum' <> details->>'new_checksum' FROM strata.events WHERE kind = 'accept'").unwrap();
+    assert_eq!(event.trim(), "comment only|t");
+}

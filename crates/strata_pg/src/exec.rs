@@ -37,6 +37,8 @@ pub struct ExecOptions {
     /// Set (by a signal handler) to stop: the running statement is cancelled by the caller,
     /// and no further step or statement starts.
     pub interrupted: Arc<AtomicBool>,
+    /// Why the operator asked for a `mark` or `accept` step; recorded in its event.
+    pub reason: Option<String>,
 }
 
 /// A session holding a lock the migration waits for.
@@ -179,6 +181,7 @@ struct Prepared3 {
     forget: Prepared,
     progress: Prepared,
     restore_path: Prepared,
+    accept: Prepared,
 }
 
 /// Runs a plan's steps against `session`. The caller holds the migration lock and has ensured
@@ -294,6 +297,41 @@ pub async fn execute(
     for step in &plan.steps {
         let (index, key, action, resume_from) = match step {
             Step::Baseline { .. } => continue,
+            Step::Mark { .. } | Step::Accept { .. } => {
+                let started = Instant::now();
+                let (key, action) = match step {
+                    Step::Mark {
+                        key, applied: true, ..
+                    } => (key, "mark applied"),
+                    Step::Mark { key, .. } => (key, "mark reverted"),
+                    Step::Accept { key, .. } => (key, "accept"),
+                    _ => unreachable!("matched above"),
+                };
+                if let Err(e) = record_decision(&session.client, &ctx, step, local).await {
+                    let _ = session.client.batch_execute("ROLLBACK").await;
+                    return Err(ExecError {
+                        done,
+                        key: key.clone(),
+                        action: "repair",
+                        path: PathBuf::new(),
+                        failure: failure_from(&e, None, None),
+                        state: "nothing was recorded".into(),
+                        next: "fix the cause above and run the command again".into(),
+                        interrupted: false,
+                        blockers: Vec::new(),
+                        statements_done: None,
+                    });
+                }
+                let d = StepDone {
+                    key: key.clone(),
+                    action: if action == "accept" { "accept" } else { "mark" },
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    mode: TransactionMode::Transactional,
+                };
+                reporter.step_finished(&d);
+                done.push(d);
+                continue;
+            }
             Step::Apply {
                 index,
                 key,
@@ -516,6 +554,12 @@ async fn prepare(
             .await?,
         progress: client.prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4 WHERE set_name = $1 AND key = $2")).await?,
         restore_path: client.prepare("SELECT set_config('search_path', $1, false)").await?,
+        accept: client
+            .prepare(&format!(
+                "UPDATE {migrations} m SET checksum = $3, checksum_algorithm = $4 FROM {migrations} old \
+                 WHERE m.set_name = $1 AND m.key = $2 AND old.set_name = m.set_name AND old.key = m.key RETURNING old.checksum"
+            ))
+            .await?,
     })
 }
 
@@ -975,6 +1019,62 @@ async fn run_statements(
             ))
         }
     }
+}
+
+/// Records an operator's decision (`repair --mark-*`, `accept`) with its reason, in one
+/// transaction with the event that says who decided and why.
+async fn record_decision(
+    client: &tokio_postgres::Client,
+    ctx: &Ctx<'_>,
+    step: &Step,
+    local: &[Migration],
+) -> Result<(), tokio_postgres::Error> {
+    let reason = ctx.opts.reason.clone().unwrap_or_default();
+    client.batch_execute("BEGIN").await?;
+    match step {
+        Step::Mark {
+            index,
+            key,
+            applied: true,
+        } => {
+            let m = &local[index.expect("planner: marking applied needs the file")];
+            record(client, ctx, false, m, key, 0, "complete", 0, None).await?;
+            event(client, ctx, false, key, "mark", serde_json::json!({"decision": "applied", "reason": reason, "checksum": m.checksum.to_string()})).await?;
+        }
+        Step::Mark { key, .. } => {
+            client.query(&ctx.prepared.mark_migration, &[key]).await?;
+            client
+                .query(&ctx.prepared.forget, &[&ctx.opts.set_name, key])
+                .await?;
+            event(
+                client,
+                ctx,
+                false,
+                key,
+                "mark",
+                serde_json::json!({"decision": "reverted", "reason": reason}),
+            )
+            .await?;
+        }
+        Step::Accept { index, key } => {
+            let m = &local[*index];
+            let old: String = client
+                .query_one(
+                    &ctx.prepared.accept,
+                    &[
+                        &ctx.opts.set_name,
+                        key,
+                        &m.checksum.hex,
+                        &m.checksum.algorithm.as_str(),
+                    ],
+                )
+                .await?
+                .get(0);
+            event(client, ctx, false, key, "accept", serde_json::json!({"reason": reason, "old_checksum": old, "new_checksum": m.checksum.hex})).await?;
+        }
+        _ => {}
+    }
+    client.batch_execute("COMMIT").await
 }
 
 /// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped at 30 s, scaled by a

@@ -36,6 +36,16 @@ pub enum Target {
     Baseline(String),
     /// Only report.
     Status,
+    /// Settle a migration by hand-made decision: record it as applied, or forget it, without
+    /// running anything (after finishing or undoing it by hand).
+    Mark {
+        /// The migration's version.
+        version: String,
+        /// `true`: record as applied; `false`: record as reverted (delete its row).
+        applied: bool,
+    },
+    /// Accept the current file of an applied migration that was edited on purpose.
+    Accept(String),
 }
 
 /// Knobs that change what is allowed.
@@ -125,6 +135,23 @@ pub enum Step {
         /// Registry key of the history row to delete.
         key: String,
     },
+    /// Record an operator's decision: applied (`applied == true`, a row with the file's
+    /// checksum) or reverted (its row deleted). Nothing runs.
+    Mark {
+        /// Index into the local migrations (absent for a missing file being forgotten).
+        index: Option<usize>,
+        /// Registry key.
+        key: String,
+        /// The decision.
+        applied: bool,
+    },
+    /// Replace the recorded checksum of an applied migration with its file's current one.
+    Accept {
+        /// Index into the local migrations.
+        index: usize,
+        /// Registry key.
+        key: String,
+    },
     /// Record a migration as applied without running it.
     Baseline {
         /// Index into the local migrations.
@@ -146,6 +173,15 @@ pub enum ApplyReason {
     RepeatableChanged,
     /// Completing a partial non-transactional run.
     Resume,
+}
+
+/// Why a `Mark` or `Accept` target does not fit the migration's state.
+fn unfit(key: &str, state: State, wanted: &str) -> PlanError {
+    PlanError::NotApplicable {
+        key: key.to_owned(),
+        state: state.as_str().to_owned(),
+        wanted: wanted.to_owned(),
+    }
 }
 
 /// A problem `validate` and `status --check` report.
@@ -232,6 +268,16 @@ pub enum PlanError {
         key: String,
         /// Statements completed.
         done: usize,
+    },
+    /// A repair that does not fit the migration's state.
+    #[error("migration {key} is {state}; {wanted}")]
+    NotApplicable {
+        /// The migration.
+        key: String,
+        /// Its state.
+        state: String,
+        /// What the operator asked, and what fits instead.
+        wanted: String,
     },
     /// A partial run whose file changed since: the statement journal no longer lines up.
     #[error("migration {key} stopped part-way ({done} statement(s) ran) and its file has changed since, so strata cannot tell where to resume; restore the file and run `strata up`, or finish the migration by hand and record it with `strata baseline {key}`")]
@@ -659,6 +705,62 @@ fn steps_for(
                 });
             }
             Ok(out)
+        }
+        Target::Mark {
+            version,
+            applied: as_applied,
+        } => {
+            let goal = resolve(version, local, applied)?;
+            let e = entries
+                .iter()
+                .filter(versioned)
+                .find(|e| version_of(e).is_some_and(|x| x == goal))
+                .ok_or_else(|| PlanError::UnknownVersion {
+                    input: version.clone(),
+                })?;
+            match (as_applied, e.state) {
+                (true, State::Partial | State::Pending | State::Failed | State::OutOfOrder) => {
+                    let index = e
+                        .local
+                        .ok_or_else(|| PlanError::MissingFile { key: e.key.clone() })?;
+                    Ok(vec![Step::Mark {
+                        index: Some(index),
+                        key: e.key.clone(),
+                        applied: true,
+                    }])
+                }
+                (false, State::Partial | State::Applied | State::Modified | State::Missing) => {
+                    Ok(vec![Step::Mark {
+                        index: e.local,
+                        key: e.key.clone(),
+                        applied: false,
+                    }])
+                }
+                (true, state) => Err(unfit(
+                    &e.key,
+                    state,
+                    "it is already recorded as applied; nothing to mark",
+                )),
+                (false, state) => Err(unfit(
+                    &e.key,
+                    state,
+                    "it is not recorded as applied; nothing to mark as reverted",
+                )),
+            }
+        }
+        Target::Accept(version) => {
+            let goal = resolve(version, local, applied)?;
+            let e = entries
+                .iter()
+                .filter(versioned)
+                .find(|e| version_of(e).is_some_and(|x| x == goal))
+                .ok_or_else(|| PlanError::UnknownVersion {
+                    input: version.clone(),
+                })?;
+            match (e.state, e.local) {
+                (State::Modified, Some(index)) => Ok(vec![Step::Accept { index, key: e.key.clone() }]),
+                (state, _) => Err(unfit(&e.key, state, "only an applied migration whose file was edited (state modified) can be accepted")),
+            }
         }
         Target::Baseline(v) => {
             let goal = resolve(v, local, applied)?;

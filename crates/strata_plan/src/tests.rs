@@ -52,7 +52,9 @@ fn applies(plan: &Plan) -> Vec<usize> {
         .map(|s| match s {
             Step::Apply { index, .. }
             | Step::Revert { index, .. }
-            | Step::Baseline { index, .. } => *index,
+            | Step::Baseline { index, .. }
+            | Step::Accept { index, .. } => *index,
+            Step::Mark { index, .. } => index.unwrap_or(usize::MAX),
         })
         .collect()
 }
@@ -420,4 +422,64 @@ fn an_edited_partial_run_with_nothing_done_reruns_from_the_start() {
             reason: ApplyReason::Resume
         }]
     );
+}
+
+#[test]
+fn mark_and_accept_fit_only_the_right_states() {
+    let local = [mig("1", "a-edited", true), mig("2", "b", true)];
+    let mut partial = row("2", "b");
+    partial.state = AppliedState::Partial {
+        statements_done: 1,
+        error: "x".into(),
+    };
+    let applied = [row("1", "a"), partial];
+    let mark = |v: &str, applied: bool| Target::Mark {
+        version: v.into(),
+        applied,
+    };
+    let p = plan(&local, &applied, &mark("2", true), &Policy::default()).unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Mark {
+            index: Some(1),
+            key: "2".into(),
+            applied: true
+        }]
+    );
+    let p = plan(&local, &applied, &mark("2", false), &Policy::default()).unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Mark {
+            index: Some(1),
+            key: "2".into(),
+            applied: false
+        }]
+    );
+    assert!(matches!(
+        plan(&local, &applied, &mark("1", true), &Policy::default()),
+        Err(PlanError::NotApplicable { .. })
+    ));
+    let p = plan(
+        &local,
+        &applied,
+        &Target::Accept("1".into()),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Accept {
+            index: 0,
+            key: "1".into()
+        }]
+    );
+    assert!(matches!(
+        plan(
+            &local,
+            &applied,
+            &Target::Accept("2".into()),
+            &Policy::default()
+        ),
+        Err(PlanError::NotApplicable { .. })
+    ));
 }

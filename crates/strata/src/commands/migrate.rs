@@ -48,6 +48,17 @@ pub async fn run(
     dry_run: bool,
     io: &mut Io<'_>,
 ) -> Result<i32> {
+    run_with_reason(settings, target, dry_run, None, io).await
+}
+
+/// Runs a verb whose steps record an operator's reason (`repair`, `accept`).
+pub async fn run_with_reason(
+    settings: &Settings,
+    target: Target,
+    dry_run: bool,
+    reason: Option<&str>,
+    io: &mut Io<'_>,
+) -> Result<i32> {
     let sets = app::load_sets(settings)?;
     let err = &mut *io.err;
     let mut say = |m: &str| {
@@ -121,7 +132,7 @@ pub async fn run(
             &registry,
             set.migrations(),
             &plan,
-            &app::exec_options(set, settings, &interrupted),
+            &app::exec_options(set, settings, &interrupted, reason),
             lock.client(),
             &mut progress,
         )
