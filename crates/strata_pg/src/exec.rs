@@ -224,6 +224,14 @@ pub async fn execute(
         .await
         .map_err(|e| fail_early(e, &done))?
         .get(0);
+    // A killed strata must not leave its statement running on the server for minutes: with
+    // client_connection_check_interval (PostgreSQL 14+) the backend notices the lost client
+    // during long statements and cancels them.
+    session
+        .client
+        .batch_execute("SELECT set_config('client_connection_check_interval', '1s', false) WHERE current_setting('server_version_num')::int >= 140000")
+        .await
+        .map_err(|e| fail_early(e, &done))?;
     let backend_pid: i32 = session
         .client
         .query_one("SELECT pg_backend_pid()", &[])
@@ -357,6 +365,31 @@ pub async fn execute(
         };
         let analysis = analyze(script.sql());
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
+        if let (TransactionMode::ScriptManaged, Some(open)) = (
+            shape.decision.mode,
+            strata_sql::unclosed_transaction(&analysis),
+        ) {
+            let stmt = &analysis.statements[open];
+            let mut failure = Failure::plain(&format!(
+                "statement {} opens a transaction (BEGIN) that the script never commits",
+                open + 1
+            ));
+            failure.location = Some(script.locate(stmt.range.start));
+            failure.statement = Some(open + 1);
+            failure.statement_summary = Some(stmt.summary.clone());
+            return Err(ExecError {
+                done,
+                key: key.to_owned(),
+                action,
+                path: script.file.path().to_owned(),
+                failure,
+                state: format!("nothing of {key} ran: psql would have rolled this transaction back at the end of the file, losing the migration silently"),
+                next: format!("add the missing COMMIT to {} (or remove the BEGIN to let strata run the script in its own transaction)", script.file.path().display()),
+                interrupted: false,
+                blockers: Vec::new(),
+                statements_done: None,
+            });
+        }
         if opts.interrupted.load(Ordering::SeqCst) {
             return Err(ExecError {
                 done,

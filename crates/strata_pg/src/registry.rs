@@ -29,6 +29,15 @@ pub enum RegistryError {
         /// Newest known.
         known: i32,
     },
+    /// The registry schema is missing and this role may not create it.
+    #[error("cannot create the registry schema `{schema}`: {source}; have an administrator create it for this role (CREATE SCHEMA ... AUTHORIZATION <role>) or choose another with --registry-schema")]
+    CannotCreate {
+        /// Schema.
+        schema: String,
+        /// The server's refusal.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// A row strata cannot interpret.
     #[error("unreadable registry row for set `{set}`, key `{key}`: {message}")]
     BadRow {
@@ -102,6 +111,24 @@ impl Registry {
                 found: installed,
                 known,
             });
+        }
+        if installed == 0 {
+            // CREATE SCHEMA IF NOT EXISTS checks the database-level CREATE right even when the
+            // schema exists, so a role that was only given its own schema could never get
+            // here; create it only when it is missing.
+            let exists: bool = client
+                .query_one("SELECT to_regnamespace($1) IS NOT NULL", &[&self.quoted])
+                .await?
+                .get(0);
+            if !exists {
+                client
+                    .batch_execute(&format!(
+                        "CREATE SCHEMA {0}; COMMENT ON SCHEMA {0} IS 'strata migration registry: which migrations of which set are applied, and an append-only event log'",
+                        self.quoted
+                    ))
+                    .await
+                    .map_err(|e| RegistryError::CannotCreate { schema: self.schema.clone(), source: e })?;
+            }
         }
         for (i, sql) in UPGRADES.iter().enumerate().skip(installed as usize) {
             let version = i as i32 + 1;

@@ -297,6 +297,21 @@ fn node_summary(node: &N) -> String {
     out
 }
 
+/// The index of a `BEGIN` that the script never closes with `COMMIT` or `ROLLBACK`. psql would
+/// roll such a transaction back when the file ends, silently losing the migration; strata
+/// refuses to run it instead.
+pub fn unclosed_transaction(analysis: &Analysis) -> Option<usize> {
+    let mut open = None;
+    for (i, s) in analysis.statements.iter().enumerate() {
+        match s.transaction_control {
+            Some(TransactionControl::Begin) if open.is_none() => open = Some(i),
+            Some(TransactionControl::Commit | TransactionControl::Rollback) => open = None,
+            _ => {}
+        }
+    }
+    open
+}
+
 /// How a migration script should be executed: the decision the executor makes and the linter
 /// reports.
 #[derive(Debug, Clone)]
@@ -470,6 +485,21 @@ mod tests {
             decide_transaction_mode(sql, &a, &[]).decision.mode,
             TransactionMode::ScriptManaged
         );
+    }
+
+    #[test]
+    fn unclosed_transactions_are_found() {
+        assert_eq!(
+            unclosed_transaction(&analyze(
+                "begin; create table a(); commit; begin; create table b();"
+            )),
+            Some(3)
+        );
+        assert_eq!(
+            unclosed_transaction(&analyze("begin; create table a(); rollback;")),
+            None
+        );
+        assert_eq!(unclosed_transaction(&analyze("create table a();")), None);
     }
 
     #[test]

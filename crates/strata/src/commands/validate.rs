@@ -48,7 +48,15 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
             let m = &set.migrations()[i];
             for (what, script) in [("up", Some(&m.up)), ("down", m.down.as_ref())] {
                 let Some(script) = script else { continue };
-                if let Some(msg) = strata_sql::analyze(script.sql()).syntax_error {
+                let analysis = strata_sql::analyze(script.sql());
+                if let Some(open) = strata_sql::unclosed_transaction(&analysis) {
+                    let at = script.locate(analysis.statements[open].range.start);
+                    findings.push(json!({
+                        "set": set.spec.name, "migration": e.key, "state": "unclosed_transaction",
+                        "message": format!("{what} script {}:{}:{}: BEGIN without COMMIT; psql would roll it back at the end of the file", script.file.path().display(), at.line, at.col)
+                    }));
+                }
+                if let Some(msg) = analysis.syntax_error {
                     findings.push(json!({
                         "set": set.spec.name, "migration": e.key, "state": "syntax",
                         "message": format!("{} script {}: {msg}", what, script.file.path().display())

@@ -1,6 +1,6 @@
--- strata registry, version 1. `{schema}` is replaced by the quoted registry schema name.
-CREATE SCHEMA IF NOT EXISTS {schema};
-COMMENT ON SCHEMA {schema} IS 'strata migration registry: which migrations of which set are applied, and an append-only event log';
+-- strata registry, version 1. `{schema}` is replaced by the quoted registry schema name; the
+-- schema itself exists already (strata creates it, or an administrator did for a role without
+-- CREATE rights on the database).
 
 CREATE TABLE {schema}.registry_version (
     version     integer PRIMARY KEY,

@@ -1,0 +1,45 @@
+//! The dbmate (`-- migrate:up`) and goose (`-- +goose Up`) section/annotation parsers: arbitrary
+//! bytes are the content of `20250101000000_x.sql`, loaded with the dbmate layout, the goose
+//! layout and detection. Loading must not panic; when it succeeds, every script's range lies
+//! inside the file text, on char boundaries, the up and down scripts do not overlap and every
+//! directive points at a line of the file.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strata_model::Script;
+use strata_source::{load_listing, LayoutKind, Listing};
+
+fn check_script(script: &Script) {
+    let file = &script.file;
+    let text = file.text();
+    let r = &script.range;
+    assert!(r.start <= r.end && r.end <= text.len(), "{r:?} / {}", text.len());
+    assert!(text.is_char_boundary(r.start), "start {} not on a char boundary", r.start);
+    assert!(text.is_char_boundary(r.end), "end {} not on a char boundary", r.end);
+    let lines = text.matches('\n').count() + 1;
+    for d in &script.directives {
+        assert!(d.line >= 1 && d.line <= lines, "directive line {} of {lines}", d.line);
+    }
+    let _ = script.sql();
+    let _ = script.locate(0);
+    let _ = script.locate(r.end - r.start);
+}
+
+fuzz_target!(|data: &[u8]| {
+    for layout in [Some(LayoutKind::Dbmate), Some(LayoutKind::Goose), None] {
+        let listing = Listing::from_memory("/m", &[("20250101000000_x.sql", data)]);
+        let Ok(set) = load_listing(&listing, layout) else {
+            continue;
+        };
+        assert_eq!(set.migrations.len(), 1);
+        let m = &set.migrations[0];
+        check_script(&m.up);
+        assert!(!m.up.is_blank());
+        if let Some(down) = &m.down {
+            check_script(down);
+            let (u, d) = (&m.up.range, &down.range);
+            assert!(u.end <= d.start || d.end <= u.start, "up {u:?} overlaps down {d:?}");
+        }
+    }
+});

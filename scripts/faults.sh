@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The full fault suite (RELIABILITY.md): the same tests CI runs, with the full trial counts.
+# Prints one `fault-summary:` line per test. Usage: bash scripts/faults.sh [concurrency trials] [crash trials]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+export STRATA_FAULT_CONCURRENCY_TRIALS="${1:-100}"
+export STRATA_FAULT_CRASH_TRIALS="${2:-200}"
+cargo build --tests -p strata
+start=$(date +%s)
+cargo test -p strata --test faults --test resilience -- --nocapture --test-threads 1 2>&1 | tee /dev/stderr | grep -E '^(fault-summary|test result)'
+echo "fault-suite wall time: $(( $(date +%s) - start ))s"
