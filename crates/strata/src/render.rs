@@ -11,6 +11,26 @@ use strata_pg::{ExecError, Notice, StepDone};
 use strata_plan::{Plan, State, Step};
 use strata_sql::{analyze, decide_transaction_mode};
 
+/// For a migration left part-way: which statements ran and where the next one is.
+fn journal(set: &LoadedSet, e: &strata_plan::Entry) -> Option<Value> {
+    let done = match e.applied.as_ref().map(|a| &a.state) {
+        Some(strata_model::AppliedState::Partial {
+            statements_done, ..
+        }) => *statements_done,
+        _ => return None,
+    };
+    let m = &set.migrations()[e.local?];
+    let analysis = analyze(m.up.sql());
+    let total = analysis.statements.len();
+    let next = analysis.statements.get(done).map(|s| {
+        let at = m.up.locate(s.range.start);
+        json!({"statement": done + 1, "line": at.line, "col": at.col, "summary": s.summary})
+    });
+    Some(
+        json!({"total": total, "done": done, "next": next, "file": m.path().display().to_string()}),
+    )
+}
+
 /// Status of one set as JSON (the scriptable contract: `name`, `dir`, `layout`, `migrations`).
 pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
     let migrations: Vec<Value> = plan
@@ -28,6 +48,7 @@ pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
                 "duration_ms": a.map(|a| a.duration_ms),
                 "checksum": e.local.map(|i| set.migrations()[i].checksum.to_string()),
                 "file": e.local.map(|i| set.migrations()[i].path().display().to_string()),
+                "statements": journal(set, e),
             })
         })
         .collect();
@@ -115,6 +136,31 @@ pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io
     )?;
     for f in &plan.findings {
         writeln!(out, "  {} {}: {}", f.state.as_str(), f.key, f.message)?;
+        let entry = plan
+            .entries
+            .iter()
+            .find(|e| e.key == f.key && f.state == State::Partial);
+        if let Some(j) = entry.and_then(|e| journal(set, e)) {
+            let done = j["done"].as_u64().unwrap_or(0);
+            let total = j["total"].as_u64().unwrap_or(0);
+            let ran = if done == 0 {
+                "none".to_owned()
+            } else {
+                format!("1..{done}")
+            };
+            writeln!(out, "    statements ran: {ran} of {total}")?;
+            if let Some(next) = j["next"].as_object() {
+                writeln!(
+                    out,
+                    "    next: statement {} ({}) at {}:{}:{}",
+                    next["statement"],
+                    next["summary"].as_str().unwrap_or(""),
+                    j["file"].as_str().unwrap_or(""),
+                    next["line"],
+                    next["col"]
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -433,8 +433,8 @@ fn lock_wait_times_out_and_names_the_holder() {
     assert_eq!(second.code, 2, "{}", second.stderr);
     assert!(
         second.stderr.contains("holds the strata lock")
-            && second.stderr.contains("strata lock")
-            && second.stderr.contains("pid"),
+            && second.stderr.contains(&format!("pid {}", first.id()))
+            && second.stderr.contains("strata on "),
         "{}",
         second.stderr
     );

@@ -514,3 +514,76 @@ fn repair_and_accept_record_decisions() {
     let event = db.psql("SELECT details->>'reason', details->>'old_checksum' <> details->>'new_checksum' FROM strata.events WHERE kind = 'accept'").unwrap();
     assert_eq!(event.trim(), "comment only|t");
 }
+
+/// The normal way out of a failed non-transactional migration: `status` shows which
+/// statements ran and where the next one is; fix that statement in the file and `up` resumes
+/// there, because the statements that already ran are unchanged (the journal's fingerprint).
+#[test]
+fn fix_the_failing_statement_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "1_t.sql", "CREATE TABLE t (id int, email text);\n");
+    write(&dir, "2_idx.sql", "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nCREATE INDEX CONCURRENTLY t_email ON t (emial);\nCREATE INDEX CONCURRENTLY t_both ON t (id, email);\n");
+    let db = TestDatabase::new("fixresume");
+    assert_eq!(
+        strata(tmp.path(), &db, &["--dir", "migrations", "up"]).code,
+        2
+    );
+    let status = strata(tmp.path(), &db, &["--dir", "migrations", "status"]).ok();
+    assert!(
+        status.stdout.contains("statements ran: 1..1 of 3"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("next: statement 2 (CREATE INDEX CONCURRENTLY) at ")
+            && status.stdout.contains("2_idx.sql:3:1"),
+        "{}",
+        status.stdout
+    );
+    let doc = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["sets"][0]["migrations"][1]["statements"]["done"], 1);
+    assert_eq!(
+        doc["sets"][0]["migrations"][1]["statements"]["next"]["line"],
+        3
+    );
+    // Fixing the typo in statement 2 keeps statement 1 as it ran: resume is allowed.
+    write(&dir, "2_idx.sql", "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nCREATE INDEX CONCURRENTLY t_email ON t (email);\nCREATE INDEX CONCURRENTLY t_both ON t (id, email);\n");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(run.stdout.contains("resumed 2"), "{}", run.stdout);
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 't'")
+            .unwrap()
+            .trim(),
+        "3"
+    );
+    strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "status", "--check"],
+    )
+    .ok();
+    // Rewriting a statement that already ran is refused: the journal no longer matches.
+    let db2 = TestDatabase::new("fixresume2");
+    write(&dir, "2_idx.sql", "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nCREATE INDEX CONCURRENTLY t_email ON t (emial);\n");
+    assert_eq!(
+        strata(tmp.path(), &db2, &["--dir", "migrations", "up"]).code,
+        2
+    );
+    write(&dir, "2_idx.sql", "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY t_id2 ON t (id);\nCREATE INDEX CONCURRENTLY t_email ON t (email);\n");
+    let refused = strata(tmp.path(), &db2, &["--dir", "migrations", "up"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("file has changed since"),
+        "{}",
+        refused.stderr
+    );
+}

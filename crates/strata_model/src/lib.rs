@@ -280,5 +280,8 @@ pub enum AppliedState {
         statements_done: usize,
         /// The error that stopped it.
         error: String,
+        /// Fingerprint of the completed statements' text (see `strata_sql::fingerprint`):
+        /// a resumed run may follow an edited file as long as what already ran is unchanged.
+        fingerprint: Option<String>,
     },
 }

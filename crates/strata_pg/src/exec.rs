@@ -585,7 +585,9 @@ async fn prepare(
                  SELECT {expect_rows}((SELECT count(*) FROM gone), 1, $2)"
             ))
             .await?,
-        progress: client.prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4 WHERE set_name = $1 AND key = $2")).await?,
+        progress: client
+            .prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4, statements_fingerprint = $5 WHERE set_name = $1 AND key = $2"))
+            .await?,
         restore_path: client.prepare("SELECT set_config('search_path', $1, false)").await?,
         accept: client
             .prepare(&format!(
@@ -906,6 +908,11 @@ async fn run_statements(
                                 &key,
                                 &(committed_upto as i32),
                                 &None::<String>,
+                                &strata_sql::fingerprint(
+                                    run.script.sql(),
+                                    run.analysis,
+                                    committed_upto,
+                                ),
                             ],
                         )
                         .await
@@ -921,8 +928,14 @@ async fn run_statements(
                 _ => {}
             }
         }
-        let progress_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-            [&ctx.opts.set_name, &key, &((i + 1) as i32), &None::<String>];
+        let next_fingerprint = strata_sql::fingerprint(run.script.sql(), run.analysis, i + 1);
+        let progress_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+            &ctx.opts.set_name,
+            &key,
+            &((i + 1) as i32),
+            &None::<String>,
+            &next_fingerprint,
+        ];
         // Outside the script's own transactions, a statement that may run in a transaction
         // commits together with its progress row: a crash can never run it twice on resume.
         let atomic = recording
@@ -987,7 +1000,17 @@ async fn run_statements(
                 let _ = client
                     .execute(
                         &ctx.prepared.progress,
-                        &[&ctx.opts.set_name, &key, &(committed_upto as i32), &message],
+                        &[
+                            &ctx.opts.set_name,
+                            &key,
+                            &(committed_upto as i32),
+                            &message,
+                            &strata_sql::fingerprint(
+                                run.script.sql(),
+                                run.analysis,
+                                committed_upto,
+                            ),
+                        ],
                     )
                     .await;
                 let _ = event(client, ctx, false, key, "fail", serde_json::json!({"statement": i + 1, "statements_done": committed_upto, "error": failure.message})).await;
@@ -1011,7 +1034,7 @@ async fn run_statements(
         }
         if recording && !in_script_tx && !atomic {
             client
-                .execute(&ctx.prepared.progress, &[&ctx.opts.set_name, &key, &(committed_upto as i32), &None::<String>])
+                .execute(&ctx.prepared.progress, &[&ctx.opts.set_name, &key, &(committed_upto as i32), &None::<String>, &strata_sql::fingerprint(run.script.sql(), run.analysis, committed_upto)])
                 .await
                 .map_err(|e| {
                     run.error(

@@ -54,6 +54,8 @@ pub enum LockError {
 pub struct MigrationLock {
     session: Option<Session>,
     key: i32,
+    /// The registry's `runs` table, once this run is recorded there.
+    runs_table: Option<String>,
 }
 
 /// The lock key for a registry schema (FNV-1a, stable across versions and platforms).
@@ -111,22 +113,49 @@ impl MigrationLock {
                 return Ok(MigrationLock {
                     session: Some(session),
                     key,
+                    runs_table: None,
                 });
             }
             if !reported {
                 reported = true;
-                on_wait(&holders(&session, key).await?);
+                on_wait(&holders(&session, key, registry_schema).await?);
             }
             if started.elapsed() >= timeout {
                 return Err(LockError::Timeout {
                     schema: registry_schema.to_owned(),
                     waited: started.elapsed(),
-                    holders: holders(&session, key).await?,
+                    holders: holders(&session, key, registry_schema).await?,
                 });
             }
             tokio::time::sleep(delay.min(timeout.saturating_sub(started.elapsed()))).await;
             delay = (delay * 2).min(Duration::from_millis(250));
         }
+    }
+
+    /// Records this run (host, PID, user) in the registry's `runs` table, so a run waiting for
+    /// the lock can say who holds it. Call once the registry exists; rows of runs whose backend
+    /// is gone are removed on the way.
+    pub async fn register(&mut self, registry: &crate::Registry) -> Result<(), LockError> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let runs = registry.table("runs");
+        session
+            .client
+            .execute(
+                &format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid() OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity)"),
+                &[],
+            )
+            .await?;
+        session
+            .client
+            .execute(
+                &format!("INSERT INTO {runs} (backend_pid, host, os_pid, os_user, strata_version) VALUES (pg_backend_pid(), $1, $2, $3, $4)"),
+                &[&crate::who::host_name(), &(std::process::id() as i32), &crate::who::os_user(), &env!("CARGO_PKG_VERSION")],
+            )
+            .await?;
+        self.runs_table = Some(runs);
+        Ok(())
     }
 
     /// The lock's own connection. It is idle while migrations run, so the executor uses it to
@@ -138,6 +167,15 @@ impl MigrationLock {
     /// Releases the lock and closes its connection.
     pub async fn release(mut self) -> Result<(), LockError> {
         if let Some(session) = self.session.take() {
+            if let Some(runs) = self.runs_table.take() {
+                session
+                    .client
+                    .execute(
+                        &format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid()"),
+                        &[],
+                    )
+                    .await?;
+            }
             session
                 .client
                 .execute(
@@ -150,15 +188,40 @@ impl MigrationLock {
     }
 }
 
-async fn holders(session: &Session, key: i32) -> Result<Vec<LockHolder>, LockError> {
+async fn holders(
+    session: &Session,
+    key: i32,
+    registry_schema: &str,
+) -> Result<Vec<LockHolder>, LockError> {
+    let runs = format!(
+        "{}.{}",
+        crate::quote_ident(registry_schema),
+        crate::quote_ident("runs")
+    );
+    let has_runs: bool = session
+        .client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&runs])
+        .await?
+        .get(0);
+    // The registry's `runs` row (host, OS pid and user of the other strata) when there is one;
+    // pg_stat_activity otherwise.
+    let who = if has_runs {
+        format!(
+            "coalesce((SELECT format('strata on %s, pid %s, user %s, since %s', r.host, r.os_pid, r.os_user, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) FROM {runs} r WHERE r.backend_pid = a.pid), coalesce(a.application_name, ''))"
+        )
+    } else {
+        "coalesce(a.application_name, '')".to_owned()
+    };
     let rows = session
         .client
         .query(
-            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), \
-             coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2 \
-               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &format!(
+                "SELECT a.pid, {who}, coalesce(host(a.client_addr), 'local'), \
+                 coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2 \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
             &[&LOCK_CLASS, &key],
         )
         .await?;

@@ -194,7 +194,7 @@ impl Registry {
                 &format!(
                     "SELECT key, version, name, kind, checksum, checksum_algorithm, \
                      to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-                     applied_by_role || '@' || applied_by_os_user, duration_ms, state, statements_done, coalesce(error, '') \
+                     applied_by_role || '@' || applied_by_os_user, duration_ms, state, statements_done, coalesce(error, ''), statements_fingerprint \
                      FROM {} WHERE set_name = $1",
                     self.table("migrations")
                 ),
@@ -224,6 +224,7 @@ impl Registry {
                     "partial" => AppliedState::Partial {
                         statements_done: r.get::<_, i32>(10) as usize,
                         error: r.get(11),
+                        fingerprint: r.get(12),
                     },
                     _ => AppliedState::Complete,
                 };

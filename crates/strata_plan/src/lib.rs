@@ -423,7 +423,7 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
             State::Missing => "applied migration has no file any more; restore it, or check that this is the right directory and branch".into(),
             State::OutOfOrder => "pending, but older than the newest applied migration (a branch merge?); apply it with --allow-out-of-order or renumber it".into(),
             State::Partial => match e.applied.as_ref().map(|a| &a.state) {
-                Some(AppliedState::Partial { statements_done, error }) => format!(
+                Some(AppliedState::Partial { statements_done, error, .. }) => format!(
                     "stopped part-way: {statements_done} statement(s) ran before it failed ({error}); fix the cause and run `strata up` to resume"
                 ),
                 _ => "stopped part-way".into(),
@@ -480,6 +480,22 @@ fn blockers(entries: &[Entry], local: &[Migration]) -> Result<(), PlanError> {
     Ok(())
 }
 
+fn completed_part_unchanged(e: &Entry, m: &Migration, done: usize) -> bool {
+    if done == 0 {
+        return true;
+    }
+    let Some(AppliedState::Partial {
+        fingerprint: Some(recorded),
+        ..
+    }) = e.applied.as_ref().map(|a| &a.state)
+    else {
+        return false;
+    };
+    let sql = m.up.sql();
+    let analysis = strata_sql::analyze(sql);
+    analysis.statements.len() >= done && strata_sql::fingerprint(sql, &analysis, done) == *recorded
+}
+
 fn partial_of(e: &Entry) -> Option<usize> {
     match e.applied.as_ref().map(|a| &a.state) {
         Some(AppliedState::Partial {
@@ -513,12 +529,13 @@ fn steps_for(
                 let index = e
                     .local
                     .ok_or(PlanError::MissingFile { key: e.key.clone() })?;
-                // With nothing done yet there is nothing to line up: the edited file simply runs
-                // from its first statement.
-                if done > 0
-                    && e.applied
-                        .as_ref()
-                        .is_some_and(|a| a.checksum != local[index].checksum)
+                // An edited file may be resumed as long as the statements that already ran are
+                // unchanged (the journal's fingerprint): fixing the statement that failed, or
+                // any after it, is the normal way out of a failed run.
+                if e.applied
+                    .as_ref()
+                    .is_some_and(|a| a.checksum != local[index].checksum)
+                    && !completed_part_unchanged(e, &local[index], done)
                 {
                     return Err(PlanError::PartialModified {
                         key: e.key.clone(),

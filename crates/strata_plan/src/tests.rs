@@ -281,6 +281,7 @@ fn partial_runs_resume_first_and_block_down() {
     partial.state = AppliedState::Partial {
         statements_done: 2,
         error: "boom".into(),
+        fingerprint: None,
     };
     let p = plan(&local, &[partial.clone()], &up(), &Policy::default()).unwrap();
     assert_eq!(
@@ -384,6 +385,7 @@ fn goto_is_exact_and_redo_refuses_partial_runs() {
     partial.state = AppliedState::Partial {
         statements_done: 1,
         error: "x".into(),
+        fingerprint: None,
     };
     let err = plan(
         &local,
@@ -411,6 +413,7 @@ fn an_edited_partial_run_with_nothing_done_reruns_from_the_start() {
     partial.state = AppliedState::Partial {
         statements_done: 0,
         error: "syntax".into(),
+        fingerprint: None,
     };
     let p = plan(&local, &[partial], &up(), &Policy::default()).unwrap();
     assert_eq!(
@@ -431,6 +434,7 @@ fn mark_and_accept_fit_only_the_right_states() {
     partial.state = AppliedState::Partial {
         statements_done: 1,
         error: "x".into(),
+        fingerprint: None,
     };
     let applied = [row("1", "a"), partial];
     let mark = |v: &str, applied: bool| Target::Mark {
@@ -481,5 +485,46 @@ fn mark_and_accept_fit_only_the_right_states() {
             &Policy::default()
         ),
         Err(PlanError::NotApplicable { .. })
+    ));
+}
+
+#[test]
+fn an_edited_partial_run_resumes_when_the_completed_statements_are_unchanged() {
+    let ran = "create table a (id int);\ncreate index concurrently i on a (id);\n";
+    let done_part =
+        strata_sql::analyze(&format!("{ran}create index concurrently j on a (typo);\n"));
+    let fingerprint = strata_sql::fingerprint(
+        &format!("{ran}create index concurrently j on a (typo);\n"),
+        &done_part,
+        2,
+    );
+    let mut partial = row(
+        "1",
+        &format!("{ran}create index concurrently j on a (typo);\n"),
+    );
+    partial.state = AppliedState::Partial {
+        statements_done: 2,
+        error: "no column typo".into(),
+        fingerprint: Some(fingerprint),
+    };
+    let fixed = [mig(
+        "1",
+        &format!("{ran}create index concurrently j on a (id);\n"),
+        true,
+    )];
+    let p = plan(&fixed, &[partial.clone()], &up(), &Policy::default()).unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Apply {
+            index: 0,
+            key: "1".into(),
+            resume_from: 2,
+            reason: ApplyReason::Resume
+        }]
+    );
+    let rewritten = [mig("1", "create table a (id bigint);\ncreate index concurrently i on a (id);\ncreate index concurrently j on a (id);\n", true)];
+    assert!(matches!(
+        plan(&rewritten, &[partial], &up(), &Policy::default()),
+        Err(PlanError::PartialModified { .. })
     ));
 }

@@ -297,6 +297,19 @@ fn node_summary(node: &N) -> String {
     out
 }
 
+/// Fingerprint of the first `n` statements of a script: `sha256-lf` of their texts, each
+/// followed by a NUL. The statement journal stores it with the count of completed statements,
+/// so a resumed run can check that what already ran is still what the file says, while the
+/// statements that did not run yet may have been fixed.
+pub fn fingerprint(sql: &str, analysis: &Analysis, n: usize) -> String {
+    let mut text = Vec::new();
+    for s in analysis.statements.iter().take(n) {
+        text.extend_from_slice(sql[s.range.clone()].as_bytes());
+        text.push(0);
+    }
+    strata_model::Checksum::of_bytes(&text).hex
+}
+
 /// The index of a `BEGIN` that the script never closes with `COMMIT` or `ROLLBACK`. psql would
 /// roll such a transaction back when the file ends, silently losing the migration; strata
 /// refuses to run it instead.

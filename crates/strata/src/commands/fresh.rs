@@ -39,9 +39,10 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
     }
     let session = app::connect(&db).await?;
     let server_version = strata_pg::exec::server_version(&session).await?;
-    let lock = app::lock(&db, settings, &mut say).await?;
+    let mut lock = app::lock(&db, settings, &mut say).await?;
     let registry = Registry::new(&settings.registry_schema);
     registry.ensure(&session.client).await?;
+    lock.register(&registry).await?;
     let declared: Vec<String> = settings.declared_schemas.clone();
     for set in &sets {
         let targets: Vec<String> = match &set.spec.schema {

@@ -86,7 +86,7 @@ pub async fn run_with_reason(
         return Ok(exit::OK);
     }
 
-    let lock = app::lock(&db, settings, &mut say).await?;
+    let mut lock = app::lock(&db, settings, &mut say).await?;
     // Ctrl-C / SIGTERM: stop starting anything new, cancel the running statement on the
     // server (its transaction rolls back), and let the normal error path record and report
     // the state, release the lock and exit 2. A second signal exits at once; the server
@@ -94,6 +94,7 @@ pub async fn run_with_reason(
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_signals(interrupted.clone(), session.cancel_handle()));
     registry.ensure(&session.client).await?;
+    lock.register(&registry).await?;
     let mut results = Vec::new();
     let mut failure = None;
     for set in &sets {

@@ -25,6 +25,7 @@ CREATE TABLE {schema}.migrations (
     strata_version     text        NOT NULL,
     state              text        NOT NULL DEFAULT 'complete' CHECK (state IN ('complete', 'partial')),
     statements_done    integer     NOT NULL DEFAULT 0,
+    statements_fingerprint text,
     error              text,
     PRIMARY KEY (set_name, key)
 );
@@ -43,6 +44,7 @@ COMMENT ON COLUMN {schema}.migrations.duration_ms IS 'how long the migration too
 COMMENT ON COLUMN {schema}.migrations.strata_version IS 'version of strata that applied it';
 COMMENT ON COLUMN {schema}.migrations.state IS 'complete, or partial for a non-transactional migration that stopped part-way';
 COMMENT ON COLUMN {schema}.migrations.statements_done IS 'for partial rows: how many statements completed (resume starts after them)';
+COMMENT ON COLUMN {schema}.migrations.statements_fingerprint IS 'for partial rows: SHA-256 of the completed statements'' text, so a resumed run can check they are unchanged';
 COMMENT ON COLUMN {schema}.migrations.error IS 'for partial rows: the error that stopped the migration';
 
 CREATE TABLE {schema}.events (
@@ -69,6 +71,22 @@ COMMENT ON COLUMN {schema}.events.host IS 'host name of the machine that ran str
 COMMENT ON COLUMN {schema}.events.strata_version IS 'version of strata that did it';
 COMMENT ON COLUMN {schema}.events.details IS 'event specifics: checksum, duration, error, statements done, reason';
 CREATE INDEX ON {schema}.events (set_name, id);
+
+CREATE TABLE {schema}.runs (
+    backend_pid    integer     PRIMARY KEY,
+    host           text        NOT NULL,
+    os_pid         integer     NOT NULL,
+    os_user        text        NOT NULL,
+    strata_version text        NOT NULL,
+    started_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE {schema}.runs IS 'strata runs holding the migration lock; a row is live while its backend holds the advisory lock';
+COMMENT ON COLUMN {schema}.runs.backend_pid IS 'PID of the backend of the lock connection (matches pg_locks.pid)';
+COMMENT ON COLUMN {schema}.runs.host IS 'host name of the machine running strata';
+COMMENT ON COLUMN {schema}.runs.os_pid IS 'operating-system PID of the strata process';
+COMMENT ON COLUMN {schema}.runs.os_user IS 'operating-system user running strata';
+COMMENT ON COLUMN {schema}.runs.strata_version IS 'version of strata';
+COMMENT ON COLUMN {schema}.runs.started_at IS 'when the run took the lock';
 
 -- Guards used inside migration transactions. A history row must never be written, or removed,
 -- outside the transaction of the migration it describes.

@@ -21,7 +21,8 @@ enum Name<'a> {
 
 fn parse_name(name: &str) -> Option<Name<'_>> {
     let stem = name.strip_suffix(".sql")?;
-    let (prefix, rest) = stem.split_at(1.min(stem.len()));
+    // The prefix is one character, which need not be one byte (`é__x.sql`).
+    let (prefix, rest) = stem.split_at(stem.chars().next().map_or(0, char::len_utf8));
     let (version, desc) = rest.split_once("__")?;
     if desc.is_empty() {
         return None;
