@@ -122,19 +122,21 @@ pub fn sql_is_blank(sql: &str) -> bool {
     skip_trivia(sql) == sql.len()
 }
 
-/// Bytes of whitespace and comments at the start of `sql`. Block comments nest, as they do in
-/// PostgreSQL (`/* a /* b */ c */` is one comment); an unterminated one runs to the end.
+/// Bytes of whitespace and comments at the start of `sql`, as PostgreSQL's lexer defines them:
+/// whitespace is space, tab, LF, CR, form feed and vertical tab; a `--` comment ends at a LF
+/// *or* a CR (so a file with lone-CR line endings is not one long comment); block comments
+/// nest (`/* a /* b */ c */` is one comment) and an unterminated one runs to the end.
 pub fn skip_trivia(sql: &str) -> usize {
     let bytes = sql.as_bytes();
     let mut i = 0;
     loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
             i += 1;
         }
         if bytes[i..].starts_with(b"--") {
             i = bytes[i..]
                 .iter()
-                .position(|&b| b == b'\n')
+                .position(|&b| b == b'\n' || b == b'\r')
                 .map_or(bytes.len(), |p| i + p + 1);
         } else if bytes[i..].starts_with(b"/*") {
             let mut depth = 0usize;

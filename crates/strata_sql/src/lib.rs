@@ -108,10 +108,17 @@ fn statement_range(sql: &str, location: i32, len: i32) -> Range<usize> {
 }
 
 /// Drops leading whitespace and comments so positions point at the statement's first token.
+/// Only PostgreSQL's whitespace is trimmed at the end: a Unicode space such as U+00A0 is part of
+/// an identifier to the server and must stay in the statement text.
 fn trim_range(sql: &str, range: Range<usize>) -> Range<usize> {
     let start = range.start + leading_trivia(&sql[range.clone()]);
-    let end = range.start + sql[range.clone()].trim_end().len();
+    let end = range.start + sql[range.clone()].trim_end_matches(is_pg_space).len();
     start..end.max(start)
+}
+
+/// Whitespace as PostgreSQL's lexer defines it (`[ \t\n\r\f\v]`).
+fn is_pg_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
 }
 
 /// Bytes of whitespace and comments at the start of `text`.
