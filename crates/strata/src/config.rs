@@ -114,21 +114,7 @@ pub struct Settings {
 
 /// Parses `5s`, `500ms`, `2min`, `1h`, `0` into milliseconds.
 pub fn parse_duration(s: &str) -> Result<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().with_context(|| {
-        format!("`{s}` is not a duration; write it like `5s`, `500ms`, `2min` or `0`")
-    })?;
-    let factor = match unit.trim() {
-        "" if n == 0 => 0,
-        "ms" => 1,
-        "s" => 1000,
-        "min" | "m" => 60_000,
-        "h" => 3_600_000,
-        other => bail!("unknown duration unit `{other}` in `{s}`; use ms, s, min or h"),
-    };
-    Ok(n * factor)
+    strata_model::parse_duration_ms(s).map_err(anyhow::Error::msg)
 }
 
 fn pg_duration(s: &str) -> Result<String> {

@@ -587,3 +587,50 @@ fn fix_the_failing_statement_and_resume() {
         refused.stderr
     );
 }
+
+/// Per-migration timeouts: `-- strata:statement-timeout` cancels a slow statement of that
+/// migration only, and the report says it was the timeout.
+#[test]
+fn per_migration_timeout_directives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "1_fast.sql",
+        "SELECT pg_sleep(0.3);\nCREATE TABLE fast (id int);\n",
+    );
+    write(&dir, "2_slow.sql", "-- strata:statement-timeout 200ms\n-- strata:lock-timeout 1s\nCREATE TABLE slow (id int);\nSELECT pg_sleep(2);\n");
+    let db = TestDatabase::new("directives");
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--statement-timeout", "10s", "up"],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("applied 1"),
+        "the run's own timeout applies to other migrations:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("57014") && run.stderr.contains("cancelled by statement_timeout"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("2_slow.sql:4:1"), "{}", run.stderr);
+    assert_eq!(
+        db.psql("SELECT to_regclass('slow') IS NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    let bad = tmp.path().join("bad");
+    write(&bad, "1_x.sql", "-- strata:lock-timeout soon\nSELECT 1;\n");
+    let run = strata(tmp.path(), &db, &["--dir", "bad", "status"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("1_x.sql") && run.stderr.contains("not a duration"),
+        "{}",
+        run.stderr
+    );
+}

@@ -193,6 +193,41 @@ pub enum DirectiveKind {
     /// Run outside a transaction (`-- strata:no-transaction`, dbmate `transaction:false`,
     /// goose `-- +goose NO TRANSACTION`).
     NoTransaction,
+    /// `-- strata:lock-timeout 10s`: this migration's `lock_timeout`, in milliseconds.
+    LockTimeout {
+        /// Milliseconds (0 = none).
+        ms: u64,
+    },
+    /// `-- strata:statement-timeout 30min`: this migration's `statement_timeout`, in ms.
+    StatementTimeout {
+        /// Milliseconds (0 = none).
+        ms: u64,
+    },
+}
+
+/// Parses a duration as strata writes them (`5s`, `500ms`, `2min`, `1h`, `0`) into
+/// milliseconds; the error says how to write one.
+pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a duration; write it like `5s`, `500ms`, `2min` or `0`")
+    })?;
+    let factor = match unit.trim() {
+        "" if n == 0 => 0,
+        "ms" => 1,
+        "s" => 1000,
+        "min" | "m" => 60_000,
+        "h" => 3_600_000,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{s}`; use ms, s, min or h"
+            ))
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
 /// The identity of a migration inside its set.

@@ -406,8 +406,29 @@ pub async fn execute(
         }
         reporter.step_started(m, action, shape.decision.mode);
         let started = Instant::now();
+        // `-- strata:lock-timeout` / `statement-timeout` override the run's settings for this
+        // script only.
+        let mut script_opts = opts.clone();
+        for d in &script.directives {
+            match d.kind {
+                strata_model::DirectiveKind::LockTimeout { ms } => {
+                    script_opts.lock_timeout = format!("{ms}ms")
+                }
+                strata_model::DirectiveKind::StatementTimeout { ms } => {
+                    script_opts.statement_timeout = format!("{ms}ms")
+                }
+                strata_model::DirectiveKind::NoTransaction => {}
+            }
+        }
+        let script_ctx = Ctx {
+            opts: &script_opts,
+            prepared: ctx.prepared,
+            search_path: ctx.search_path.clone(),
+            os_user: ctx.os_user.clone(),
+            host: ctx.host.clone(),
+        };
         let run = Run {
-            ctx: &ctx,
+            ctx: &script_ctx,
             m,
             key,
             script,
