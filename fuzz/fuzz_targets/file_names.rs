@@ -18,7 +18,11 @@ use strata_source::{load_listing, LayoutKind, Listing};
 fn check_script(script: &Script) {
     let text = script.file.text();
     let r = &script.range;
-    assert!(r.start <= r.end && r.end <= text.len(), "{r:?} / {}", text.len());
+    assert!(
+        r.start <= r.end && r.end <= text.len(),
+        "{r:?} / {}",
+        text.len()
+    );
     assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
     let _ = script.sql();
     let _ = script.locate(0);
@@ -30,16 +34,27 @@ fn check_version_text(s: &str, found: &mut Vec<Version>) {
     assert_eq!(a, b, "parse({s:?}) is not deterministic");
     let user = Version::parse_user(s);
     if !s.starts_with(['V', 'v']) {
-        assert_eq!(user.is_ok(), a.is_ok(), "parse_user({s:?}) disagrees with parse");
+        assert_eq!(
+            user.is_ok(),
+            a.is_ok(),
+            "parse_user({s:?}) disagrees with parse"
+        );
     }
     let prefixed = Version::parse_user(&format!("V{s}"));
-    assert_eq!(prefixed.is_ok(), a.is_ok(), "parse_user(V{s:?}) disagrees with parse");
+    assert_eq!(
+        prefixed.is_ok(),
+        a.is_ok(),
+        "parse_user(V{s:?}) disagrees with parse"
+    );
     if let Ok(v) = a {
         assert_eq!(v.as_str(), s);
         assert!(!v.parts().is_empty());
         for p in v.parts() {
             assert!(!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            assert!(p == "0" || !p.starts_with('0'), "{p:?} keeps a leading zero");
+            assert!(
+                p == "0" || !p.starts_with('0'),
+                "{p:?} keeps a leading zero"
+            );
         }
         let again = Version::parse(&v.to_string()).expect("a version reparses");
         assert_eq!(again.cmp(&v), Ordering::Equal);
@@ -51,6 +66,8 @@ fn check_version_text(s: &str, found: &mut Vec<Version>) {
     }
 }
 
+// `!(b < a)` spells the invariant as stated: `a < b` implies not `b < a`.
+#[allow(clippy::nonminimal_bool)]
 fn check_order(vs: &[Version]) {
     for a in vs {
         assert_eq!(a.cmp(a), Ordering::Equal);
@@ -124,9 +141,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.kind == MigrationKind::Versioned, m.id.version.is_some());
             let _ = m.id.registry_key();
         }
-        let versions: Vec<&Version> = set.versioned().filter_map(|m| m.id.version.as_ref()).collect();
+        let versions: Vec<&Version> = set
+            .versioned()
+            .filter_map(|m| m.id.version.as_ref())
+            .collect();
         for pair in versions.windows(2) {
-            assert!(pair[0] < pair[1], "{} then {} in a loaded set", pair[0], pair[1]);
+            assert!(
+                pair[0] < pair[1],
+                "{} then {} in a loaded set",
+                pair[0],
+                pair[1]
+            );
         }
     }
 

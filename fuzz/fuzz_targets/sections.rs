@@ -15,12 +15,28 @@ fn check_script(script: &Script) {
     let file = &script.file;
     let text = file.text();
     let r = &script.range;
-    assert!(r.start <= r.end && r.end <= text.len(), "{r:?} / {}", text.len());
-    assert!(text.is_char_boundary(r.start), "start {} not on a char boundary", r.start);
-    assert!(text.is_char_boundary(r.end), "end {} not on a char boundary", r.end);
+    assert!(
+        r.start <= r.end && r.end <= text.len(),
+        "{r:?} / {}",
+        text.len()
+    );
+    assert!(
+        text.is_char_boundary(r.start),
+        "start {} not on a char boundary",
+        r.start
+    );
+    assert!(
+        text.is_char_boundary(r.end),
+        "end {} not on a char boundary",
+        r.end
+    );
     let lines = text.matches('\n').count() + 1;
     for d in &script.directives {
-        assert!(d.line >= 1 && d.line <= lines, "directive line {} of {lines}", d.line);
+        assert!(
+            d.line >= 1 && d.line <= lines,
+            "directive line {} of {lines}",
+            d.line
+        );
     }
     let _ = script.sql();
     let _ = script.locate(0);
@@ -62,7 +78,11 @@ fn check_marker_placement(script: &Script, layout: LayoutKind, expected: &str) {
         "the {expected} script does not follow its marker: {marker_line:?}"
     );
     for line in script.sql().split('\n') {
-        assert_eq!(section_of(line, layout), None, "a marker inside the {expected} script");
+        assert_eq!(
+            section_of(line, layout),
+            None,
+            "a marker inside the {expected} script"
+        );
     }
 }
 
@@ -82,7 +102,10 @@ fuzz_target!(|data: &[u8]| {
             check_script(down);
             check_marker_placement(down, kind, "down");
             let (u, d) = (&m.up.range, &down.range);
-            assert!(u.end <= d.start || d.end <= u.start, "up {u:?} overlaps down {d:?}");
+            assert!(
+                u.end <= d.start || d.end <= u.start,
+                "up {u:?} overlaps down {d:?}"
+            );
         }
     }
 });

@@ -30,12 +30,25 @@ fuzz_target!(|sql: &str| {
     let mut prev_end = 0;
     for (i, s) in analysis.statements.iter().enumerate() {
         let r = &s.range;
-        assert!(r.start <= r.end && r.end <= sql.len(), "statement {i}: {r:?} / {}", sql.len());
-        assert!(sql.is_char_boundary(r.start) && sql.is_char_boundary(r.end), "statement {i}: {r:?}");
-        assert!(r.start >= prev_end, "statement {i}: {r:?} starts before {prev_end}");
+        assert!(
+            r.start <= r.end && r.end <= sql.len(),
+            "statement {i}: {r:?} / {}",
+            sql.len()
+        );
+        assert!(
+            sql.is_char_boundary(r.start) && sql.is_char_boundary(r.end),
+            "statement {i}: {r:?}"
+        );
+        assert!(
+            r.start >= prev_end,
+            "statement {i}: {r:?} starts before {prev_end}"
+        );
         assert!(!r.is_empty(), "statement {i} is empty");
         let gap = &sql[prev_end..r.start];
-        assert!(is_gap(gap), "statement {i}: {gap:?} before it is not whitespace, comments or `;`");
+        assert!(
+            is_gap(gap),
+            "statement {i}: {gap:?} before it is not whitespace, comments or `;`"
+        );
         prev_end = r.end;
     }
     // A script with a NUL byte is refused whole (no statements, a syntax error): no gap to check.
@@ -45,7 +58,10 @@ fuzz_target!(|sql: &str| {
         "{tail:?} after the last statement is not whitespace, comments or `;`"
     );
     if sql_is_blank(sql) {
-        assert!(analysis.statements.is_empty(), "a blank script has statements");
+        assert!(
+            analysis.statements.is_empty(),
+            "a blank script has statements"
+        );
     }
     if let Some(i) = unclosed_transaction(&analysis) {
         assert!(i < analysis.statements.len());
@@ -54,8 +70,15 @@ fuzz_target!(|sql: &str| {
     for d in [&directives[..], &[]] {
         let shape = decide_transaction_mode(sql, &analysis, d);
         let b = &shape.body;
-        assert!(b.start <= b.end && b.end <= sql.len(), "body {b:?} / {}", sql.len());
-        assert!(sql.is_char_boundary(b.start) && sql.is_char_boundary(b.end), "body {b:?}");
+        assert!(
+            b.start <= b.end && b.end <= sql.len(),
+            "body {b:?} / {}",
+            sql.len()
+        );
+        assert!(
+            sql.is_char_boundary(b.start) && sql.is_char_boundary(b.end),
+            "body {b:?}"
+        );
         assert!(!shape.decision.reason.is_empty());
     }
 });

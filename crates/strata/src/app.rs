@@ -132,8 +132,14 @@ pub async fn plan_set(
     };
     let mut plan = strata_plan::plan(set.migrations(), &applied, target, &policy)
         .with_context(|| format!("set `{}`", set.spec.name))?;
+    let pending: Vec<String> = plan
+        .entries
+        .iter()
+        .filter(|e| e.state == strata_plan::State::Pending)
+        .map(|e| e.key.clone())
+        .collect();
     let failures = registry
-        .last_failures(&session.client, &set.spec.name)
+        .last_failures(&session.client, &set.spec.name, &pending)
         .await?;
     strata_plan::mark_failed(&mut plan, &failures);
     Ok((applied, plan))

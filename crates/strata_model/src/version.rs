@@ -70,6 +70,17 @@ impl Version {
         &self.parts
     }
 
+    /// A string that is equal for exactly the versions that are [`Version::same_as`] each
+    /// other (`005`, `5` and `5.0` all give `5`): a hash-map key for matching history rows.
+    pub fn canonical_key(&self) -> String {
+        let keep = self
+            .parts
+            .iter()
+            .rposition(|p| p != "0")
+            .map_or(1, |i| i + 1);
+        self.parts[..keep].join(".")
+    }
+
     /// Same migration version numerically (`005` == `5`, `1.2` == `1_2`).
     pub fn same_as(&self, other: &Version) -> bool {
         self.cmp(other) == Ordering::Equal
@@ -152,6 +163,9 @@ mod tests {
         assert_eq!(v("1"), v("1.0"));
         assert!(v("1") < v("1.1"));
         assert_eq!(Version::parse_user("V5").unwrap(), v("005"));
+        assert_eq!(v("005").canonical_key(), v("5.0").canonical_key());
+        assert_eq!(v("0").canonical_key(), v("000").canonical_key());
+        assert_ne!(v("1.2").canonical_key(), v("12").canonical_key());
     }
 
     #[test]

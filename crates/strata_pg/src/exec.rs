@@ -180,6 +180,7 @@ struct Prepared3 {
     event_in_tx: Prepared,
     forget: Prepared,
     progress: Prepared,
+    flush: Prepared,
     restore_path: Prepared,
     accept: Prepared,
 }
@@ -507,12 +508,41 @@ pub async fn execute(
                 done.push(d);
             }
             Err(mut failure) => {
+                // What did commit before the failure is reported as done: make it durable too.
+                let _ = flush_wal(&session.client, ctx.prepared).await;
                 failure.done = done;
                 return Err(*failure);
             }
         }
     }
+    flush_wal(&session.client, ctx.prepared).await.map_err(|e| ExecError {
+        done: done.clone(),
+        key: String::new(),
+        action: "final commit",
+        path: PathBuf::new(),
+        failure: failure_from(&e, None, None),
+        state: "every migration above committed, but the final synchronous commit that makes them durable failed; a server crash right now could lose the last ones".into(),
+        next: "run `strata status` to confirm what is applied".into(),
+        interrupted: false,
+        blockers: Vec::new(),
+        statements_done: None,
+    })?;
     Ok(done)
+}
+
+/// Makes every commit of this run durable. Migrations commit with `synchronous_commit = off`:
+/// each commit is atomic and immediately visible, but its WAL is flushed by the WAL writer a
+/// moment later instead of before the commit returns. WAL is one sequence, so one synchronous
+/// commit of a transaction that writes flushes (and, with synchronous replication, waits for)
+/// every earlier commit record too. This is that commit: a no-op update of the registry's own
+/// version row, with the session's normal `synchronous_commit`. Only after it returns does a
+/// run report success; a server crash before it can lose at most the run's last migrations,
+/// each whole, never half of one, and never one without its history row.
+async fn flush_wal(
+    client: &tokio_postgres::Client,
+    prepared: &Prepared3,
+) -> Result<(), tokio_postgres::Error> {
+    client.execute(&prepared.flush, &[]).await.map(drop)
 }
 
 struct Ctx<'a> {
@@ -588,7 +618,12 @@ async fn prepare(
     let guard = format!("WHERE {in_migration}($2::text)");
     Ok(Prepared3 {
         begin_migration: client
-            .prepare("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), set_config('strata.migration', $3, true)")
+            // Each migration commits with synchronous_commit off; the run ends with one
+            // synchronous commit (see `flush_wal`), which makes all of them durable at once.
+            .prepare(
+                "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), \
+                 set_config('strata.migration', $3, true), set_config('synchronous_commit', 'off', true)",
+            )
             .await?,
         mark_migration: client.prepare("SELECT set_config('strata.migration', $1, true)").await?,
         record: client.prepare(&upsert("")).await?,
@@ -610,6 +645,12 @@ async fn prepare(
             .prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4, statements_fingerprint = $5 WHERE set_name = $1 AND key = $2"))
             .await?,
         restore_path: client.prepare("SELECT set_config('search_path', $1, false)").await?,
+        flush: client
+            .prepare(&format!(
+                "UPDATE {0} SET upgraded_at = upgraded_at WHERE version = (SELECT max(version) FROM {0})",
+                registry.table("registry_version")
+            ))
+            .await?,
         accept: client
             .prepare(&format!(
                 "UPDATE {migrations} m SET checksum = $3, checksum_algorithm = $4 FROM {migrations} old \

@@ -156,24 +156,26 @@ impl Registry {
         Ok(())
     }
 
-    /// Keys of a set whose latest event is a failure, with that failure's error message.
+    /// Of the given keys (the pending ones), those whose latest event is a failure, with that
+    /// failure's error message. Costs one index probe per key, not a scan of the history.
     pub async fn last_failures(
         &self,
         client: &Client,
         set: &str,
+        keys: &[String],
     ) -> Result<Vec<(String, String)>, RegistryError> {
-        if self.installed_version(client).await? == 0 {
+        if keys.is_empty() || self.installed_version(client).await? == 0 {
             return Ok(Vec::new());
         }
         let rows = client
             .query(
                 &format!(
-                    "SELECT key, coalesce(details->>'error', '') FROM (\
-                       SELECT DISTINCT ON (key) key, kind, details FROM {} WHERE set_name = $1 AND key IS NOT NULL ORDER BY key, id DESC\
-                     ) latest WHERE kind = 'fail'",
+                    "SELECT k.key, coalesce(e.details->>'error', '') FROM unnest($2::text[]) AS k(key) \
+                     CROSS JOIN LATERAL (SELECT kind, details FROM {} WHERE set_name = $1 AND key = k.key ORDER BY id DESC LIMIT 1) e \
+                     WHERE e.kind = 'fail'",
                     self.table("events")
                 ),
-                &[&set],
+                &[&set, &keys],
             )
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())

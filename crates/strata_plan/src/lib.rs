@@ -289,24 +289,6 @@ pub enum PlanError {
     },
 }
 
-fn find_applied<'a>(
-    m: &Migration,
-    applied: &'a [AppliedMigration],
-) -> Option<&'a AppliedMigration> {
-    match (&m.id.version, m.kind) {
-        (Some(v), MigrationKind::Versioned) => applied.iter().find(|a| {
-            a.kind == MigrationKind::Versioned
-                && a.version
-                    .as_deref()
-                    .and_then(|s| Version::parse(s).ok())
-                    .is_some_and(|av| av.same_as(v))
-        }),
-        _ => applied
-            .iter()
-            .find(|a| a.kind == MigrationKind::Repeatable && a.name == m.id.name),
-    }
-}
-
 /// Resolves a version typed by a user (`5`, `005`, `V5`) against local migrations and history.
 fn resolve(
     input: &str,
@@ -348,8 +330,32 @@ pub fn plan(
         .filter(|a| a.kind == MigrationKind::Versioned)
         .filter_map(|a| a.version.as_deref().and_then(|s| Version::parse(s).ok()))
         .max();
+    // History rows by canonical version (and repeatables by name): one pass over each side, so
+    // planning costs O(n) however long the history is.
+    let mut by_version: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut by_name: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, a) in applied.iter().enumerate() {
+        match a.kind {
+            MigrationKind::Versioned => {
+                if let Some(v) = a.version.as_deref().and_then(|s| Version::parse(s).ok()) {
+                    by_version.entry(v.canonical_key()).or_insert(i);
+                }
+            }
+            MigrationKind::Repeatable => {
+                by_name.entry(a.name.as_str()).or_insert(i);
+            }
+        }
+    }
+    let mut matched = vec![false; applied.len()];
     for (index, m) in local.iter().enumerate() {
-        let row = find_applied(m, applied);
+        let row_index = match (&m.id.version, m.kind) {
+            (Some(v), MigrationKind::Versioned) => by_version.get(&v.canonical_key()).copied(),
+            _ => by_name.get(m.id.name.as_str()).copied(),
+        };
+        if let Some(i) = row_index {
+            matched[i] = true;
+        }
+        let row = row_index.map(|i| &applied[i]);
         let state = match (row, m.kind) {
             (Some(r), _) if matches!(r.state, AppliedState::Partial { .. }) => State::Partial,
             (Some(r), MigrationKind::Versioned) if r.checksum != m.checksum => State::Modified,
@@ -371,11 +377,8 @@ pub fn plan(
             applied: row.cloned(),
         });
     }
-    for a in applied {
-        let has_local = local
-            .iter()
-            .any(|m| find_applied(m, std::slice::from_ref(a)).is_some());
-        if !has_local {
+    for (i, a) in applied.iter().enumerate() {
+        if !matched[i] {
             entries.push(Entry {
                 key: a.key.clone(),
                 version: a.version.clone(),

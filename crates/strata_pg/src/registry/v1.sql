@@ -71,6 +71,7 @@ COMMENT ON COLUMN {schema}.events.host IS 'host name of the machine that ran str
 COMMENT ON COLUMN {schema}.events.strata_version IS 'version of strata that did it';
 COMMENT ON COLUMN {schema}.events.details IS 'event specifics: checksum, duration, error, statements done, reason';
 CREATE INDEX ON {schema}.events (set_name, id);
+CREATE INDEX ON {schema}.events (set_name, key, id);
 
 CREATE TABLE {schema}.runs (
     backend_pid    integer     PRIMARY KEY,
