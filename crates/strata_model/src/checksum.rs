@@ -60,7 +60,12 @@ impl Checksum {
         }
         hasher.update(&body[start..]);
         let digest = hasher.finalize();
-        let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push(HEX[usize::from(b >> 4)] as char);
+            hex.push(HEX[usize::from(b & 15)] as char);
+        }
         Checksum {
             algorithm: ChecksumAlgorithm::Sha256Lf,
             hex,

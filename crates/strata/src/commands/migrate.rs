@@ -86,6 +86,31 @@ pub async fn run_with_reason(
         return Ok(exit::OK);
     }
 
+    // "Nothing to do" needs no lock: if a consistent read of the committed history already
+    // has every migration of every set applied, no concurrent run can change that into work
+    // for this one. This keeps the common no-op `up` (every deploy) to one connection.
+    if matches!(target, Target::Up { .. }) {
+        let mut idle = true;
+        for set in &sets {
+            let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+            if !plan.steps.is_empty() {
+                idle = false;
+                break;
+            }
+        }
+        if idle {
+            if settings.json {
+                let docs: Vec<_> = sets.iter().map(|s| json!({"name": s.spec.name, "steps": [], "notices": []})).collect();
+                writeln!(io.out, "{}", json!({"sets": docs}))?;
+            } else if !settings.quiet {
+                for set in &sets {
+                    writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
+                }
+            }
+            return Ok(exit::OK);
+        }
+    }
+
     let mut lock = app::lock(&db, settings, &mut say).await?;
     // Ctrl-C / SIGTERM: stop starting anything new, cancel the running statement on the
     // server (its transaction rolls back), and let the normal error path record and report
