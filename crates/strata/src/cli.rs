@@ -103,6 +103,62 @@ pub enum Command {
     Fresh(FreshArgs),
     /// Manage the embedded development cluster under `.strata/`.
     Dev(DevArgs),
+    /// Describe or compare schemas (deterministic snapshots from the catalogs).
+    Schema(SchemaArgs),
+    /// Count user objects: schemas, extensions, tables, constraints, indexes, functions, ...
+    Stats,
+    /// Prove on a throwaway database that every down undoes its up.
+    Verify(VerifyArgs),
+    /// Compare the live schema with what its applied migrations produce.
+    Drift(ScratchArgs),
+}
+
+/// Where throwaway databases come from.
+#[derive(Debug, Args)]
+pub struct ScratchArgs {
+    /// A server where strata may create and drop databases (default: a throwaway cluster strata starts).
+    #[arg(long, env = "STRATA_SCRATCH_URL", hide_env_values = true)]
+    pub scratch_url: Option<String>,
+}
+
+/// `strata verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify only this version and newer ones.
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
+    /// Where throwaway databases come from.
+    #[command(flatten)]
+    pub scratch: ScratchArgs,
+}
+
+/// `strata schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SchemaAction,
+}
+
+/// Schema actions.
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Print the database's schema: one block per object, stable order, no timestamps.
+    Dump {
+        /// `sql` (readable, diffable) or `json`.
+        #[arg(long, default_value = "sql", value_parser = ["sql", "json"])]
+        format: String,
+    },
+    /// Compare two schemas: each a saved `.json` snapshot, a migration directory (applied to a throwaway database), `db` (the configured database) or a database URL. Exit 1 when they differ.
+    Diff {
+        /// The first schema.
+        a: String,
+        /// The second schema.
+        b: String,
+        /// Where throwaway databases come from.
+        #[command(flatten)]
+        scratch: ScratchArgs,
+    },
 }
 
 /// `--dry-run`.

@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod dev;
 mod render;
+mod scratch;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -153,6 +154,13 @@ fn run(
                 commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await
             }
             Command::Dev(_) => unreachable!("handled above"),
+            Command::Schema(a) => match a.action {
+                cli::SchemaAction::Dump { format } => commands::schema::dump(&settings, &format, &mut io).await,
+                cli::SchemaAction::Diff { a, b, scratch } => commands::schema::diff(&settings, &a, &b, scratch.scratch_url.as_deref(), &mut io).await,
+            },
+            Command::Stats => commands::schema::stats(&settings, &mut io).await,
+            Command::Verify(a) => commands::verify::verify(&settings, a.from.as_deref(), a.scratch.scratch_url.as_deref(), &mut io).await,
+            Command::Drift(a) => commands::verify::drift(&settings, a.scratch_url.as_deref(), &mut io).await,
         }
     })
 }

@@ -32,7 +32,11 @@ impl Listing {
     /// Reads `dir` and everything below it (hidden directories excepted), so that a `.sql`
     /// file in a sub-directory is either read by the layout or reported, never missed.
     pub fn read(dir: &Path) -> std::io::Result<Listing> {
-        let mut listing = Listing { dir: dir.to_owned(), entries: Vec::new(), unreadable_names: Vec::new() };
+        let mut listing = Listing {
+            dir: dir.to_owned(),
+            entries: Vec::new(),
+            unreadable_names: Vec::new(),
+        };
         listing.walk(dir, Path::new(""))?;
         listing.read_contents()?;
         Ok(listing)
@@ -41,7 +45,9 @@ impl Listing {
     /// Reads every file's bytes. Opening and reading thousands of small files is most of the
     /// cost of a no-op run, and it is system-call bound, so the files are read by a few threads.
     fn read_contents(&mut self) -> std::io::Result<()> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
         let chunk = self.entries.len().div_ceil(threads).max(64);
         let dir = &self.dir;
         std::thread::scope(|scope| {
@@ -57,7 +63,9 @@ impl Listing {
                     })
                 })
                 .collect();
-            workers.into_iter().try_for_each(|w| w.join().expect("a file-reading thread panicked"))
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().expect("a file-reading thread panicked"))
         })
     }
 

@@ -100,7 +100,10 @@ pub async fn run_with_reason(
         }
         if idle {
             if settings.json {
-                let docs: Vec<_> = sets.iter().map(|s| json!({"name": s.spec.name, "steps": [], "notices": []})).collect();
+                let docs: Vec<_> = sets
+                    .iter()
+                    .map(|s| json!({"name": s.spec.name, "steps": [], "notices": []}))
+                    .collect();
                 writeln!(io.out, "{}", json!({"sets": docs}))?;
             } else if !settings.quiet {
                 for set in &sets {

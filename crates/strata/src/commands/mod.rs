@@ -5,8 +5,10 @@ pub mod baseline;
 pub mod fresh;
 pub mod migrate;
 pub mod new;
+pub mod schema;
 pub mod status;
 pub mod validate;
+pub mod verify;
 
 /// Exit codes, documented in the README.
 pub mod exit {
