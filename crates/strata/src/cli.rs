@@ -127,6 +127,9 @@ pub struct VerifyArgs {
     /// Verify only this version and newer ones.
     #[arg(long, value_name = "VERSION")]
     pub from: Option<String>,
+    /// Load the set's sample data (`seed` in strata.toml) first, so data-dependent steps run on data.
+    #[arg(long)]
+    pub with_data: bool,
     /// Where throwaway databases come from.
     #[command(flatten)]
     pub scratch: ScratchArgs,

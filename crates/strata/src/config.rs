@@ -52,6 +52,10 @@ pub struct SetConfig {
     pub lock_timeout: Option<String>,
     /// statement_timeout for this set.
     pub statement_timeout: Option<String>,
+    /// Sample data (an SQL file, relative to strata.toml) that `verify --with-data` loads.
+    pub seed: Option<PathBuf>,
+    /// Load the seed right after this version is applied (default: after the last migration).
+    pub seed_after: Option<String>,
 }
 
 /// A set ready to load.
@@ -69,6 +73,10 @@ pub struct SetSpec {
     pub lock_timeout: String,
     /// PostgreSQL-syntax statement_timeout.
     pub statement_timeout: String,
+    /// Sample data for `verify --with-data`.
+    pub seed: Option<PathBuf>,
+    /// Version after which the seed loads.
+    pub seed_after: Option<String>,
 }
 
 /// Where the database is.
@@ -250,6 +258,8 @@ pub fn resolve(
                         .or(s.statement_timeout.as_deref())
                         .unwrap_or(&statement_timeout),
                 )?,
+                seed: s.seed.as_ref().map(|p| base.join(p)),
+                seed_after: s.seed_after.clone(),
             }],
             None => {
                 let name = args
@@ -263,6 +273,8 @@ pub fn resolve(
                     layout: forced_layout,
                     lock_timeout: pg_duration(&lock_timeout)?,
                     statement_timeout: pg_duration(&statement_timeout)?,
+                    seed: None,
+                    seed_after: None,
                 }]
             }
         }
@@ -293,6 +305,8 @@ pub fn resolve(
                         .or(s.statement_timeout.as_deref())
                         .unwrap_or(&statement_timeout),
                 )?,
+                seed: s.seed.as_ref().map(|p| base.join(p)),
+                seed_after: s.seed_after.clone(),
             });
         }
         if out.is_empty() {
@@ -317,6 +331,8 @@ pub fn resolve(
             layout: forced_layout,
             lock_timeout: pg_duration(&lock_timeout)?,
             statement_timeout: pg_duration(&statement_timeout)?,
+            seed: None,
+            seed_after: None,
         }]
     } else {
         bail!("no migration set configured: pass --dir <DIR>, create a strata.toml with a [[set]] entry, or run strata where a `migrations/` directory exists");

@@ -159,7 +159,7 @@ fn run(
                 cli::SchemaAction::Diff { a, b, scratch } => commands::schema::diff(&settings, &a, &b, scratch.scratch_url.as_deref(), &mut io).await,
             },
             Command::Stats => commands::schema::stats(&settings, &mut io).await,
-            Command::Verify(a) => commands::verify::verify(&settings, a.from.as_deref(), a.scratch.scratch_url.as_deref(), &mut io).await,
+            Command::Verify(a) => commands::verify::verify(&settings, a.from.as_deref(), a.with_data, a.scratch.scratch_url.as_deref(), &mut io).await,
             Command::Drift(a) => commands::verify::drift(&settings, a.scratch_url.as_deref(), &mut io).await,
         }
     })

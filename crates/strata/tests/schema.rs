@@ -276,3 +276,59 @@ fn drift_lists_out_of_band_changes() {
         drifted.stdout
     );
 }
+
+/// `verify --with-data` loads the set's seed after `seed_after`, so a migration that only works
+/// on clean data is caught, and one that cleans up first passes.
+#[test]
+fn verify_with_data_exercises_data_dependent_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write(
+        "1_stages.up.sql",
+        "CREATE TABLE stages (job int NOT NULL, name text NOT NULL);\n",
+    );
+    write("1_stages.down.sql", "DROP TABLE stages;\n");
+    write(
+        "2_unique.up.sql",
+        "ALTER TABLE stages ADD CONSTRAINT stages_unique UNIQUE (job, name);\n",
+    );
+    write(
+        "2_unique.down.sql",
+        "ALTER TABLE stages DROP CONSTRAINT stages_unique;\n",
+    );
+    std::fs::write(
+        tmp.path().join("seed.sql"),
+        "INSERT INTO stages VALUES (1, 'fetch'), (1, 'fetch'), (2, 'parse');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("strata.toml"),
+        "[[set]]\nname = \"jobs\"\ndir = \"migrations\"\nseed = \"seed.sql\"\nseed_after = \"1\"\n",
+    )
+    .unwrap();
+    // Without data the naive constraint migration looks fine...
+    strata_raw(tmp.path(), &["verify"]).ok();
+    // ...with the sample data it fails on the duplicates.
+    let run = strata_raw(tmp.path(), &["verify", "--with-data"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("seeded") && run.stdout.contains("could not create unique index"),
+        "{}",
+        run.stdout
+    );
+    // A migration that removes the duplicates first passes.
+    write("2_unique.up.sql", "DELETE FROM stages a USING stages b WHERE a.ctid < b.ctid AND a.job = b.job AND a.name = b.name;\nALTER TABLE stages ADD CONSTRAINT stages_unique UNIQUE (job, name);\n");
+    let run = strata_raw(tmp.path(), &["verify", "--with-data"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // A set without sample data cannot be verified with data.
+    std::fs::write(
+        tmp.path().join("strata.toml"),
+        "[[set]]\nname = \"jobs\"\ndir = \"migrations\"\n",
+    )
+    .unwrap();
+    let run = strata_raw(tmp.path(), &["verify", "--with-data"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("seed ="), "{}", run.stderr);
+}

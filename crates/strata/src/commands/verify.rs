@@ -66,16 +66,22 @@ fn show_diff(expected: &Snapshot, actual: &Snapshot) -> String {
 pub async fn verify(
     settings: &Settings,
     from: Option<&str>,
+    with_data: bool,
     scratch_url: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
     let sets = app::load_sets(settings)?;
+    if with_data {
+        if let Some(set) = sets.iter().find(|s| s.spec.seed.is_none()) {
+            anyhow::bail!("--with-data: set `{}` has no sample data; add `seed = \"path/to/seed.sql\"` (and optionally `seed_after = \"V\"`) to its [[set]] in strata.toml", set.spec.name);
+        }
+    }
     let scratch = Scratch::new(scratch_url)?;
     let mut failures = 0;
     let mut docs = Vec::new();
     for set in &sets {
         let db = scratch.create_database("verify").await?;
-        let outcome = verify_set(settings, set, &db.info, from, io).await;
+        let outcome = verify_set(settings, set, &db.info, from, with_data, io).await;
         scratch.drop_database(&db).await?;
         let (report, failed) = outcome?;
         failures += failed;
@@ -102,6 +108,7 @@ async fn verify_set(
     set: &LoadedSet,
     info: &strata_pg::ConnInfo,
     from: Option<&str>,
+    with_data: bool,
     io: &mut Io<'_>,
 ) -> Result<(serde_json::Value, usize)> {
     let mut session = Session::connect(info).await?;
@@ -137,6 +144,28 @@ async fn verify_set(
             versioned.len()
         )?;
     }
+    // Sample data loads right after `seed_after` (or after the last migration), so the downs
+    // and re-ups below run against data, as they would in production.
+    let seed_at = match (&set.spec.seed, &set.spec.seed_after) {
+        (Some(_), Some(v)) if with_data => {
+            let want = Version::parse_user(v).map_err(|e| anyhow::anyhow!("seed_after: {e}"))?;
+            let pos = versioned.iter().position(|&i| {
+                set.migrations()[i]
+                    .id
+                    .version
+                    .as_ref()
+                    .is_some_and(|x| x.same_as(&want))
+            });
+            Some(pos.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "seed_after = \"{v}\" names no migration of set `{}`",
+                    set.spec.name
+                )
+            })?)
+        }
+        (Some(_), None) if with_data => versioned.len().checked_sub(1),
+        _ => None,
+    };
     let mut snaps = vec![snapshot_of(&session, settings).await?];
     let mut up_ms = Vec::new();
     let mut rows = Vec::new();
@@ -154,6 +183,36 @@ async fn verify_set(
             }
         }
         snaps.push(snapshot_of(&session, settings).await?);
+        if seed_at == Some(snaps.len() - 2) {
+            let path = set
+                .spec
+                .seed
+                .as_ref()
+                .expect("seed_at is set only with a seed");
+            let sql = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the seed {}: {e}", path.display()))?;
+            session
+                .client
+                .batch_execute(&format!("BEGIN;\n{sql}\n;COMMIT;"))
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "loading the seed {} failed: {}",
+                        path.display(),
+                        e.as_db_error()
+                            .map(|d| d.message().to_owned())
+                            .unwrap_or_else(|| e.to_string())
+                    )
+                })?;
+            if !settings.json {
+                writeln!(
+                    io.out,
+                    "  seeded {} after {}",
+                    path.display(),
+                    set.migrations()[i].id
+                )?;
+            }
+        }
     }
     let mut failed = 0;
     for (pos, &i) in versioned.iter().enumerate().rev() {
