@@ -190,6 +190,12 @@ fn verify_passes_on_every_example() {
             run.stdout
         );
     }
+    // The psql-loop example ships sample data; it loads cleanly on top of its migrations.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("examples/audit-psql"), tmp.path());
+    let run = strata_raw(tmp.path(), &["verify", "--with-data"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("seeded"), "{}", run.stdout);
 }
 
 /// verify fails with the precise difference on sets whose down is wrong.
