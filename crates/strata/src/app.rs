@@ -160,5 +160,6 @@ pub fn exec_options(
         retry_delay: settings.retry_delay,
         interrupted: interrupted.clone(),
         reason: reason.map(str::to_owned),
+        baseline_event: None,
     }
 }

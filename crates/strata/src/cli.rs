@@ -97,6 +97,8 @@ pub enum Command {
     Repair(RepairArgs),
     /// Accept the edited file of an applied migration (records the new checksum and why).
     Accept(AcceptArgs),
+    /// Take over a database another tool manages (golang-migrate, Flyway, dbmate, goose, sqlx, diesel, node-pg-migrate, Laravel): record its applied migrations without running them.
+    Adopt(AdoptArgs),
     /// Create the next migration file(s) in the set's layout.
     New(NewArgs),
     /// Drop everything the set's migrations created and apply them again (development reset).
@@ -269,6 +271,17 @@ pub struct AcceptArgs {
     /// Print what would be done; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `strata adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool whose history to read (default: detected).
+    #[arg(long = "from", value_name = "TOOL")]
+    pub tool: Option<String>,
+    /// Record the adoption (the default is a dry run that shows what would be recorded).
+    #[arg(long)]
+    pub apply: bool,
 }
 
 /// `strata new`.

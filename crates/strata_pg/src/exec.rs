@@ -39,6 +39,8 @@ pub struct ExecOptions {
     pub interrupted: Arc<AtomicBool>,
     /// Why the operator asked for a `mark` or `accept` step; recorded in its event.
     pub reason: Option<String>,
+    /// The event baseline steps record instead of `baseline` (`adopt`, with its source).
+    pub baseline_event: Option<(String, serde_json::Value)>,
 }
 
 /// A session holding a lock the migration waits for.
@@ -263,15 +265,13 @@ pub async fn execute(
             for &(i, key) in &baselines {
                 let m = &local[i];
                 record(&session.client, &ctx, false, m, key, 0, "complete", 0, None).await?;
-                event(
-                    &session.client,
-                    &ctx,
-                    false,
-                    key,
-                    "baseline",
-                    serde_json::json!({"checksum": m.checksum.to_string()}),
-                )
-                .await?;
+                let (kind, mut details) = ctx
+                    .opts
+                    .baseline_event
+                    .clone()
+                    .unwrap_or_else(|| ("baseline".to_owned(), serde_json::json!({})));
+                details["checksum"] = serde_json::json!(m.checksum.to_string());
+                event(&session.client, &ctx, false, key, &kind, details).await?;
             }
             session.client.batch_execute("COMMIT").await
         }

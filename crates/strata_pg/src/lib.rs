@@ -5,6 +5,7 @@
 //! decided before, by the pure planner; this crate only carries it out and reports precisely
 //! what happened, down to the file, line and column of a failing statement.
 
+pub mod adopt;
 pub mod conn;
 pub mod exec;
 pub mod ident;

@@ -16,6 +16,12 @@ pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp};
 
+/// Splits a `<version>_<name>` stem (a file or directory name without extension) into its
+/// version and name, with the same rules the layouts use (timestamps in every spelling).
+pub fn parse_version_name(stem: &str) -> Option<(strata_model::Version, String)> {
+    names::split_version_name(stem)
+}
+
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use strata_model::{Migration, MigrationKind};

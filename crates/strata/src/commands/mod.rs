@@ -1,6 +1,7 @@
 //! One module per verb. Each `run` takes resolved settings and writers and returns the exit
 //! code; none of them talks to PostgreSQL except through `strata_pg`.
 
+pub mod adopt;
 pub mod baseline;
 pub mod fresh;
 pub mod migrate;

@@ -1,0 +1,324 @@
+//! `adopt`: take over a database another tool manages, without running anything twice.
+//!
+//! The other tool's history is read (never changed), matched against the files on disk by
+//! version, and — with `--apply` — recorded in strata's registry as applied, with an `adopt`
+//! event naming the source table and its row count. Anything the tool itself would complain
+//! about (a dirty or failed migration, a checksum that no longer matches the file) is reported
+//! and not adopted, so the operator decides.
+
+use super::{exit, Io};
+use crate::app::{self, LoadedSet};
+use crate::config::Settings;
+use anyhow::{bail, Result};
+use serde_json::json;
+use strata_model::{MigrationKind, Version};
+use strata_pg::adopt::{self, ForeignHistory, Tool};
+use strata_pg::Registry;
+use strata_plan::{Plan, Step};
+
+struct Adoption {
+    adopt: Vec<usize>,
+    problems: Vec<String>,
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn matches(tool: Tool, row_version: &str, local: &Version) -> bool {
+    match tool {
+        // diesel stores the directory's timestamp without its dashes.
+        Tool::Diesel => {
+            digits(row_version).trim_start_matches('0')
+                == digits(local.as_str()).trim_start_matches('0')
+        }
+        _ => Version::parse_user(row_version).is_ok_and(|v| v.same_as(local)),
+    }
+}
+
+fn row_version(tool: Tool, version: &str) -> String {
+    match tool {
+        // node-pg-migrate and Laravel store file names; the version leads them.
+        Tool::NodePgMigrate | Tool::Laravel => strata_source::parse_version_name(version)
+            .map(|(v, _)| v.as_str().to_owned())
+            .unwrap_or_else(|| version.to_owned()),
+        _ => version.to_owned(),
+    }
+}
+
+fn plan_adoption(
+    set: &LoadedSet,
+    history: &ForeignHistory,
+    already: &[strata_model::AppliedMigration],
+) -> Adoption {
+    let tool = history.tool;
+    let mut adopt = Vec::new();
+    let mut problems = Vec::new();
+    let local = set.migrations();
+    let is_recorded = |m: &strata_model::Migration| {
+        already.iter().any(|a| match (&m.id.version, &a.version) {
+            (Some(v), Some(av)) => Version::parse(av).is_ok_and(|x| x.same_as(v)),
+            (None, None) => a.name == m.id.name,
+            _ => false,
+        })
+    };
+    // golang-migrate records only the current version: everything up to it is applied.
+    let upto = match tool {
+        Tool::GolangMigrate => history
+            .rows
+            .first()
+            .map(|r| (r.version.clone(), r.problem.is_some())),
+        _ => history
+            .rows
+            .iter()
+            .filter(|r| r.baseline)
+            .map(|r| (r.version.clone(), false))
+            .next_back(),
+    };
+    for (i, m) in local.iter().enumerate() {
+        if is_recorded(m) {
+            continue;
+        }
+        let Some(v) = &m.id.version else {
+            // Flyway repeatables: adopted when the recorded checksum matches the file.
+            if tool == Tool::Flyway {
+                let wanted = m.id.name.replace('_', " ");
+                if let Some(r) = history.rows.iter().rev().find(|r| {
+                    r.version.is_empty() && r.name.as_deref() == Some(wanted.as_str()) && r.applied
+                }) {
+                    let local_sum = adopt::flyway_checksum(m.up.file.text().as_bytes()).to_string();
+                    if r.checksum.as_deref() == Some(local_sum.as_str()) {
+                        adopt.push(i);
+                    } else {
+                        problems.push(format!("repeatable R__{}: checksum in flyway_schema_history {} differs from the file's {local_sum}; it will be re-applied by `strata up`", m.id.name, r.checksum.clone().unwrap_or_default()));
+                    }
+                }
+            }
+            continue;
+        };
+        if let Some((top, dirty)) = &upto {
+            let top_v = Version::parse_user(top).ok();
+            if let Some(t) = top_v {
+                if *v < t || (*v == t && !dirty) {
+                    adopt.push(i);
+                    continue;
+                }
+                if *v == t && *dirty {
+                    problems.push(format!("{}: {} left it dirty (stopped part-way); it is not adopted: check its effects by hand, then run it with `strata up` or record it with `strata repair {} --mark-applied --reason ...`", m.id, tool.name(), v));
+                    continue;
+                }
+            }
+        }
+        let Some(row) =
+            history.rows.iter().rev().find(|r| {
+                !r.version.is_empty() && matches(tool, &row_version(tool, &r.version), v)
+            })
+        else {
+            continue;
+        };
+        if let Some(p) = &row.problem {
+            problems.push(format!("{}: {p}; not adopted", m.id));
+            continue;
+        }
+        if !row.applied {
+            continue;
+        }
+        let bytes = m.up.file.text().as_bytes();
+        let checksum_ok = match (tool, &row.checksum) {
+            (Tool::Flyway, Some(sum)) => {
+                let local_sum = adopt::flyway_checksum(bytes).to_string();
+                if *sum != local_sum {
+                    problems.push(format!(
+                        "Migration checksum mismatch for migration version {v}\n    -> Applied to database : {sum}\n    -> Resolved locally    : {local_sum}\n    the file changed since Flyway applied it; restore it (or accept the change after adopting with `strata accept`)"
+                    ));
+                }
+                *sum == local_sum
+            }
+            (Tool::Sqlx, Some(sum)) => {
+                let local_sum =
+                    adopt::sqlx_checksum(std::fs::read(m.path()).unwrap_or_default().as_slice());
+                if *sum != local_sum {
+                    problems.push(format!("{}: sqlx's SHA-384 checksum differs from the file's; the file changed since sqlx applied it; not adopted", m.id));
+                }
+                *sum == local_sum
+            }
+            _ => true,
+        };
+        if checksum_ok {
+            adopt.push(i);
+        }
+    }
+    // Rows with no file here: applied by the other tool, unknown to this directory.
+    for r in history
+        .rows
+        .iter()
+        .filter(|r| r.applied && !r.version.is_empty() && !r.baseline)
+    {
+        if tool == Tool::GolangMigrate {
+            continue;
+        }
+        let version = row_version(tool, &r.version);
+        let known = local.iter().any(|m| {
+            m.id.version
+                .as_ref()
+                .is_some_and(|v| matches(tool, &version, v))
+        });
+        if !known {
+            problems.push(format!(
+                "{} recorded version {} as applied, but no migration file has that version here",
+                tool.name(),
+                r.version
+            ));
+        }
+    }
+    adopt.sort_unstable();
+    adopt.dedup();
+    Adoption { adopt, problems }
+}
+
+/// Runs `adopt`.
+pub async fn run(
+    settings: &Settings,
+    from: Option<&str>,
+    apply: bool,
+    io: &mut Io<'_>,
+) -> Result<i32> {
+    let sets = app::load_sets(settings)?;
+    let wanted = match from {
+        Some(name) => Some(Tool::from_name(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown tool `{name}`; strata adopts from {}",
+                Tool::ALL
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?),
+        None => None,
+    };
+    let err = &mut *io.err;
+    let mut say = |m: &str| {
+        let _ = writeln!(err, "{m}");
+    };
+    let db = app::database(settings, &mut say)?;
+    let mut session = app::connect(&db).await?;
+    let registry = Registry::new(&settings.registry_schema);
+    let mut lock = if apply {
+        Some(app::lock(&db, settings, &mut say).await?)
+    } else {
+        None
+    };
+    if apply {
+        registry.ensure(&session.client).await?;
+        if let Some(l) = lock.as_mut() {
+            l.register(&registry).await?;
+        }
+    }
+    let mut docs = Vec::new();
+    let mut any_problem = false;
+    for set in &sets {
+        let found = adopt::detect(&session.client, set.spec.schema.as_deref()).await?;
+        let chosen = found.iter().find(|(t, _)| wanted.is_none_or(|w| w == *t));
+        let Some((tool, schema)) = chosen else {
+            bail!(
+                "set `{}`: no {} history table found in the database; for a database without any tracking, use `strata baseline V`",
+                set.spec.name,
+                wanted.map_or("known tool's".to_owned(), |t| format!("{}", t.name()))
+            );
+        };
+        let history = adopt::read(&session.client, *tool, schema).await?;
+        let already = registry.read(&session.client, &set.spec.name).await?;
+        let adoption = plan_adoption(set, &history, &already);
+        any_problem |= !adoption.problems.is_empty();
+        let names: Vec<String> = adoption
+            .adopt
+            .iter()
+            .map(|&i| set.migrations()[i].id.to_string())
+            .collect();
+        if !settings.json {
+            writeln!(
+                io.out,
+                "set {}: {} history in {} ({} row(s))",
+                set.spec.name,
+                tool.name(),
+                history.table,
+                history.row_count
+            )?;
+            for n in &names {
+                writeln!(
+                    io.out,
+                    "  {} {n}",
+                    if apply { "adopted" } else { "would adopt" }
+                )?;
+            }
+            for p in &adoption.problems {
+                writeln!(io.out, "  problem: {p}")?;
+            }
+            let pending = set
+                .migrations()
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| m.kind == MigrationKind::Versioned && !adoption.adopt.contains(i))
+                .count();
+            writeln!(
+                io.out,
+                "  {} migration(s) stay pending for `strata up`",
+                pending
+            )?;
+        }
+        if apply && !adoption.adopt.is_empty() {
+            let steps = adoption
+                .adopt
+                .iter()
+                .map(|&i| Step::Baseline {
+                    index: i,
+                    key: set.migrations()[i].id.registry_key(),
+                })
+                .collect();
+            let plan = Plan {
+                entries: Vec::new(),
+                steps,
+                findings: Vec::new(),
+            };
+            let opts = strata_pg::ExecOptions {
+                set_name: set.spec.name.clone(),
+                lock_timeout: set.spec.lock_timeout.clone(),
+                statement_timeout: set.spec.statement_timeout.clone(),
+                baseline_event: Some((
+                    "adopt".into(),
+                    json!({"tool": tool.name(), "source_table": history.table, "source_rows": history.row_count}),
+                )),
+                ..Default::default()
+            };
+            strata_pg::execute(
+                &mut session,
+                &registry,
+                set.migrations(),
+                &plan,
+                &opts,
+                lock.as_ref().and_then(|l| l.client()),
+                &mut strata_pg::Silent,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", crate::render::exec_error_text(&e)))?;
+        }
+        docs.push(json!({"name": set.spec.name, "tool": tool.name(), "source_table": history.table, "source_rows": history.row_count, "adopted": names, "problems": adoption.problems, "applied": apply}));
+    }
+    if let Some(l) = lock {
+        l.release().await?;
+    }
+    if settings.json {
+        writeln!(io.out, "{}", json!({"sets": docs}))?;
+    } else if !apply {
+        writeln!(
+            io.out,
+            "dry run: nothing was recorded; run again with --apply"
+        )?;
+    }
+    Ok(if any_problem {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}

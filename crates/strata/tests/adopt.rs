@@ -1,0 +1,402 @@
+//! `strata adopt` for every supported tool. Each test creates the tool's history table the way
+//! the tool itself does (its DDL and rows), runs the first migrations as the tool would have, and
+//! checks that `adopt --apply` records exactly those and that `up` then applies only the truly
+//! pending ones (re-running an adopted migration would fail with "already exists").
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+const USERS: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n";
+const ORDERS: &str =
+    "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\n";
+const NAME: &str = "ALTER TABLE users ADD COLUMN name text;\n";
+
+/// Runs the scenario: `files` in `migrations/`, the tool's table and rows in `history`, the SQL
+/// the tool already ran in `applied`; expects `adopted` adopted and the rest applied by `up`.
+fn scenario(
+    tool: &str,
+    table: &str,
+    files: &[(&str, &[u8])],
+    applied: &str,
+    history: &str,
+    adopted: usize,
+) -> (TestDatabase, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join(".git")).unwrap();
+    for (name, bytes) in files {
+        write(&tmp.path().join("migrations"), name, bytes);
+    }
+    let db = TestDatabase::new(&format!("adopt_{}", tool.replace('-', "_")));
+    db.psql(applied).unwrap();
+    db.psql(history).unwrap();
+    let fingerprint =
+        format!("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {table} t");
+    let before = db.psql(&fingerprint).unwrap();
+    let dry = strata(tmp.path(), &db, &["--dir", "migrations", "adopt"]);
+    assert!(
+        dry.code == 0 || dry.code == 1,
+        "{tool}: {}\n{}",
+        dry.stdout,
+        dry.stderr
+    );
+    assert!(
+        dry.stdout.contains(&format!("{tool} history")) && dry.stdout.contains("dry run"),
+        "{tool}: {}",
+        dry.stdout
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('strata.migrations') IS NULL")
+            .unwrap()
+            .trim(),
+        "t",
+        "{tool}: the dry run recorded something"
+    );
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "adopt", "--apply", "--from", tool],
+    );
+    assert!(
+        run.code == 0 || run.code == 1,
+        "{tool}: {}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(
+        run.stdout.matches("  adopted ").count(),
+        adopted,
+        "{tool}: {}",
+        run.stdout
+    );
+    let events = db.psql(&format!("SELECT count(*) FROM strata.events WHERE kind = 'adopt' AND details->>'tool' = '{tool}'")).unwrap();
+    assert_eq!(events.trim(), adopted.to_string());
+    let up = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(
+        up.code, 0,
+        "{tool}: up after adopt:\n{}\n{}",
+        up.stdout, up.stderr
+    );
+    strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "status", "--check"],
+    )
+    .ok();
+    // The source table is left as it was.
+    assert_eq!(
+        db.psql(&fingerprint).unwrap(),
+        before,
+        "{tool}: the source table changed"
+    );
+    (db, tmp)
+}
+
+#[test]
+fn golang_migrate() {
+    let files: &[(&str, &[u8])] = &[
+        ("000001_users.up.sql", USERS.as_bytes()),
+        ("000001_users.down.sql", b"DROP TABLE users;\n"),
+        ("000002_orders.up.sql", ORDERS.as_bytes()),
+        ("000002_orders.down.sql", b"DROP TABLE orders;\n"),
+        ("000003_name.up.sql", NAME.as_bytes()),
+        (
+            "000003_name.down.sql",
+            b"ALTER TABLE users DROP COLUMN name;\n",
+        ),
+    ];
+    let ddl = "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);";
+    scenario(
+        "golang-migrate",
+        "schema_migrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        &format!("{ddl} INSERT INTO schema_migrations VALUES (2, false);"),
+        2,
+    );
+    // A dirty version is reported, not adopted.
+    let tmp = tempfile::tempdir().unwrap();
+    for (n, b) in files {
+        write(&tmp.path().join("migrations"), n, b);
+    }
+    let db = TestDatabase::new("adopt_dirty");
+    db.psql(USERS).unwrap();
+    db.psql(&format!(
+        "{ddl} INSERT INTO schema_migrations VALUES (2, true);"
+    ))
+    .unwrap();
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "adopt", "--apply"],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("adopted 000001_users") && run.stdout.contains("dirty"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("adopted 000002"), "{}", run.stdout);
+}
+
+#[test]
+fn dbmate() {
+    let files: &[(&str, &[u8])] = &[
+        (
+            "20250101000001_users.sql",
+            format!("-- migrate:up\n{USERS}\n-- migrate:down\nDROP TABLE users;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+        (
+            "20250101000002_orders.sql",
+            format!("-- migrate:up\n{ORDERS}\n-- migrate:down\nDROP TABLE orders;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+        (
+            "20250101000003_name.sql",
+            format!(
+                "-- migrate:up\n{NAME}\n-- migrate:down\nALTER TABLE users DROP COLUMN name;\n"
+            )
+            .as_bytes()
+            .to_vec()
+            .leak(),
+        ),
+    ];
+    scenario(
+        "dbmate",
+        "schema_migrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20250101000001'), ('20250101000002');",
+        2,
+    );
+}
+
+#[test]
+fn goose() {
+    let files: &[(&str, &[u8])] = &[
+        (
+            "00001_users.sql",
+            format!("-- +goose Up\n{USERS}\n-- +goose Down\nDROP TABLE users;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+        (
+            "00002_orders.sql",
+            format!("-- +goose Up\n{ORDERS}\n-- +goose Down\nDROP TABLE orders;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+        (
+            "00003_name.sql",
+            format!("-- +goose Up\n{NAME}\n-- +goose Down\nALTER TABLE users DROP COLUMN name;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+    ];
+    // goose's log: 2 was applied, then rolled back (is_applied = false appended); 1 stays applied.
+    scenario(
+        "goose",
+        "goose_db_version",
+        files,
+        USERS,
+        "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT now(), PRIMARY KEY (id)); \
+         INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (2, false);",
+        1,
+    );
+}
+
+#[test]
+fn flyway_with_its_own_checksums_on_lf_crlf_and_bom_files() {
+    let v1 = b"CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\nCREATE INDEX users_email ON users (email);\n";
+    let v2 = b"CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\r\nCOMMENT ON TABLE orders IS 'crlf file';\r\n";
+    let v3 = b"\xef\xbb\xbfALTER TABLE users ADD COLUMN name text;\n";
+    let files: &[(&str, &[u8])] = &[
+        ("V1__users.sql", v1),
+        ("V2__orders.sql", v2),
+        ("V3__name.sql", v3),
+    ];
+    // Checksums as Flyway computes them (CRC32 over the lines; computed independently).
+    let ddl = "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, \
+               script VARCHAR(1000) NOT NULL, checksum INTEGER, installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), \
+               execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL, CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank));";
+    let rows = "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES \
+                (1, '1', 'users', 'SQL', 'V1__users.sql', 19852849, 'postgres', 5, true), \
+                (2, '2', 'orders', 'SQL', 'V2__orders.sql', 1868913502, 'postgres', 5, true);";
+    let applied = "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL); CREATE INDEX users_email ON users (email); \
+                   CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));";
+    scenario(
+        "flyway",
+        "flyway_schema_history",
+        files,
+        applied,
+        &format!("{ddl} {rows}"),
+        2,
+    );
+    // The BOM file's checksum is Flyway's too: a history claiming V3 with it is adopted.
+    let tmp = tempfile::tempdir().unwrap();
+    for (n, b) in files {
+        write(&tmp.path().join("migrations"), n, b);
+    }
+    let db = TestDatabase::new("adopt_flyway_mismatch");
+    db.psql(&format!("{applied} ALTER TABLE users ADD COLUMN name text; {ddl} {rows} INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (3, '3', 'name', 'SQL', 'V3__name.sql', 577072163, 'postgres', 1, true);")).unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "adopt"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("would adopt").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    // An edited file is reported the way `flyway validate` does, and not adopted.
+    db.psql("UPDATE flyway_schema_history SET checksum = 42 WHERE version = '2'")
+        .unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "adopt"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("Migration checksum mismatch for migration version 2")
+            && run.stdout.contains("-> Applied to database : 42"),
+        "{}",
+        run.stdout
+    );
+    // Failed rows are reported, not adopted.
+    db.psql("UPDATE flyway_schema_history SET success = false, checksum = 1868913502 WHERE version = '2'").unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "adopt"]);
+    assert!(
+        run.stdout.contains("failed") && !run.stdout.contains("would adopt V2"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn sqlx_with_sha384_checksums() {
+    let files: &[(&str, &[u8])] = &[
+        ("1_users.up.sql", USERS.as_bytes()),
+        ("1_users.down.sql", b"DROP TABLE users;\n"),
+        ("2_orders.up.sql", ORDERS.as_bytes()),
+        ("2_orders.down.sql", b"DROP TABLE orders;\n"),
+        ("3_name.up.sql", NAME.as_bytes()),
+        ("3_name.down.sql", b"ALTER TABLE users DROP COLUMN name;\n"),
+    ];
+    // PostgreSQL's own sha384() computes the checksums sqlx stores.
+    let history = format!(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), \
+         success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL); \
+         INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES \
+         (1, 'users', true, sha384(convert_to($q${USERS}$q$, 'UTF8')), 1), (2, 'orders', true, sha384(convert_to($q${ORDERS}$q$, 'UTF8')), 1);"
+    );
+    scenario(
+        "sqlx",
+        "_sqlx_migrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        &history,
+        2,
+    );
+}
+
+#[test]
+fn diesel() {
+    let files: &[(&str, &[u8])] = &[
+        ("2025-11-14-000001_users/up.sql", USERS.as_bytes()),
+        ("2025-11-14-000001_users/down.sql", b"DROP TABLE users;\n"),
+        ("2025-11-14-000002_orders/up.sql", ORDERS.as_bytes()),
+        ("2025-11-14-000002_orders/down.sql", b"DROP TABLE orders;\n"),
+        ("2025-11-14-000003_name/up.sql", NAME.as_bytes()),
+        (
+            "2025-11-14-000003_name/down.sql",
+            b"ALTER TABLE users DROP COLUMN name;\n",
+        ),
+    ];
+    scenario(
+        "diesel",
+        "__diesel_schema_migrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP); \
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('20251114000001'), ('20251114000002');",
+        2,
+    );
+}
+
+#[test]
+fn node_pg_migrate() {
+    let files: &[(&str, &[u8])] = &[
+        ("1700000000001_create-users.sql", USERS.as_bytes()),
+        ("1700000000002_create-orders.sql", ORDERS.as_bytes()),
+        ("1700000000003_add-name.sql", NAME.as_bytes()),
+    ];
+    scenario(
+        "node-pg-migrate",
+        "pgmigrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        "CREATE TABLE pgmigrations (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); \
+         INSERT INTO pgmigrations (name, run_on) VALUES ('1700000000001_create-users', now()), ('1700000000002_create-orders', now());",
+        2,
+    );
+}
+
+#[test]
+fn laravel() {
+    let files: &[(&str, &[u8])] = &[
+        (
+            "2025_11_14_000001_create_users_table.sql",
+            format!("-- migrate:up\n{USERS}\n-- migrate:down\nDROP TABLE users;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+        (
+            "2025_11_14_000002_create_orders_table.sql",
+            format!("-- migrate:up\n{ORDERS}\n-- migrate:down\nDROP TABLE orders;\n")
+                .as_bytes()
+                .to_vec()
+                .leak(),
+        ),
+        (
+            "2025_11_14_000003_add_name.sql",
+            format!(
+                "-- migrate:up\n{NAME}\n-- migrate:down\nALTER TABLE users DROP COLUMN name;\n"
+            )
+            .as_bytes()
+            .to_vec()
+            .leak(),
+        ),
+    ];
+    scenario(
+        "laravel",
+        "migrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        "CREATE TABLE migrations (id serial PRIMARY KEY, migration varchar(255) NOT NULL, batch integer NOT NULL); \
+         INSERT INTO migrations (migration, batch) VALUES ('2025_11_14_000001_create_users_table', 1), ('2025_11_14_000002_create_orders_table', 1);",
+        2,
+    );
+}
+
+#[test]
+fn no_history_points_to_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("migrations"), "1_a.sql", b"SELECT 1;\n");
+    let db = TestDatabase::new("adopt_none");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "adopt"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("strata baseline"), "{}", run.stderr);
+}

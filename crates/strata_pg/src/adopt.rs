@@ -1,0 +1,364 @@
+//! Reading other migration tools' history tables, so a database they manage can switch to
+//! strata without running anything twice.
+//!
+//! Each tool keeps its history its own way: golang-migrate one `(version, dirty)` row, goose an
+//! append-only log of `(version_id, is_applied)`, Flyway a rank-ordered table with its own CRC32
+//! checksums, sqlx SHA-384 checksums, node-pg-migrate and Laravel file names. This module reads
+//! them into one shape, [`ForeignHistory`]; the CLI matches it against the files on disk and
+//! records the result in strata's registry. The source tables are only read, never changed.
+
+use crate::quote_ident;
+use serde::Serialize;
+use sha2::{Digest, Sha384};
+use tokio_postgres::Client;
+
+/// The tools strata can adopt from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tool {
+    /// golang-migrate: `schema_migrations(version bigint, dirty boolean)`.
+    GolangMigrate,
+    /// dbmate: `schema_migrations(version varchar)`.
+    Dbmate,
+    /// goose: `goose_db_version(id, version_id, is_applied, tstamp)`.
+    Goose,
+    /// Flyway: `flyway_schema_history`.
+    Flyway,
+    /// sqlx: `_sqlx_migrations`.
+    Sqlx,
+    /// diesel: `__diesel_schema_migrations`.
+    Diesel,
+    /// node-pg-migrate: `pgmigrations(id, name, run_on)`.
+    NodePgMigrate,
+    /// Laravel: `migrations(id, migration, batch)`.
+    Laravel,
+}
+
+impl Tool {
+    /// Every tool, in detection order.
+    pub const ALL: [Tool; 8] = [
+        Tool::Flyway,
+        Tool::Sqlx,
+        Tool::Diesel,
+        Tool::Goose,
+        Tool::GolangMigrate,
+        Tool::Dbmate,
+        Tool::NodePgMigrate,
+        Tool::Laravel,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Dbmate => "dbmate",
+            Tool::Goose => "goose",
+            Tool::Flyway => "flyway",
+            Tool::Sqlx => "sqlx",
+            Tool::Diesel => "diesel",
+            Tool::NodePgMigrate => "node-pg-migrate",
+            Tool::Laravel => "laravel",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn from_name(name: &str) -> Option<Tool> {
+        Tool::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Tool::GolangMigrate | Tool::Dbmate => "schema_migrations",
+            Tool::Goose => "goose_db_version",
+            Tool::Flyway => "flyway_schema_history",
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::Diesel => "__diesel_schema_migrations",
+            Tool::NodePgMigrate => "pgmigrations",
+            Tool::Laravel => "migrations",
+        }
+    }
+
+    /// A column only this tool's table has, to tell tables of the same name apart.
+    fn marker_column(self) -> &'static str {
+        match self {
+            Tool::GolangMigrate => "dirty",
+            Tool::Dbmate => "version",
+            Tool::Goose => "is_applied",
+            Tool::Flyway => "installed_rank",
+            Tool::Sqlx => "checksum",
+            Tool::Diesel => "run_on",
+            Tool::NodePgMigrate => "run_on",
+            Tool::Laravel => "batch",
+        }
+    }
+}
+
+/// How another tool recorded one migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignRow {
+    /// The version as the tool stored it (or taken from the stored file name).
+    pub version: String,
+    /// Description or file name, when the tool keeps one.
+    pub name: Option<String>,
+    /// The tool considers it applied.
+    pub applied: bool,
+    /// A problem the tool itself would report: dirty, failed, ...
+    pub problem: Option<String>,
+    /// The tool's checksum, when it keeps one (Flyway CRC32 as decimal, sqlx SHA-384 as hex).
+    pub checksum: Option<String>,
+    /// Flyway baseline marker: everything up to this version counts as applied.
+    pub baseline: bool,
+}
+
+/// Another tool's history, read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignHistory {
+    /// Which tool.
+    pub tool: Tool,
+    /// `schema.table` it was read from.
+    pub table: String,
+    /// Rows in the table.
+    pub row_count: i64,
+    /// Migrations as the tool sees them.
+    pub rows: Vec<ForeignRow>,
+}
+
+/// Finds the history tables of other tools in the database (`schema` first, then anywhere).
+pub async fn detect(
+    client: &Client,
+    schema: Option<&str>,
+) -> Result<Vec<(Tool, String)>, tokio_postgres::Error> {
+    let mut found = Vec::new();
+    for tool in Tool::ALL {
+        let rows = client
+            .query(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped \
+                 WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 ORDER BY (n.nspname = $3) DESC, (n.nspname = 'public') DESC, n.nspname",
+                &[&tool.table(), &tool.marker_column(), &schema.unwrap_or("public")],
+            )
+            .await?;
+        for r in rows {
+            let ns: String = r.get(0);
+            // golang-migrate's and dbmate's tables share a name: dbmate's has no `dirty`.
+            if tool == Tool::Dbmate
+                && found
+                    .iter()
+                    .any(|(t, s): &(Tool, String)| *t == Tool::GolangMigrate && *s == ns)
+            {
+                continue;
+            }
+            // diesel and node-pg-migrate both have `run_on`; the table names differ.
+            found.push((tool, ns));
+        }
+    }
+    Ok(found)
+}
+
+/// Reads one tool's history table in `schema`.
+pub async fn read(
+    client: &Client,
+    tool: Tool,
+    schema: &str,
+) -> Result<ForeignHistory, tokio_postgres::Error> {
+    let table = format!("{}.{}", quote_ident(schema), quote_ident(tool.table()));
+    let row_count: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await?
+        .get(0);
+    let rows = match tool {
+        Tool::GolangMigrate => client
+            .query(&format!("SELECT version::text, dirty FROM {table}"), &[])
+            .await?
+            .iter()
+            .map(|r| {
+                let dirty: bool = r.get(1);
+                ForeignRow {
+                    version: r.get(0),
+                    name: None,
+                    applied: true,
+                    problem: dirty.then(|| "dirty: golang-migrate stopped in the middle of this migration".to_owned()),
+                    checksum: None,
+                    baseline: false,
+                }
+            })
+            .collect(),
+        Tool::Dbmate => plain(client, &format!("SELECT version::text, NULL::text FROM {table}")).await?,
+        Tool::Diesel => plain(client, &format!("SELECT version::text, NULL::text FROM {table}")).await?,
+        Tool::NodePgMigrate => plain(client, &format!("SELECT name, name FROM {table} ORDER BY run_on, id")).await?,
+        Tool::Laravel => plain(client, &format!("SELECT migration, migration FROM {table} ORDER BY batch, id")).await?,
+        Tool::Goose => client
+            // The latest row per version decides: goose appends `is_applied = false` on down.
+            .query(&format!("SELECT DISTINCT ON (version_id) version_id::text, is_applied FROM {table} WHERE version_id > 0 ORDER BY version_id, id DESC"), &[])
+            .await?
+            .iter()
+            .map(|r| ForeignRow { version: r.get(0), name: None, applied: r.get(1), problem: None, checksum: None, baseline: false })
+            .collect(),
+        Tool::Sqlx => client
+            .query(&format!("SELECT version::text, description, success, encode(checksum, 'hex') FROM {table} ORDER BY version"), &[])
+            .await?
+            .iter()
+            .map(|r| {
+                let success: bool = r.get(2);
+                ForeignRow {
+                    version: r.get(0),
+                    name: r.get(1),
+                    applied: success,
+                    problem: (!success).then(|| "failed: sqlx recorded this migration as unsuccessful".to_owned()),
+                    checksum: r.get(3),
+                    baseline: false,
+                }
+            })
+            .collect(),
+        Tool::Flyway => client
+            .query(&format!("SELECT coalesce(version, ''), description, type, checksum::text, success FROM {table} ORDER BY installed_rank"), &[])
+            .await?
+            .iter()
+            .filter_map(|r| {
+                let kind: String = r.get(2);
+                let success: bool = r.get(4);
+                let version: String = r.get(0);
+                match kind.as_str() {
+                    "SCHEMA" | "DELETE" => None,
+                    _ => Some(ForeignRow {
+                        version,
+                        name: r.get(1),
+                        applied: success,
+                        problem: (!success).then(|| "failed: Flyway recorded this migration as failed".to_owned()),
+                        checksum: r.get(3),
+                        baseline: kind.contains("BASELINE"),
+                    }),
+                }
+            })
+            .collect(),
+    };
+    Ok(ForeignHistory {
+        tool,
+        table: format!("{schema}.{}", tool.table()),
+        row_count,
+        rows,
+    })
+}
+
+async fn plain(client: &Client, sql: &str) -> Result<Vec<ForeignRow>, tokio_postgres::Error> {
+    Ok(client
+        .query(sql, &[])
+        .await?
+        .iter()
+        .map(|r| ForeignRow {
+            version: r.get(0),
+            name: r.get(1),
+            applied: true,
+            problem: None,
+            checksum: None,
+            baseline: false,
+        })
+        .collect())
+}
+
+/// Flyway's checksum of a script: CRC32 over the UTF-8 bytes of each line, without line
+/// terminators (`\n`, `\r\n` or `\r`) and without a leading BOM, as a signed 32-bit integer.
+/// Line endings and a BOM therefore do not change it, exactly as in Flyway.
+pub fn flyway_checksum(bytes: &[u8]) -> i32 {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut crc = Crc32::new();
+    let mut i = 0;
+    let mut start = 0;
+    while i < body.len() {
+        match body[i] {
+            b'\n' => {
+                crc.update(&body[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                crc.update(&body[start..i]);
+                if body.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    crc.update(&body[start..]);
+    crc.finish() as i32
+}
+
+/// sqlx's checksum: SHA-384 of the file's bytes, hex.
+pub fn sqlx_checksum(bytes: &[u8]) -> String {
+    Sha384::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// CRC-32 (IEEE 802.3, as `java.util.zip.CRC32`).
+struct Crc32 {
+    table: [u32; 256],
+    value: u32,
+}
+
+impl Crc32 {
+    fn new() -> Crc32 {
+        let mut table = [0u32; 256];
+        for (n, slot) in table.iter_mut().enumerate() {
+            let mut c = n as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            *slot = c;
+        }
+        Crc32 {
+            table,
+            value: 0xFFFF_FFFF,
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.value =
+                self.table[((self.value ^ u32::from(b)) & 0xFF) as usize] ^ (self.value >> 8);
+        }
+    }
+
+    fn finish(&self) -> u32 {
+        self.value ^ 0xFFFF_FFFF
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_standard() {
+        let mut c = Crc32::new();
+        c.update(b"123456789");
+        assert_eq!(c.finish(), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn flyway_checksum_ignores_line_endings_and_bom() {
+        let lf = flyway_checksum(b"CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n");
+        assert_eq!(
+            lf,
+            flyway_checksum(b"CREATE TABLE a (id int);\r\nINSERT INTO a VALUES (1);\r\n")
+        );
+        assert_eq!(
+            lf,
+            flyway_checksum(b"\xEF\xBB\xBFCREATE TABLE a (id int);\nINSERT INTO a VALUES (1);")
+        );
+        assert_ne!(
+            lf,
+            flyway_checksum(b"CREATE TABLE a (id bigint);\nINSERT INTO a VALUES (1);\n")
+        );
+        // Lines are concatenated without terminators: "ab\nc" and "a\nbc" hash alike in Flyway too.
+        assert_eq!(flyway_checksum(b"ab\nc"), flyway_checksum(b"a\nbc"));
+    }
+}
