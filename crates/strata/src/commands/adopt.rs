@@ -224,7 +224,7 @@ pub async fn run(
             bail!(
                 "set `{}`: no {} history table found in the database; for a database without any tracking, use `strata baseline V`",
                 set.spec.name,
-                wanted.map_or("known tool's".to_owned(), |t| format!("{}", t.name()))
+                wanted.map_or("known tool's".to_owned(), |t| t.name().to_owned())
             );
         };
         let history = adopt::read(&session.client, *tool, schema).await?;
