@@ -99,6 +99,8 @@ pub enum Command {
     Accept(AcceptArgs),
     /// Take over a database another tool manages (golang-migrate, Flyway, dbmate, goose, sqlx, diesel, node-pg-migrate, Laravel): record its applied migrations without running them.
     Adopt(AdoptArgs),
+    /// Give pending migrations that are older than applied ones (after a branch merge) new versions after all others, renaming their files.
+    Renumber(ApplyArgs),
     /// Create the next migration file(s) in the set's layout.
     New(NewArgs),
     /// Drop everything the set's migrations created and apply them again (development reset).
@@ -280,6 +282,14 @@ pub struct AdoptArgs {
     #[arg(long = "from", value_name = "TOOL")]
     pub tool: Option<String>,
     /// Record the adoption (the default is a dry run that shows what would be recorded).
+    #[arg(long)]
+    pub apply: bool,
+}
+
+/// A dry run unless `--apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Do it (the default is a dry run that shows what would change).
     #[arg(long)]
     pub apply: bool,
 }

@@ -150,6 +150,7 @@ fn run(
                 commands::migrate::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
             }
             Command::Adopt(a) => commands::adopt::run(&settings, a.tool.as_deref(), a.apply, &mut io).await,
+            Command::Renumber(a) => commands::renumber::run(&settings, a.apply, &mut io).await,
             Command::New(a) => commands::new::run(&settings, &a.name, &mut io),
             Command::Fresh(a) => {
                 commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await

@@ -479,3 +479,113 @@ fn registry_guards_refuse_writes_outside_a_migration_transaction() {
     let ok = db.psql("BEGIN; SELECT set_config('strata.migration', '1', true); SELECT strata.in_migration('1'); COMMIT;").unwrap();
     assert!(ok.contains('t'), "{ok}");
 }
+
+/// After a branch merge, a pending migration older than applied ones is renumbered past them,
+/// files renamed in the set's own layout and spelling, and then applies normally.
+#[test]
+fn renumber_after_a_branch_merge() {
+    for (layout, applied_files, merged) in [
+        (
+            "updown",
+            vec![
+                ("000001_a.up.sql", "CREATE TABLE a (id int);"),
+                ("000001_a.down.sql", "DROP TABLE a;"),
+                ("000004_d.up.sql", "CREATE TABLE d (id int);"),
+                ("000004_d.down.sql", "DROP TABLE d;"),
+            ],
+            vec![
+                ("000003_c.up.sql", "CREATE TABLE c (id int);"),
+                ("000003_c.down.sql", "DROP TABLE c;"),
+            ],
+        ),
+        (
+            "flyway",
+            vec![
+                ("V1__a.sql", "CREATE TABLE a (id int);"),
+                ("V4__d.sql", "CREATE TABLE d (id int);"),
+            ],
+            vec![
+                ("V3__c.sql", "CREATE TABLE c (id int);"),
+                ("U3__c.sql", "DROP TABLE c;"),
+            ],
+        ),
+        (
+            "diesel",
+            vec![
+                ("2025-11-14-000001_a/up.sql", "CREATE TABLE a (id int);"),
+                ("2025-11-14-000004_d/up.sql", "CREATE TABLE d (id int);"),
+            ],
+            vec![
+                ("2025-11-14-000003_c/up.sql", "CREATE TABLE c (id int);"),
+                ("2025-11-14-000003_c/down.sql", "DROP TABLE c;"),
+            ],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("migrations");
+        for (name, sql) in &applied_files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, sql).unwrap();
+        }
+        let db = TestDatabase::new(&format!("renumber_{layout}"));
+        strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+        for (name, sql) in &merged {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, sql).unwrap();
+        }
+        assert_eq!(
+            strata(tmp.path(), &db, &["--dir", "migrations", "up"]).code,
+            2,
+            "{layout}: out of order is refused"
+        );
+        let dry = strata(tmp.path(), &db, &["--dir", "migrations", "renumber"]).ok();
+        assert!(
+            dry.stdout.contains("would rename"),
+            "{layout}: {}",
+            dry.stdout
+        );
+        assert!(
+            dir.join(merged[0].0).exists(),
+            "{layout}: the dry run renamed something"
+        );
+        strata(
+            tmp.path(),
+            &db,
+            &["--dir", "migrations", "renumber", "--apply"],
+        )
+        .ok();
+        let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+        assert!(run.stdout.contains("applied "), "{layout}: {}", run.stdout);
+        let doc = strata(
+            tmp.path(),
+            &db,
+            &["--dir", "migrations", "--json", "status", "--check"],
+        )
+        .ok()
+        .json();
+        let versions: Vec<&str> = doc["sets"][0]["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["version"].as_str().unwrap())
+            .collect();
+        let expected: &[&str] = match layout {
+            "updown" => &["000001", "000004", "000005"],
+            "flyway" => &["1", "4", "5"],
+            _ => &[
+                "2025-11-14-000001",
+                "2025-11-14-000004",
+                "2025-11-14-000005",
+            ],
+        };
+        assert_eq!(versions, expected, "{layout}");
+        strata(tmp.path(), &db, &["--dir", "migrations", "down"]).ok();
+        assert_eq!(
+            db.psql("SELECT to_regclass('c') IS NULL").unwrap().trim(),
+            "t",
+            "{layout}: the renamed down belongs to the renamed up"
+        );
+    }
+}

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod fresh;
 pub mod migrate;
 pub mod new;
+pub mod renumber;
 pub mod schema;
 pub mod status;
 pub mod validate;
