@@ -29,11 +29,19 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for spec in &settings.sets {
-        match strata_source::load_dir(&spec.dir, spec.layout) {
-            Ok(set) => loaded.push(LoadedSet {
-                spec: spec.clone(),
-                set,
-            }),
+        let rendered = strata_source::load_dir(&spec.dir, spec.layout).and_then(|mut set| {
+            // Flyway replaces `${...}` by default; other layouts only when values are given.
+            let syntax = strata_source::Syntax {
+                dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway || !spec.placeholders.is_empty(),
+                go_template: !spec.placeholders.is_empty(),
+            };
+            if syntax.dollar_brace || syntax.go_template {
+                strata_source::render_placeholders(&mut set, &spec.placeholders, syntax)?;
+            }
+            Ok(set)
+        });
+        match rendered {
+            Ok(set) => loaded.push(LoadedSet { spec: spec.clone(), set }),
             Err(e) => errors.push(format!("set `{}`: {e}", spec.name)),
         }
     }

@@ -71,6 +71,9 @@ pub struct GlobalArgs {
     /// First delay between lock_timeout retries; doubles each time, with jitter (default 500ms).
     #[arg(long, global = true, env = "STRATA_RETRY_DELAY")]
     pub retry_delay: Option<String>,
+    /// A placeholder value, `name=value` (repeatable): fills `${name}` and `{{ index .Options "name" }}`.
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
     /// Allow applying pending migrations older than the newest applied one.
     #[arg(long, global = true, env = "STRATA_ALLOW_OUT_OF_ORDER", value_parser = clap::builder::FalseyValueParser::new())]
     pub allow_out_of_order: bool,

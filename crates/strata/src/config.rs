@@ -31,6 +31,9 @@ pub struct FileConfig {
     pub retry_delay: Option<String>,
     /// Allow out-of-order migrations by default.
     pub allow_out_of_order: Option<bool>,
+    /// Placeholder values for every set (`${name}`, `{{ index .Options "name" }}`).
+    #[serde(default)]
+    pub placeholders: std::collections::BTreeMap<String, String>,
     /// The migration sets.
     #[serde(default, rename = "set")]
     pub sets: Vec<SetConfig>,
@@ -54,6 +57,9 @@ pub struct SetConfig {
     pub statement_timeout: Option<String>,
     /// Sample data (an SQL file, relative to strata.toml) that `verify --with-data` loads.
     pub seed: Option<PathBuf>,
+    /// Placeholder values for this set (over the top-level ones).
+    #[serde(default)]
+    pub placeholders: std::collections::BTreeMap<String, String>,
     /// Load the seed right after this version is applied (default: after the last migration).
     pub seed_after: Option<String>,
 }
@@ -77,6 +83,8 @@ pub struct SetSpec {
     pub seed: Option<PathBuf>,
     /// Version after which the seed loads.
     pub seed_after: Option<String>,
+    /// Placeholder values: file, then set, then `--var`.
+    pub placeholders: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the database is.
@@ -127,6 +135,23 @@ pub fn parse_duration(s: &str) -> Result<u64> {
 
 fn pg_duration(s: &str) -> Result<String> {
     Ok(format!("{}ms", parse_duration(s)?))
+}
+
+/// Placeholder values: the file's, then the set's, then `--var name=value`.
+fn merged_placeholders(
+    file: &std::collections::BTreeMap<String, String>,
+    set: Option<&std::collections::BTreeMap<String, String>>,
+    vars: &[String],
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = file.clone();
+    if let Some(set) = set {
+        out.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for var in vars {
+        let (k, v) = var.split_once('=').with_context(|| format!("--var `{var}`: write it as name=value"))?;
+        out.insert(k.trim().to_owned(), v.to_owned());
+    }
+    Ok(out)
 }
 
 /// Finds strata.toml by walking up from `start`.
@@ -260,6 +285,7 @@ pub fn resolve(
                 )?,
                 seed: s.seed.as_ref().map(|p| base.join(p)),
                 seed_after: s.seed_after.clone(),
+                placeholders: merged_placeholders(&file.placeholders, Some(&s.placeholders), &args.vars)?,
             }],
             None => {
                 let name = args
@@ -275,6 +301,7 @@ pub fn resolve(
                     statement_timeout: pg_duration(&statement_timeout)?,
                     seed: None,
                     seed_after: None,
+                    placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
                 }]
             }
         }
@@ -307,6 +334,7 @@ pub fn resolve(
                 )?,
                 seed: s.seed.as_ref().map(|p| base.join(p)),
                 seed_after: s.seed_after.clone(),
+                placeholders: merged_placeholders(&file.placeholders, Some(&s.placeholders), &args.vars)?,
             });
         }
         if out.is_empty() {
@@ -333,6 +361,7 @@ pub fn resolve(
             statement_timeout: pg_duration(&statement_timeout)?,
             seed: None,
             seed_after: None,
+            placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
         }]
     } else {
         bail!("no migration set configured: pass --dir <DIR>, create a strata.toml with a [[set]] entry, or run strata where a `migrations/` directory exists");

@@ -11,10 +11,12 @@ mod layouts;
 mod listing;
 mod names;
 mod new_file;
+mod placeholders;
 
 pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp};
+pub use placeholders::{render_placeholders, validate_value, Syntax};
 
 /// Splits a `<version>_<name>` stem (a file or directory name without extension) into its
 /// version and name, with the same rules the layouts use (timestamps in every spelling).
