@@ -32,7 +32,8 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
         let rendered = strata_source::load_dir(&spec.dir, spec.layout).and_then(|mut set| {
             // Flyway replaces `${...}` by default; other layouts only when values are given.
             let syntax = strata_source::Syntax {
-                dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway || !spec.placeholders.is_empty(),
+                dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway
+                    || !spec.placeholders.is_empty(),
                 go_template: !spec.placeholders.is_empty(),
             };
             if syntax.dollar_brace || syntax.go_template {
@@ -41,7 +42,10 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
             Ok(set)
         });
         match rendered {
-            Ok(set) => loaded.push(LoadedSet { spec: spec.clone(), set }),
+            Ok(set) => loaded.push(LoadedSet {
+                spec: spec.clone(),
+                set,
+            }),
             Err(e) => errors.push(format!("set `{}`: {e}", spec.name)),
         }
     }

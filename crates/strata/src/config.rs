@@ -148,7 +148,9 @@ fn merged_placeholders(
         out.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     for var in vars {
-        let (k, v) = var.split_once('=').with_context(|| format!("--var `{var}`: write it as name=value"))?;
+        let (k, v) = var
+            .split_once('=')
+            .with_context(|| format!("--var `{var}`: write it as name=value"))?;
         out.insert(k.trim().to_owned(), v.to_owned());
     }
     Ok(out)
@@ -285,7 +287,11 @@ pub fn resolve(
                 )?,
                 seed: s.seed.as_ref().map(|p| base.join(p)),
                 seed_after: s.seed_after.clone(),
-                placeholders: merged_placeholders(&file.placeholders, Some(&s.placeholders), &args.vars)?,
+                placeholders: merged_placeholders(
+                    &file.placeholders,
+                    Some(&s.placeholders),
+                    &args.vars,
+                )?,
             }],
             None => {
                 let name = args
@@ -334,7 +340,11 @@ pub fn resolve(
                 )?,
                 seed: s.seed.as_ref().map(|p| base.join(p)),
                 seed_after: s.seed_after.clone(),
-                placeholders: merged_placeholders(&file.placeholders, Some(&s.placeholders), &args.vars)?,
+                placeholders: merged_placeholders(
+                    &file.placeholders,
+                    Some(&s.placeholders),
+                    &args.vars,
+                )?,
             });
         }
         if out.is_empty() {

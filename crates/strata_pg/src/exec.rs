@@ -178,10 +178,12 @@ struct Prepared3 {
     mark_migration: Prepared,
     record: Prepared,
     record_in_tx: Prepared,
+    insert_in_tx: Prepared,
     event: Prepared,
     event_in_tx: Prepared,
     forget: Prepared,
     progress: Prepared,
+    crashed: Prepared,
     flush: Prepared,
     restore_path: Prepared,
     accept: Prepared,
@@ -264,7 +266,19 @@ pub async fn execute(
             session.client.batch_execute("BEGIN").await?;
             for &(i, key) in &baselines {
                 let m = &local[i];
-                record(&session.client, &ctx, false, m, key, 0, "complete", 0, None).await?;
+                record(
+                    &session.client,
+                    &ctx,
+                    false,
+                    false,
+                    m,
+                    key,
+                    0,
+                    "complete",
+                    0,
+                    None,
+                )
+                .await?;
                 let (kind, mut details) = ctx
                     .opts
                     .baseline_event
@@ -318,6 +332,7 @@ pub async fn execute(
                 };
                 if let Err(e) = record_decision(&session.client, &ctx, step, local).await {
                     let _ = session.client.batch_execute("ROLLBACK").await;
+                    let _ = flush_wal(&session.client, ctx.prepared).await;
                     return Err(ExecError {
                         done,
                         key: key.clone(),
@@ -358,6 +373,21 @@ pub async fn execute(
             ),
             Step::Revert { index, key } => (*index, key.as_str(), "revert", 0),
         };
+        if monitor.is_some_and(|c| c.is_closed()) {
+            let _ = flush_wal(&session.client, ctx.prepared).await;
+            return Err(ExecError {
+                done,
+                key: key.to_owned(),
+                action,
+                path: local[index].path().to_owned(),
+                failure: Failure::plain("the connection holding the migration lock was lost"),
+                state: format!("stopped before {action} of {key}: without the lock another run could interleave; every earlier step completed and is recorded"),
+                next: "check the connection and run the same command again".into(),
+                interrupted: false,
+                blockers: Vec::new(),
+                statements_done: None,
+            });
+        }
         let m = &local[index];
         let script = if action == "revert" {
             m.down.as_ref().expect("planner checked the down script")
@@ -378,6 +408,7 @@ pub async fn execute(
             failure.location = Some(script.locate(stmt.range.start));
             failure.statement = Some(open + 1);
             failure.statement_summary = Some(stmt.summary.clone());
+            let _ = flush_wal(&session.client, ctx.prepared).await;
             return Err(ExecError {
                 done,
                 key: key.to_owned(),
@@ -392,6 +423,7 @@ pub async fn execute(
             });
         }
         if opts.interrupted.load(Ordering::SeqCst) {
+            let _ = flush_wal(&session.client, ctx.prepared).await;
             return Err(ExecError {
                 done,
                 key: key.to_owned(),
@@ -440,12 +472,15 @@ pub async fn execute(
         let mut attempt = 0u32;
         let mut seen_blockers: Vec<Blocker> = Vec::new();
         let result = loop {
+            // A resumed run continues statement by statement whatever the file looks like now:
+            // running it whole would repeat the statements that already completed.
             let step = async {
                 match shape.decision.mode {
-                    TransactionMode::Transactional => {
+                    TransactionMode::Transactional if resume == 0 => {
                         run_transactional(session, &run, &shape).await
                     }
-                    mode => run_statements(session, &run, mode, resume).await,
+                    TransactionMode::Transactional => run_statements(session, &run, resume).await,
+                    _ => run_statements(session, &run, resume).await,
                 }
             };
             let outcome = watch_blockers(step, monitor, backend_pid, &mut |b: &[Blocker]| {
@@ -476,6 +511,16 @@ pub async fn execute(
                                 .min(until.saturating_duration_since(Instant::now())),
                         )
                         .await;
+                    }
+                    if opts.interrupted.load(Ordering::SeqCst) {
+                        let mut f = run.error(
+                            Failure::plain("interrupted while waiting to retry after lock_timeout"),
+                            format!("stopped by a signal; {key} was rolled back after its last attempt and is not applied"),
+                            "run the same command again to continue".into(),
+                        );
+                        f.interrupted = true;
+                        f.blockers = seen_blockers.clone();
+                        break Err(f);
                     }
                 }
                 Err(mut f) => {
@@ -542,7 +587,14 @@ async fn flush_wal(
     client: &tokio_postgres::Client,
     prepared: &Prepared3,
 ) -> Result<(), tokio_postgres::Error> {
-    client.execute(&prepared.flush, &[]).await.map(drop)
+    // Synchronous whatever the role's or database's default is.
+    let (b, s, u, c) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        client.batch_execute("SET LOCAL synchronous_commit = on"),
+        client.execute(&prepared.flush, &[]),
+        client.batch_execute("COMMIT"),
+    );
+    b.and(s).and(u.map(drop)).and(c)
 }
 
 struct Ctx<'a> {
@@ -631,6 +683,9 @@ async fn prepare(
         // transaction is still the one strata opened: a script that ends it with its own
         // COMMIT cannot get itself recorded by accident.
         record_in_tx: client.prepare(&upsert(&guard)).await?,
+        // A first apply inserts: if another run recorded the migration meanwhile (it lost
+        // the lock unnoticed), the unique key aborts this transaction instead of overwriting.
+        insert_in_tx: client.prepare(upsert(&guard).split(" ON CONFLICT").next().expect("the upsert has a conflict clause")).await?,
         event: client.prepare(&insert_event("")).await?,
         event_in_tx: client.prepare(&insert_event(&guard)).await?,
         // Deleting a row that is not there must abort the revert's transaction: otherwise the
@@ -645,6 +700,7 @@ async fn prepare(
             .prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4, statements_fingerprint = $5 WHERE set_name = $1 AND key = $2"))
             .await?,
         restore_path: client.prepare("SELECT set_config('search_path', $1, false)").await?,
+        crashed: client.prepare(&format!("SELECT error IS NULL FROM {migrations} WHERE set_name = $1 AND key = $2")).await?,
         flush: client
             .prepare(&format!(
                 "UPDATE {0} SET upgraded_at = upgraded_at WHERE version = (SELECT max(version) FROM {0})",
@@ -667,6 +723,7 @@ fn record<'a>(
     client: &'a tokio_postgres::Client,
     ctx: &'a Ctx<'_>,
     in_tx: bool,
+    first_apply: bool,
     m: &'a Migration,
     key: &'a str,
     duration_ms: i64,
@@ -678,7 +735,11 @@ fn record<'a>(
     async move {
         client
             .execute(
-                if in_tx {
+                // A transactional first apply (duration measured by the server) of a versioned
+                // migration must insert; everything else updates its row.
+                if in_tx && first_apply && m.kind == strata_model::MigrationKind::Versioned {
+                    &ctx.prepared.insert_in_tx
+                } else if in_tx {
                     &ctx.prepared.record_in_tx
                 } else {
                     &ctx.prepared.record
@@ -788,9 +849,20 @@ async fn run_transactional(
         }));
     } else {
         requests.push(Box::pin(async {
-            record(client, ctx, true, run.m, key, -1, "complete", 0, None)
-                .await
-                .map(drop)
+            record(
+                client,
+                ctx,
+                true,
+                run.action == "apply",
+                run.m,
+                key,
+                -1,
+                "complete",
+                0,
+                None,
+            )
+            .await
+            .map(drop)
         }));
     }
     let kind = if run.action == "revert" {
@@ -871,7 +943,6 @@ async fn run_transactional(
 async fn run_statements(
     session: &mut Session,
     run: &Run<'_>,
-    mode: TransactionMode,
     resume_from: usize,
 ) -> Result<(), Box<ExecError>> {
     let client = &session.client;
@@ -882,6 +953,16 @@ async fn run_statements(
     let statements = &run.analysis.statements;
     let total = statements.len();
     let plain = |e: &tokio_postgres::Error| failure_from(e, None, None);
+    // A VALID index found on resume counts as built only when the earlier run crashed (no
+    // error recorded): after a failure such an index may be someone else's, of another shape.
+    // Read before the partial row is rewritten below.
+    let earlier_run_crashed = (resume_from > 0 || run.action == "resume")
+        && client
+            .query_opt(&ctx.prepared.crashed, &[&ctx.opts.set_name, &key])
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.get::<_, bool>(0));
     let setup = async {
         client
             .query(
@@ -899,7 +980,7 @@ async fn run_statements(
         if recording {
             // The partial row exists before the first statement runs: a crash at any point
             // leaves a record of exactly how far the migration got.
-            record(client, ctx, false, run.m, key, 0, "partial", resume_from as i32, None).await?;
+            record(client, ctx, false, false, run.m, key, 0, "partial", resume_from as i32, None).await?;
         }
         Ok::<(), tokio_postgres::Error>(())
     }
@@ -915,9 +996,13 @@ async fn run_statements(
     let mut committed_upto = resume_from;
     let mut in_script_tx = false;
     let resuming = resume_from > 0 || run.action == "resume";
+
     let mut rebuilt: Vec<String> = Vec::new();
     for (i, stmt) in statements.iter().enumerate().skip(resume_from) {
         if ctx.opts.interrupted.load(Ordering::SeqCst) && i > resume_from {
+            if in_script_tx {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
             let _ = client
                 .batch_execute("RESET lock_timeout; RESET statement_timeout")
                 .await;
@@ -960,7 +1045,7 @@ async fn run_statements(
                     })?;
                     rebuilt.push(index.clone());
                 }
-                Some(true) if resuming && i == resume_from && recording => {
+                Some(true) if earlier_run_crashed && i == resume_from && recording => {
                     committed_upto = i + 1;
                     client
                         .execute(
@@ -1000,10 +1085,41 @@ async fn run_statements(
         ];
         // Outside the script's own transactions, a statement that may run in a transaction
         // commits together with its progress row: a crash can never run it twice on resume.
+        // Outside the script's own transactions, a statement that may run in a transaction
+        // commits together with its progress row (never CALL/DO, which may commit themselves);
+        // inside one, the progress row is written just before the script's COMMIT, in the same
+        // transaction. Either way a crash can never run a completed statement twice.
         let atomic = recording
-            && mode == TransactionMode::NonTransactional
+            && !in_script_tx
             && !stmt.needs_autocommit
+            && !stmt.procedural
             && stmt.transaction_control.is_none();
+        if recording && in_script_tx && stmt.transaction_control == Some(TransactionControl::Commit)
+        {
+            let fp = strata_sql::fingerprint(run.script.sql(), run.analysis, i + 1);
+            if let Err(e) = client
+                .execute(
+                    &ctx.prepared.progress,
+                    &[
+                        &ctx.opts.set_name,
+                        &key,
+                        &((i + 1) as i32),
+                        &None::<String>,
+                        &fp,
+                    ],
+                )
+                .await
+            {
+                let _ = client.batch_execute("ROLLBACK").await;
+                let mut err = run.error(
+                    failure_from(&e, None, None),
+                    format!("the script's transaction was rolled back; {committed_upto} of {total} statement(s) completed"),
+                    format!("run `strata up` to resume {key} from statement {}", committed_upto + 1),
+                );
+                err.statements_done = Some(committed_upto);
+                return Err(err);
+            }
+        }
         let outcome = if atomic {
             let (b, r, p, c) = tokio::join!(
                 client.batch_execute("BEGIN"),
@@ -1094,7 +1210,9 @@ async fn run_statements(
             _ if !in_script_tx => committed_upto = i + 1,
             _ => {}
         }
-        if recording && !in_script_tx && !atomic {
+        let written_with_commit =
+            recording && stmt.transaction_control == Some(TransactionControl::Commit);
+        if recording && !in_script_tx && !atomic && !written_with_commit {
             client
                 .execute(&ctx.prepared.progress, &[&ctx.opts.set_name, &key, &(committed_upto as i32), &None::<String>, &strata_sql::fingerprint(run.script.sql(), run.analysis, committed_upto)])
                 .await
@@ -1115,7 +1233,7 @@ async fn run_statements(
         client.query(&ctx.prepared.mark_migration, &[&key]).await?;
         if recording {
             let ms = started.elapsed().as_millis() as i64;
-            record(client, ctx, true, run.m, key, ms, "complete", total as i32, None).await?;
+            record(client, ctx, true, false, run.m, key, ms, "complete", total as i32, None).await?;
             event(client, ctx, true, key, if resuming { "resume" } else { "apply" }, details).await?;
         } else {
             client.query(&ctx.prepared.forget, &[&ctx.opts.set_name, &key]).await?;
@@ -1156,7 +1274,7 @@ async fn record_decision(
             applied: true,
         } => {
             let m = &local[index.expect("planner: marking applied needs the file")];
-            record(client, ctx, false, m, key, 0, "complete", 0, None).await?;
+            record(client, ctx, false, false, m, key, 0, "complete", 0, None).await?;
             event(client, ctx, false, key, "mark", serde_json::json!({"decision": "applied", "reason": reason, "checksum": m.checksum.to_string()})).await?;
         }
         Step::Mark { key, .. } => {

@@ -58,6 +58,23 @@ pub struct MigrationLock {
     runs_table: Option<String>,
 }
 
+/// True when some session holds the migration lock of `registry_schema` in this database
+/// (a run is in progress: what it committed may not be durable yet).
+pub async fn lock_held(
+    client: &tokio_postgres::Client,
+    registry_schema: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let key = lock_key(registry_schema);
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int4::oid AND objid = $2::int4::oid \
+             AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            &[&LOCK_CLASS, &key],
+        )
+        .await?
+        .get(0))
+}
+
 /// The lock key for a registry schema (FNV-1a, stable across versions and platforms).
 pub fn lock_key(registry_schema: &str) -> i32 {
     let mut h: u32 = 0x811c_9dc5;

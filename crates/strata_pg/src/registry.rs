@@ -223,12 +223,13 @@ impl Registry {
                     ))
                 })?;
                 let state = match r.get::<_, &str>(9) {
+                    "complete" => AppliedState::Complete,
                     "partial" => AppliedState::Partial {
                         statements_done: r.get::<_, i32>(10) as usize,
                         error: r.get(11),
                         fingerprint: r.get(12),
                     },
-                    _ => AppliedState::Complete,
+                    other => return Err(bad(format!("unknown state `{other}`; upgrade strata"))),
                 };
                 Ok(AppliedMigration {
                     key: key.clone(),

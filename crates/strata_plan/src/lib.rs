@@ -610,6 +610,8 @@ fn steps_for(
             Ok(out)
         }
         Target::Down { to, steps, all } => {
+            // An edited applied migration's down script may no longer undo what ran.
+            blockers(entries, local)?;
             if let Some(e) = entries.iter().find(|e| e.state == State::Partial) {
                 return Err(PlanError::PartialBlocks {
                     key: e.key.clone(),

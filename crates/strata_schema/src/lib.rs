@@ -99,17 +99,36 @@ impl Snapshot {
     /// registry) and objects that belong to extensions are left out.
     pub async fn read(client: &Client, exclude: &[String]) -> Result<Snapshot, SchemaError> {
         let mut objects = BTreeMap::new();
+        // With only pg_catalog on the path, every deparsed name comes out schema-qualified, so
+        // two sessions with different search paths (or roles: "$user") describe alike.
+        client
+            .batch_execute("BEGIN; SET LOCAL search_path = pg_catalog")
+            .await
+            .map_err(|source| SchemaError::Query {
+                what: "search_path",
+                source,
+            })?;
         for (what, sql) in queries::OBJECTS {
-            let rows = client
-                .query(*sql, &[&exclude])
-                .await
-                .map_err(|source| SchemaError::Query { what, source })?;
+            let rows = match client.query(*sql, &[&exclude]).await {
+                Ok(rows) => rows,
+                Err(source) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(SchemaError::Query { what, source });
+                }
+            };
             for r in rows {
                 let identity: String = r.get(0);
                 let definition: Option<String> = r.get(1);
                 objects.insert(identity, normalize(&definition.unwrap_or_default()));
             }
         }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|source| SchemaError::Query {
+                what: "commit",
+                source,
+            })?;
         Ok(Snapshot { objects })
     }
 

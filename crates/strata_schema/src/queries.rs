@@ -154,7 +154,10 @@ pub(crate) const OBJECTS: &[(&str, &str)] = &[
             "SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' ELSE 'function ' END || quote_ident(n.nspname) || '.' || quote_ident(p.proname) ",
             "  || '(' || pg_get_function_identity_arguments(p.oid) || ')', ",
             "  pg_get_functiondef(p.oid) || coalesce(E'\\nacl ' || p.proacl::text, '') || coalesce(E'\\ncomment ' || quote_literal(obj_description(p.oid, 'pg_proc')), '') ",
-            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p', 'w') AND ",
+            // Functions PostgreSQL makes itself (range and multirange constructors) depend on
+            // their type internally: they are the type's, not the migrations'.
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p', 'w') ",
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i') AND ",
             user_ns!(),
             " AND ",
             not_ext!("pg_proc", "p.oid")
@@ -177,7 +180,8 @@ pub(crate) const OBJECTS: &[(&str, &str)] = &[
             "SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname), ",
             "  pg_get_triggerdef(t.oid, true) || CASE t.tgenabled WHEN 'D' THEN ' -- DISABLED' WHEN 'R' THEN ' -- ENABLE REPLICA' WHEN 'A' THEN ' -- ENABLE ALWAYS' ELSE '' END ",
             "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
-            "WHERE NOT t.tgisinternal AND ",
+            // Clones of a partitioned table's trigger on its partitions are not separate objects.
+            "WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND ",
             user_ns!(),
             " AND ",
             not_ext!("pg_class", "c.oid")
@@ -212,7 +216,7 @@ pub(crate) const OBJECTS: &[(&str, &str)] = &[
             "SELECT 'policy ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(p.polname), ",
             "  concat_ws(' ', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, ",
             "    'FOR ' || CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, ",
-            "    'TO ' || (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY 1) FROM unnest(p.polroles) r), ",
+            "    'TO ' || (SELECT string_agg(role, ', ' ORDER BY role) FROM (SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END AS role FROM unnest(p.polroles) r) roles), ",
             "    'USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', 'WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')') ",
             "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ",
             user_ns!()

@@ -23,7 +23,10 @@ pub struct Syntax {
 
 /// Checks that a value cannot change the shape of the SQL it is put in.
 pub fn validate_value(name: &str, value: &str) -> Result<(), String> {
-    if value.chars().all(|c| c.is_ascii_alphanumeric() || "_.$:/-+".contains(c)) {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.$:/-+".contains(c))
+    {
         Ok(())
     } else {
         Err(format!(
@@ -45,7 +48,10 @@ fn find(text: &str, syntax: Syntax) -> Vec<Found> {
             let start = from + i;
             match text[start + 2..].find('}') {
                 Some(len) if !text[start + 2..start + 2 + len].contains(['\n', '$', '{']) => {
-                    out.push(Found { range: start..start + 2 + len + 1, name: text[start + 2..start + 2 + len].trim().to_owned() });
+                    out.push(Found {
+                        range: start..start + 2 + len + 1,
+                        name: text[start + 2..start + 2 + len].trim().to_owned(),
+                    });
                     from = start + 2 + len + 1;
                 }
                 _ => from = start + 2,
@@ -56,14 +62,19 @@ fn find(text: &str, syntax: Syntax) -> Vec<Found> {
         let mut from = 0;
         while let Some(i) = text[from..].find("{{") {
             let start = from + i;
-            let Some(len) = text[start..].find("}}") else { break };
+            let Some(len) = text[start..].find("}}") else {
+                break;
+            };
             let inner = text[start + 2..start + len].trim();
             let name = inner
                 .strip_prefix("index .Options")
                 .map(|rest| rest.trim().trim_matches('"').to_owned())
                 .or_else(|| inner.strip_prefix('.').map(str::to_owned))
                 .unwrap_or_else(|| inner.to_owned());
-            out.push(Found { range: start..start + len + 2, name });
+            out.push(Found {
+                range: start..start + len + 2,
+                name,
+            });
             from = start + len + 2;
         }
     }
@@ -71,16 +82,24 @@ fn find(text: &str, syntax: Syntax) -> Vec<Found> {
     out
 }
 
+/// A rendered file and, for each placeholder, where it ended in the original text and how far
+/// the text after it moved.
+type RenderedFile = (Arc<SourceFile>, Vec<(usize, isize)>);
+
 /// Renders the placeholders of every script of `set`. Unknown placeholders are errors naming
 /// file and line.
-pub fn render_placeholders(set: &mut MigrationSet, values: &BTreeMap<String, String>, syntax: Syntax) -> Result<(), SourceError> {
+pub fn render_placeholders(
+    set: &mut MigrationSet,
+    values: &BTreeMap<String, String>,
+    syntax: Syntax,
+) -> Result<(), SourceError> {
     let mut problems = Vec::new();
     for (name, value) in values {
         if let Err(message) = validate_value(name, value) {
             problems.push(Problem::new(&set.dir, message));
         }
     }
-    let mut rendered_files: BTreeMap<std::path::PathBuf, (Arc<SourceFile>, Vec<(usize, isize)>)> = BTreeMap::new();
+    let mut rendered_files: BTreeMap<std::path::PathBuf, RenderedFile> = BTreeMap::new();
     for m in &mut set.migrations {
         for script in std::iter::once(&mut m.up).chain(m.down.as_mut()) {
             let path = script.file.path().to_owned();
@@ -120,21 +139,35 @@ pub fn render_placeholders(set: &mut MigrationSet, values: &BTreeMap<String, Str
                     shifts.push((f.range.end, delta));
                 }
                 out.push_str(&text[last..]);
-                rendered_files.insert(path.clone(), (Arc::new(SourceFile::from_string(path.clone(), out)), shifts));
+                rendered_files.insert(
+                    path.clone(),
+                    (Arc::new(SourceFile::from_string(path.clone(), out)), shifts),
+                );
             }
             if let Some((file, shifts)) = rendered_files.get(&path) {
                 let map = |offset: usize| -> usize {
-                    let d = shifts.iter().rev().find(|(end, _)| *end <= offset).map_or(0, |(_, d)| *d);
+                    let d = shifts
+                        .iter()
+                        .rev()
+                        .find(|(end, _)| *end <= offset)
+                        .map_or(0, |(_, d)| *d);
                     (offset as isize + d) as usize
                 };
-                *script = Script { file: file.clone(), range: map(script.range.start)..map(script.range.end), directives: script.directives.clone() };
+                *script = Script {
+                    file: file.clone(),
+                    range: map(script.range.start)..map(script.range.end),
+                    directives: script.directives.clone(),
+                };
             }
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(SourceError { dir: set.dir.clone(), problems })
+        Err(SourceError {
+            dir: set.dir.clone(),
+            problems,
+        })
     }
 }
 
@@ -147,25 +180,74 @@ mod tests {
     fn renders_both_syntaxes_and_keeps_the_checksum() {
         let listing = Listing::from_memory(
             "/m",
-            &[("V1__a.sql", b"CREATE SCHEMA ${tenant};\nCREATE TABLE ${tenant}.t (id int);\n" as &[u8]), ("V2__b.sql", b"GRANT USAGE ON SCHEMA {{ index .Options \"tenant\" }} TO app;\n")],
+            &[
+                (
+                    "V1__a.sql",
+                    b"CREATE SCHEMA ${tenant};\nCREATE TABLE ${tenant}.t (id int);\n" as &[u8],
+                ),
+                (
+                    "V2__b.sql",
+                    b"GRANT USAGE ON SCHEMA {{ index .Options \"tenant\" }} TO app;\n",
+                ),
+            ],
         );
         let mut set = load_listing(&listing, None).unwrap();
         let before = set.migrations[0].checksum.clone();
         let values = BTreeMap::from([("tenant".to_owned(), "acme".to_owned())]);
-        render_placeholders(&mut set, &values, Syntax { dollar_brace: true, go_template: true }).unwrap();
-        assert_eq!(set.migrations[0].up.sql(), "CREATE SCHEMA acme;\nCREATE TABLE acme.t (id int);\n");
-        assert_eq!(set.migrations[1].up.sql(), "GRANT USAGE ON SCHEMA acme TO app;\n");
+        render_placeholders(
+            &mut set,
+            &values,
+            Syntax {
+                dollar_brace: true,
+                go_template: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            set.migrations[0].up.sql(),
+            "CREATE SCHEMA acme;\nCREATE TABLE acme.t (id int);\n"
+        );
+        assert_eq!(
+            set.migrations[1].up.sql(),
+            "GRANT USAGE ON SCHEMA acme TO app;\n"
+        );
         assert_eq!(set.migrations[0].checksum, before);
     }
 
     #[test]
     fn unknown_placeholders_and_unsafe_values_are_errors() {
-        let listing = Listing::from_memory("/m", &[("V1__a.sql", b"SELECT 1;\nCREATE SCHEMA ${missing};\n" as &[u8])]);
+        let listing = Listing::from_memory(
+            "/m",
+            &[(
+                "V1__a.sql",
+                b"SELECT 1;\nCREATE SCHEMA ${missing};\n" as &[u8],
+            )],
+        );
         let mut set = load_listing(&listing, None).unwrap();
-        let err = render_placeholders(&mut set, &BTreeMap::new(), Syntax { dollar_brace: true, go_template: false }).unwrap_err();
-        assert!(err.to_string().contains("V1__a.sql: line 2: no value for placeholder `missing`"), "{err}");
+        let err = render_placeholders(
+            &mut set,
+            &BTreeMap::new(),
+            Syntax {
+                dollar_brace: true,
+                go_template: false,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("V1__a.sql: line 2: no value for placeholder `missing`"),
+            "{err}"
+        );
         let values = BTreeMap::from([("missing".to_owned(), "x; DROP TABLE t".to_owned())]);
-        let err = render_placeholders(&mut set, &values, Syntax { dollar_brace: true, go_template: false }).unwrap_err();
+        let err = render_placeholders(
+            &mut set,
+            &values,
+            Syntax {
+                dollar_brace: true,
+                go_template: false,
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("may only hold letters"), "{err}");
     }
 
@@ -174,8 +256,19 @@ mod tests {
         let listing = Listing::from_memory("/m", &[("20250101000000_a.sql", b"-- migrate:up\nCREATE SCHEMA {{ .tenant }};\n-- migrate:down\nDROP SCHEMA {{ .tenant }};\n" as &[u8])]);
         let mut set = load_listing(&listing, None).unwrap();
         let values = BTreeMap::from([("tenant".to_owned(), "t1".to_owned())]);
-        render_placeholders(&mut set, &values, Syntax { dollar_brace: false, go_template: true }).unwrap();
+        render_placeholders(
+            &mut set,
+            &values,
+            Syntax {
+                dollar_brace: false,
+                go_template: true,
+            },
+        )
+        .unwrap();
         assert_eq!(set.migrations[0].up.sql().trim(), "CREATE SCHEMA t1;");
-        assert_eq!(set.migrations[0].down.as_ref().unwrap().sql().trim(), "DROP SCHEMA t1;");
+        assert_eq!(
+            set.migrations[0].down.as_ref().unwrap().sql().trim(),
+            "DROP SCHEMA t1;"
+        );
     }
 }

@@ -29,6 +29,9 @@ pub struct Statement {
     pub transaction_control: Option<TransactionControl>,
     /// Set for `SET`/`RESET` (search_path, role, ...): session state a resumed run replays.
     pub session_setting: bool,
+    /// Set for `CALL` and `DO`, which may commit on their own (batched backfills): never
+    /// wrapped in a transaction by strata.
+    pub procedural: bool,
     /// For `CREATE INDEX CONCURRENTLY` with an explicit name: the index as `schema.name` or
     /// `name`, already quoted for `to_regclass`. A failed build leaves an INVALID index of that
     /// name behind, which a resumed run must drop first.
@@ -134,6 +137,7 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
         None => ("empty statement".to_owned(), false, None),
     };
     let session_setting = matches!(node, Some(N::VariableSetStmt(_)));
+    let procedural = matches!(node, Some(N::CallStmt(_) | N::DoStmt(_)));
     let concurrent_index = match &node {
         Some(N::IndexStmt(i)) if i.concurrent && !i.idxname.is_empty() => {
             let schema = i
@@ -154,6 +158,7 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
         needs_autocommit,
         transaction_control,
         session_setting,
+        procedural,
         concurrent_index,
         node,
     }
@@ -213,6 +218,8 @@ fn scanner_statements(sql: &str) -> Vec<Statement> {
                 session_setting: first_words.to_uppercase().starts_with("SET ")
                     || first_words.to_uppercase().starts_with("RESET"),
                 concurrent_index: None,
+                procedural: first_words.to_uppercase().starts_with("CALL")
+                    || first_words.to_uppercase().starts_with("DO"),
                 node: None,
             }
         })

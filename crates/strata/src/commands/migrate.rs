@@ -89,7 +89,11 @@ pub async fn run_with_reason(
     // "Nothing to do" needs no lock: if a consistent read of the committed history already
     // has every migration of every set applied, no concurrent run can change that into work
     // for this one. This keeps the common no-op `up` (every deploy) to one connection.
-    if matches!(target, Target::Up { .. }) {
+    // While another run holds the lock, what it committed may not be durable yet (it commits
+    // with synchronous_commit off until its final flush): then wait for the lock like any run.
+    if matches!(target, Target::Up { .. })
+        && !strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?
+    {
         let mut idle = true;
         for set in &sets {
             let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;

@@ -61,8 +61,11 @@ pub async fn snapshot_of_dir(
         snapshot_of(&session, settings).await
     }
     .await;
-    scratch.drop_database(&db).await?;
-    result
+    // The result matters more than a failed clean-up of the scratch database.
+    let dropped = scratch.drop_database(&db).await;
+    let snapshot = result?;
+    dropped?;
+    Ok(snapshot)
 }
 
 /// `strata schema dump`.

@@ -82,8 +82,9 @@ pub async fn verify(
     for set in &sets {
         let db = scratch.create_database("verify").await?;
         let outcome = verify_set(settings, set, &db.info, from, with_data, io).await;
-        scratch.drop_database(&db).await?;
+        let dropped = scratch.drop_database(&db).await;
         let (report, failed) = outcome?;
+        dropped?;
         failures += failed;
         docs.push(report);
     }
@@ -111,6 +112,13 @@ async fn verify_set(
     with_data: bool,
     io: &mut Io<'_>,
 ) -> Result<(serde_json::Value, usize)> {
+    // With --json, only the final document goes to stdout.
+    let mut sink = std::io::sink();
+    let out: &mut dyn std::io::Write = if settings.json {
+        &mut sink
+    } else {
+        &mut *io.out
+    };
     let mut session = Session::connect(info).await?;
     let registry = Registry::new(&settings.registry_schema);
     registry.ensure(&session.client).await?;
@@ -138,7 +146,7 @@ async fn verify_set(
     };
     if !settings.json {
         writeln!(
-            io.out,
+            out,
             "set {}: verifying {} migration(s) on a throwaway database",
             set.spec.name,
             versioned.len()
@@ -173,11 +181,7 @@ async fn verify_set(
         match run_step(&mut session, &registry, set, apply(i)).await {
             Ok(ms) => up_ms.push(ms),
             Err(text) => {
-                writeln!(
-                    io.out,
-                    "  FAIL {}: up failed\n{text}",
-                    set.migrations()[i].id
-                )?;
+                writeln!(out, "  FAIL {}: up failed\n{text}", set.migrations()[i].id)?;
                 rows.push(json!({"migration": key(i), "up": false, "error": text}));
                 return Ok((json!({"name": set.spec.name, "migrations": rows}), 1));
             }
@@ -206,7 +210,7 @@ async fn verify_set(
                 })?;
             if !settings.json {
                 writeln!(
-                    io.out,
+                    out,
                     "  seeded {} after {}",
                     path.display(),
                     set.migrations()[i].id
@@ -225,14 +229,14 @@ async fn verify_set(
         }
         let (before, after) = (&snaps[pos], &snaps[pos + 1]);
         if m.down.is_none() {
-            writeln!(io.out, "  skip {}: up ok ({} ms), no down script, so earlier migrations cannot be reverted past it either", m.id, up_ms[pos])?;
+            writeln!(out, "  skip {}: up ok ({} ms), no down script, so earlier migrations cannot be reverted past it either", m.id, up_ms[pos])?;
             rows.push(json!({"migration": key(i), "up": true, "down": null, "up_ms": up_ms[pos]}));
             break;
         }
         let down_ms = match run_step(&mut session, &registry, set, revert(i)).await {
             Ok(ms) => ms,
             Err(text) => {
-                writeln!(io.out, "  FAIL {}: down failed\n{text}", m.id)?;
+                writeln!(out, "  FAIL {}: down failed\n{text}", m.id)?;
                 rows.push(json!({"migration": key(i), "up": true, "down": false, "error": text}));
                 failed += 1;
                 break;
@@ -246,7 +250,7 @@ async fn verify_set(
                 .map(|d| d.file.path().display().to_string())
                 .unwrap_or_default();
             writeln!(
-                io.out,
+                out,
                 "  FAIL {}: the down script does not restore the schema before the up ({path}); + left behind by the down, - missing after it:\n{}",
                 m.id,
                 show_diff(before, &reverted)
@@ -258,7 +262,7 @@ async fn verify_set(
         match run_step(&mut session, &registry, set, apply(i)).await {
             Ok(_) => {}
             Err(text) => {
-                writeln!(io.out, "  FAIL {}: up after down failed\n{text}", m.id)?;
+                writeln!(out, "  FAIL {}: up after down failed\n{text}", m.id)?;
                 rows.push(json!({"migration": key(i), "up": true, "down_restores": true, "reup": false, "error": text}));
                 failed += 1;
                 break;
@@ -267,7 +271,7 @@ async fn verify_set(
         let reapplied = snapshot_of(&session, settings).await?;
         if &reapplied != after {
             writeln!(
-                io.out,
+                out,
                 "  FAIL {}: applying it again after its down gives another schema ({}):\n{}",
                 m.id,
                 m.path().display(),
@@ -278,13 +282,13 @@ async fn verify_set(
             break;
         }
         if let Err(text) = run_step(&mut session, &registry, set, revert(i)).await {
-            writeln!(io.out, "  FAIL {}: second down failed\n{text}", m.id)?;
+            writeln!(out, "  FAIL {}: second down failed\n{text}", m.id)?;
             failed += 1;
             break;
         }
         if !settings.json {
             writeln!(
-                io.out,
+                out,
                 "  ok   {}: up {} ms, down {} ms restores the schema, re-up identical",
                 m.id, up_ms[pos], down_ms
             )?;
@@ -331,8 +335,9 @@ pub async fn drift(settings: &Settings, scratch_url: Option<&str>, io: &mut Io<'
         snapshot_of(&scratch_session, settings).await
     }
     .await;
-    scratch.drop_database(&scratch_db).await?;
+    let dropped = scratch.drop_database(&scratch_db).await;
     let expected = expected?;
+    dropped?;
     let differences = expected.diff(&live);
     if settings.json {
         writeln!(
