@@ -589,3 +589,79 @@ fn renumber_after_a_branch_merge() {
         );
     }
 }
+
+/// Placeholders from strata.toml and --var, in both syntaxes; checksums ignore the values.
+#[test]
+fn placeholders_render_from_config_and_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    write(
+        &dir,
+        "V1__schema.sql",
+        "CREATE SCHEMA ${tenant};\nCREATE TABLE ${tenant}.t (id int);\n",
+    );
+    write(
+        &dir,
+        "V2__grant.sql",
+        "COMMENT ON SCHEMA {{ index .Options \"tenant\" }} IS 'tenant schema';\n",
+    );
+    std::fs::write(
+        tmp.path().join("strata.toml"),
+        "[placeholders]\ntenant = \"acme\"\n\n[[set]]\nname = \"app\"\ndir = \"db\"\n",
+    )
+    .unwrap();
+    let db = TestDatabase::new("placeholders");
+    strata(tmp.path(), &db, &["up"]).ok();
+    assert_eq!(
+        db.psql("SELECT to_regclass('acme.t') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    // Another value renders differently but is not an edit.
+    let db2 = TestDatabase::new("placeholders2");
+    strata(tmp.path(), &db2, &["--var", "tenant=globex", "up"]).ok();
+    assert_eq!(
+        db2.psql("SELECT to_regclass('globex.t') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    strata(
+        tmp.path(),
+        &db,
+        &["--var", "tenant=globex", "status", "--check"],
+    )
+    .ok();
+    // Unknown placeholders and unsafe values are refused before anything runs.
+    write(
+        &dir,
+        "V3__more.sql",
+        "SELECT 1;\nCREATE TABLE ${tenant}.${table} (id int);\n",
+    );
+    let run = strata(tmp.path(), &db, &["up"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("V3__more.sql: line 2: no value for placeholder `table`"),
+        "{}",
+        run.stderr
+    );
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--var", "table=x; DROP SCHEMA acme CASCADE", "up"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("may only hold letters"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('acme.t') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+}
