@@ -104,6 +104,8 @@ pub enum Command {
     Adopt(AdoptArgs),
     /// Give pending migrations that are older than applied ones (after a branch merge) new versions after all others, renaming their files.
     Renumber(ApplyArgs),
+    /// Replace the migrations up to V with one baseline generated from the schema they produce (proven identical first); old files are archived.
+    Squash(SquashArgs),
     /// Create the next migration file(s) in the set's layout.
     New(NewArgs),
     /// Drop everything the set's migrations created and apply them again (development reset).
@@ -292,6 +294,17 @@ pub struct AdoptArgs {
 /// A dry run unless `--apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// Do it (the default is a dry run that shows what would change).
+    #[arg(long)]
+    pub apply: bool,
+}
+
+/// `strata squash`.
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The last version to squash.
+    #[arg(long, value_name = "VERSION")]
+    pub to: String,
     /// Do it (the default is a dry run that shows what would change).
     #[arg(long)]
     pub apply: bool,

@@ -151,6 +151,7 @@ fn run(
             }
             Command::Adopt(a) => commands::adopt::run(&settings, a.tool.as_deref(), a.apply, &mut io).await,
             Command::Renumber(a) => commands::renumber::run(&settings, a.apply, &mut io).await,
+            Command::Squash(a) => commands::squash::run(&settings, &a.to, a.apply, &mut io).await,
             Command::New(a) => commands::new::run(&settings, &a.name, &mut io),
             Command::Fresh(a) => {
                 commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await

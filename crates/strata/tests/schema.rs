@@ -338,3 +338,54 @@ fn verify_with_data_exercises_data_dependent_steps() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("seed ="), "{}", run.stderr);
 }
+
+/// `squash --to V`: one baseline replaces the migrations up to V. Databases that applied them
+/// keep working; a new database gets the same schema; the old files are archived.
+#[test]
+fn squash_keeps_old_databases_working_and_new_ones_identical() {
+    for (example, to) in [("marketplace", "4"), ("laravel-cmis", "2025_11_14_000003")] {
+        let tmp = tempfile::tempdir().unwrap();
+        copy_dir(&repo_root().join("examples").join(example), tmp.path());
+        let old = TestDatabase::new("squash_old");
+        strata(tmp.path(), &old, &["up"]).ok();
+        let full = snapshot(&old);
+        let dry = strata(tmp.path(), &old, &["squash", "--to", to]).ok();
+        assert!(
+            dry.stdout.contains("would archive") && dry.stdout.contains("schemas are identical"),
+            "{example}: {}",
+            dry.stdout
+        );
+        strata(tmp.path(), &old, &["squash", "--to", to, "--apply"]).ok();
+        // The database that applied the old migrations: nothing to do, nothing drifted.
+        strata(tmp.path(), &old, &["status", "--check"]).ok();
+        let again = strata(tmp.path(), &old, &["up"]).ok();
+        assert!(
+            again.stdout.contains("nothing to do"),
+            "{example}: {}",
+            again.stdout
+        );
+        // A new database: the baseline and the rest give the very same schema.
+        let new = TestDatabase::new("squash_new");
+        strata(tmp.path(), &new, &["up"]).ok();
+        assert_eq!(
+            snapshot(&new),
+            full,
+            "{example}: the squashed set builds another schema"
+        );
+        let archived = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .chain(
+                std::fs::read_dir(tmp.path().join("database"))
+                    .map(|d| {
+                        d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            );
+        assert!(
+            archived.into_iter().any(|n| n.contains(".squashed-")),
+            "{example}: no archive folder"
+        );
+    }
+}

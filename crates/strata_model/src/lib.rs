@@ -193,6 +193,9 @@ pub enum DirectiveKind {
     /// Run outside a transaction (`-- strata:no-transaction`, dbmate `transaction:false`,
     /// goose `-- +goose NO TRANSACTION`).
     NoTransaction,
+    /// `-- strata:squashed-baseline`: this migration replaces every migration up to its own
+    /// version (written by `strata squash`); databases that applied those count it as applied.
+    SquashedBaseline,
     /// `-- strata:lock-timeout 10s`: this migration's `lock_timeout`, in milliseconds.
     LockTimeout {
         /// Milliseconds (0 = none).

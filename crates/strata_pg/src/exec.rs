@@ -450,7 +450,8 @@ pub async fn execute(
                 strata_model::DirectiveKind::StatementTimeout { ms } => {
                     script_opts.statement_timeout = format!("{ms}ms")
                 }
-                strata_model::DirectiveKind::NoTransaction => {}
+                strata_model::DirectiveKind::NoTransaction
+                | strata_model::DirectiveKind::SquashedBaseline => {}
             }
         }
         let script_ctx = Ctx {

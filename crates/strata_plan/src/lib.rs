@@ -347,6 +347,23 @@ pub fn plan(
         }
     }
     let mut matched = vec![false; applied.len()];
+    // A squashed baseline (written by `strata squash`) stands for every migration up to its
+    // version: a database that applied any of those has, in effect, applied the baseline.
+    let oldest_applied = applied
+        .iter()
+        .filter(|a| a.kind == MigrationKind::Versioned)
+        .filter_map(|a| a.version.as_deref().and_then(|s| Version::parse(s).ok()))
+        .min();
+    let covered_upto = local
+        .iter()
+        .filter(|m| {
+            m.up.directives
+                .iter()
+                .any(|d| d.kind == strata_model::DirectiveKind::SquashedBaseline)
+        })
+        .filter_map(|m| m.id.version.clone())
+        .filter(|v| oldest_applied.as_ref().is_some_and(|o| o <= v))
+        .max();
     for (index, m) in local.iter().enumerate() {
         let row_index = match (&m.id.version, m.kind) {
             (Some(v), MigrationKind::Versioned) => by_version.get(&v.canonical_key()).copied(),
@@ -356,7 +373,11 @@ pub fn plan(
             matched[i] = true;
         }
         let row = row_index.map(|i| &applied[i]);
+        let is_covered_baseline = covered_upto
+            .as_ref()
+            .is_some_and(|c| m.id.version.as_ref() == Some(c));
         let state = match (row, m.kind) {
+            _ if is_covered_baseline => State::Applied,
             (Some(r), _) if matches!(r.state, AppliedState::Partial { .. }) => State::Partial,
             (Some(r), MigrationKind::Versioned) if r.checksum != m.checksum => State::Modified,
             (Some(r), MigrationKind::Repeatable) if r.checksum != m.checksum => State::Pending,
@@ -378,7 +399,14 @@ pub fn plan(
         });
     }
     for (i, a) in applied.iter().enumerate() {
-        if !matched[i] {
+        let covered = covered_upto.as_ref().is_some_and(|c| {
+            a.kind == MigrationKind::Versioned
+                && a.version
+                    .as_deref()
+                    .and_then(|s| Version::parse(s).ok())
+                    .is_some_and(|v| v <= *c)
+        });
+        if !matched[i] && !covered {
             entries.push(Entry {
                 key: a.key.clone(),
                 version: a.version.clone(),

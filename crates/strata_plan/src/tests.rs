@@ -528,3 +528,37 @@ fn an_edited_partial_run_resumes_when_the_completed_statements_are_unchanged() {
         Err(PlanError::PartialModified { .. })
     ));
 }
+
+#[test]
+fn a_squashed_baseline_covers_what_it_replaced() {
+    let file = Arc::new(SourceFile::from_string(
+        "3_squashed_baseline.sql",
+        "-- strata:squashed-baseline\ncreate table a (id int);",
+    ));
+    let directives = strata_sql::parse_directives(file.text(), 1).unwrap();
+    let baseline = Migration {
+        id: MigrationId {
+            version: Some(Version::parse("3").unwrap()),
+            name: "squashed_baseline".into(),
+        },
+        kind: MigrationKind::Versioned,
+        checksum: file.checksum().clone(),
+        up: Script::whole(file, directives),
+        down: None,
+    };
+    let local = [baseline, mig("4", "d", true)];
+    // An old database applied 1..3 from the files the baseline replaced.
+    let old = [row("1", "a"), row("2", "b"), row("3", "c-old")];
+    let p = plan(&local, &old, &up(), &Policy::default()).unwrap();
+    let states: Vec<_> = p
+        .entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.state))
+        .collect();
+    assert_eq!(states, [("3", State::Applied), ("4", State::Pending)]);
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    assert_eq!(applies(&p), [1]);
+    // A new database applies the baseline.
+    let p = plan(&local, &[], &up(), &Policy::default()).unwrap();
+    assert_eq!(applies(&p), [0, 1]);
+}

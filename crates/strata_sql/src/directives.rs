@@ -9,6 +9,7 @@ use strata_model::{parse_duration_ms, Directive, DirectiveKind};
 /// Directive names, and whether they take a duration.
 const KNOWN: &[(&str, bool)] = &[
     ("no-transaction", false),
+    ("squashed-baseline", false),
     ("lock-timeout", true),
     ("statement-timeout", true),
 ];
@@ -77,6 +78,7 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
         };
         let kind = match (name, takes_value, value) {
             ("no-transaction", _, None) => DirectiveKind::NoTransaction,
+            ("squashed-baseline", _, None) => DirectiveKind::SquashedBaseline,
             (_, true, Some(v)) => {
                 let ms = parse_duration_ms(v).map_err(|m| error(format!("directive `-- strata:{name}` at line {line_no}: {m}"), None))?;
                 if name == "lock-timeout" {

@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod new;
 pub mod renumber;
 pub mod schema;
+pub mod squash;
 pub mod status;
 pub mod validate;
 pub mod verify;
