@@ -8,5 +8,8 @@ export STRATA_FAULT_CONCURRENCY_TRIALS="${1:-100}"
 export STRATA_FAULT_CRASH_TRIALS="${2:-200}"
 cargo build --tests -p strata
 start=$(date +%s)
-cargo test -p strata --test faults --test resilience --test tls -- --nocapture --test-threads 1 2>&1 | tee /dev/stderr | grep -E '^(fault-summary|test result)'
+log="$(mktemp)"
+cargo test -p strata --test faults --test resilience --test tls -- --nocapture --test-threads 1 > "$log" 2>&1 || { cat "$log"; exit 1; }
+grep -aE '(fault-summary|test result)' "$log" | sed 's/^.*fault-summary/fault-summary/'
+rm -f "$log"
 echo "fault-suite wall time: $(( $(date +%s) - start ))s"

@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The benchmark harness in smoke mode (N=20, strata and psql only), so it cannot rot.
+bash bench/run.sh --smoke
 cargo test --workspace
