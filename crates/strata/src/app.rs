@@ -6,7 +6,7 @@ use crate::config::{DbTarget, SetSpec, Settings};
 use anyhow::{Context, Result};
 use strata_model::Migration;
 use strata_pg::{ConnInfo, MigrationLock, Registry, Session};
-use strata_plan::{Plan, Policy, Target};
+use strata_plan::{ApplyReason, Plan, Policy, Step, Target};
 use strata_source::MigrationSet;
 
 /// A set with its files loaded.
@@ -174,4 +174,50 @@ pub fn exec_options(
         reason: reason.map(str::to_owned),
         baseline_event: None,
     }
+}
+
+/// The step that applies migration `index` for the first time.
+pub fn apply_step(migrations: &[Migration], index: usize) -> Step {
+    Step::Apply {
+        index,
+        key: migrations[index].id.registry_key(),
+        resume_from: 0,
+        reason: ApplyReason::Pending,
+    }
+}
+
+/// Runs `steps` on a throwaway database (`verify`, `drift`, `squash`, `schema diff` of a
+/// directory): nobody else uses it, so there is no migration lock, no lock timeout and no
+/// progress output; a failure comes back rendered against its file.
+pub async fn run_on_scratch(
+    session: &mut Session,
+    registry: &Registry,
+    migrations: &[Migration],
+    set_name: &str,
+    statement_timeout: &str,
+    steps: Vec<Step>,
+) -> Result<(), String> {
+    let opts = strata_pg::ExecOptions {
+        set_name: set_name.to_owned(),
+        lock_timeout: "0".into(),
+        statement_timeout: statement_timeout.to_owned(),
+        ..Default::default()
+    };
+    let plan = Plan {
+        entries: Vec::new(),
+        steps,
+        findings: Vec::new(),
+    };
+    strata_pg::execute(
+        session,
+        registry,
+        migrations,
+        &plan,
+        &opts,
+        None,
+        &mut strata_pg::Silent,
+    )
+    .await
+    .map(drop)
+    .map_err(|e| crate::render::exec_error_text(&e))
 }

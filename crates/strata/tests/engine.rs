@@ -6,11 +6,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
-}
-
 /// Two `strata up` processes racing on a 50-migration set: each migration is applied once.
 #[test]
 fn concurrent_runs_apply_each_migration_exactly_once() {
@@ -524,16 +519,12 @@ fn renumber_after_a_branch_merge() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("migrations");
         for (name, sql) in &applied_files {
-            let path = dir.join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, sql).unwrap();
+            write(&dir, name, sql);
         }
         let db = TestDatabase::new(&format!("renumber_{layout}"));
         strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
         for (name, sql) in &merged {
-            let path = dir.join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, sql).unwrap();
+            write(&dir, name, sql);
         }
         assert_eq!(
             strata(tmp.path(), &db, &["--dir", "migrations", "up"]).code,

@@ -17,11 +17,6 @@ fn trials(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
-}
-
 /// A small deterministic generator (xorshift), so trials differ without a dependency.
 struct Rng(u64);
 
@@ -230,14 +225,6 @@ fn crash_at_random_moments() {
         "fault-summary: crash trials={trials} migrations=200 killed_mid_run={killed_mid_run} left_partial={resumed_partial} reruns={reruns_total} passed={trials} full_run_ms={}",
         full_run.as_millis()
     );
-}
-
-fn wait_for(db: &TestDatabase, what: &str, sql: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while db.psql(sql).unwrap().trim() == "0" {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn slow_set(dir: &Path, count: usize) {

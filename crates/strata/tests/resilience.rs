@@ -5,22 +5,8 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
-}
-
-fn wait_for(db: &TestDatabase, what: &str, sql: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while db.psql(sql).unwrap().trim() == "0" {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A psql session that holds a lock until told to commit.
 struct Blocker {

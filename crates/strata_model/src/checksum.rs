@@ -33,6 +33,17 @@ impl ChecksumAlgorithm {
     }
 }
 
+/// Lowercase hex of `bytes` (digests in the registry and in other tools' histories).
+pub fn to_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
+}
+
 /// A content hash with its algorithm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checksum {
@@ -59,13 +70,7 @@ impl Checksum {
             }
         }
         hasher.update(&body[start..]);
-        let digest = hasher.finalize();
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            hex.push(HEX[usize::from(b >> 4)] as char);
-            hex.push(HEX[usize::from(b & 15)] as char);
-        }
+        let hex = to_hex(&hasher.finalize());
         Checksum {
             algorithm: ChecksumAlgorithm::Sha256Lf,
             hex,

@@ -9,7 +9,7 @@ mod checksum;
 mod source;
 mod version;
 
-pub use checksum::{Checksum, ChecksumAlgorithm};
+pub use checksum::{to_hex, Checksum, ChecksumAlgorithm};
 pub use source::{char_pos_to_byte, LineCol, SourceFile};
 pub use version::{Version, VersionParseError};
 

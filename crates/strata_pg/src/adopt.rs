@@ -288,10 +288,7 @@ pub fn flyway_checksum(bytes: &[u8]) -> i32 {
 
 /// sqlx's checksum: SHA-384 of the file's bytes, hex.
 pub fn sqlx_checksum(bytes: &[u8]) -> String {
-    Sha384::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    strata_model::to_hex(&Sha384::digest(bytes))
 }
 
 /// CRC-32 (IEEE 802.3, as `java.util.zip.CRC32`).

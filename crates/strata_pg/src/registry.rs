@@ -101,6 +101,17 @@ impl Registry {
         Ok(v.unwrap_or(0))
     }
 
+    /// Whether the registry exists (one query: read-only verbs never create it).
+    async fn exists(&self, client: &Client) -> Result<bool, RegistryError> {
+        Ok(client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&self.table("migrations")],
+            )
+            .await?
+            .get(0))
+    }
+
     /// Creates or upgrades the registry. Call with the migration lock held.
     pub async fn ensure(&self, client: &Client) -> Result<(), RegistryError> {
         let installed = self.installed_version(client).await?;
@@ -164,7 +175,7 @@ impl Registry {
         set: &str,
         keys: &[String],
     ) -> Result<Vec<(String, String)>, RegistryError> {
-        if keys.is_empty() || self.installed_version(client).await? == 0 {
+        if keys.is_empty() || !self.exists(client).await? {
             return Ok(Vec::new());
         }
         let rows = client
@@ -188,7 +199,7 @@ impl Registry {
         client: &Client,
         set: &str,
     ) -> Result<Vec<AppliedMigration>, RegistryError> {
-        if self.installed_version(client).await? == 0 {
+        if !self.exists(client).await? {
             return Ok(Vec::new());
         }
         let rows = client

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::Path;
 use strata_pg::{Registry, Session};
-use strata_plan::{Policy, Target};
 use strata_schema::Snapshot;
 
 /// Reads the snapshot of a connected database, without strata's registry.
@@ -32,32 +31,19 @@ pub async fn snapshot_of_dir(
         let mut session = Session::connect(&db.info).await?;
         let registry = Registry::new(&settings.registry_schema);
         registry.ensure(&session.client).await?;
-        let plan = strata_plan::plan(
-            &set.migrations,
-            &[],
-            &Target::Up {
-                to: None,
-                steps: None,
-            },
-            &Policy::default(),
-        )?;
-        let opts = strata_pg::ExecOptions {
-            set_name: "scratch".into(),
-            lock_timeout: "0".into(),
-            statement_timeout: "0".into(),
-            ..Default::default()
-        };
-        strata_pg::execute(
+        let steps = (0..set.migrations.len())
+            .map(|i| app::apply_step(&set.migrations, i))
+            .collect();
+        app::run_on_scratch(
             &mut session,
             &registry,
             &set.migrations,
-            &plan,
-            &opts,
-            None,
-            &mut strata_pg::Silent,
+            "scratch",
+            "0",
+            steps,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{}", crate::render::exec_error_text(&e)))?;
+        .map_err(anyhow::Error::msg)?;
         snapshot_of(&session, settings).await
     }
     .await;

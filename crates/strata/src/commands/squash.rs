@@ -13,7 +13,6 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use strata_model::{MigrationKind, Version};
 use strata_pg::{Registry, Session};
-use strata_plan::{ApplyReason, Plan, Step};
 use strata_source::LayoutKind;
 
 async fn apply_all(
@@ -26,35 +25,18 @@ async fn apply_all(
     registry.ensure(&session.client).await?;
     let steps = indices
         .iter()
-        .map(|&i| Step::Apply {
-            index: i,
-            key: set.migrations()[i].id.registry_key(),
-            resume_from: 0,
-            reason: ApplyReason::Pending,
-        })
+        .map(|&i| app::apply_step(set.migrations(), i))
         .collect();
-    let opts = strata_pg::ExecOptions {
-        set_name: set.spec.name.clone(),
-        lock_timeout: "0".into(),
-        statement_timeout: "0".into(),
-        ..Default::default()
-    };
-    strata_pg::execute(
+    app::run_on_scratch(
         session,
         &registry,
         set.migrations(),
-        &Plan {
-            entries: Vec::new(),
-            steps,
-            findings: Vec::new(),
-        },
-        &opts,
-        None,
-        &mut strata_pg::Silent,
+        &set.spec.name,
+        "0",
+        steps,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{}", crate::render::exec_error_text(&e)))?;
-    Ok(())
+    .map_err(anyhow::Error::msg)
 }
 
 /// `pg_dump --schema-only` of a scratch database, without the registry, owners or psql

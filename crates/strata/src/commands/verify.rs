@@ -9,23 +9,14 @@ use super::schema::snapshot_of;
 use super::{exit, Io};
 use crate::app::{self, LoadedSet};
 use crate::config::Settings;
-use crate::render;
 use crate::scratch::Scratch;
 use anyhow::Result;
 use serde_json::json;
 use std::time::Instant;
 use strata_model::Version;
 use strata_pg::{Registry, Session};
-use strata_plan::{ApplyReason, Plan, Step};
+use strata_plan::Step;
 use strata_schema::Snapshot;
-
-fn one_step(step: Step) -> Plan {
-    Plan {
-        entries: Vec::new(),
-        steps: vec![step],
-        findings: Vec::new(),
-    }
-}
 
 async fn run_step(
     session: &mut Session,
@@ -33,25 +24,17 @@ async fn run_step(
     set: &LoadedSet,
     step: Step,
 ) -> Result<u64, String> {
-    let opts = strata_pg::ExecOptions {
-        set_name: set.spec.name.clone(),
-        lock_timeout: "0".into(),
-        statement_timeout: set.spec.statement_timeout.clone(),
-        ..Default::default()
-    };
     let started = Instant::now();
-    strata_pg::execute(
+    app::run_on_scratch(
         session,
         registry,
         set.migrations(),
-        &one_step(step),
-        &opts,
-        None,
-        &mut strata_pg::Silent,
+        &set.spec.name,
+        &set.spec.statement_timeout,
+        vec![step],
     )
-    .await
-    .map(|_| started.elapsed().as_millis() as u64)
-    .map_err(|e| render::exec_error_text(&e))
+    .await?;
+    Ok(started.elapsed().as_millis() as u64)
 }
 
 fn show_diff(expected: &Snapshot, actual: &Snapshot) -> String {
@@ -134,12 +117,7 @@ async fn verify_set(
         None => None,
     };
     let key = |i: usize| set.migrations()[i].id.registry_key();
-    let apply = |i: usize| Step::Apply {
-        index: i,
-        key: key(i),
-        resume_from: 0,
-        reason: ApplyReason::Pending,
-    };
+    let apply = |i: usize| app::apply_step(set.migrations(), i);
     let revert = |i: usize| Step::Revert {
         index: i,
         key: key(i),
@@ -321,16 +299,10 @@ pub async fn drift(settings: &Settings, scratch_url: Option<&str>, io: &mut Io<'
             if let Some(e) = plan.entries.iter().find(|e| e.applied.is_some() && e.state != strata_plan::State::Applied) {
                 anyhow::bail!("set `{}`: migration {} is {}; resolve that first (see `strata status`), then check drift", set.spec.name, e.key, e.state.as_str());
             }
-            let steps: Vec<Step> = plan
-                .entries
-                .iter()
-                .filter(|e| e.applied.is_some())
-                .filter_map(|e| e.local.map(|i| Step::Apply { index: i, key: e.key.clone(), resume_from: 0, reason: ApplyReason::Pending }))
-                .collect();
-            let opts = strata_pg::ExecOptions { set_name: set.spec.name.clone(), lock_timeout: "0".into(), statement_timeout: "0".into(), ..Default::default() };
-            strata_pg::execute(&mut scratch_session, &registry, set.migrations(), &Plan { entries: Vec::new(), steps, findings: Vec::new() }, &opts, None, &mut strata_pg::Silent)
+            let steps: Vec<Step> = plan.entries.iter().filter(|e| e.applied.is_some()).filter_map(|e| e.local).map(|i| app::apply_step(set.migrations(), i)).collect();
+            app::run_on_scratch(&mut scratch_session, &registry, set.migrations(), &set.spec.name, "0", steps)
                 .await
-                .map_err(|e| anyhow::anyhow!("rebuilding the expected schema failed:\n{}", render::exec_error_text(&e)))?;
+                .map_err(|text| anyhow::anyhow!("rebuilding the expected schema failed:\n{text}"))?;
         }
         snapshot_of(&scratch_session, settings).await
     }

@@ -129,3 +129,22 @@ pub fn snapshot(db: &TestDatabase) -> String {
 pub fn load(dir: &Path) -> strata_source::MigrationSet {
     strata_source::load_dir(dir, None).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Writes a file under `dir`, creating the directories it needs.
+pub fn write(dir: &Path, name: &str, content: &(impl AsRef<[u8]> + ?Sized)) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content.as_ref()).unwrap();
+}
+
+/// Polls `sql` (a count) until it is not `0`, for up to 20 seconds.
+pub fn wait_for(db: &TestDatabase, what: &str, sql: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db.psql(sql).unwrap().trim() == "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
