@@ -95,9 +95,21 @@ impl Script {
         self.file.line_col(self.range.start + byte_in_script)
     }
 
-    /// True when the script contains nothing but whitespace and comments.
+    /// True when the script contains nothing but whitespace and comments. A script whose file
+    /// is deferred (not read yet) is not blank here: the loader defers only files it knows to
+    /// be non-blank, or down scripts, whose blankness it checks when it reads them.
     pub fn is_blank(&self) -> bool {
-        sql_is_blank(self.sql())
+        !self.file.is_deferred() && sql_is_blank(self.sql())
+    }
+
+    /// A script standing for a whole file that has not been read yet (see
+    /// [`SourceFile::deferred`]); it is replaced by [`Script::whole`] once read.
+    pub fn deferred(file: Arc<SourceFile>) -> Script {
+        Script {
+            file,
+            range: 0..0,
+            directives: Vec::new(),
+        }
     }
 }
 
@@ -233,6 +245,34 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
+/// The candidate closest to `name` by edit distance, when it is close enough to be a likely
+/// typo (at most 3 edits): the "did you mean" of every unknown-name error.
+pub fn closest_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(c, name), c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// The identity of a migration inside its set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MigrationId {
@@ -273,6 +313,10 @@ pub struct Migration {
     pub up: Script,
     /// The reverting script, when the layout provides one.
     pub down: Option<Script>,
+    /// A script that checks the up script's work (sqitch `verify/`): it runs right after the
+    /// up script, in the same transaction and before the history row, and a failure rolls
+    /// the migration back.
+    pub verify: Option<Script>,
     /// Checksum of the forward script's file content (normalized), the identity recorded in
     /// history.
     pub checksum: Checksum,

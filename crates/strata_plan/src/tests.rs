@@ -22,6 +22,7 @@ fn mig(version: &str, sql: &str, down: bool) -> Migration {
         checksum: file.checksum().clone(),
         up: Script::whole(file, vec![]),
         down,
+        verify: None,
     }
 }
 
@@ -545,6 +546,7 @@ fn a_squashed_baseline_covers_what_it_replaced() {
         checksum: file.checksum().clone(),
         up: Script::whole(file, directives),
         down: None,
+        verify: None,
     };
     let local = [baseline, mig("4", "d", true)];
     // An old database applied 1..3 from the files the baseline replaced.

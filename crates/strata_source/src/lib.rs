@@ -12,6 +12,7 @@ mod listing;
 mod names;
 mod new_file;
 mod placeholders;
+pub mod sqitch;
 
 pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Entry, Listing};
@@ -40,6 +41,8 @@ pub struct MigrationSet {
     /// Files that are not migrations (READMEs, `.gitkeep`, Go files of goose projects), listed
     /// so that nothing is skipped silently.
     pub ignored: Vec<PathBuf>,
+    /// The parsed `sqitch.plan` of a sqitch project (change `i` is migration version `i + 1`).
+    pub sqitch: Option<sqitch::SqitchPlan>,
 }
 
 impl MigrationSet {
@@ -157,6 +160,7 @@ pub fn load_listing(
         detection,
         migrations,
         ignored: loaded.ignored,
+        sqitch: loaded.sqitch,
     })
 }
 

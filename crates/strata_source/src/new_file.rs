@@ -77,6 +77,9 @@ pub fn new_migration_files(
         );
     }
     let layout = set.detection.layout;
+    if layout == LayoutKind::Sqitch {
+        return Err(format!("a sqitch project's changes are planned in sqitch.plan, with the planner's name and email; add one with `sqitch add {name}` (strata reads the plan, it does not write it)"));
+    }
     let last = set.versioned().filter_map(|m| m.id.version.clone()).max();
     let ts = |sep: Option<char>| match sep {
         None => format!(
@@ -106,6 +109,7 @@ pub fn new_migration_files(
             LayoutKind::Flyway => "1".into(),
             LayoutKind::Dbmate | LayoutKind::Goose => ts(None),
             LayoutKind::Diesel => ts(Some('-')),
+            LayoutKind::Sqitch => String::new(),
         },
     };
     if let Some(last) = &last {
@@ -150,6 +154,7 @@ pub fn new_migration_files(
             rel: format!("{stem}.sql").into(),
             content: "-- +goose Up\n\n-- +goose Down\n\n".into(),
         }],
+        LayoutKind::Sqitch => Vec::new(),
         LayoutKind::Diesel => vec![
             NewFile {
                 rel: PathBuf::from(&stem).join("up.sql"),

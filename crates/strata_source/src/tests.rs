@@ -156,3 +156,104 @@ fn nested_sql_files_are_read_or_reported() {
     .unwrap_err();
     assert!(err.to_string().contains("sub-directory"), "{err}");
 }
+
+const SQITCH_PLAN: &[u8] = b"%syntax-version=1.0.0\n%project=flipr\n\n\
+appschema 2025-01-01T10:00:00Z Ada <ada@example.com> # schema\n\
+users [appschema] 2025-01-01T10:01:00Z Ada <ada@example.com>\n\
+@v1.0 2025-01-01T10:02:00Z Ada <ada@example.com>\n\
+\n\
+users [users@v1.0] 2025-01-02T10:00:00Z Ada <ada@example.com> # reworked\n";
+
+#[test]
+fn sqitch_plan_orders_changes_and_names_reworks() {
+    let set = load(&[
+        ("sqitch.plan", SQITCH_PLAN),
+        ("sqitch.conf", b"[core]\n\tengine = pg\n"),
+        (
+            "deploy/appschema.sql",
+            b"BEGIN;\nCREATE SCHEMA flipr;\nCOMMIT;\n",
+        ),
+        ("revert/appschema.sql", b"DROP SCHEMA flipr;\n"),
+        (
+            "verify/appschema.sql",
+            b"BEGIN;\nSELECT 1/count(*) FROM pg_namespace WHERE nspname = 'flipr';\nROLLBACK;\n",
+        ),
+        (
+            "deploy/users@v1.0.sql",
+            b"CREATE TABLE flipr.users (id int);\n",
+        ),
+        (
+            "deploy/users.sql",
+            b"ALTER TABLE flipr.users ADD COLUMN name text;\n",
+        ),
+        ("verify/users.sql", b"-- nothing to verify\n"),
+    ])
+    .unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Sqitch);
+    assert!(set.detection.reason.contains("sqitch.plan"));
+    assert_eq!(versions(&set), ["1_appschema", "2_users@v1.0", "3_users"]);
+    assert!(set.migrations[0].down.is_some());
+    assert!(set.migrations[0].verify.is_some());
+    assert!(set.migrations[1].down.is_none());
+    // A blank verify script is no verify script.
+    assert!(set.migrations[2].verify.is_none());
+    assert!(set.migrations[1].up.sql().contains("CREATE TABLE"));
+    assert_eq!(set.ignored, [PathBuf::from("sqitch.conf")]);
+    let plan = set.sqitch.as_ref().unwrap();
+    assert_eq!(plan.project, "flipr");
+    assert_eq!(plan.changes.len(), 3);
+}
+
+#[test]
+fn sqitch_problems_name_the_plan_line_and_stray_files() {
+    let err = load(&[
+        ("sqitch.plan", SQITCH_PLAN),
+        ("deploy/appschema.sql", b"CREATE SCHEMA flipr;\n"),
+        (
+            "deploy/users.sql",
+            b"ALTER TABLE flipr.users ADD COLUMN name text;\n",
+        ),
+        ("deploy/orphan.sql", b"SELECT 1;\n"),
+        ("misc/loose.sql", b"SELECT 1;\n"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "sqitch.plan:5: change `users@v1.0` has no deploy script deploy/users@v1.0.sql"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("deploy/orphan.sql: this script belongs to no change"),
+        "{text}"
+    );
+    assert!(
+        text.contains("misc/loose.sql: this .sql file is outside deploy/"),
+        "{text}"
+    );
+
+    let bad_plan =
+        b"%project=flipr\n\nusers [appschema] 2025-01-01T10:01:00Z Ada <ada@example.com>\n";
+    let err = load(&[
+        ("sqitch.plan", bad_plan),
+        ("deploy/users.sql", b"select 1;"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sqitch.plan:3: change `users` requires `appschema`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sqitch_layout_can_be_forced_and_needs_a_plan() {
+    let err = load_listing(
+        &Listing::from_memory("/m", &[("deploy/a.sql", b"select 1;")]),
+        Some(LayoutKind::Sqitch),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("needs a sqitch.plan"), "{err}");
+    assert_eq!(LayoutKind::from_name("sqitch"), Some(LayoutKind::Sqitch));
+}

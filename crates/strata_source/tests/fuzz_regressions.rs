@@ -81,8 +81,8 @@ fn messages(err: &SourceError) -> String {
 /// character and panic during layout detection.
 #[test]
 fn flyway_name_starting_with_a_multibyte_char_does_not_panic() {
-    // Minimized fuzz input: layout byte 6 (detect), one entry named b"\x94.sql".
-    let err = run_file_names_input(b"\x06\x94.sql").unwrap_err();
+    // Minimized fuzz input: layout byte 7 (detect), one entry named b"\x94.sql".
+    let err = run_file_names_input(b"\x07\x94.sql").unwrap_err();
     assert!(
         messages(&err).contains("cannot parse this file name"),
         "{err}"
@@ -176,32 +176,32 @@ fn tricky_sectioned_files() {
 fn tricky_file_name_inputs() {
     let cases: &[&[u8]] = &[
         b"\x00",
-        b"\x06",
-        b"\x06\xFF\xFF",
-        b"\x06.sql",
-        b"\x06/\x00select 1;",
-        b"\x06up.sql\x00select 1;",
-        b"\x06/up.sql\x00select 1;",
-        b"\x061_a/up.sql\x00select 1;\xFF1_a/down.sql\x00select 2;",
+        b"\x07",
+        b"\x07\xFF\xFF",
+        b"\x07.sql",
+        b"\x07/\x00select 1;",
+        b"\x07up.sql\x00select 1;",
+        b"\x07/up.sql\x00select 1;",
+        b"\x071_a/up.sql\x00select 1;\xFF1_a/down.sql\x00select 2;",
         b"\x02V__a.sql\x00select 1;",
         b"\x02V1__.sql\x00select 1;",
         b"\x02R__.sql\x00select 1;",
         b"\x02U1__a.sql\x00select 1;",
         b"\x02V1..2__a.sql\x00select 1;",
-        b"\x06V1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;",
-        b"\x06001_a.sql\x00select 1;\xFF1_a.sql\x00select 2;",
-        b"\x062025_11_14_000001_a.sql\x00select 1;",
-        b"\x062025-11-14-0000011_a.sql\x00select 1;",
-        b"\x0699999999999999999999999999_a.up.sql\x00select 1;",
-        b"\x06001_a.sql\x00\xEF\xBB\xBF",
-        b"\x06001_a.sql\x00-- strata:no-transaction\rselect 1;",
-        b"\x06\xC3\xA9.sql\x00select 1;",
+        b"\x07V1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;",
+        b"\x07001_a.sql\x00select 1;\xFF1_a.sql\x00select 2;",
+        b"\x072025_11_14_000001_a.sql\x00select 1;",
+        b"\x072025-11-14-0000011_a.sql\x00select 1;",
+        b"\x0799999999999999999999999999_a.up.sql\x00select 1;",
+        b"\x07001_a.sql\x00\xEF\xBB\xBF",
+        b"\x07001_a.sql\x00-- strata:no-transaction\rselect 1;",
+        b"\x07\xC3\xA9.sql\x00select 1;",
     ];
     for data in cases {
         let _ = run_file_names_input(data);
     }
     // Numerically equal versions are one migration, whatever the spelling.
-    let err = run_file_names_input(b"\x06V1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;")
+    let err = run_file_names_input(b"\x07V1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;")
         .unwrap_err();
     assert!(messages(&err).contains("duplicate version"), "{err}");
 }

@@ -33,6 +33,12 @@ pub fn bump(version: &str) -> Option<String> {
 /// Runs `renumber`.
 pub async fn run(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<i32> {
     let sets = app::load_sets(settings)?;
+    if let Some(s) = sets
+        .iter()
+        .find(|s| s.set.detection.layout == strata_source::LayoutKind::Sqitch)
+    {
+        bail!("set `{}` is a sqitch project: its versions are positions in sqitch.plan, so there is nothing to renumber; reorder changes with sqitch's own tools", s.spec.name);
+    }
     let err = &mut *io.err;
     let mut say = |m: &str| {
         let _ = writeln!(err, "{m}");

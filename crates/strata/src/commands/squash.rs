@@ -89,6 +89,9 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
     let [set] = sets.as_slice() else {
         bail!("squash works on one set; choose it with --set NAME");
     };
+    if set.set.detection.layout == LayoutKind::Sqitch {
+        bail!("set `{}` is a sqitch project, whose order is its sqitch.plan: strata does not rewrite the plan; squash it with sqitch's own tools", set.spec.name);
+    }
     let goal = Version::parse_user(to).map_err(|e| anyhow::anyhow!("{e}"))?;
     let squashed: Vec<usize> = set
         .migrations()
@@ -208,6 +211,7 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
             PathBuf::from(format!("{version}_{name}")).join("up.sql"),
             body,
         ),
+        LayoutKind::Sqitch => bail!("sqitch projects cannot be squashed by strata"),
     };
     // 3. The baseline file exactly as it will be written, loaded and run the way `strata up`
     // will run it on a new database, must produce the same schema.

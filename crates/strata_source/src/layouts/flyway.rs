@@ -103,6 +103,7 @@ impl Layout for Flyway {
                         kind: MigrationKind::Repeatable,
                         up,
                         down: None,
+                        verify: None,
                         checksum,
                     });
                 }

@@ -9,6 +9,7 @@ mod diesel;
 mod flyway;
 mod pairs;
 mod sectioned;
+mod sqitch;
 
 use crate::listing::{Entry, Listing};
 use crate::{Detection, Problem};
@@ -35,17 +36,21 @@ pub enum LayoutKind {
     Goose,
     /// A directory per migration holding `up.sql` and `down.sql`.
     Diesel,
+    /// A sqitch project: `sqitch.plan` with `deploy/`, `revert/` and `verify/` scripts.
+    Sqitch,
 }
 
 impl LayoutKind {
-    /// Every layout, in detection priority order.
-    pub const ALL: [LayoutKind; 6] = [
+    /// Every layout, in detection priority order, except that a `sqitch.plan` is looked for
+    /// first (it is definitive); sqitch comes last here so the older layouts keep their indices.
+    pub const ALL: [LayoutKind; 7] = [
         LayoutKind::Diesel,
         LayoutKind::Flyway,
         LayoutKind::Dbmate,
         LayoutKind::Goose,
         LayoutKind::Updown,
         LayoutKind::Plain,
+        LayoutKind::Sqitch,
     ];
 
     /// The configuration name.
@@ -57,6 +62,7 @@ impl LayoutKind {
             LayoutKind::Dbmate => "dbmate",
             LayoutKind::Goose => "goose",
             LayoutKind::Diesel => "diesel",
+            LayoutKind::Sqitch => "sqitch",
         }
     }
 
@@ -74,6 +80,7 @@ impl LayoutKind {
             LayoutKind::Dbmate => "`<version>_<name>.sql` containing `-- migrate:up` (and optionally `-- migrate:down`)",
             LayoutKind::Goose => "`<version>_<name>.sql` containing `-- +goose Up` (and optionally `-- +goose Down`)",
             LayoutKind::Diesel => "a directory `<version>_<name>/` holding `up.sql` and `down.sql`",
+            LayoutKind::Sqitch => "`sqitch.plan` naming changes whose scripts are `deploy/<change>.sql`, `revert/<change>.sql` and `verify/<change>.sql`",
         }
     }
 }
@@ -93,6 +100,8 @@ pub struct Loaded {
     pub problems: Vec<Problem>,
     /// Non-migration files.
     pub ignored: Vec<PathBuf>,
+    /// The parsed `sqitch.plan` (sqitch layout only).
+    pub sqitch: Option<crate::sqitch::SqitchPlan>,
 }
 
 /// One way of laying out migrations on disk.
@@ -115,6 +124,7 @@ pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
         LayoutKind::Dbmate => &sectioned::Dbmate,
         LayoutKind::Goose => &sectioned::Goose,
         LayoutKind::Diesel => &diesel::Diesel,
+        LayoutKind::Sqitch => &sqitch::Sqitch,
     }
 }
 
@@ -124,11 +134,22 @@ pub(crate) fn detect(listing: &Listing) -> Detection {
         .iter()
         .filter(|e| e.name.ends_with(".sql"))
         .count();
-    for kind in LayoutKind::ALL {
+    let sqitch_first = std::iter::once(LayoutKind::Sqitch).chain(
+        LayoutKind::ALL
+            .into_iter()
+            .filter(|k| *k != LayoutKind::Sqitch),
+    );
+    for kind in sqitch_first {
         if kind == LayoutKind::Plain {
             continue;
         }
         let n = layout_for(kind).evidence(listing);
+        if n > 0 && kind == LayoutKind::Sqitch {
+            return Detection {
+                layout: kind,
+                reason: format!("{} found: {}", sqitch::PLAN_FILE, kind.pattern()),
+            };
+        }
         if n > 0 {
             return Detection {
                 layout: kind,
@@ -207,6 +228,7 @@ pub(crate) fn versioned(
         kind: MigrationKind::Versioned,
         up,
         down: down.filter(|d| !d.is_blank()),
+        verify: None,
         checksum,
     })
 }
