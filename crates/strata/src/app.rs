@@ -154,6 +154,7 @@ pub async fn plan_set(
         .last_failures(&session.client, &set.spec.name, &pending)
         .await?;
     strata_plan::mark_failed(&mut plan, &failures);
+    crate::sqitch::check_conflicts(set, &applied, &plan)?;
     Ok((applied, plan))
 }
 

@@ -11,6 +11,7 @@ mod config;
 mod dev;
 mod render;
 mod scratch;
+mod sqitch;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -217,6 +217,11 @@ fn diesel() {
     layout_suite("diesel");
 }
 
+#[test]
+fn sqitch() {
+    layout_suite("sqitch");
+}
+
 /// `baseline` and `new` in every layout, on the layout's first ok case.
 #[test]
 fn baseline_and_new_in_every_layout() {

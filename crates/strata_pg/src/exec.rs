@@ -633,6 +633,31 @@ impl Run<'_> {
         })
     }
 
+    /// The verify script to run after this step's script (applies only).
+    fn verify(&self) -> Option<&Script> {
+        if self.action == "revert" {
+            None
+        } else {
+            self.m.verify.as_ref()
+        }
+    }
+
+    /// An error of the verify script `v`, located in its file.
+    fn verify_error(&self, v: &Script, failure: Failure) -> Box<ExecError> {
+        let mut e = self.error(
+            failure,
+            format!("nothing of {} was applied", self.key),
+            format!(
+                "the verify script {} says the deploy did not do its job: fix {} (or the verify script) and run `strata up` again",
+                v.file.path().display(),
+                self.script.file.path().display()
+            ),
+        );
+        e.path = v.file.path().to_owned();
+        e.action = "verify";
+        e
+    }
+
     fn verb(&self) -> &'static str {
         if self.action == "revert" {
             "down"
@@ -820,6 +845,15 @@ async fn run_transactional(
         .iter()
         .filter(|s| s.range.start >= shape.body.start && s.range.end <= shape.body.end)
         .collect();
+    // A verify script (sqitch) runs after the script in the same transaction, before the
+    // history row: if it fails, the pipelined COMMIT rolls the deploy back with it. Queued in
+    // the same pipeline, so it costs no round trip; migrations without one are unchanged.
+    let verify = run.verify();
+    let verify_analysis = verify.map(|v| analyze(v.sql()));
+    let verify_statements = match (verify, &verify_analysis) {
+        (Some(v), Some(a)) => verify_body(v, a).map_err(|f| run.verify_error(v, *f))?,
+        _ => Vec::new(),
+    };
     let details =
         serde_json::json!({"checksum": run.m.checksum.to_string(), "mode": "transactional"});
     let begin_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
@@ -840,6 +874,11 @@ async fn run_transactional(
         requests.push(Box::pin(
             client.batch_execute(&run.script.sql()[s.range.clone()]),
         ));
+    }
+    if let Some(v) = verify {
+        for s in &verify_statements {
+            requests.push(Box::pin(client.batch_execute(&v.sql()[s.range.clone()])));
+        }
     }
     if run.action == "revert" {
         requests.push(Box::pin(async {
@@ -893,6 +932,28 @@ async fn run_transactional(
             )
         });
     };
+    // A failure of the verify script: the deploy is rolled back with it. (When the connection
+    // failed instead, the outcome is unknown: that is reported below.)
+    let answered = server_answered(error) && commit.as_ref().err().is_none_or(server_answered);
+    if let (Some(v), Some(a), Some(j), true) = (
+        verify,
+        &verify_analysis,
+        failed_at
+            .checked_sub(2 + statements.len())
+            .filter(|j| *j < verify_statements.len()),
+        answered,
+    ) {
+        let s = verify_statements[j];
+        let mut failure = failure_from(error, Some((v, s.range.start, true)), Some(a));
+        failure.statement_summary = Some(s.summary.clone());
+        let _ = event(client, ctx, false, key, "fail", serde_json::json!({"action": run.action, "error": failure.message, "sqlstate": failure.sqlstate, "verify": v.file.path().display().to_string(), "mode": "transactional"})).await;
+        let _ = client
+            .query(&ctx.prepared.restore_path, &[&ctx.search_path])
+            .await;
+        let mut e = run.verify_error(v, failure);
+        e.state = format!("the deploy script and its verify script ran in one transaction, which was rolled back: the database is exactly as before {} of {key}", run.action);
+        return Err(e);
+    }
     // A statement's failure: locate it in the file.
     let statement = failed_at.checked_sub(2).and_then(|i| statements.get(i));
     let mut failure = match statement {
@@ -1244,7 +1305,7 @@ async fn run_statements(
     }
     .await;
     match finish {
-        Ok(()) => Ok(()),
+        Ok(()) => verify_after(client, run, total).await,
         Err(e) => {
             if server_answered(&e) {
                 let _ = client.batch_execute("ROLLBACK").await;
@@ -1312,6 +1373,82 @@ async fn record_decision(
         _ => {}
     }
     client.batch_execute("COMMIT").await
+}
+
+/// The statements of a verify script that run inside the deploy's transaction: sqitch's
+/// template wraps them in `BEGIN; ... ROLLBACK;`, which cannot nest in strata's transaction, so
+/// a leading `BEGIN` and a final `ROLLBACK` or `COMMIT` are left out. A verify script should
+/// only read; anything it writes commits with the deploy. Other transaction control, and
+/// statements PostgreSQL refuses inside a transaction, are refused before anything runs.
+fn verify_body<'a>(v: &Script, analysis: &'a Analysis) -> Result<Vec<&'a Statement>, Box<Failure>> {
+    let all = &analysis.statements;
+    let mut body: &[Statement] = all;
+    if body.first().and_then(|s| s.transaction_control) == Some(TransactionControl::Begin) {
+        body = &body[1..];
+        if matches!(
+            body.last().and_then(|s| s.transaction_control),
+            Some(TransactionControl::Rollback | TransactionControl::Commit)
+        ) {
+            body = &body[..body.len() - 1];
+        }
+    }
+    if let Some(s) = body.iter().find(|s| {
+        s.needs_autocommit
+            || s.transaction_control
+                .is_some_and(|c| c != TransactionControl::Savepoint)
+    }) {
+        let mut f = Failure::plain(&format!(
+            "the verify script's statement `{}` cannot run inside the deploy's transaction",
+            s.summary
+        ));
+        f.location = Some(v.locate(s.range.start));
+        f.statement_summary = Some(s.summary.clone());
+        return Err(Box::new(f));
+    }
+    Ok(body.iter().collect())
+}
+
+/// Runs the verify script of a migration that ran outside a transaction, after its history
+/// row committed (a deploy that is not atomic cannot be rolled back by a failing check). The
+/// verify statements run in a transaction of their own that is rolled back, as sqitch runs
+/// them; a failure leaves the migration applied and recorded and says so.
+async fn verify_after(
+    client: &tokio_postgres::Client,
+    run: &Run<'_>,
+    total: usize,
+) -> Result<(), Box<ExecError>> {
+    let Some(v) = run.verify() else {
+        return Ok(());
+    };
+    let analysis = analyze(v.sql());
+    let body = verify_body(v, &analysis).map_err(|f| run.verify_error(v, *f))?;
+    let mut requests: Vec<Pending<'_>> = Vec::with_capacity(body.len() + 2);
+    requests.push(Box::pin(client.batch_execute("BEGIN")));
+    for s in &body {
+        requests.push(Box::pin(client.batch_execute(&v.sql()[s.range.clone()])));
+    }
+    requests.push(Box::pin(client.batch_execute("ROLLBACK")));
+    let results = futures_util::future::join_all(requests).await;
+    let Some((i, error)) = results
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.as_ref().err().map(|e| (i, e)))
+    else {
+        return Ok(());
+    };
+    let failure = match i.checked_sub(1).and_then(|j| body.get(j)) {
+        Some(s) => failure_from(error, Some((v, s.range.start, true)), Some(&analysis)),
+        None => failure_from(error, None, None),
+    };
+    if server_answered(error) {
+        let _ = event(client, run.ctx, false, run.key, "fail", serde_json::json!({"action": run.action, "error": failure.message, "sqlstate": failure.sqlstate, "verify": v.file.path().display().to_string(), "mode": "non_transactional"})).await;
+    }
+    let mut e = run.verify_error(v, failure);
+    e.state = format!("{} ran outside a transaction, so it cannot be rolled back: all {total} statement(s) completed and it is recorded as applied, but its verify script then failed", run.key);
+    e.next = format!("inspect the database: fix what the deploy left wrong by hand (or revert it with `strata down`), then check again by running {} with psql", v.file.path().display());
+    // A retry (lock_timeout) resumes after the last statement: only the check runs again.
+    e.statements_done = Some(total);
+    Err(e)
 }
 
 /// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped at 30 s, scaled by a
