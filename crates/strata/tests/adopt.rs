@@ -393,3 +393,109 @@ fn no_history_points_to_baseline() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("strata baseline"), "{}", run.stderr);
 }
+
+/// The flipr sqitch project (written with sqitch 1.3.1), as `(relative path, bytes)`.
+fn flipr_files() -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let root = repo_root().join("fixtures/layouts/sqitch/ok/flipr");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out
+}
+
+/// sqitch's registry exactly as sqitch 1.3.1 creates it for PostgreSQL, with the rows it wrote
+/// deploying flipr up to `@v1.1` (4 of the plan's 5 changes; the 5th is the rework of
+/// `insert_user`): see the headers of `fixtures/adopt/sqitch/*.sql`.
+fn sqitch_registry_at_v1_1() -> String {
+    let dir = repo_root().join("fixtures/adopt/sqitch");
+    std::fs::read_to_string(dir.join("registry.sql")).unwrap()
+        + &std::fs::read_to_string(dir.join("flipr_at_v1.1.sql")).unwrap()
+}
+
+/// What sqitch ran up to `@v1.1`: the deploy scripts of the first four changes (the first
+/// `insert_user` is `deploy/insert_user@v1.1.sql` since the rework).
+fn flipr_deployed_sql() -> String {
+    let root = repo_root().join("fixtures/layouts/sqitch/ok/flipr/deploy");
+    ["appschema", "users", "insert_user@v1.1", "flips"]
+        .iter()
+        .map(|c| std::fs::read_to_string(root.join(format!("{c}.sql"))).unwrap())
+        .collect()
+}
+
+#[test]
+fn sqitch_registry_with_a_reworked_change() {
+    let files = flipr_files();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let (db, tmp) = scenario(
+        "sqitch",
+        "sqitch.changes",
+        &refs,
+        &flipr_deployed_sql(),
+        &sqitch_registry_at_v1_1(),
+        4,
+    );
+    // The adopted rows carry the sqitch names; `up` applied only the rework.
+    assert_eq!(
+        db.psql("SELECT string_agg(key || '=' || name, ' ' ORDER BY version::int) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "1=appschema 2=users 3=insert_user@v1.1 4=flips 5=insert_user"
+    );
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.events WHERE kind = 'apply'")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(
+        db.psql("SELECT prosrc LIKE '%salt%' FROM pg_proc WHERE proname = 'insert_user'")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    drop(tmp);
+
+    // A deploy script edited since sqitch ran it is reported (SHA-1 as sqitch computes it) and
+    // not adopted; the others are.
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, bytes) in &files {
+        write(&tmp.path().join("migrations"), name, bytes);
+    }
+    write(
+        &tmp.path().join("migrations"),
+        "deploy/flips.sql",
+        "-- edited\nCREATE TABLE flipr.flips (id bigint);\n",
+    );
+    let db = TestDatabase::new("adopt_sqitch_edited");
+    db.psql(&flipr_deployed_sql()).unwrap();
+    db.psql(&sqitch_registry_at_v1_1()).unwrap();
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "adopt"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.matches("would adopt").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("4_flips (sqitch.plan:10)")
+            && run
+                .stdout
+                .contains("script_hash 041dffb1c737c5ea44e7d85336b39c4568645b24"),
+        "{}",
+        run.stdout
+    );
+}

@@ -3,9 +3,11 @@
 //!
 //! Each tool keeps its history its own way: golang-migrate one `(version, dirty)` row, goose an
 //! append-only log of `(version_id, is_applied)`, Flyway a rank-ordered table with its own CRC32
-//! checksums, sqlx SHA-384 checksums, node-pg-migrate and Laravel file names. This module reads
-//! them into one shape, [`ForeignHistory`]; the CLI matches it against the files on disk and
-//! records the result in strata's registry. The source tables are only read, never changed.
+//! checksums, sqlx SHA-384 checksums, node-pg-migrate and Laravel file names, sqitch a registry
+//! schema (`sqitch.changes`, one row per deployed change of each project, with the SHA-1 of its
+//! deploy script). This module reads them into one shape, [`ForeignHistory`]; the CLI matches it
+//! against the files on disk and records the result in strata's registry. The source tables are
+//! only read, never changed.
 
 use crate::quote_ident;
 use serde::Serialize;
@@ -32,11 +34,14 @@ pub enum Tool {
     NodePgMigrate,
     /// Laravel: `migrations(id, migration, batch)`.
     Laravel,
+    /// sqitch: its registry schema (default `sqitch`), whose `changes` table lists the deployed
+    /// changes of every project (`change`, `project`, `script_hash`, `committed_at`, ...).
+    Sqitch,
 }
 
 impl Tool {
     /// Every tool, in detection order.
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 9] = [
         Tool::Flyway,
         Tool::Sqlx,
         Tool::Diesel,
@@ -45,6 +50,7 @@ impl Tool {
         Tool::Dbmate,
         Tool::NodePgMigrate,
         Tool::Laravel,
+        Tool::Sqitch,
     ];
 
     /// The name used on the command line.
@@ -58,6 +64,7 @@ impl Tool {
             Tool::Diesel => "diesel",
             Tool::NodePgMigrate => "node-pg-migrate",
             Tool::Laravel => "laravel",
+            Tool::Sqitch => "sqitch",
         }
     }
 
@@ -75,6 +82,7 @@ impl Tool {
             Tool::Diesel => "__diesel_schema_migrations",
             Tool::NodePgMigrate => "pgmigrations",
             Tool::Laravel => "migrations",
+            Tool::Sqitch => "changes",
         }
     }
 
@@ -89,6 +97,7 @@ impl Tool {
             Tool::Diesel => "run_on",
             Tool::NodePgMigrate => "run_on",
             Tool::Laravel => "batch",
+            Tool::Sqitch => "script_hash",
         }
     }
 }
@@ -96,15 +105,17 @@ impl Tool {
 /// How another tool recorded one migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForeignRow {
-    /// The version as the tool stored it (or taken from the stored file name).
+    /// The version as the tool stored it (or taken from the stored file name); for sqitch,
+    /// which has no versions, the change name.
     pub version: String,
-    /// Description or file name, when the tool keeps one.
+    /// Description or file name, when the tool keeps one; for sqitch, the project.
     pub name: Option<String>,
     /// The tool considers it applied.
     pub applied: bool,
     /// A problem the tool itself would report: dirty, failed, ...
     pub problem: Option<String>,
-    /// The tool's checksum, when it keeps one (Flyway CRC32 as decimal, sqlx SHA-384 as hex).
+    /// The tool's checksum, when it keeps one (Flyway CRC32 as decimal, sqlx SHA-384 as hex,
+    /// sqitch the SHA-1 of the deploy script as hex).
     pub checksum: Option<String>,
     /// Flyway baseline marker: everything up to this version counts as applied.
     pub baseline: bool,
@@ -123,35 +134,39 @@ pub struct ForeignHistory {
     pub rows: Vec<ForeignRow>,
 }
 
-/// Finds the history tables of other tools in the database (`schema` first, then anywhere).
+/// Finds the history tables of other tools in the database (`schema` first, then anywhere), in
+/// one query: `status` runs it on every call to warn about shared histories.
 pub async fn detect(
     client: &Client,
     schema: Option<&str>,
 ) -> Result<Vec<(Tool, String)>, tokio_postgres::Error> {
-    let mut found = Vec::new();
-    for tool in Tool::ALL {
-        let rows = client
-            .query(
-                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped \
-                 WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                 ORDER BY (n.nspname = $3) DESC, (n.nspname = 'public') DESC, n.nspname",
-                &[&tool.table(), &tool.marker_column(), &schema.unwrap_or("public")],
-            )
-            .await?;
-        for r in rows {
-            let ns: String = r.get(0);
-            // golang-migrate's and dbmate's tables share a name: dbmate's has no `dirty`.
-            if tool == Tool::Dbmate
-                && found
-                    .iter()
-                    .any(|(t, s): &(Tool, String)| *t == Tool::GolangMigrate && *s == ns)
-            {
-                continue;
-            }
-            // diesel and node-pg-migrate both have `run_on`; the table names differ.
-            found.push((tool, ns));
+    let tables: Vec<&str> = Tool::ALL.iter().map(|t| t.table()).collect();
+    let markers: Vec<&str> = Tool::ALL.iter().map(|t| t.marker_column()).collect();
+    let rows = client
+        .query(
+            "SELECT t.ord::int, n.nspname FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(tab, col, ord) \
+             JOIN pg_class c ON c.relname = t.tab AND c.relkind IN ('r', 'p') \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND NOT a.attisdropped \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             ORDER BY t.ord, (n.nspname = $3) DESC, (n.nspname = 'public') DESC, n.nspname",
+            &[&tables, &markers, &schema.unwrap_or("public")],
+        )
+        .await?;
+    let mut found: Vec<(Tool, String)> = Vec::new();
+    for r in rows {
+        let tool = Tool::ALL[usize::try_from(r.get::<_, i32>(0)).unwrap_or(1) - 1];
+        let ns: String = r.get(1);
+        // golang-migrate's and dbmate's tables share a name: dbmate's has no `dirty`.
+        if tool == Tool::Dbmate
+            && found
+                .iter()
+                .any(|(t, s)| *t == Tool::GolangMigrate && *s == ns)
+        {
+            continue;
         }
+        // diesel and node-pg-migrate both have `run_on`; the table names differ.
+        found.push((tool, ns));
     }
     Ok(found)
 }
@@ -188,6 +203,15 @@ pub async fn read(
         Tool::Diesel => plain(client, &format!("SELECT version::text, NULL::text FROM {table}")).await?,
         Tool::NodePgMigrate => plain(client, &format!("SELECT name, name FROM {table} ORDER BY run_on, id")).await?,
         Tool::Laravel => plain(client, &format!("SELECT migration, migration FROM {table} ORDER BY batch, id")).await?,
+        // Deploy order: sqitch deploys in plan order and reverts from the end, so per project
+        // the rows are a prefix of the plan. A `script_hash` equal to the change ID is what
+        // sqitch's registry upgrade wrote for changes deployed before hashes existed.
+        Tool::Sqitch => client
+            .query(&format!("SELECT change, project, nullif(script_hash, change_id) FROM {table} ORDER BY committed_at, change_id"), &[])
+            .await?
+            .iter()
+            .map(|r| ForeignRow { version: r.get(0), name: r.get(1), applied: true, problem: None, checksum: r.get(2), baseline: false })
+            .collect(),
         Tool::Goose => client
             // The latest row per version decides: goose appends `is_applied = false` on down.
             .query(&format!("SELECT DISTINCT ON (version_id) version_id::text, is_applied FROM {table} WHERE version_id > 0 ORDER BY version_id, id DESC"), &[])
@@ -291,6 +315,66 @@ pub fn sqlx_checksum(bytes: &[u8]) -> String {
     strata_model::to_hex(&Sha384::digest(bytes))
 }
 
+/// sqitch's `script_hash`: SHA-1 of the deploy script's raw bytes, hex (sqitch reads the file
+/// with `:raw`, so a BOM or CRLF counts).
+pub fn sqitch_script_hash(bytes: &[u8]) -> String {
+    strata_model::to_hex(&sha1(bytes))
+}
+
+/// SHA-1 (FIPS 180-4), only to compare with the hashes sqitch stores; never used for security.
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in msg.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, x) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
 /// CRC-32 (IEEE 802.3, as `java.util.zip.CRC32`).
 struct Crc32 {
     table: [u32; 256],
@@ -332,6 +416,33 @@ impl Crc32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha1_matches_the_standard_and_sqitch() {
+        assert_eq!(
+            sqitch_script_hash(b"abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            sqitch_script_hash(b""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+        let long = vec![b'a'; 1_000];
+        assert_eq!(
+            sqitch_script_hash(&long),
+            "291e9a6c66994949b57ba5e650361e98fc36b1ba"
+        );
+        // The hash sqitch 1.3.1 stored for the flipr fixture's deploy/appschema.sql.
+        let file = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/layouts/sqitch/ok/flipr/deploy/appschema.sql"
+        ))
+        .unwrap();
+        assert_eq!(
+            sqitch_script_hash(&file),
+            "5c4b2be44e4ed974a8268c671621c7a5904bd2b7"
+        );
+    }
 
     #[test]
     fn crc32_matches_the_standard() {

@@ -52,6 +52,9 @@ fn plan_adoption(
     already: &[strata_model::AppliedMigration],
 ) -> Adoption {
     let tool = history.tool;
+    if tool == Tool::Sqitch {
+        return plan_sqitch_adoption(set, history, already);
+    }
     let mut adopt = Vec::new();
     let mut problems = Vec::new();
     let local = set.migrations();
@@ -176,6 +179,96 @@ fn plan_adoption(
     Adoption { adopt, problems }
 }
 
+/// sqitch: the project's deployed changes, in deploy order, are matched to the plan's changes
+/// by name: the k-th deployed `name` is the k-th `name` of the plan (sqitch deploys in plan
+/// order and reverts from the end, so the deployed changes are a prefix of the plan; a reworked
+/// change's two instances are told apart that way). The deploy script's SHA-1 must still be the
+/// one sqitch recorded.
+fn plan_sqitch_adoption(
+    set: &LoadedSet,
+    history: &ForeignHistory,
+    already: &[strata_model::AppliedMigration],
+) -> Adoption {
+    let mut adopt = Vec::new();
+    let mut problems = Vec::new();
+    let Some(plan) = &set.set.sqitch else {
+        problems.push(format!(
+            "set `{}` is not a sqitch project (no sqitch.plan in {}); point `dir` at the directory holding sqitch.plan, or adopt from another tool with --from",
+            set.spec.name,
+            set.set.dir.display()
+        ));
+        return Adoption { adopt, problems };
+    };
+    let rows: Vec<_> = history
+        .rows
+        .iter()
+        .filter(|r| r.name.as_deref() == Some(plan.project.as_str()))
+        .collect();
+    if rows.is_empty() {
+        let mut projects: Vec<&str> = history
+            .rows
+            .iter()
+            .filter_map(|r| r.name.as_deref())
+            .collect();
+        projects.sort_unstable();
+        projects.dedup();
+        problems.push(format!(
+            "sqitch's registry ({}) has no deployed change of project `{}` (sqitch.plan's %project){}",
+            history.table,
+            plan.project,
+            if projects.is_empty() { String::new() } else { format!("; it has project(s) {}", projects.join(", ")) }
+        ));
+    }
+    let local = set.migrations();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for r in rows {
+        let nth = seen.entry(r.version.as_str()).or_insert(0);
+        let change = plan
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.name == r.version)
+            .nth(*nth);
+        *nth += 1;
+        let Some((i, c)) = change else {
+            problems.push(format!(
+                "sqitch deployed change `{}` (project {}) {} time(s), but sqitch.plan plans it fewer times; restore the plan from version control, or check that this is the project's directory",
+                r.version, plan.project, nth
+            ));
+            continue;
+        };
+        let version = (i + 1).to_string();
+        let Some(index) = local
+            .iter()
+            .position(|m| m.id.version.as_ref().is_some_and(|v| v.as_str() == version))
+        else {
+            continue;
+        };
+        let m = &local[index];
+        if already
+            .iter()
+            .any(|a| a.version.as_deref() == Some(version.as_str()))
+        {
+            continue;
+        }
+        if let Some(hash) = &r.checksum {
+            let local_hash =
+                adopt::sqitch_script_hash(&std::fs::read(m.path()).unwrap_or_default());
+            if *hash != local_hash {
+                problems.push(format!(
+                    "{} (sqitch.plan:{}): {} changed since sqitch deployed it (script_hash {hash}, the file's SHA-1 is {local_hash}); not adopted: restore the file, or rework the change in sqitch",
+                    m.id, c.line, m.path().display()
+                ));
+                continue;
+            }
+        }
+        adopt.push(index);
+    }
+    adopt.sort_unstable();
+    adopt.dedup();
+    Adoption { adopt, problems }
+}
+
 /// Runs `adopt`.
 pub async fn run(
     settings: &Settings,
@@ -219,7 +312,12 @@ pub async fn run(
     let mut any_problem = false;
     for set in &sets {
         let found = adopt::detect(&session.client, set.spec.schema.as_deref()).await?;
-        let chosen = found.iter().find(|(t, _)| wanted.is_none_or(|w| w == *t));
+        // sqitch's registry serves sqitch projects; other sets look for the other tools.
+        let is_sqitch = set.set.sqitch.is_some();
+        let chosen = found.iter().find(|(t, _)| match wanted {
+            Some(w) => w == *t,
+            None => (*t == Tool::Sqitch) == is_sqitch,
+        });
         let Some((tool, schema)) = chosen else {
             bail!(
                 "set `{}`: no {} history table found in the database; for a database without any tracking, use `strata baseline V`",
