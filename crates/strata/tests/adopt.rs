@@ -466,6 +466,15 @@ fn sqitch_registry_with_a_reworked_change() {
             .trim(),
         "t"
     );
+    // sqitch's registry is still there and does not know the rework strata applied.
+    let text = strata(tmp.path(), &db, &["--dir", "migrations", "status"])
+        .ok()
+        .stdout;
+    assert!(
+        text.contains("sqitch's history (sqitch.changes)")
+            && text.contains("applied by strata but unknown to sqitch: 5"),
+        "{text}"
+    );
     drop(tmp);
 
     // A deploy script edited since sqitch ran it is reported (SHA-1 as sqitch computes it) and
@@ -498,4 +507,68 @@ fn sqitch_registry_with_a_reworked_change() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn status_warns_while_histories_disagree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "000001_users.up.sql", USERS);
+    write(&dir, "000002_orders.up.sql", ORDERS);
+    write(&dir, "000003_name.up.sql", NAME);
+    let db = TestDatabase::new("adopt_shared_status");
+    db.psql(&format!("{USERS}{ORDERS}")).unwrap();
+    db.psql("CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (2, false);").unwrap();
+    let status = |json: bool| {
+        let mut args = vec!["--dir", "migrations"];
+        if json {
+            args.push("--json");
+        }
+        args.push("status");
+        strata(tmp.path(), &db, &args).ok()
+    };
+    // Not adopted yet: golang-migrate applied 1 and 2, strata nothing.
+    let text = status(false).stdout;
+    assert!(
+        text.contains(
+            "still shares the database with golang-migrate's history (public.schema_migrations)"
+        ) && text.contains("applied by golang-migrate but not recorded by strata: 000001, 000002")
+            && text.contains("strata adopt"),
+        "{text}"
+    );
+    let doc = status(true).json();
+    assert_eq!(doc["sets"][0]["shared_history"]["agree"], false, "{doc}");
+    assert_eq!(
+        doc["sets"][0]["shared_history"]["only_in_tool"],
+        serde_json::json!(["000001", "000002"])
+    );
+    // Adopted: the histories agree, and nothing extra is printed.
+    strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "adopt", "--apply"],
+    )
+    .ok();
+    let text = status(false).stdout;
+    assert!(!text.contains("warning"), "{text}");
+    let doc = status(true).json();
+    assert_eq!(doc["sets"][0]["shared_history"]["agree"], true, "{doc}");
+    // strata applies 3: golang-migrate does not know it.
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    let text = status(false).stdout;
+    assert!(
+        text.contains("applied by strata but unknown to golang-migrate: 000003")
+            && text.contains("drop public.schema_migrations"),
+        "{text}"
+    );
+    // Without another tool's table there is no field at all.
+    let plain = TestDatabase::new("adopt_shared_none");
+    let doc = strata(
+        tmp.path(),
+        &plain,
+        &["--dir", "migrations", "--json", "status"],
+    )
+    .ok()
+    .json();
+    assert!(doc["sets"][0].get("shared_history").is_none(), "{doc}");
 }

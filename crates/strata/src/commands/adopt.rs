@@ -50,10 +50,11 @@ fn plan_adoption(
     set: &LoadedSet,
     history: &ForeignHistory,
     already: &[strata_model::AppliedMigration],
+    verify_sums: bool,
 ) -> Adoption {
     let tool = history.tool;
     if tool == Tool::Sqitch {
-        return plan_sqitch_adoption(set, history, already);
+        return plan_sqitch_adoption(set, history, already, verify_sums);
     }
     let mut adopt = Vec::new();
     let mut problems = Vec::new();
@@ -83,6 +84,9 @@ fn plan_adoption(
             continue;
         }
         let Some(v) = &m.id.version else {
+            if !verify_sums {
+                continue;
+            }
             // Flyway repeatables: adopted when the recorded checksum matches the file.
             if tool == Tool::Flyway {
                 let wanted = m.id.name.replace('_', " ");
@@ -128,6 +132,7 @@ fn plan_adoption(
         }
         let bytes = m.up.file.text().as_bytes();
         let checksum_ok = match (tool, &row.checksum) {
+            _ if !verify_sums => true,
             (Tool::Flyway, Some(sum)) => {
                 let local_sum = adopt::flyway_checksum(bytes).to_string();
                 if *sum != local_sum {
@@ -188,6 +193,7 @@ fn plan_sqitch_adoption(
     set: &LoadedSet,
     history: &ForeignHistory,
     already: &[strata_model::AppliedMigration],
+    verify_sums: bool,
 ) -> Adoption {
     let mut adopt = Vec::new();
     let mut problems = Vec::new();
@@ -251,7 +257,7 @@ fn plan_sqitch_adoption(
         {
             continue;
         }
-        if let Some(hash) = &r.checksum {
+        if let Some(hash) = r.checksum.as_ref().filter(|_| verify_sums) {
             let local_hash =
                 adopt::sqitch_script_hash(&std::fs::read(m.path()).unwrap_or_default());
             if *hash != local_hash {
@@ -267,6 +273,105 @@ fn plan_sqitch_adoption(
     adopt.sort_unstable();
     adopt.dedup();
     Adoption { adopt, problems }
+}
+
+/// Another tool's history still present beside strata's, as `status` reports it.
+pub struct SharedHistory {
+    /// The tool.
+    pub tool: Tool,
+    /// `schema.table` of its history.
+    pub table: String,
+    /// Versions the tool applied that strata has not recorded.
+    pub only_tool: Vec<String>,
+    /// Versions strata recorded that the tool has not applied.
+    pub only_strata: Vec<String>,
+}
+
+impl SharedHistory {
+    /// The warning `status` prints when the histories disagree, or `None` when they agree.
+    pub fn warning(&self, set: &str) -> Option<String> {
+        if self.only_tool.is_empty() && self.only_strata.is_empty() {
+            return None;
+        }
+        let tool = self.tool.name();
+        let mut parts = Vec::new();
+        if !self.only_tool.is_empty() {
+            parts.push(format!(
+                "applied by {tool} but not recorded by strata: {} (run `strata adopt` to record them, or strata will run them again)",
+                self.only_tool.join(", ")
+            ));
+        }
+        if !self.only_strata.is_empty() {
+            parts.push(format!(
+                "applied by strata but unknown to {tool}: {} (running {tool} again would apply them twice)",
+                self.only_strata.join(", ")
+            ));
+        }
+        Some(format!(
+            "warning: set {set} still shares the database with {tool}'s history ({}), and the two disagree: {}; migrate with one tool only, and drop {} once every environment uses strata",
+            self.table,
+            parts.join("; "),
+            self.table
+        ))
+    }
+
+    /// The `shared_history` field of `status --json`.
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "tool": self.tool.name(),
+            "table": self.table,
+            "agree": self.only_tool.is_empty() && self.only_strata.is_empty(),
+            "only_in_tool": self.only_tool,
+            "only_in_strata": self.only_strata,
+        })
+    }
+}
+
+/// Compares another tool's history, if one is still in the database, with strata's `applied`
+/// rows of `set`: one catalog query, and the tool's table is read only when it exists.
+/// Checksums are not compared (and no script is read): only which versions each applied.
+pub async fn shared_history(
+    session: &strata_pg::Session,
+    set: &LoadedSet,
+    applied: &[strata_model::AppliedMigration],
+) -> Result<Option<SharedHistory>> {
+    let client = &session.client;
+    let found = adopt::detect(client, set.spec.schema.as_deref()).await?;
+    let is_sqitch = set.set.sqitch.is_some();
+    let Some((tool, schema)) = found
+        .iter()
+        .find(|(t, _)| (*t == Tool::Sqitch) == is_sqitch)
+    else {
+        return Ok(None);
+    };
+    let history = adopt::read(client, *tool, schema).await?;
+    let by_tool = plan_adoption(set, &history, &[], false).adopt;
+    let local = set.migrations();
+    let tool_versions: Vec<&Version> = by_tool
+        .iter()
+        .filter_map(|&i| local[i].id.version.as_ref())
+        .collect();
+    let strata_versions: Vec<Version> = applied
+        .iter()
+        .filter(|a| a.kind == MigrationKind::Versioned)
+        .filter_map(|a| a.version.as_deref().and_then(|v| Version::parse(v).ok()))
+        .collect();
+    let only_tool = tool_versions
+        .iter()
+        .filter(|v| !strata_versions.iter().any(|s| s.same_as(v)))
+        .map(|v| v.to_string())
+        .collect();
+    let only_strata = strata_versions
+        .iter()
+        .filter(|s| !tool_versions.iter().any(|v| v.same_as(s)))
+        .map(|v| v.to_string())
+        .collect();
+    Ok(Some(SharedHistory {
+        tool: *tool,
+        table: history.table,
+        only_tool,
+        only_strata,
+    }))
 }
 
 /// Runs `adopt`.
@@ -327,7 +432,7 @@ pub async fn run(
         };
         let history = adopt::read(&session.client, *tool, schema).await?;
         let already = registry.read(&session.client, &set.spec.name).await?;
-        let adoption = plan_adoption(set, &history, &already);
+        let adoption = plan_adoption(set, &history, &already, true);
         any_problem |= !adoption.problems.is_empty();
         let names: Vec<String> = adoption
             .adopt
