@@ -26,10 +26,34 @@ impl LoadedSet {
 
 /// Loads every selected set, failing with all problems of all sets at once.
 pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
+    load(settings, false)
+}
+
+/// Like [`load_sets`], for `up`, `down` and `status`: scripts that planning does not need
+/// (applied migrations unchanged since the file cache saw them, down scripts) are not read;
+/// [`plan_set`] reads the ones its plan uses. The file cache lives in the project's
+/// `.strata/cache`; `STRATA_NO_FILE_CACHE=1` turns it off (every up script is then read, down
+/// scripts still only when needed).
+pub fn load_sets_deferred(settings: &Settings) -> Result<Vec<LoadedSet>> {
+    load(settings, true)
+}
+
+fn load(settings: &Settings, deferred: bool) -> Result<Vec<LoadedSet>> {
+    let cache_dir = settings.project_root.join(".strata").join("cache");
+    let cache_on = std::env::var_os("STRATA_NO_FILE_CACHE").is_none_or(|v| v == "0");
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for spec in &settings.sets {
-        let rendered = strata_source::load_dir(&spec.dir, spec.layout).and_then(|mut set| {
+        let set = if deferred {
+            strata_source::load_dir_cached(
+                &spec.dir,
+                spec.layout,
+                cache_on.then_some(cache_dir.as_path()),
+            )
+        } else {
+            strata_source::load_dir(&spec.dir, spec.layout)
+        };
+        let rendered = set.and_then(|mut set| {
             // Flyway replaces `${...}` by default; other layouts only when values are given.
             let syntax = strata_source::Syntax {
                 dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway
@@ -37,6 +61,8 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
                 go_template: !spec.placeholders.is_empty(),
             };
             if syntax.dollar_brace || syntax.go_template {
+                // Rendering rewrites every script's text, so every script is read.
+                set.load_all()?;
                 strata_source::render_placeholders(&mut set, &spec.placeholders, syntax)?;
             }
             Ok(set)
@@ -127,11 +153,12 @@ pub async fn lock(
     Ok(lock)
 }
 
-/// Reads history and plans one set.
+/// Reads history and plans one set, then reads the scripts the plan runs (a set loaded with
+/// [`load_sets_deferred`] holds only checksums for the others).
 pub async fn plan_set(
     session: &Session,
     registry: &Registry,
-    set: &LoadedSet,
+    set: &mut LoadedSet,
     target: &Target,
     settings: &Settings,
 ) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
@@ -139,11 +166,29 @@ pub async fn plan_set(
         .read(&session.client, &set.spec.name)
         .await
         .with_context(|| format!("cannot read the history of set `{}`", set.spec.name))?;
+    // A part-way migration is checked statement by statement against its file (planner) and
+    // shown with its journal (status): rare, so simply read everything then.
+    if applied
+        .iter()
+        .any(|a| matches!(a.state, strata_model::AppliedState::Partial { .. }))
+    {
+        set.set.load_all()?;
+    }
     let policy = Policy {
         allow_out_of_order: settings.allow_out_of_order,
     };
     let mut plan = strata_plan::plan(set.migrations(), &applied, target, &policy)
         .with_context(|| format!("set `{}`", set.spec.name))?;
+    let wanted: Vec<(usize, strata_source::Part)> = plan
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Apply { index, .. } => Some((*index, strata_source::Part::Up)),
+            Step::Revert { index, .. } => Some((*index, strata_source::Part::Down)),
+            _ => None,
+        })
+        .collect();
+    set.set.load_scripts(&wanted)?;
     let pending: Vec<String> = plan
         .entries
         .iter()

@@ -65,6 +65,13 @@ pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
 
 /// Status of one set as a table.
 pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
+    // One line per migration: buffered, so 10,000 migrations are a few writes, not 10,000.
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, out);
+    status_table(set, plan, &mut buffered)?;
+    buffered.flush()
+}
+
+fn status_table(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
         "set {} ({}, {} layout: {})",

@@ -18,12 +18,20 @@ pub struct LineCol {
 }
 
 /// A migration source file, decoded as UTF-8 with a leading BOM removed.
+///
+/// A file can also be *deferred*: known by path (and usually checksum) but not read. `up` and
+/// `status` plan thousands of already-applied migrations whose text they never need, so the
+/// loader (`strata_source`) builds deferred files for those and reads only the scripts a plan
+/// runs. Asking a deferred file for its text is a bug in the caller and panics: the text of
+/// every script a plan uses is loaded, with proper errors, before planning ends.
 #[derive(Debug)]
 pub struct SourceFile {
     path: PathBuf,
     text: String,
-    checksum: Checksum,
+    /// `None` only for a deferred file whose content was never hashed (down scripts).
+    checksum: Option<Checksum>,
     line_starts: Vec<usize>,
+    deferred: bool,
 }
 
 impl SourceFile {
@@ -51,9 +59,37 @@ impl SourceFile {
         SourceFile {
             path,
             text,
-            checksum,
+            checksum: Some(checksum),
             line_starts,
+            deferred: false,
         }
+    }
+
+    /// A file that has not been read: `checksum` is what the caller already knows of its
+    /// content (from a cache it trusts), or `None` when nothing is known yet.
+    pub fn deferred(path: PathBuf, checksum: Option<Checksum>) -> SourceFile {
+        SourceFile {
+            path,
+            text: String::new(),
+            checksum,
+            line_starts: vec![0],
+            deferred: true,
+        }
+    }
+
+    /// True when the file has not been read (see [`SourceFile::deferred`]).
+    pub fn is_deferred(&self) -> bool {
+        self.deferred
+    }
+
+    /// The text, refusing a deferred file: using one is a bug (see the type's docs).
+    fn loaded_text(&self) -> &str {
+        assert!(
+            !self.deferred,
+            "bug: {} was used before it was read (load the scripts a plan needs first)",
+            self.path.display()
+        );
+        &self.text
     }
 
     /// Builds a source file from text (tests, generated scripts).
@@ -68,20 +104,26 @@ impl SourceFile {
         &self.path
     }
 
-    /// Decoded text (BOM removed, line endings untouched).
+    /// Decoded text (BOM removed, line endings untouched). Panics on a deferred file.
     pub fn text(&self) -> &str {
-        &self.text
+        self.loaded_text()
     }
 
-    /// Checksum of the whole file (see [`Checksum`]).
+    /// Checksum of the whole file (see [`Checksum`]). Panics on a deferred file whose content
+    /// was never hashed.
     pub fn checksum(&self) -> &Checksum {
-        &self.checksum
+        self.checksum.as_ref().unwrap_or_else(|| {
+            panic!(
+                "bug: the checksum of {} was used before the file was read",
+                self.path.display()
+            )
+        })
     }
 
     /// Line and column of a byte offset into [`SourceFile::text`]. Offsets past the end clamp to
     /// the end; offsets inside a multi-byte character point at that character.
     pub fn line_col(&self, byte: usize) -> LineCol {
-        let byte = byte.min(self.text.len());
+        let byte = byte.min(self.loaded_text().len());
         let line_idx = match self.line_starts.binary_search(&byte) {
             Ok(i) => i,
             Err(i) => i - 1,
@@ -100,6 +142,7 @@ impl SourceFile {
 
     /// The text of a 1-based line, without its line ending.
     pub fn line_text(&self, line: usize) -> &str {
+        let _ = self.loaded_text();
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return "";
         };
@@ -116,7 +159,7 @@ impl SourceFile {
         self.line_starts
             .get(line.saturating_sub(1))
             .copied()
-            .unwrap_or(self.text.len())
+            .unwrap_or(self.loaded_text().len())
     }
 }
 

@@ -325,11 +325,15 @@ pub fn plan(
     policy: &Policy,
 ) -> Result<Plan, PlanError> {
     let mut entries = Vec::new();
-    let newest_applied = applied
+    // Each history row's version, parsed once (three uses below).
+    let applied_versions: Vec<Option<Version>> = applied
         .iter()
-        .filter(|a| a.kind == MigrationKind::Versioned)
-        .filter_map(|a| a.version.as_deref().and_then(|s| Version::parse(s).ok()))
-        .max();
+        .map(|a| match a.kind {
+            MigrationKind::Versioned => a.version.as_deref().and_then(|s| Version::parse(s).ok()),
+            MigrationKind::Repeatable => None,
+        })
+        .collect();
+    let newest_applied = applied_versions.iter().flatten().max().cloned();
     // History rows by canonical version (and repeatables by name): one pass over each side, so
     // planning costs O(n) however long the history is.
     let mut by_version: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -337,7 +341,7 @@ pub fn plan(
     for (i, a) in applied.iter().enumerate() {
         match a.kind {
             MigrationKind::Versioned => {
-                if let Some(v) = a.version.as_deref().and_then(|s| Version::parse(s).ok()) {
+                if let Some(v) = &applied_versions[i] {
                     by_version.entry(v.canonical_key()).or_insert(i);
                 }
             }
@@ -349,11 +353,7 @@ pub fn plan(
     let mut matched = vec![false; applied.len()];
     // A squashed baseline (written by `strata squash`) stands for every migration up to its
     // version: a database that applied any of those has, in effect, applied the baseline.
-    let oldest_applied = applied
-        .iter()
-        .filter(|a| a.kind == MigrationKind::Versioned)
-        .filter_map(|a| a.version.as_deref().and_then(|s| Version::parse(s).ok()))
-        .min();
+    let oldest_applied = applied_versions.iter().flatten().min().cloned();
     let covered_upto = local
         .iter()
         .filter(|m| {
@@ -418,15 +418,14 @@ pub fn plan(
             });
         }
     }
-    entries.sort_by(|a, b| {
-        let key = |e: &Entry| {
-            (
-                e.kind,
-                e.version.as_deref().and_then(|s| Version::parse(s).ok()),
-                e.name.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
+    // Keys computed once per entry, not twice per comparison (a version parse and a name
+    // copy each): this sort was most of planning's cost with 10,000 migrations.
+    entries.sort_by_cached_key(|e| {
+        (
+            e.kind,
+            e.version.as_deref().and_then(|s| Version::parse(s).ok()),
+            e.name.clone(),
+        )
     });
 
     let findings = findings_of(&entries, local);

@@ -7,6 +7,8 @@
 //! and says why. Every `.sql` file must be claimed: a file the chosen layout cannot read is an
 //! error naming it, never silently skipped. Discovery never touches a database.
 
+mod cache;
+mod deferred;
 mod layouts;
 mod listing;
 mod names;
@@ -15,7 +17,9 @@ mod placeholders;
 pub mod sqitch;
 
 pub use layouts::{layout_for, Layout, LayoutKind};
-pub use listing::{Entry, Listing};
+pub use cache::{FileCache, FileKey, RACY_MARGIN};
+pub use deferred::{load_dir_cached, Part};
+pub use listing::{Deferred, Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp};
 pub use placeholders::{render_placeholders, validate_value, Syntax};
 

@@ -15,8 +15,20 @@ pub struct Entry {
     /// Path of the sub-directory holding the file, relative to the set's directory (`None` at
     /// the top level).
     pub parent: Option<String>,
-    /// Raw bytes.
+    /// Raw bytes (empty while `deferred` is set).
     pub bytes: Vec<u8>,
+    /// Set when the file was deliberately not read (see [`Listing::read_cached`]).
+    pub deferred: Option<Deferred>,
+}
+
+/// Why an entry's bytes were not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deferred {
+    /// The file cache vouches for this checksum, and for the file being non-blank UTF-8 with
+    /// no directives and no section markers (see `cache.rs`).
+    Cached(strata_model::Checksum),
+    /// Not read at all: a down script, read when a revert needs it.
+    Unread,
 }
 
 /// All files of a migration directory.
@@ -32,60 +44,106 @@ impl Listing {
     /// Reads `dir` and everything below it (hidden directories excepted), so that a `.sql`
     /// file in a sub-directory is either read by the layout or reported, never missed.
     pub fn read(dir: &Path) -> std::io::Result<Listing> {
+        let (mut listing, found) = Listing::walk_dir(dir)?;
+        listing.fill(found, None)?;
+        Ok(listing)
+    }
+
+    /// Like [`Listing::read`], but reads only what planning needs: a `.sql` file whose `stat`
+    /// matches `cache` is not read (its entry is [`Deferred::Cached`]), and down scripts
+    /// (`*.down.sql`, `down.sql`) are not read at all ([`Deferred::Unread`]). Files read here
+    /// that qualify are added to the cache, which is rewritten when it changed.
+    pub fn read_cached(
+        dir: &Path,
+        cache: &mut crate::cache::FileCache,
+    ) -> std::io::Result<Listing> {
+        let (mut listing, found) = Listing::walk_dir(dir)?;
+        listing.fill(found, Some(cache))?;
+        Ok(listing)
+    }
+
+    /// Reads the bytes of every deferred entry (for layouts and verbs that need all texts).
+    pub fn read_deferred(&mut self) -> std::io::Result<()> {
+        for entry in &mut self.entries {
+            if entry.deferred.take().is_some() {
+                entry.bytes = std::fs::read(self.dir.join(&entry.rel))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn walk_dir(dir: &Path) -> std::io::Result<(Listing, Vec<Found>)> {
         let mut listing = Listing {
             dir: dir.to_owned(),
             entries: Vec::new(),
             unreadable_names: Vec::new(),
         };
-        listing.walk(dir, Path::new(""))?;
-        listing.read_contents()?;
-        Ok(listing)
+        let mut found = Vec::new();
+        listing.walk(dir, Path::new(""), &mut found)?;
+        Ok((listing, found))
     }
 
-    /// Reads every file's bytes. Opening and reading thousands of small files is most of the
-    /// cost of a no-op run, and it is system-call bound, so the files are read by a few threads.
-    fn read_contents(&mut self) -> std::io::Result<()> {
+    /// Reads (or, with a cache, checks) every file. Opening, reading and `stat`-ing thousands
+    /// of small files is most of the cost of a no-op run, and it is system-call bound, so the
+    /// files are handled by a few threads.
+    fn fill(
+        &mut self,
+        found: Vec<Found>,
+        cache: Option<&mut crate::cache::FileCache>,
+    ) -> std::io::Result<()> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 4);
-        let chunk = self.entries.len().div_ceil(threads).max(64);
+        let chunk = self.entries.len().div_ceil(threads).max(256);
         let dir = &self.dir;
+        let shared = cache.as_deref();
+        let mut hits: Vec<usize> = Vec::new();
+        let mut records = Vec::new();
         std::thread::scope(|scope| {
             let workers: Vec<_> = self
                 .entries
                 .chunks_mut(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        for entry in part {
-                            entry.bytes = std::fs::read(dir.join(&entry.rel))?;
-                        }
-                        Ok::<(), std::io::Error>(())
-                    })
+                .zip(found.chunks(chunk))
+                .enumerate()
+                .map(|(n, (part, found))| {
+                    scope.spawn(move || fill_part(dir, n * chunk, part, found, shared))
                 })
                 .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().expect("a file-reading thread panicked"))
-        })
+            for w in workers {
+                let (h, r) = w.join().expect("a file-reading thread panicked")?;
+                hits.extend(h);
+                records.extend(r);
+            }
+            Ok::<(), std::io::Error>(())
+        })?;
+        if let Some(cache) = cache {
+            let hits: Vec<&str> = hits.iter().map(|&i| self.entries[i].rel_str()).collect();
+            cache.update(&hits, records);
+        }
+        Ok(())
     }
 
-    fn walk(&mut self, abs: &Path, rel: &Path) -> std::io::Result<()> {
-        let mut children: Vec<_> = std::fs::read_dir(abs)?.collect::<Result<_, _>>()?;
-        children.sort_by_key(|e| e.file_name());
-        for child in children {
-            let Some(name) = child.file_name().to_str().map(str::to_owned) else {
-                self.unreadable_names.push(rel.join(child.file_name()));
+    fn walk(&mut self, abs: &Path, rel: &Path, found: &mut Vec<Found>) -> std::io::Result<()> {
+        let mut children: Vec<(std::ffi::OsString, std::fs::DirEntry)> = std::fs::read_dir(abs)?
+            .map(|e| e.map(|e| (e.file_name(), e)))
+            .collect::<Result<_, _>>()?;
+        // Sort on names taken once: `DirEntry::file_name` allocates on every call.
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (os_name, child) in children {
+            let Some(name) = os_name.to_str().map(str::to_owned) else {
+                self.unreadable_names.push(rel.join(&os_name));
                 continue;
             };
             let child_rel = rel.join(&name);
             // The directory entry's own type avoids a stat per file; symlinks are followed.
             let mut ty = child.file_type()?;
-            if ty.is_symlink() {
+            let symlink = ty.is_symlink();
+            if symlink {
                 ty = std::fs::metadata(child.path())?.file_type();
             }
             if ty.is_dir() {
                 if !name.starts_with('.') {
-                    self.walk(&child.path(), &child_rel)?;
+                    self.walk(&child.path(), &child_rel, found)?;
                 }
             } else if ty.is_file() {
                 let parent = child_rel
@@ -97,6 +155,11 @@ impl Listing {
                     name,
                     parent,
                     bytes: Vec::new(),
+                    deferred: None,
+                });
+                found.push(Found {
+                    entry: child,
+                    symlink,
                 });
             }
         }
@@ -123,6 +186,7 @@ impl Listing {
                     name,
                     parent,
                     bytes: bytes.to_vec(),
+                    deferred: None,
                 }
             })
             .collect();
@@ -154,4 +218,61 @@ impl Listing {
             .map(Path::to_owned)
             .unwrap_or_else(|_| path.to_owned())
     }
+}
+
+impl Entry {
+    /// The relative path as UTF-8 (names are UTF-8; the parent directories were too).
+    fn rel_str(&self) -> &str {
+        self.rel.to_str().unwrap_or_default()
+    }
+
+    /// A down script by name: read only when a revert needs it.
+    fn is_down_script(&self) -> bool {
+        self.name.ends_with(".down.sql") || self.name == "down.sql"
+    }
+}
+
+/// The directory entry behind a listing entry, for `stat` relative to its directory.
+struct Found {
+    entry: std::fs::DirEntry,
+    symlink: bool,
+}
+
+/// Fills one chunk of entries: reads them, or with a cache, defers what it can. Returns the
+/// indices (into the whole listing) of cache hits and the new cache records.
+fn fill_part(
+    dir: &Path,
+    first: usize,
+    part: &mut [Entry],
+    found: &[Found],
+    cache: Option<&crate::cache::FileCache>,
+) -> std::io::Result<(Vec<usize>, Vec<crate::cache::Record>)> {
+    let mut hits = Vec::new();
+    let mut records = Vec::new();
+    for (i, (entry, f)) in part.iter_mut().zip(found).enumerate() {
+        let Some(cache) = cache.filter(|_| entry.name.ends_with(".sql")) else {
+            entry.bytes = std::fs::read(dir.join(&entry.rel))?;
+            continue;
+        };
+        if entry.is_down_script() {
+            entry.deferred = Some(Deferred::Unread);
+            continue;
+        }
+        // `DirEntry::metadata` is an `fstatat` relative to the open directory (cheaper than a
+        // path lookup from the root); a symbolic link is followed to the file it names.
+        let meta = if f.symlink {
+            std::fs::metadata(f.entry.path())?
+        } else {
+            f.entry.metadata()?
+        };
+        let key = crate::cache::FileKey::of(&meta);
+        if let Some(checksum) = cache.lookup(entry.rel_str(), &key) {
+            entry.deferred = Some(Deferred::Cached(checksum));
+            hits.push(first + i);
+            continue;
+        }
+        entry.bytes = std::fs::read(dir.join(&entry.rel))?;
+        records.extend(cache.consider(entry.rel_str(), key, &entry.bytes));
+    }
+    Ok((hits, records))
 }

@@ -59,7 +59,7 @@ pub async fn run_with_reason(
     reason: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    let sets = app::load_sets(settings)?;
+    let mut sets = app::load_sets_deferred(settings)?;
     let err = &mut *io.err;
     let mut say = |m: &str| {
         let _ = writeln!(err, "{m}");
@@ -70,7 +70,7 @@ pub async fn run_with_reason(
 
     if dry_run {
         let mut docs = Vec::new();
-        for set in &sets {
+        for set in &mut sets {
             let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
             if settings.json {
                 docs.push(render::plan_json(set, &plan, true));
@@ -95,7 +95,7 @@ pub async fn run_with_reason(
         && !strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?
     {
         let mut idle = true;
-        for set in &sets {
+        for set in &mut sets {
             let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
             if !plan.steps.is_empty() {
                 idle = false;
@@ -129,7 +129,7 @@ pub async fn run_with_reason(
     lock.register(&registry).await?;
     let mut results = Vec::new();
     let mut failure = None;
-    for set in &sets {
+    for set in &mut sets {
         let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
         if !settings.json && !settings.quiet {
             if plan.steps.is_empty() {

@@ -11,7 +11,7 @@ use strata_plan::Target;
 
 /// Runs `status`.
 pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i32> {
-    let sets = app::load_sets(settings)?;
+    let mut sets = app::load_sets_deferred(settings)?;
     let err = &mut *io.err;
     let mut say = |m: &str| {
         let _ = writeln!(err, "{m}");
@@ -21,23 +21,13 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
     let registry = Registry::new(&settings.registry_schema);
     let mut docs = Vec::new();
     let mut clean = true;
-    for set in &sets {
-        let (applied, plan) =
-            app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
+    for set in &mut sets {
+        let (_, plan) = app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
         clean &= plan.is_clean();
-        // Another tool's history still in the database: say when it disagrees with strata's.
-        let shared = super::adopt::shared_history(&session, set, &applied).await?;
         if settings.json {
-            let mut doc = render::status_json(set, &plan);
-            if let (Some(s), Some(obj)) = (&shared, doc.as_object_mut()) {
-                obj.insert("shared_history".into(), s.json());
-            }
-            docs.push(doc);
+            docs.push(render::status_json(set, &plan));
         } else {
             render::status_text(set, &plan, io.out)?;
-            if let Some(w) = shared.as_ref().and_then(|s| s.warning(&set.spec.name)) {
-                writeln!(io.out, "  {w}")?;
-            }
         }
     }
     if settings.json {

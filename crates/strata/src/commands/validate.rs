@@ -12,7 +12,7 @@ use strata_plan::{State, Target};
 
 /// Runs `validate`.
 pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
-    let sets = match app::load_sets(settings) {
+    let mut sets = match app::load_sets(settings) {
         Ok(s) => s,
         Err(e) => {
             if settings.json {
@@ -34,7 +34,7 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
     let session = app::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let mut findings = Vec::new();
-    for set in &sets {
+    for set in &mut sets {
         let (_, plan) = app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
         for f in &plan.findings {
             findings.push(json!({"set": set.spec.name, "migration": f.key, "state": f.state.as_str(), "message": f.message}));

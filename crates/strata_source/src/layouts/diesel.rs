@@ -1,14 +1,13 @@
 //! diesel: one directory per migration, `<version>_<name>/up.sql` and `down.sql`.
 
-use super::{
-    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
-};
+use super::{common_checks, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
 use crate::Problem;
 use std::collections::BTreeMap;
 use std::path::Path;
-use strata_model::{MigrationId, Script};
+use strata_model::MigrationId;
 
 /// The diesel layout.
 pub struct Diesel;
@@ -56,23 +55,11 @@ impl Layout for Diesel {
                     .push(unclaimed(LayoutKind::Diesel, &up_entry.rel));
                 continue;
             };
-            let Some(file) = source_file(listing, up_entry, &mut loaded.problems) else {
+            let Some(up) = whole_script(listing, up_entry, &mut loaded.problems) else {
                 continue;
             };
-            let directives = directives_of(
-                &file,
-                0..file.text().len(),
-                &up_entry.rel,
-                &mut loaded.problems,
-            );
-            let checksum = file.checksum().clone();
-            let up = Script::whole(file, directives);
-            let down = down.and_then(|d| {
-                let file = source_file(listing, d, &mut loaded.problems)?;
-                let directives =
-                    directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
-                Some(Script::whole(file, directives))
-            });
+            let checksum = up.file.checksum().clone();
+            let down = down.and_then(|d| whole_script(listing, d, &mut loaded.problems));
             let id = MigrationId {
                 version: Some(version),
                 name,

@@ -1,14 +1,13 @@
 //! File-pair layouts: golang-migrate/sqlx `.up.sql`/`.down.sql`, and plain numbered files with
 //! an optional `.down.sql` sibling (the psql-loop projects).
 
-use super::{
-    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
-};
+use super::{common_checks, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
 use crate::Problem;
 use std::collections::BTreeMap;
-use strata_model::{MigrationId, Script};
+use strata_model::MigrationId;
 
 /// golang-migrate / sqlx pairs.
 pub struct Updown;
@@ -78,23 +77,13 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
             loaded.problems.push(unclaimed(kind, &entry.rel));
             continue;
         };
-        let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
+        let Some(up) = whole_script(listing, entry, &mut loaded.problems) else {
             continue;
         };
-        let directives = directives_of(
-            &file,
-            0..file.text().len(),
-            &entry.rel,
-            &mut loaded.problems,
-        );
-        let checksum = file.checksum().clone();
-        let up = Script::whole(file, directives);
-        let down = downs.get(stem).and_then(|d| {
-            let file = source_file(listing, d, &mut loaded.problems)?;
-            let directives =
-                directives_of(&file, 0..file.text().len(), &d.rel, &mut loaded.problems);
-            Some(Script::whole(file, directives))
-        });
+        let checksum = up.file.checksum().clone();
+        let down = downs
+            .get(stem)
+            .and_then(|d| whole_script(listing, d, &mut loaded.problems));
         let id = MigrationId {
             version: Some(version),
             name,

@@ -1,0 +1,291 @@
+//! A file-hash cache, so that a run with nothing to do does not read and hash every migration.
+//!
+//! `up` and `status` must compare every applied migration's checksum with its file, and at
+//! 10,000 migrations reading and hashing the files is most of a no-op run. The cache remembers,
+//! per file, the `sha256-lf` checksum together with what `stat` said about the file when it was
+//! hashed; a later run that finds the very same `stat` answer uses the remembered checksum
+//! instead of reading the file.
+//!
+//! # Why a hit is safe
+//!
+//! An entry is keyed by the path (relative to the set's directory) and the file's size,
+//! modification time, status-change time (`ctime`, nanoseconds), inode and device. It is used
+//! only when all of them match, and dropped otherwise. The argument that an unchanged key means
+//! unchanged content:
+//!
+//! - Every way of changing a file's content updates its `ctime` to the current time: `write`,
+//!   `truncate`, `mmap` writes, and also `utimensat` (so `touch -d`, `cp -p`, `rsync -t` or
+//!   `git checkout` restoring an old mtime still move `ctime`). User space cannot set `ctime`.
+//! - Replacing the file (editors that write a new file and rename it over the old one, `git
+//!   checkout`, `cp` to a new path) gives a new inode, or, if the inode number is reused, a new
+//!   `ctime` anyway.
+//! - The remaining gap is timestamp granularity: a change within the same timestamp tick as the
+//!   change the cache saw would leave `ctime` equal. The cache therefore never records a file
+//!   whose `ctime` or mtime is less than [`RACY_MARGIN`] before the clock reading taken *before*
+//!   the file was read (git calls such entries "racily clean"). Any later change then gets a
+//!   `ctime` at least that clock reading minus one tick, so strictly newer than the recorded
+//!   one. The margin covers coarse kernel clocks (a few ms) and 2-second filesystems (FAT).
+//!
+//! What this does not cover, deliberately: a system clock stepped back by more than the margin
+//! between two edits, files on a network filesystem whose server clock runs behind this
+//! machine's by more than the margin *and* that are edited twice within one server tick while
+//! strata reads them, and writes that bypass the filesystem (a raw block device). `strata
+//! validate` and every verb other than `up`/`down`/`status` never use the cache, and
+//! `STRATA_NO_FILE_CACHE=1` turns it off.
+//!
+//! The cache is only an optimisation: a missing, unreadable, corrupt or unwritable cache file
+//! means every file is read, as without it. It is written atomically (a temporary file renamed
+//! into place), so concurrent runs at worst overwrite each other's equally valid entries.
+//! Only files that are valid UTF-8, not blank, and contain no `strata:` directive and no dbmate
+//! or goose section marker are recorded, so the loader may treat a hit as a file with no
+//! directives that the layout reads as one whole script.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use strata_model::{Checksum, ChecksumAlgorithm};
+
+/// How long before the pre-read clock reading a file must have last changed to be recorded.
+pub const RACY_MARGIN: Duration = Duration::from_secs(3);
+
+const HEADER: &str = "strata file-hash cache v1";
+
+/// What `stat` says about a file: the cache key besides its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKey {
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+impl FileKey {
+    /// The key of a file from its metadata (of the file itself, symbolic links followed).
+    pub fn of(meta: &std::fs::Metadata) -> FileKey {
+        FileKey {
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    key: FileKey,
+    hex: String,
+}
+
+/// A file the loader read and found worth remembering.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    rel: String,
+    key: FileKey,
+    hex: String,
+}
+
+/// The cache of one migration directory.
+#[derive(Debug)]
+pub struct FileCache {
+    path: PathBuf,
+    dir: String,
+    entries: HashMap<String, Cached>,
+    /// Nanoseconds since the epoch, read before any file is read (see the module docs).
+    read_started_ns: i128,
+    /// False for [`FileCache::disabled`].
+    enabled: bool,
+}
+
+impl FileCache {
+    /// Opens the cache of directory `dir` stored in `cache_dir` (typically `.strata/cache` of
+    /// the project). A missing or unreadable cache is an empty one.
+    pub fn open(cache_dir: &Path, dir: &Path) -> FileCache {
+        let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+        let dir = dir_abs.to_string_lossy().into_owned();
+        let path = cache_dir.join(format!("files-{:016x}.txt", fnv1a(dir.as_bytes())));
+        let read_started_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let entries = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| parse(&text, &dir))
+            .unwrap_or_default();
+        FileCache {
+            path,
+            dir,
+            entries,
+            read_started_ns,
+            enabled: true,
+        }
+    }
+
+    /// A cache that never hits and is never written (`STRATA_NO_FILE_CACHE=1`).
+    pub fn disabled() -> FileCache {
+        FileCache {
+            path: PathBuf::new(),
+            dir: String::new(),
+            entries: HashMap::new(),
+            read_started_ns: 0,
+            enabled: false,
+        }
+    }
+
+    /// Pretends this run started at `ns` (nanoseconds since the epoch), so tests can have
+    /// files they just wrote count as settled.
+    #[cfg(test)]
+    pub(crate) fn started_at(mut self, ns: i128) -> FileCache {
+        self.read_started_ns = ns;
+        self
+    }
+
+    /// The checksum remembered for `rel` if the file still has exactly `key`.
+    pub fn lookup(&self, rel: &str, key: &FileKey) -> Option<Checksum> {
+        let hit = self.entries.get(rel).filter(|c| c.key == *key)?;
+        Some(Checksum {
+            algorithm: ChecksumAlgorithm::Sha256Lf,
+            hex: hit.hex.clone(),
+        })
+    }
+
+    /// A record for a file just read, if it may be cached: its content qualifies (see the
+    /// module docs) and it did not change within [`RACY_MARGIN`] of this run's start.
+    pub(crate) fn consider(&self, rel: &str, key: FileKey, bytes: &[u8]) -> Option<Record> {
+        if !self.enabled {
+            return None;
+        }
+        let margin = RACY_MARGIN.as_nanos() as i128;
+        let settled = |t: i128| t < self.read_started_ns - margin;
+        if !settled(key.ctime_ns) || !settled(key.mtime_ns) || rel.contains(['\n', '\r']) {
+            return None;
+        }
+        if !plain_content(bytes) {
+            return None;
+        }
+        Some(Record {
+            rel: rel.to_owned(),
+            key,
+            hex: Checksum::of_bytes(bytes).hex,
+        })
+    }
+
+    /// Rewrites the cache when it changed: `hits` are the paths found valid in this run,
+    /// `records` the new entries. Entries of files that were not hit are dropped (edited,
+    /// removed). Failures are ignored: the cache is an optimisation.
+    pub(crate) fn update(&mut self, hits: &[&str], records: Vec<Record>) {
+        if !self.enabled || (records.is_empty() && hits.len() == self.entries.len()) {
+            return;
+        }
+        let mut kept: HashMap<String, Cached> = HashMap::with_capacity(hits.len() + records.len());
+        for rel in hits {
+            if let Some((k, v)) = self.entries.remove_entry(*rel) {
+                kept.insert(k, v);
+            }
+        }
+        for r in records {
+            kept.insert(
+                r.rel,
+                Cached {
+                    key: r.key,
+                    hex: r.hex,
+                },
+            );
+        }
+        self.entries = kept;
+        let _ = self.save();
+    }
+
+    fn save(&self) -> std::io::Result<()> {
+        let parent = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
+        let mut text = String::with_capacity(64 + self.entries.len() * 160);
+        text.push_str(HEADER);
+        text.push('\n');
+        text.push_str(&self.dir);
+        text.push('\n');
+        let mut rows: Vec<_> = self.entries.iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (rel, c) in rows {
+            let k = &c.key;
+            text.push_str(&format!(
+                "{} {} {} {} {} {} {}\n",
+                k.size, k.mtime_ns, k.ctime_ns, k.ino, k.dev, c.hex, rel
+            ));
+        }
+        let tmp = parent.join(format!(
+            ".{}.{}.tmp",
+            self.path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let result = std::fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .and_then(|()| std::fs::rename(&tmp, &self.path));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Where the cache lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Content the loader can take on trust from the cache: UTF-8, not blank, no `strata:`
+/// directive and no dbmate/goose marker (a conservative substring test: a file that merely
+/// mentions one of them is read every time, which is only slower).
+fn plain_content(bytes: &[u8]) -> bool {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    !strata_model::sql_is_blank(text)
+        && !text.contains("strata:")
+        && !text.contains("migrate:")
+        && !text.to_ascii_lowercase().contains("+goose")
+}
+
+fn parse(text: &str, dir: &str) -> Option<HashMap<String, Cached>> {
+    let mut lines = text.lines();
+    if lines.next()? != HEADER || lines.next()? != dir {
+        return None;
+    }
+    let mut entries = HashMap::new();
+    for line in lines {
+        let mut f = line.splitn(7, ' ');
+        let key = FileKey {
+            size: f.next()?.parse().ok()?,
+            mtime_ns: f.next()?.parse().ok()?,
+            ctime_ns: f.next()?.parse().ok()?,
+            ino: f.next()?.parse().ok()?,
+            dev: f.next()?.parse().ok()?,
+        };
+        let hex = f.next()?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let rel = f.next()?;
+        entries.insert(
+            rel.to_owned(),
+            Cached {
+                key,
+                hex: hex.to_owned(),
+            },
+        );
+    }
+    Some(entries)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
