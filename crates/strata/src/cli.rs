@@ -120,6 +120,42 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Compare the live schema with what its applied migrations produce.
     Drift(ScratchArgs),
+    /// Check migrations for locking, transaction and compatibility hazards, the way strata will
+    /// run them.
+    Lint(LintArgs),
+}
+
+/// `strata lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Migration directories or files (default: the configured sets). A file is linted in its
+    /// directory's context: earlier migrations feed the schema state, only the file is reported.
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// Output format (`--json` is `--format json`).
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "github", "sarif"])]
+    pub format: String,
+    /// Only report migrations added since this git ref (branch, tag, commit); older ones are
+    /// treated as applied.
+    #[arg(long, value_name = "GIT_REF", conflicts_with = "pending")]
+    pub since: Option<String>,
+    /// Only report migrations not yet applied on the database (connects; also reads the server
+    /// version and table sizes).
+    #[arg(long)]
+    pub pending: bool,
+    /// PostgreSQL major version to lint for (default: `[lint] target_version`, the connected
+    /// server's, else 14).
+    #[arg(long, value_name = "MAJOR")]
+    pub pg_version: Option<u32>,
+    /// Rule level for this run, overriding strata.toml: `--rule prefer-robust-stmts=warning`.
+    #[arg(long = "rule", value_name = "RULE=LEVEL")]
+    pub rules: Vec<String>,
+    /// Print a rule's documentation and exit.
+    #[arg(long, value_name = "RULE", conflicts_with_all = ["list_rules", "paths"])]
+    pub explain: Option<String>,
+    /// List every rule with its category and level, and exit.
+    #[arg(long)]
+    pub list_rules: bool,
 }
 
 /// Where throwaway databases come from.
@@ -193,6 +229,9 @@ pub struct UpArgs {
     /// Print the plan and the exact SQL; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not lint the pending migrations first (also `[lint] on_up = false` in strata.toml).
+    #[arg(long, env = "STRATA_NO_LINT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_lint: bool,
 }
 
 /// `strata down`.

@@ -37,6 +37,23 @@ pub struct FileConfig {
     /// The migration sets.
     #[serde(default, rename = "set")]
     pub sets: Vec<SetConfig>,
+    /// `[lint]`: the linter's configuration.
+    #[serde(default)]
+    pub lint: LintConfig,
+}
+
+/// `[lint]` in strata.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    /// PostgreSQL major version the migrations target (default: the connected server's, else
+    /// 14).
+    pub target_version: Option<u32>,
+    /// Whether `up` lints pending migrations first and refuses on errors (default true).
+    pub on_up: Option<bool>,
+    /// Per-rule levels: `rule-name = "off" | "warning" | "error"`.
+    #[serde(default)]
+    pub rules: std::collections::BTreeMap<String, String>,
 }
 
 /// One `[[set]]`.
@@ -126,6 +143,8 @@ pub struct Settings {
     pub schemaless_sets: Vec<String>,
     /// Directory holding strata.toml, or the working directory; `.strata/` lives here.
     pub project_root: PathBuf,
+    /// The `[lint]` section.
+    pub lint: LintConfig,
 }
 
 /// Parses `5s`, `500ms`, `2min`, `1h`, `0` into milliseconds.
@@ -213,6 +232,17 @@ pub fn resolve(
     args: &GlobalArgs,
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings> {
+    resolve_sets(args, cwd, env, true)
+}
+
+/// Like [`resolve`]; with `require_sets` false, no configured set is not an error (for
+/// `strata lint <paths>`, which names its own).
+pub fn resolve_sets(
+    args: &GlobalArgs,
+    cwd: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    require_sets: bool,
 ) -> Result<Settings> {
     let config_path = match &args.config {
         Some(p) => Some(if p.is_absolute() {
@@ -373,6 +403,8 @@ pub fn resolve(
             seed_after: None,
             placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
         }]
+    } else if !require_sets {
+        Vec::new()
     } else {
         bail!("no migration set configured: pass --dir <DIR>, create a strata.toml with a [[set]] entry, or run strata where a `migrations/` directory exists");
     };
@@ -414,6 +446,7 @@ pub fn resolve(
             .unwrap_or("500ms"),
     )?);
     Ok(Settings {
+        lint: file.lint.clone(),
         lock_retries,
         retry_delay,
         sets,

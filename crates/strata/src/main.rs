@@ -85,13 +85,23 @@ fn run(
         return dev::run(&root, args.action, io.out);
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let settings = config::resolve(&cli.global, &cwd, &env)?;
+    let names_its_own_input = matches!(&cli.command, Command::Lint(a)
+        if a.explain.is_some() || a.list_rules || !a.paths.is_empty());
+    let settings = if names_its_own_input {
+        config::resolve_sets(&cli.global, &cwd, &env, false)?
+    } else {
+        config::resolve(&cli.global, &cwd, &env)?
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Up(a) => {
+                let mut settings = settings.clone();
+                if a.no_lint {
+                    settings.lint.on_up = Some(false);
+                }
                 commands::migrate::run(
                     &settings,
                     Target::Up {
@@ -164,6 +174,7 @@ fn run(
             },
             Command::Stats => commands::schema::stats(&settings, &mut io).await,
             Command::Verify(a) => commands::verify::verify(&settings, a.from.as_deref(), a.with_data, a.scratch.scratch_url.as_deref(), &mut io).await,
+            Command::Lint(a) => commands::lint::run(&settings, &a, &mut io).await,
             Command::Drift(a) => commands::verify::drift(&settings, a.scratch_url.as_deref(), &mut io).await,
         }
     })

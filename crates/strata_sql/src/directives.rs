@@ -9,6 +9,7 @@ use strata_model::{parse_duration_ms, Directive, DirectiveKind};
 /// Directive names, and whether they take a duration.
 const KNOWN: &[(&str, bool)] = &[
     ("no-transaction", false),
+    ("allow", false),
     ("squashed-baseline", false),
     ("lock-timeout", true),
     ("statement-timeout", true),
@@ -52,12 +53,8 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
             message,
         };
         let Some(&(_, takes_value)) = KNOWN.iter().find(|(k, _)| *k == name) else {
-            let suggestion = KNOWN
-                .iter()
-                .map(|(k, _)| (edit_distance(k, name), *k))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map(|(_, k)| k.to_owned());
+            let suggestion =
+                strata_model::closest_name(name, KNOWN.iter().map(|(k, _)| *k)).map(str::to_owned);
             let hint = suggestion
                 .as_ref()
                 .map(|s| format!("; did you mean `-- strata:{s}`?"))
@@ -76,6 +73,17 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
                 suggestion,
             ));
         };
+        if name == "allow" {
+            // Lint suppressions belong to the linter, which checks the rule names against its
+            // registry; here they only need to name a rule.
+            if value.is_none() {
+                return Err(error(
+                    format!("directive `-- strata:allow` at line {line_no} needs a rule name, like `-- strata:allow ban-drop-column column unused since v2`"),
+                    None,
+                ));
+            }
+            continue;
+        }
         let kind = match (name, takes_value, value) {
             ("no-transaction", _, None) => DirectiveKind::NoTransaction,
             ("squashed-baseline", _, None) => DirectiveKind::SquashedBaseline,
@@ -98,20 +106,6 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
         });
     }
     Ok(found)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -119,6 +119,15 @@ pub async fn run_with_reason(
     }
 
     let mut lock = app::lock(&db, settings, &mut say).await?;
+    // Lint what is about to run, every set before any set runs, so a refusal changes nothing.
+    if matches!(target, Target::Up { .. } | Target::Goto(_)) && settings.lint.on_up != Some(false) {
+        for set in &mut sets {
+            let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+            if let Some(code) = super::lint::gate(settings, &session, set, &plan.steps, io).await? {
+                return Ok(code);
+            }
+        }
+    }
     // Ctrl-C / SIGTERM: stop starting anything new, cancel the running statement on the
     // server (its transaction rolls back), and let the normal error path record and report
     // the state, release the lock and exit 2. A second signal exits at once; the server

@@ -4,6 +4,7 @@
 pub mod adopt;
 pub mod baseline;
 pub mod fresh;
+pub mod lint;
 pub mod migrate;
 pub mod new;
 pub mod renumber;

@@ -22,12 +22,22 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
     let mut docs = Vec::new();
     let mut clean = true;
     for set in &mut sets {
-        let (_, plan) = app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
+        let (applied, plan) =
+            app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
         clean &= plan.is_clean();
+        // Another tool's history still in the database: say when it disagrees with strata's.
+        let shared = super::adopt::shared_history(&session, set, &applied).await?;
         if settings.json {
-            docs.push(render::status_json(set, &plan));
+            let mut doc = render::status_json(set, &plan);
+            if let (Some(s), Some(obj)) = (&shared, doc.as_object_mut()) {
+                obj.insert("shared_history".into(), s.json());
+            }
+            docs.push(doc);
         } else {
             render::status_text(set, &plan, io.out)?;
+            if let Some(w) = shared.as_ref().and_then(|s| s.warning(&set.spec.name)) {
+                writeln!(io.out, "  {w}")?;
+            }
         }
     }
     if settings.json {

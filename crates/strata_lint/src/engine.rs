@@ -1,0 +1,336 @@
+//! Runs the rules over a set, statement by statement, in the order strata would apply them.
+
+use crate::rules::{Ctx, Raw, Sink};
+use crate::state::{Applying, SchemaState};
+use crate::suppress::{self, Scope};
+use crate::{find_rule, Category, Finding, Level, Options, Report, Unit, RULES};
+use pg_query::protobuf::node::Node as N;
+use strata_model::TransactionMode;
+use strata_sql::{analyze, decide_transaction_mode, unclosed_transaction, TransactionControl};
+
+/// Lints `units` in order. Units with `report == false` only feed the schema state (their
+/// rules do not run), so linting the pending tail of a long history stays cheap.
+pub fn lint(units: &[Unit<'_>], options: &Options) -> Report {
+    let mut state = SchemaState::default();
+    let mut report = Report::default();
+    for (index, unit) in units.iter().enumerate() {
+        state.begin_unit(index);
+        let statements = lint_unit(unit, options, &mut state, &mut report.findings);
+        if unit.report {
+            report.scripts += 1;
+            report.statements += statements;
+        }
+    }
+    report
+}
+
+/// A statement's parse tree; after a syntax error elsewhere in the script each statement is
+/// parsed alone, so its locations are relative to its own start (`base`).
+struct Parsed {
+    node: Option<N>,
+    base: usize,
+    error: Option<String>,
+}
+
+fn lint_unit(
+    unit: &Unit<'_>,
+    options: &Options,
+    state: &mut SchemaState,
+    out: &mut Vec<Finding>,
+) -> usize {
+    let sql = unit.script.sql();
+    let analysis = analyze(sql);
+    let shape = decide_transaction_mode(sql, &analysis, &unit.script.directives);
+    let reparsed: Option<Vec<Parsed>> = analysis.syntax_error.as_ref().map(|_| {
+        analysis
+            .statements
+            .iter()
+            .map(|s| {
+                let text = &sql[s.range.clone()];
+                match pg_query::parse(text, pg_query::ParserOptions::DEFAULT) {
+                    Ok(p) => Parsed {
+                        node: p
+                            .protobuf
+                            .stmts
+                            .into_iter()
+                            .next()
+                            .and_then(|r| r.stmt)
+                            .and_then(|n| n.node),
+                        base: s.range.start,
+                        error: None,
+                    },
+                    Err(e) => Parsed {
+                        node: None,
+                        base: s.range.start,
+                        error: Some(match e {
+                            pg_query::Error::Parse(m) => m,
+                            other => other.to_string(),
+                        }),
+                    },
+                }
+            })
+            .collect()
+    });
+    let unclosed = unclosed_transaction(&analysis);
+    let autocommit = shape.decision.mode == TransactionMode::NonTransactional;
+    // Atomicity only matters with something to be atomic with: at least two statements that
+    // change something, one of them an ordinary statement running outside a transaction.
+    let changes = |s: &strata_sql::Statement| {
+        !s.session_setting
+            && s.transaction_control.is_none()
+            && s.node
+                .as_ref()
+                .is_none_or(|n| !is_harmless_outside_transaction(n))
+    };
+    let first_mixed =
+        if autocommit && analysis.statements.iter().filter(|s| changes(s)).count() >= 2 {
+            analysis
+                .statements
+                .iter()
+                .position(|s| !s.needs_autocommit && changes(s) && s.node.is_some())
+        } else {
+            None
+        };
+    let directive_timeout = unit.script.directives.iter().find_map(|d| match d.kind {
+        strata_model::DirectiveKind::LockTimeout { ms } => Some(ms),
+        _ => None,
+    });
+    let configured_timeout = directive_timeout.unwrap_or(options.lock_timeout_ms) > 0;
+
+    let mut raws: Vec<Raw> = Vec::new();
+    let mut script_tx_open = false;
+    let mut tx = 0usize;
+    let mut entered_tx = false;
+    for (i, statement) in analysis.statements.iter().enumerate() {
+        let (node, base) = match &reparsed {
+            Some(parsed) => {
+                let p = &parsed[i];
+                if let Some(message) = &p.error {
+                    raws.push(syntax_error(sql, statement.range.clone(), message, i));
+                }
+                (p.node.as_ref(), p.base)
+            }
+            None => (statement.node.as_ref(), 0),
+        };
+        let mut nesting = None;
+        match statement.transaction_control {
+            Some(TransactionControl::Begin) => {
+                if script_tx_open {
+                    nesting = Some("BEGIN inside a transaction the script already opened");
+                }
+                if !script_tx_open {
+                    tx += 1;
+                }
+                script_tx_open = true;
+            }
+            Some(TransactionControl::Commit | TransactionControl::Rollback) => {
+                if !script_tx_open && shape.decision.mode != TransactionMode::Transactional {
+                    nesting = Some(
+                        "COMMIT/ROLLBACK without a BEGIN: no transaction is open at this point",
+                    );
+                }
+                script_tx_open = false;
+            }
+            _ => {}
+        }
+        let in_tx = shape.decision.mode == TransactionMode::Transactional || script_tx_open;
+        if shape.decision.mode == TransactionMode::Transactional && !entered_tx {
+            entered_tx = true;
+            tx += 1;
+        }
+        let Some(node) = node else { continue };
+        if unit.report {
+            let ctx = Ctx {
+                node,
+                statement,
+                index: i,
+                sql,
+                base,
+                in_tx,
+                tx,
+                mode_reason: &shape.decision.reason,
+                nesting,
+                unclosed_begin: unclosed == Some(i),
+                first_mixed_statement: first_mixed == Some(i),
+                lock_timeout: configured_timeout || state.lock_timeout_set(),
+                state,
+                options,
+            };
+            for rule in RULES {
+                let Level::On(severity) = options.level(rule) else {
+                    continue;
+                };
+                if rule.category == Category::Meta {
+                    continue;
+                }
+                let mut sink = Sink::new(rule, severity, i);
+                (rule.check)(&ctx, &mut sink);
+                raws.extend(sink.into_raws());
+            }
+        }
+        state.apply(&Applying {
+            node,
+            statement: i,
+            in_tx,
+            tx,
+            pending: unit.pending,
+        });
+    }
+    if !unit.report {
+        return analysis.statements.len();
+    }
+
+    let ranges: Vec<_> = analysis
+        .statements
+        .iter()
+        .map(|s| s.range.clone())
+        .collect();
+    let mut suppressions = suppress::scan(sql, &ranges);
+    raws.retain(|raw| {
+        let hit = suppressions.iter_mut().find(|s| {
+            s.rule == raw.rule.name
+                && match s.scope {
+                    Scope::File => true,
+                    Scope::Statement(i) => Some(i) == raw.statement,
+                    Scope::Dangling => false,
+                }
+        });
+        match hit {
+            Some(s) => {
+                s.used = true;
+                false
+            }
+            None => true,
+        }
+    });
+    for s in &suppressions {
+        let (rule_name, message, help) = match find_rule(&s.rule) {
+            None => (
+                "invalid-suppression",
+                format!("`-- strata:allow {}` names no lint rule", s.rule),
+                match suppress::closest_rule(&s.rule) {
+                    Some(c) => {
+                        format!("did you mean `{c}`? `strata lint --list-rules` lists every rule")
+                    }
+                    None => "`strata lint --list-rules` lists every rule".to_owned(),
+                },
+            ),
+            Some(rule) if !s.used && options.level(rule) != Level::Off => (
+                "unused-suppression",
+                match s.scope {
+                    Scope::Dangling => format!(
+                        "`-- strata:allow {}` is not followed by any statement",
+                        s.rule
+                    ),
+                    _ => format!(
+                        "`-- strata:allow {}` suppresses nothing: the rule finds no problem here",
+                        s.rule
+                    ),
+                },
+                "remove the comment (or move it directly above the statement it is meant for)"
+                    .to_owned(),
+            ),
+            Some(_) => continue,
+        };
+        let Some(rule) = find_rule(rule_name) else {
+            continue;
+        };
+        let Level::On(severity) = options.level(rule) else {
+            continue;
+        };
+        raws.push(Raw {
+            rule,
+            severity,
+            statement: None,
+            at: s.span.start,
+            end: Some(s.span.end),
+            message,
+            help,
+            table: None,
+        });
+    }
+    raws.sort_by_key(|r| r.at);
+    for raw in raws {
+        out.push(finding(unit, &ranges, raw));
+    }
+    analysis.statements.len()
+}
+
+/// Statements whose partial application cannot hurt: comments, grants and ANALYZE do not need
+/// a transaction to be safe to re-run.
+fn is_harmless_outside_transaction(node: &N) -> bool {
+    matches!(
+        node,
+        N::CommentStmt(_) | N::GrantStmt(_) | N::VacuumStmt(_) | N::SelectStmt(_)
+    )
+}
+
+fn syntax_error(sql: &str, range: std::ops::Range<usize>, message: &str, index: usize) -> Raw {
+    let text = &sql[range.clone()];
+    let near = message
+        .split_once("at or near \"")
+        .and_then(|(_, rest)| rest.rsplit_once('"'))
+        .map(|(token, _)| token);
+    let at = near
+        .and_then(|token| {
+            pg_query::scan_tokens(text).ok().and_then(|tokens| {
+                tokens
+                    .iter()
+                    .find(|t| text.get(t.start as usize..t.end as usize) == Some(token))
+                    .map(|t| t.start as usize)
+            })
+        })
+        .map(|offset| range.start + offset)
+        .unwrap_or(if message.contains("end of input") {
+            range.end
+        } else {
+            range.start
+        });
+    Raw {
+        rule: find_rule("syntax-error").expect("syntax-error is registered"),
+        severity: crate::Severity::Error,
+        statement: Some(index),
+        at,
+        end: None,
+        message: format!("syntax error in statement {}: {message}", index + 1),
+        help: "fix the SQL; no other rule ran on this statement, and strata will not run it".into(),
+        table: None,
+    }
+}
+
+fn finding(unit: &Unit<'_>, statements: &[std::ops::Range<usize>], raw: Raw) -> Finding {
+    let script = unit.script;
+    let sql = script.sql();
+    let at = raw.at.min(sql.len());
+    let statement_end = raw
+        .statement
+        .and_then(|i| statements.get(i))
+        .map_or(sql.len(), |r| r.end.max(at));
+    let line_end = sql[at..].find('\n').map_or(sql.len(), |n| at + n);
+    let end = raw
+        .end
+        .unwrap_or_else(|| statement_end.min(line_end))
+        .max(at)
+        .min(sql.len());
+    let start_file = script.range.start + at;
+    let end_file = script.range.start + end;
+    let start = script.file.line_col(start_file);
+    let stop = script.file.line_col(end_file);
+    Finding {
+        rule: raw.rule.name,
+        severity: raw.severity,
+        message: raw.message,
+        help: raw.help,
+        file: script.file.path().to_path_buf(),
+        line: start.line,
+        col: start.col,
+        end_line: stop.line,
+        end_col: stop.col,
+        migration: unit.name.clone(),
+        statement: raw.statement.map(|i| i + 1),
+        table: raw.table,
+        table_rows: None,
+        span: start_file..end_file,
+        source: script.file.clone(),
+    }
+}

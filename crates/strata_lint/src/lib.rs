@@ -1,0 +1,310 @@
+//! A safety linter for PostgreSQL migrations that knows how strata will run them.
+//!
+//! Other linters guess whether the runner wraps a file in a transaction and flag an index on a
+//! table the same file just created. This crate asks [`strata_sql::decide_transaction_mode`],
+//! the function the executor itself uses, how each migration runs, and follows the schema
+//! through the set (tables created in the same or in not-yet-applied migrations are new and
+//! empty, so locking them is harmless). Rules live one per file under `rules/`; the registry
+//! in [`RULES`] is the single list of names, categories, default levels and documentation.
+//!
+//! The crate is pure: it never connects to a database. Callers that have one pass what it
+//! knows (the server version, which migrations are pending, table sizes) in [`Options`] and
+//! [`Unit`].
+
+mod ast;
+mod engine;
+mod render;
+mod rules;
+mod state;
+mod suppress;
+
+pub use engine::lint;
+pub use render::{render_github, render_json, render_sarif, render_text, rules_index_markdown};
+pub use rules::{find_rule, RULES};
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use strata_model::{Script, SourceFile};
+
+/// How bad a finding is. `strata lint` exits 1 when any finding is an error, and `strata up`
+/// refuses to run migrations with errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a look; never blocks.
+    Warning,
+    /// Blocks `strata up` and fails `strata lint`.
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name used in output and configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A rule's configured level: off, or on with a severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The rule does not run.
+    Off,
+    /// The rule runs and reports at this severity.
+    On(Severity),
+}
+
+impl Level {
+    /// Parses `off`, `warning`/`warn` or `error`.
+    pub fn parse(text: &str) -> Option<Level> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "off" | "false" | "allow" => Some(Level::Off),
+            "warning" | "warn" => Some(Level::On(Severity::Warning)),
+            "error" | "deny" => Some(Level::On(Severity::Error)),
+            _ => None,
+        }
+    }
+
+    /// `off`, `warning` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::On(s) => s.as_str(),
+        }
+    }
+}
+
+/// What a rule is about; groups the documentation and the `--list-rules` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Statements that hold strong locks or rewrite tables while production traffic waits.
+    Locking,
+    /// Transaction control that will fail or silently lose work under strata's runner.
+    Transactions,
+    /// Changes that break the application code still running against the old schema.
+    Breaking,
+    /// Column types that are hard to change later or behave surprisingly.
+    Types,
+    /// Statements that fail or misbehave on re-runs, truncated names, unqualified objects.
+    Robustness,
+    /// Team conventions (opt-in): naming, key types, audit columns.
+    Conventions,
+    /// Findings about the linting itself: syntax errors and suppressions.
+    Meta,
+}
+
+impl Category {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Locking => "locking",
+            Category::Transactions => "transactions",
+            Category::Breaking => "breaking",
+            Category::Types => "types",
+            Category::Robustness => "robustness",
+            Category::Conventions => "conventions",
+            Category::Meta => "meta",
+        }
+    }
+}
+
+/// One lint rule: its identity, defaults and documentation, and the check that implements it.
+pub struct Rule {
+    /// Kebab-case name used in suppressions, configuration and output.
+    pub name: &'static str,
+    /// What the rule is about.
+    pub category: Category,
+    /// Level when the configuration says nothing; [`Level::Off`] marks an opt-in rule.
+    pub default: Level,
+    /// One line saying what is flagged.
+    pub summary: &'static str,
+    /// The rule's documentation page (`docs/rules/<name>.md`), embedded in the binary so
+    /// `strata lint --explain` always matches the running version.
+    pub docs: &'static str,
+    pub(crate) check: rules::Check,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("name", &self.name)
+            .field("category", &self.category)
+            .field("default", &self.default)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration naming a rule that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown lint rule `{name}`{}; `strata lint --list-rules` lists them", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+pub struct UnknownRule {
+    /// The name as configured.
+    pub name: String,
+    /// The closest existing rule name.
+    pub suggestion: Option<String>,
+}
+
+/// Everything the linter knows beyond the SQL itself.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Major version of the PostgreSQL server the migrations will run on.
+    pub target_version: u32,
+    /// strata's effective `lock_timeout` for the set, in milliseconds (0 = none).
+    pub lock_timeout_ms: u64,
+    levels: BTreeMap<&'static str, Level>,
+}
+
+/// The PostgreSQL major version assumed when neither configuration nor a connection says:
+/// the oldest version still supported by the PostgreSQL project.
+pub const DEFAULT_TARGET_VERSION: u32 = 14;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            target_version: DEFAULT_TARGET_VERSION,
+            lock_timeout_ms: 5_000,
+            levels: BTreeMap::new(),
+        }
+    }
+}
+
+impl Options {
+    /// Sets one rule's level, refusing names that are not rules.
+    pub fn set_level(&mut self, name: &str, level: Level) -> Result<(), UnknownRule> {
+        match find_rule(name) {
+            Some(rule) => {
+                self.levels.insert(rule.name, level);
+                Ok(())
+            }
+            None => Err(UnknownRule {
+                name: name.to_owned(),
+                suggestion: suppress::closest_rule(name).map(str::to_owned),
+            }),
+        }
+    }
+
+    /// The level a rule runs at under this configuration.
+    pub fn level(&self, rule: &Rule) -> Level {
+        self.levels.get(rule.name).copied().unwrap_or(rule.default)
+    }
+}
+
+/// One script to lint, in the order the runner would apply it.
+#[derive(Debug, Clone)]
+pub struct Unit<'a> {
+    /// How findings name the migration (`20240101_add_orders`, `V3__x`).
+    pub name: String,
+    /// The script (an up script, normally).
+    pub script: &'a Script,
+    /// True when the migration is known not to be applied yet on the target database (from
+    /// the database itself, or `--since`): tables it creates are new and empty for the
+    /// migrations after it.
+    pub pending: bool,
+    /// False for migrations that only feed the schema state (already applied, or older than
+    /// `--since`): their findings are not reported.
+    pub report: bool,
+}
+
+/// One problem found in one statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The rule's name.
+    pub rule: &'static str,
+    /// Its configured severity.
+    pub severity: Severity,
+    /// What is wrong, naming the objects involved.
+    pub message: String,
+    /// What to do instead.
+    pub help: String,
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line of the start of the flagged code.
+    pub line: usize,
+    /// 1-based column (characters) of the start.
+    pub col: usize,
+    /// Line of the end of the flagged code.
+    pub end_line: usize,
+    /// Column just past the end.
+    pub end_col: usize,
+    /// The migration as [`Unit::name`] gave it.
+    pub migration: String,
+    /// 1-based statement number within the script, when the finding is about a statement.
+    pub statement: Option<usize>,
+    /// The table the statement locks or changes, when there is one (for size ranking).
+    pub table: Option<String>,
+    /// The planner's row estimate for [`Finding::table`] on the target database, filled in by
+    /// callers that have a connection.
+    pub table_rows: Option<f64>,
+    /// Byte range of the flagged code in the file's text.
+    #[serde(skip)]
+    pub span: Range<usize>,
+    /// The file's text, for rendering the source line.
+    #[serde(skip)]
+    pub source: Arc<SourceFile>,
+}
+
+/// The outcome of linting a set of scripts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Findings of reported units, in file order (or by impact after
+    /// [`Report::rank_by_impact`]).
+    pub findings: Vec<Finding>,
+    /// Scripts linted (reported units only).
+    pub scripts: usize,
+    /// Statements linted (reported units only).
+    pub statements: usize,
+}
+
+impl Report {
+    /// Number of findings at error severity.
+    pub fn errors(&self) -> usize {
+        self.count(Severity::Error)
+    }
+
+    /// Number of findings at warning severity.
+    pub fn warnings(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    /// Orders findings so that the ones that hurt most come first: errors before warnings,
+    /// then by the affected table's estimated rows (largest first; unknown sizes last), then
+    /// by position.
+    pub fn rank_by_impact(&mut self) {
+        self.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| {
+                    let rows = |f: &Finding| f.table_rows.unwrap_or(-1.0);
+                    rows(b).total_cmp(&rows(a))
+                })
+                .then_with(|| a.file.cmp(&b.file))
+                .then_with(|| a.span.start.cmp(&b.span.start))
+        });
+    }
+
+    /// Tables named by findings, for looking up their sizes.
+    pub fn tables(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .findings
+            .iter()
+            .filter_map(|f| f.table.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}

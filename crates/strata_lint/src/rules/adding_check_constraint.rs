@@ -1,0 +1,42 @@
+//! `ADD CONSTRAINT ... CHECK` scans the table under an ACCESS EXCLUSIVE lock. With `NOT VALID`
+//! only new rows are checked; `VALIDATE CONSTRAINT` later scans under SHARE UPDATE EXCLUSIVE.
+
+use super::prelude::*;
+
+pub(crate) static RULE: Rule = Rule {
+    name: "adding-check-constraint",
+    category: Category::Locking,
+    default: ERROR,
+    summary: "adding a CHECK constraint to an existing table without NOT VALID",
+    docs: docs!("adding-check-constraint"),
+    check,
+};
+
+fn check(cx: &Ctx<'_>, out: &mut Sink) {
+    let Some((a, rel)) = cx.altered_existing_table() else {
+        return;
+    };
+    for cmd in ast::alter_cmds(a) {
+        let constraints: Vec<_> = match ast::subtype(cmd) {
+            AlterTableType::AtAddConstraint => ast::cmd_constraint(cmd).into_iter().collect(),
+            AlterTableType::AtAddColumn => ast::cmd_column(cmd)
+                .map(|c| ast::column_constraints(c).collect())
+                .unwrap_or_default(),
+            _ => continue,
+        };
+        for con in constraints {
+            if ast::contype(con) != ConstrType::ConstrCheck || con.skip_validation {
+                continue;
+            }
+            out.flag_table(
+                cx.at(con.location),
+                rel,
+                format!(
+                    "adding a CHECK constraint to `{}` scans every row while holding an ACCESS EXCLUSIVE lock",
+                    ast::rel_display(rel)
+                ),
+                "add it with NOT VALID, then VALIDATE CONSTRAINT in a later migration",
+            );
+        }
+    }
+}

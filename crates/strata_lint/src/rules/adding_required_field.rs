@@ -1,0 +1,54 @@
+//! `ADD COLUMN ... NOT NULL` without a default fails as soon as the table has a row, and
+//! application versions still inserting without the column fail after it succeeds.
+
+use super::prelude::*;
+
+pub(crate) static RULE: Rule = Rule {
+    name: "adding-required-field",
+    category: Category::Breaking,
+    default: ERROR,
+    summary: "ADD COLUMN ... NOT NULL without a DEFAULT on an existing table",
+    docs: docs!("adding-required-field"),
+    check,
+};
+
+fn check(cx: &Ctx<'_>, out: &mut Sink) {
+    let Some((a, rel)) = cx.altered_existing_table() else {
+        return;
+    };
+    for cmd in ast::alter_cmds(a) {
+        if ast::subtype(cmd) != AlterTableType::AtAddColumn {
+            continue;
+        }
+        let Some(col) = ast::cmd_column(cmd) else {
+            continue;
+        };
+        let kinds: Vec<ConstrType> = ast::column_constraints(col).map(ast::contype).collect();
+        let not_null = col.is_not_null
+            || kinds.contains(&ConstrType::ConstrNotnull)
+            || kinds.contains(&ConstrType::ConstrPrimary);
+        let filled = kinds.iter().any(|k| {
+            matches!(
+                k,
+                ConstrType::ConstrDefault
+                    | ConstrType::ConstrIdentity
+                    | ConstrType::ConstrGenerated
+            )
+        }) || col
+            .type_name
+            .as_ref()
+            .is_some_and(|t| ast::ColType::of(t).is_serial());
+        if not_null && !filled {
+            out.flag_table(
+                cx.at(col.location),
+                rel,
+                format!(
+                    "adding NOT NULL column `{}` without a default to `{}` fails if the table has any row, and breaks inserts from code that does not know the column",
+                    col.colname,
+                    ast::rel_display(rel)
+                ),
+                "add the column with a DEFAULT (free since PostgreSQL 11), or nullable, backfill, then SET NOT NULL the safe way",
+            );
+        }
+    }
+}

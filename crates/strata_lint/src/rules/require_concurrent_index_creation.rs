@@ -1,0 +1,35 @@
+//! A plain `CREATE INDEX` takes a SHARE lock: every INSERT, UPDATE and DELETE on the table waits
+//! for the whole build, which on a large table means minutes of write outage.
+
+use super::prelude::*;
+
+pub(crate) static RULE: Rule = Rule {
+    name: "require-concurrent-index-creation",
+    category: Category::Locking,
+    default: ERROR,
+    summary: "CREATE INDEX without CONCURRENTLY on an existing table",
+    docs: docs!("require-concurrent-index-creation"),
+    check,
+};
+
+fn check(cx: &Ctx<'_>, out: &mut Sink) {
+    let N::IndexStmt(i) = cx.node else { return };
+    let Some(rel) = &i.relation else { return };
+    if i.concurrent || cx.is_new(rel) {
+        return;
+    }
+    let name = if i.idxname.is_empty() {
+        String::new()
+    } else {
+        format!(" `{}`", i.idxname)
+    };
+    out.flag_table(
+        cx.start(),
+        rel,
+        format!(
+            "CREATE INDEX{name} on existing table `{}` blocks all writes to it (SHARE lock) until the index is built",
+            ast::rel_display(rel)
+        ),
+        "use CREATE INDEX CONCURRENTLY; strata detects it and runs that migration outside a transaction (give the index its own migration)",
+    );
+}

@@ -1,0 +1,49 @@
+//! `VACUUM FULL` and `CLUSTER` rewrite the whole table under an ACCESS EXCLUSIVE lock: no reads,
+//! no writes until they finish.
+
+use super::prelude::*;
+
+pub(crate) static RULE: Rule = Rule {
+    name: "vacuum-full-or-cluster",
+    category: Category::Locking,
+    default: ERROR,
+    summary: "VACUUM FULL or CLUSTER (full rewrite under ACCESS EXCLUSIVE)",
+    docs: docs!("vacuum-full-or-cluster"),
+    check,
+};
+
+fn check(cx: &Ctx<'_>, out: &mut Sink) {
+    let what = match cx.node {
+        N::VacuumStmt(v)
+            if v.is_vacuumcmd
+                && v.options.iter().any(|o| {
+                    matches!(ast::inner(o), Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case("full"))
+                }) =>
+        {
+            let tables: Vec<_> = v
+                .rels
+                .iter()
+                .filter_map(|r| match ast::inner(r) {
+                    Some(N::VacuumRelation(vr)) => vr.relation.as_ref(),
+                    _ => None,
+                })
+                .collect();
+            if !tables.is_empty() && tables.iter().all(|t| cx.is_new(t)) {
+                return;
+            }
+            "VACUUM FULL"
+        }
+        N::ClusterStmt(c) => {
+            if c.relation.as_ref().is_some_and(|r| cx.is_new(r)) {
+                return;
+            }
+            "CLUSTER"
+        }
+        _ => return,
+    };
+    out.flag(
+        cx.start(),
+        format!("{what} rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes"),
+        "use pg_repack or pg_squeeze outside migrations, or plain VACUUM; schedule a rewrite for a maintenance window",
+    );
+}
