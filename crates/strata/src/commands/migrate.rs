@@ -119,10 +119,15 @@ pub async fn run_with_reason(
     }
 
     let mut lock = app::lock(&db, settings, &mut say).await?;
-    // Lint what is about to run, every set before any set runs, so a refusal changes nothing.
-    if matches!(target, Target::Up { .. } | Target::Goto(_)) && settings.lint.on_up != Some(false) {
-        for set in &mut sets {
-            let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+    // Plan every set under the lock before running any (the sets' histories are independent),
+    // so the linter sees exactly what will run and a refusal changes nothing.
+    let mut plans = Vec::with_capacity(sets.len());
+    for set in &mut sets {
+        let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+        plans.push(plan);
+    }
+    if matches!(target, Target::Up { .. } | Target::Goto(_)) {
+        for (set, plan) in sets.iter().zip(&plans) {
             if let Some(code) = super::lint::gate(settings, &session, set, &plan.steps, io).await? {
                 return Ok(code);
             }
@@ -138,8 +143,7 @@ pub async fn run_with_reason(
     lock.register(&registry).await?;
     let mut results = Vec::new();
     let mut failure = None;
-    for set in &mut sets {
-        let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+    for (set, plan) in sets.iter().zip(&plans) {
         if !settings.json && !settings.quiet {
             if plan.steps.is_empty() {
                 writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
@@ -173,7 +177,7 @@ pub async fn run_with_reason(
             &mut session,
             &registry,
             set.migrations(),
-            &plan,
+            plan,
             &app::exec_options(set, settings, &interrupted, reason),
             lock.client(),
             &mut progress,

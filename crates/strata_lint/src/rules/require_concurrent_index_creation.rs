@@ -15,7 +15,9 @@ pub(crate) static RULE: Rule = Rule {
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
     let N::IndexStmt(i) = cx.node else { return };
     let Some(rel) = &i.relation else { return };
-    if i.concurrent || cx.is_new(rel) {
+    // `ON ONLY parent` is the first step of indexing a partitioned table (PostgreSQL refuses
+    // CONCURRENTLY there): it only creates the invalid parent index, instantly.
+    if i.concurrent || cx.is_new(rel) || !rel.inh {
         return;
     }
     let name = if i.idxname.is_empty() {
