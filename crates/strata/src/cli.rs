@@ -325,6 +325,10 @@ pub struct AdoptArgs {
     /// The tool whose history to read (default: detected).
     #[arg(long = "from", value_name = "TOOL")]
     pub tool: Option<String>,
+    /// No tool kept a history (a psql loop): check, migration by migration, whether the objects
+    /// each one creates exist, and propose a baseline (recorded only with --apply).
+    #[arg(long, conflicts_with = "tool")]
+    pub infer: bool,
     /// Record the adoption (the default is a dry run that shows what would be recorded).
     #[arg(long)]
     pub apply: bool,

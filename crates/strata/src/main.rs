@@ -160,6 +160,7 @@ fn run(
                 }
                 commands::migrate::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
             }
+            Command::Adopt(a) if a.infer => commands::adopt::infer(&settings, a.apply, &mut io).await,
             Command::Adopt(a) => commands::adopt::run(&settings, a.tool.as_deref(), a.apply, &mut io).await,
             Command::Renumber(a) => commands::renumber::run(&settings, a.apply, &mut io).await,
             Command::Squash(a) => commands::squash::run(&settings, &a.to, a.apply, &mut io).await,

@@ -572,3 +572,108 @@ fn status_warns_while_histories_disagree() {
     .json();
     assert!(doc["sets"][0].get("shared_history").is_none(), "{doc}");
 }
+
+/// A psql-loop database (no history table at all): `adopt --infer` reads which migrations'
+/// objects exist, proposes the last fully present one, changes nothing until `--apply`, and
+/// reports contradictory evidence instead of guessing.
+#[test]
+fn infer_proposes_a_baseline_for_an_untracked_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("examples/audit-psql"), tmp.path());
+    let files: Vec<std::path::PathBuf> = {
+        let mut f: Vec<_> = std::fs::read_dir(tmp.path().join("migrations"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        f.sort();
+        f
+    };
+    let db = TestDatabase::new("infer");
+    for file in &files[..3] {
+        db.psql(&std::fs::read_to_string(file).unwrap()).unwrap();
+    }
+    let before = snapshot(&db);
+    let run = strata(tmp.path(), &db, &["adopt", "--infer"]).ok();
+    assert!(
+        run.stdout.contains("proposed baseline: 003 "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("not applied"), "{}", run.stdout);
+    assert_eq!(before, snapshot(&db), "the dry run changed the database");
+    assert!(
+        db.psql("select to_regnamespace('strata') is null")
+            .unwrap()
+            .trim()
+            == "t"
+    );
+
+    let doc = strata(tmp.path(), &db, &["--json", "adopt", "--infer"])
+        .ok()
+        .json();
+    let verdicts: Vec<&str> = doc["sets"][0]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts[..3], ["applied", "applied", "applied"], "{doc}");
+    assert!(
+        verdicts[3..]
+            .iter()
+            .all(|v| *v == "not_applied" || *v == "no_evidence"),
+        "{doc}"
+    );
+
+    strata(tmp.path(), &db, &["adopt", "--infer", "--apply"]).ok();
+    let status = strata(tmp.path(), &db, &["--json", "status"]).ok().json();
+    let states: Vec<&str> = status["sets"][0]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["applied", "applied", "applied", "pending", "pending", "pending"]
+    );
+    // 004 indexes tables that now count as existing: the linter rightly objects to the plain
+    // CREATE INDEX, which this test accepts.
+    assert_eq!(strata(tmp.path(), &db, &["up"]).code, 1);
+    strata(tmp.path(), &db, &["up", "--no-lint"]).ok();
+
+    // Migration 2's table missing while 1 and 3 ran: contradictory, nothing recorded.
+    let gap = tempfile::tempdir().unwrap();
+    let dir = gap.path().join("migrations");
+    write(&dir, "001_a.sql", "create table a (id int);\n");
+    write(
+        &dir,
+        "002_b.sql",
+        "create table b (id int);\ncreate index b_id on b (id);\n",
+    );
+    write(
+        &dir,
+        "003_c.sql",
+        "create table c (id int);\nalter table a add column note text;\n",
+    );
+    let db2 = TestDatabase::new("infer_gap");
+    db2.psql(
+        "create table a (id int); create table c (id int); alter table a add column note text;",
+    )
+    .unwrap();
+    let run = strata(gap.path(), &db2, &["adopt", "--infer", "--apply"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("contradicts"), "{}", run.stdout);
+    assert!(run.stdout.contains("missing: relation b"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("not recording a baseline"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        db2.psql("select to_regnamespace('strata') is null")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+}

@@ -413,6 +413,111 @@ impl Crc32 {
     }
 }
 
+/// For `adopt --infer`: whether each object exists in the database, in one query. Unqualified
+/// names resolve through the session's `search_path`, as the migrations' own statements did.
+pub async fn objects_exist(
+    client: &Client,
+    objects: &[strata_sql::objects::DbObject],
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    use strata_sql::objects::DbObject as O;
+    let qualified = |schema: &Option<String>, name: &str| match schema {
+        Some(s) => format!("{}.{}", quote_ident(s), quote_ident(name)),
+        None => quote_ident(name),
+    };
+    let (mut kind, mut schema, mut a, mut b, mut regname) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for o in objects {
+        let (k, s, first, second, reg): (
+            &str,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+        ) = match o {
+            O::Schema(n) => ("schema", None, n.clone(), None, None),
+            O::Extension(n) => ("extension", None, n.clone(), None, None),
+            O::Relation { schema, name } => (
+                "relation",
+                schema.clone(),
+                name.clone(),
+                None,
+                Some(qualified(schema, name)),
+            ),
+            O::Column {
+                schema,
+                table,
+                column,
+            } => (
+                "column",
+                schema.clone(),
+                table.clone(),
+                Some(column.clone()),
+                Some(qualified(schema, table)),
+            ),
+            O::Constraint {
+                schema,
+                table,
+                name,
+            } => (
+                "constraint",
+                schema.clone(),
+                table.clone(),
+                Some(name.clone()),
+                Some(qualified(schema, table)),
+            ),
+            O::Trigger {
+                schema,
+                table,
+                name,
+            } => (
+                "trigger",
+                schema.clone(),
+                table.clone(),
+                Some(name.clone()),
+                Some(qualified(schema, table)),
+            ),
+            O::Function { schema, name } => ("function", schema.clone(), name.clone(), None, None),
+            O::Type { schema, name } => (
+                "type",
+                schema.clone(),
+                name.clone(),
+                None,
+                Some(qualified(schema, name)),
+            ),
+        };
+        kind.push(k.to_owned());
+        schema.push(s);
+        a.push(first);
+        b.push(second);
+        regname.push(reg);
+    }
+    let rows = client
+        .query(
+            "select o.ord, case o.kind \
+               when 'schema' then exists (select 1 from pg_catalog.pg_namespace where nspname = o.a) \
+               when 'extension' then exists (select 1 from pg_catalog.pg_extension where extname = o.a) \
+               when 'relation' then pg_catalog.to_regclass(o.reg) is not null \
+               when 'column' then exists (select 1 from pg_catalog.pg_attribute \
+                   where attrelid = pg_catalog.to_regclass(o.reg) and attname = o.b and attnum > 0 and not attisdropped) \
+               when 'constraint' then exists (select 1 from pg_catalog.pg_constraint \
+                   where conrelid = pg_catalog.to_regclass(o.reg) and conname = o.b) \
+               when 'trigger' then exists (select 1 from pg_catalog.pg_trigger \
+                   where tgrelid = pg_catalog.to_regclass(o.reg) and tgname = o.b) \
+               when 'function' then exists (select 1 from pg_catalog.pg_proc p \
+                   join pg_catalog.pg_namespace n on n.oid = p.pronamespace \
+                   where p.proname = o.a and case when o.s is null \
+                     then pg_catalog.pg_function_is_visible(p.oid) else n.nspname = o.s end) \
+               when 'type' then pg_catalog.to_regtype(o.reg) is not null \
+               else false end \
+             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+               with ordinality as o(kind, s, a, b, reg, ord) \
+             order by o.ord",
+            &[&kind, &schema, &a, &b, &regname],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get::<_, bool>(1)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,9 @@
 //! means every rule about ordering, drift and refusal is unit-tested without PostgreSQL, and the
 //! executor can stay dumb: it only runs steps.
 
+mod infer;
+pub use infer::{infer_baseline, Evidence, Inference, Verdict};
+
 use serde::Serialize;
 use strata_model::{AppliedMigration, AppliedState, Migration, MigrationKind, Version};
 

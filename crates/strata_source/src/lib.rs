@@ -16,9 +16,9 @@ mod new_file;
 mod placeholders;
 pub mod sqitch;
 
-pub use layouts::{layout_for, Layout, LayoutKind};
 pub use cache::{FileCache, FileKey, RACY_MARGIN};
 pub use deferred::{load_dir_cached, Part};
+pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Deferred, Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp};
 pub use placeholders::{render_placeholders, validate_value, Syntax};

@@ -8,6 +8,7 @@
 //! use [`decide_transaction_mode`], so they can never disagree about how a migration runs.
 
 mod directives;
+pub mod objects;
 
 pub use directives::{parse_directives, DirectiveError};
 

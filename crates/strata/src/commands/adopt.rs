@@ -425,7 +425,7 @@ pub async fn run(
         });
         let Some((tool, schema)) = chosen else {
             bail!(
-                "set `{}`: no {} history table found in the database; for a database without any tracking, use `strata baseline V`",
+                "set `{}`: no {} history table found in the database; for a database without any tracking, `strata adopt --infer` proposes a baseline from the objects that exist (or use `strata baseline V`)",
                 set.spec.name,
                 wanted.map_or("known tool's".to_owned(), |t| t.name().to_owned())
             );
@@ -524,4 +524,200 @@ pub async fn run(
     } else {
         exit::OK
     })
+}
+
+/// The objects that witness each versioned migration: what it creates that neither it nor a
+/// later migration drops again (a later drop makes absence meaningless).
+fn witnesses(migrations: &[&strata_model::Migration]) -> Vec<Vec<strata_sql::objects::DbObject>> {
+    let effects: Vec<strata_sql::objects::Effects> = migrations
+        .iter()
+        .map(|m| strata_sql::objects::effects(&strata_sql::analyze(m.up.sql())))
+        .collect();
+    effects
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let mut objects: Vec<_> = e
+                .created
+                .iter()
+                .filter(|o| !effects[k..].iter().any(|later| later.dropped.contains(o)))
+                .cloned()
+                .collect();
+            objects.sort();
+            objects.dedup();
+            objects
+        })
+        .collect()
+}
+
+/// `adopt --infer`: propose a baseline for a database migrated without any history (a psql
+/// loop), from which of each migration's objects exist; `--apply` records it with `baseline`.
+pub async fn infer(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<i32> {
+    let mut sets = app::load_sets(settings)?;
+    for set in &mut sets {
+        set.set.load_all()?;
+    }
+    let err = &mut *io.err;
+    let mut say = |m: &str| {
+        let _ = writeln!(err, "{m}");
+    };
+    let db = app::database(settings, &mut say)?;
+    let session = app::connect(&db).await?;
+    let registry = Registry::new(&settings.registry_schema);
+    let mut docs = Vec::new();
+    let mut proposals = Vec::new();
+    let mut contradicted = false;
+    for set in &sets {
+        if !registry
+            .read(&session.client, &set.spec.name)
+            .await?
+            .is_empty()
+        {
+            bail!(
+                "set `{}` already has a strata history; `strata status` shows it (adopt --infer is for databases no tool tracked)",
+                set.spec.name
+            );
+        }
+        let versioned: Vec<&strata_model::Migration> = set
+            .migrations()
+            .iter()
+            .filter(|m| m.kind == MigrationKind::Versioned)
+            .collect();
+        let witnesses = witnesses(&versioned);
+        let mut unique: Vec<strata_sql::objects::DbObject> =
+            witnesses.iter().flatten().cloned().collect();
+        unique.sort();
+        unique.dedup();
+        let exists = adopt::objects_exist(&session.client, &unique).await?;
+        let present = |o: &strata_sql::objects::DbObject| {
+            unique.binary_search(o).ok().is_some_and(|i| exists[i])
+        };
+        let evidence: Vec<strata_plan::Evidence> = witnesses
+            .iter()
+            .map(|objects| {
+                let here = objects.iter().filter(|o| present(o)).count();
+                strata_plan::Evidence {
+                    present: here,
+                    absent: objects.len() - here,
+                }
+            })
+            .collect();
+        let inference = strata_plan::infer_baseline(&evidence);
+        contradicted |= !inference.conflicts.is_empty();
+        let baseline = inference.baseline.and_then(|i| {
+            versioned[i]
+                .id
+                .version
+                .as_ref()
+                .map(|v| v.as_str().to_owned())
+        });
+        let rows: Vec<serde_json::Value> = versioned
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let missing: Vec<String> = witnesses[i]
+                    .iter()
+                    .filter(|o| !present(o))
+                    .map(ToString::to_string)
+                    .collect();
+                json!({
+                    "migration": m.id.to_string(),
+                    "verdict": inference.verdicts[i],
+                    "present": evidence[i].present,
+                    "absent": evidence[i].absent,
+                    "missing": missing,
+                    "conflict": inference.conflicts.contains(&i),
+                    "undecided": inference.undecided.contains(&i),
+                })
+            })
+            .collect();
+        if !settings.json {
+            writeln!(
+                io.out,
+                "set {}: what the database shows of each migration",
+                set.spec.name
+            )?;
+            for (i, row) in rows.iter().enumerate() {
+                let e = evidence[i];
+                let verdict = match inference.verdicts[i] {
+                    strata_plan::Verdict::Applied => format!(
+                        "applied ({}/{} objects exist)",
+                        e.present,
+                        e.present + e.absent
+                    ),
+                    strata_plan::Verdict::NotApplied => {
+                        format!("not applied (none of its {} objects exists)", e.absent)
+                    }
+                    strata_plan::Verdict::Partial => format!(
+                        "PARTIAL ({}/{} objects exist)",
+                        e.present,
+                        e.present + e.absent
+                    ),
+                    strata_plan::Verdict::NoEvidence => {
+                        "no evidence (it creates nothing that can be checked)".to_owned()
+                    }
+                };
+                let flag = if inference.conflicts.contains(&i) {
+                    "  <- contradicts the others"
+                } else {
+                    ""
+                };
+                writeln!(
+                    io.out,
+                    "  {:<40} {verdict}{flag}",
+                    versioned[i].id.to_string()
+                )?;
+                if inference.conflicts.contains(&i) {
+                    for m in row["missing"].as_array().into_iter().flatten() {
+                        writeln!(io.out, "      missing: {}", m.as_str().unwrap_or_default())?;
+                    }
+                }
+            }
+            match &baseline {
+                Some(v) => writeln!(io.out, "  proposed baseline: {v} (record it with `strata adopt --infer --apply` or `strata baseline {v}`)")?,
+                None => writeln!(io.out, "  proposed baseline: none: no migration's objects exist; `strata up` applies everything")?,
+            }
+            if !inference.undecided.is_empty() {
+                let names: Vec<String> = inference
+                    .undecided
+                    .iter()
+                    .map(|&i| versioned[i].id.to_string())
+                    .collect();
+                writeln!(io.out, "  cannot tell whether {} ran (no objects to check); if they did, baseline the last of them instead", names.join(", "))?;
+            }
+            if !inference.conflicts.is_empty() {
+                writeln!(io.out, "  the evidence is contradictory: check the migrations marked above by hand before recording any baseline")?;
+            }
+        }
+        docs.push(json!({"name": set.spec.name, "migrations": rows, "baseline": baseline, "conflicts": !inference.conflicts.is_empty()}));
+        proposals.push((set.spec.clone(), baseline));
+    }
+    if settings.json {
+        writeln!(
+            io.out,
+            "{}",
+            json!({"sets": docs, "applied": apply && !contradicted})
+        )?;
+    }
+    if contradicted {
+        if apply {
+            writeln!(io.err, "strata: not recording a baseline: the evidence is contradictory (see above); decide by hand and run `strata baseline V`")?;
+        }
+        return Ok(exit::FINDINGS);
+    }
+    if !apply {
+        return Ok(exit::OK);
+    }
+    drop(session);
+    for (spec, baseline) in proposals {
+        let Some(version) = baseline else { continue };
+        let mut one = settings.clone();
+        one.sets = vec![spec];
+        let code =
+            super::migrate::run(&one, strata_plan::Target::Baseline(version), false, io).await?;
+        if code != exit::OK {
+            return Ok(code);
+        }
+    }
+    Ok(exit::OK)
 }

@@ -1,0 +1,117 @@
+//! Proposing a baseline for a database that was migrated without any history table (a psql
+//! loop over `001_*.sql`): the schema is the only witness of which migrations ran.
+//!
+//! For each migration, the caller counts how many of the objects it creates (and no later
+//! migration drops) exist in the database. Migrations are applied in order, so the proposal is
+//! the last migration whose objects all exist; everything that contradicts that picture — a
+//! missing object at or before it, a half-present migration, an existing object after it — is
+//! reported instead of guessed away, and the proposal is only ever recorded by an explicit
+//! `strata baseline` (or `adopt --infer --apply`).
+
+use serde::Serialize;
+
+/// What the database shows of one migration's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Evidence {
+    /// Objects the migration creates that exist.
+    pub present: usize,
+    /// Objects the migration creates that do not.
+    pub absent: usize,
+}
+
+/// The reading of one migration's evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every object it creates exists.
+    Applied,
+    /// None of them exists.
+    NotApplied,
+    /// Some exist, some do not.
+    Partial,
+    /// It creates nothing that can be checked (data changes only, or everything it creates is
+    /// dropped later).
+    NoEvidence,
+}
+
+impl Verdict {
+    fn of(e: Evidence) -> Verdict {
+        match (e.present, e.absent) {
+            (0, 0) => Verdict::NoEvidence,
+            (_, 0) => Verdict::Applied,
+            (0, _) => Verdict::NotApplied,
+            _ => Verdict::Partial,
+        }
+    }
+}
+
+/// The proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inference {
+    /// Per migration, in order.
+    pub verdicts: Vec<Verdict>,
+    /// Index of the last migration to record as applied (`None`: nothing ran).
+    pub baseline: Option<usize>,
+    /// Migrations whose evidence contradicts the proposal: missing objects at or before the
+    /// baseline, or partial ones anywhere.
+    pub conflicts: Vec<usize>,
+    /// Migrations without evidence right after the baseline: they may or may not have run.
+    pub undecided: Vec<usize>,
+}
+
+/// Proposes a baseline from per-migration evidence (in apply order).
+pub fn infer_baseline(evidence: &[Evidence]) -> Inference {
+    let verdicts: Vec<Verdict> = evidence.iter().copied().map(Verdict::of).collect();
+    let baseline = verdicts.iter().rposition(|v| *v == Verdict::Applied);
+    let conflicts = verdicts
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| match v {
+            Verdict::Partial => true,
+            Verdict::NotApplied => baseline.is_some_and(|b| *i < b),
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let start = baseline.map_or(0, |b| b + 1);
+    let undecided = verdicts[start..]
+        .iter()
+        .take_while(|v| **v == Verdict::NoEvidence)
+        .enumerate()
+        .map(|(k, _)| start + k)
+        .collect();
+    Inference {
+        verdicts,
+        baseline,
+        conflicts,
+        undecided,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(present: usize, absent: usize) -> Evidence {
+        Evidence { present, absent }
+    }
+
+    #[test]
+    fn a_clean_prefix_is_proposed() {
+        let i = infer_baseline(&[ev(3, 0), ev(0, 0), ev(2, 0), ev(0, 0), ev(0, 2), ev(0, 1)]);
+        assert_eq!(i.baseline, Some(2));
+        assert!(i.conflicts.is_empty());
+        assert_eq!(i.undecided, [3]);
+        assert_eq!(i.verdicts[4], Verdict::NotApplied);
+    }
+
+    #[test]
+    fn contradictions_are_reported_not_guessed() {
+        let i = infer_baseline(&[ev(1, 0), ev(0, 1), ev(1, 1), ev(2, 0), ev(0, 1)]);
+        assert_eq!(i.baseline, Some(3));
+        assert_eq!(i.conflicts, [1, 2]);
+        let none = infer_baseline(&[ev(0, 1), ev(0, 0)]);
+        assert_eq!(none.baseline, None);
+        assert_eq!(none.undecided, Vec::<usize>::new());
+    }
+}
