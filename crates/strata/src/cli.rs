@@ -133,19 +133,24 @@ pub struct LintArgs {
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
     /// Output format (`--json` is `--format json`).
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "github", "sarif"])]
+    #[arg(long, env = "STRATA_LINT_FORMAT", default_value = "text", value_parser = ["text", "json", "github", "sarif"])]
     pub format: String,
     /// Only report migrations added since this git ref (branch, tag, commit); older ones are
     /// treated as applied.
-    #[arg(long, value_name = "GIT_REF", conflicts_with = "pending")]
+    #[arg(
+        long,
+        env = "STRATA_LINT_SINCE",
+        value_name = "GIT_REF",
+        conflicts_with = "pending"
+    )]
     pub since: Option<String>,
     /// Only report migrations not yet applied on the database (connects; also reads the server
     /// version and table sizes).
-    #[arg(long)]
+    #[arg(long, env = "STRATA_LINT_PENDING", conflicts_with = "paths", value_parser = clap::builder::FalseyValueParser::new())]
     pub pending: bool,
     /// PostgreSQL major version to lint for (default: `[lint] target_version`, the connected
     /// server's, else 14).
-    #[arg(long, value_name = "MAJOR")]
+    #[arg(long, env = "STRATA_PG_VERSION", value_name = "MAJOR")]
     pub pg_version: Option<u32>,
     /// Rule level for this run, overriding strata.toml: `--rule prefer-robust-stmts=warning`.
     #[arg(long = "rule", value_name = "RULE=LEVEL")]

@@ -299,3 +299,47 @@ fn every_example_lints_clean_on_a_fresh_database_as_up_sees_it() {
         assert_eq!(run.code, 0, "{name}: {}", run.stderr);
     }
 }
+
+/// The gate lints only pending migrations, and asks the database what they do not say: the
+/// existing column types and proven non-null columns make safe changes pass.
+#[test]
+fn the_gate_knows_existing_tables_from_the_catalog() {
+    let tmp = project(&[
+        ("001_t.up.sql", "create table t (id bigint primary key, name varchar(20), note text);\nalter table t add constraint t_note_nn check (note is not null) not valid;\n"),
+        ("002_validate.up.sql", "alter table t validate constraint t_note_nn;\n"),
+    ]);
+    let db = TestDatabase::new("lint_catalog");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    write(
+        &tmp.path().join("migrations"),
+        "003_widen.up.sql",
+        "alter table t alter column name type varchar(40);\nalter table t alter column note set not null;\n",
+    );
+    let dry = strata(tmp.path(), &db, &["--dir", "migrations", "up", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}\n{}", dry.stdout, dry.stderr);
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    write(
+        &tmp.path().join("migrations"),
+        "004_narrow.up.sql",
+        "alter table t alter column name type varchar(10);\n",
+    );
+    let dry = strata(tmp.path(), &db, &["--dir", "migrations", "up", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{}\n{}", dry.stdout, dry.stderr);
+    assert!(
+        dry.stdout.contains("dry run: nothing was changed"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stderr.contains("from varchar(40) to varchar(10)"),
+        "{}",
+        dry.stderr
+    );
+    let json = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "up", "--dry-run"],
+    );
+    assert_eq!(json.code, 1);
+    assert_eq!(json.json()["refused"], "lint");
+}

@@ -36,12 +36,6 @@ pub fn rel_display(r: &RangeVar) -> String {
     }
 }
 
-/// The key the schema state uses for a relation: its name without schema. Migrations mostly
-/// refer to their tables through `search_path`, so keying by name matches `app.t` with `t`.
-pub fn rel_key(r: &RangeVar) -> String {
-    r.relname.clone()
-}
-
 /// Byte location of a node, when the parser recorded one.
 pub fn loc(location: i32) -> Option<usize> {
     usize::try_from(location).ok()
@@ -116,6 +110,23 @@ pub struct ColType {
 }
 
 impl ColType {
+    /// A type as the catalogs describe it: `pg_type.typname` and `pg_attribute.atttypmod`.
+    pub fn from_catalog(typname: &str, typmod: i32, array: bool) -> ColType {
+        let base = typname.trim_start_matches('_').to_owned();
+        let mods = match base.as_str() {
+            "varchar" | "bpchar" if typmod >= 4 => vec![i64::from(typmod - 4)],
+            "numeric" if typmod >= 4 => {
+                let packed = typmod - 4;
+                vec![
+                    i64::from((packed >> 16) & 0xffff),
+                    i64::from(packed & 0xffff),
+                ]
+            }
+            _ => Vec::new(),
+        };
+        ColType { base, mods, array }
+    }
+
     /// Reads a parsed type name.
     pub fn of(t: &TypeName) -> ColType {
         let names = strings(&t.names);
@@ -306,7 +317,5 @@ pub const VOLATILE_FUNCTIONS: &[&str] = &[
     "timeofday",
     "nextval",
     "setseed",
-    "txid_current",
-    "pg_current_xact_id",
     "gen_random_bytes",
 ];

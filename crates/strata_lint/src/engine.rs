@@ -11,7 +11,7 @@ use strata_sql::{analyze, decide_transaction_mode, unclosed_transaction, Transac
 /// Lints `units` in order. Units with `report == false` only feed the schema state (their
 /// rules do not run), so linting the pending tail of a long history stays cheap.
 pub fn lint(units: &[Unit<'_>], options: &Options) -> Report {
-    let mut state = SchemaState::default();
+    let mut state = SchemaState::with_catalog(&options.catalog);
     let mut report = Report::default();
     for (index, unit) in units.iter().enumerate() {
         state.begin_unit(index);
@@ -24,12 +24,42 @@ pub fn lint(units: &[Unit<'_>], options: &Options) -> Report {
     report
 }
 
-/// A statement's parse tree; after a syntax error elsewhere in the script each statement is
-/// parsed alone, so its locations are relative to its own start (`base`).
-struct Parsed {
-    node: Option<N>,
-    base: usize,
-    error: Option<String>,
+/// Splits and classifies a script. After a syntax error the scanner splits it and each
+/// statement is parsed and classified on its own, so one typo does not change how the rest is
+/// understood (nor how strata would run it); the second value then holds each statement's
+/// parse error. Positions inside re-parsed statements are relative to the statement.
+fn analyze_each(sql: &str) -> (strata_sql::Analysis, Option<Vec<Option<String>>>) {
+    let analysis = analyze(sql);
+    if analysis.syntax_error.is_none() {
+        return (analysis, None);
+    }
+    let mut errors = Vec::with_capacity(analysis.statements.len());
+    let statements = analysis
+        .statements
+        .iter()
+        .map(|scanned| {
+            let text = &sql[scanned.range.clone()];
+            let alone = analyze(text);
+            match (alone.syntax_error, alone.statements.into_iter().next()) {
+                (None, Some(mut parsed)) => {
+                    errors.push(None);
+                    parsed.range = scanned.range.clone();
+                    parsed
+                }
+                (error, _) => {
+                    errors.push(Some(error.unwrap_or_else(|| "not a statement".into())));
+                    scanned.clone()
+                }
+            }
+        })
+        .collect();
+    (
+        strata_sql::Analysis {
+            statements,
+            syntax_error: analysis.syntax_error,
+        },
+        Some(errors),
+    )
 }
 
 fn lint_unit(
@@ -39,38 +69,8 @@ fn lint_unit(
     out: &mut Vec<Finding>,
 ) -> usize {
     let sql = unit.script.sql();
-    let analysis = analyze(sql);
+    let (analysis, errors) = analyze_each(sql);
     let shape = decide_transaction_mode(sql, &analysis, &unit.script.directives);
-    let reparsed: Option<Vec<Parsed>> = analysis.syntax_error.as_ref().map(|_| {
-        analysis
-            .statements
-            .iter()
-            .map(|s| {
-                let text = &sql[s.range.clone()];
-                match pg_query::parse(text, pg_query::ParserOptions::DEFAULT) {
-                    Ok(p) => Parsed {
-                        node: p
-                            .protobuf
-                            .stmts
-                            .into_iter()
-                            .next()
-                            .and_then(|r| r.stmt)
-                            .and_then(|n| n.node),
-                        base: s.range.start,
-                        error: None,
-                    },
-                    Err(e) => Parsed {
-                        node: None,
-                        base: s.range.start,
-                        error: Some(match e {
-                            pg_query::Error::Parse(m) => m,
-                            other => other.to_string(),
-                        }),
-                    },
-                }
-            })
-            .collect()
-    });
     let unclosed = unclosed_transaction(&analysis);
     let autocommit = shape.decision.mode == TransactionMode::NonTransactional;
     // Atomicity only matters with something to be atomic with: at least two statements that
@@ -102,13 +102,13 @@ fn lint_unit(
     let mut tx = 0usize;
     let mut entered_tx = false;
     for (i, statement) in analysis.statements.iter().enumerate() {
-        let (node, base) = match &reparsed {
-            Some(parsed) => {
-                let p = &parsed[i];
-                if let Some(message) = &p.error {
+        let (node, base) = match &errors {
+            Some(errors) => {
+                if let Some(message) = &errors[i] {
                     raws.push(syntax_error(sql, statement.range.clone(), message, i));
                 }
-                (p.node.as_ref(), p.base)
+                // Statements re-parsed alone carry positions relative to their own start.
+                (statement.node.as_ref(), statement.range.start)
             }
             None => (statement.node.as_ref(), 0),
         };
@@ -152,7 +152,7 @@ fn lint_unit(
                 nesting,
                 unclosed_begin: unclosed == Some(i),
                 first_mixed_statement: first_mixed == Some(i),
-                lock_timeout: configured_timeout || state.lock_timeout_set(),
+                lock_timeout: state.script_lock_timeout().unwrap_or(configured_timeout),
                 state,
                 options,
             };
@@ -256,6 +256,31 @@ fn lint_unit(
     analysis.statements.len()
 }
 
+/// Where the parser gave up: the first token whose prefix of the statement fails with an error
+/// other than "at end of input" (prefixes before it are merely incomplete). libpg_query reports
+/// the position, but the Rust binding keeps only the message.
+fn error_offset(text: &str, message: &str) -> usize {
+    if message.contains("end of input") {
+        return text.len();
+    }
+    let Ok(tokens) = pg_query::scan_tokens(text) else {
+        return 0;
+    };
+    for t in &tokens {
+        let end = t.end as usize;
+        let Some(prefix) = text.get(..end) else {
+            continue;
+        };
+        match pg_query::parse(prefix, pg_query::ParserOptions::DEFAULT) {
+            Err(pg_query::Error::Parse(m)) if !m.contains("end of input") => {
+                return t.start as usize
+            }
+            _ => {}
+        }
+    }
+    0
+}
+
 /// Statements whose partial application cannot hurt: comments, grants and ANALYZE do not need
 /// a transaction to be safe to re-run.
 fn is_harmless_outside_transaction(node: &N) -> bool {
@@ -267,25 +292,7 @@ fn is_harmless_outside_transaction(node: &N) -> bool {
 
 fn syntax_error(sql: &str, range: std::ops::Range<usize>, message: &str, index: usize) -> Raw {
     let text = &sql[range.clone()];
-    let near = message
-        .split_once("at or near \"")
-        .and_then(|(_, rest)| rest.rsplit_once('"'))
-        .map(|(token, _)| token);
-    let at = near
-        .and_then(|token| {
-            pg_query::scan_tokens(text).ok().and_then(|tokens| {
-                tokens
-                    .iter()
-                    .find(|t| text.get(t.start as usize..t.end as usize) == Some(token))
-                    .map(|t| t.start as usize)
-            })
-        })
-        .map(|offset| range.start + offset)
-        .unwrap_or(if message.contains("end of input") {
-            range.end
-        } else {
-            range.start
-        });
+    let at = range.start + error_offset(text, message);
     Raw {
         rule: find_rule("syntax-error").expect("syntax-error is registered"),
         severity: crate::Severity::Error,
@@ -328,7 +335,8 @@ fn finding(unit: &Unit<'_>, statements: &[std::ops::Range<usize>], raw: Raw) -> 
         end_col: stop.col,
         migration: unit.name.clone(),
         statement: raw.statement.map(|i| i + 1),
-        table: raw.table,
+        table: raw.table.as_ref().map(|t| t.display.clone()),
+        table_name: raw.table.map(|t| t.name),
         table_rows: None,
         span: start_file..end_file,
         source: script.file.clone(),

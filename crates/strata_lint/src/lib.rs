@@ -18,9 +18,11 @@ mod rules;
 mod state;
 mod suppress;
 
+pub use ast::ColType;
 pub use engine::lint;
 pub use render::{render_github, render_json, render_sarif, render_text, rules_index_markdown};
 pub use rules::{find_rule, RULES};
+pub use state::{Catalog, CatalogTable};
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -61,10 +63,10 @@ pub enum Level {
 }
 
 impl Level {
-    /// Parses `off`, `warning`/`warn` or `error`.
+    /// Parses `off`, `warning` or `error` (also `warn`, and `allow`/`deny` as in other linters).
     pub fn parse(text: &str) -> Option<Level> {
         match text.trim().to_ascii_lowercase().as_str() {
-            "off" | "false" | "allow" => Some(Level::Off),
+            "off" | "allow" => Some(Level::Off),
             "warning" | "warn" => Some(Level::On(Severity::Warning)),
             "error" | "deny" => Some(Level::On(Severity::Error)),
             _ => None,
@@ -141,14 +143,24 @@ impl std::fmt::Debug for Rule {
     }
 }
 
-/// A configuration naming a rule that does not exist.
+/// A rule level the configuration cannot set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown lint rule `{name}`{}; `strata lint --list-rules` lists them", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-pub struct UnknownRule {
-    /// The name as configured.
-    pub name: String,
-    /// The closest existing rule name.
-    pub suggestion: Option<String>,
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The name is not a rule.
+    #[error("unknown lint rule `{name}`{}; `strata lint --list-rules` lists them", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownRule {
+        /// The name as configured.
+        name: String,
+        /// The closest existing rule name.
+        suggestion: Option<String>,
+    },
+    /// The rule reports input strata cannot run or understand; it is always an error.
+    #[error("lint rule `{name}` cannot be turned off or down: it reports input strata cannot use")]
+    Fixed {
+        /// The rule.
+        name: String,
+    },
 }
 
 /// Everything the linter knows beyond the SQL itself.
@@ -158,8 +170,13 @@ pub struct Options {
     pub target_version: u32,
     /// strata's effective `lock_timeout` for the set, in milliseconds (0 = none).
     pub lock_timeout_ms: u64,
+    /// What the target database already has (empty without a connection).
+    pub catalog: Catalog,
     levels: BTreeMap<&'static str, Level>,
 }
+
+/// Rules whose level cannot be configured.
+const FIXED_RULES: &[&str] = &["syntax-error", "invalid-suppression"];
 
 /// The PostgreSQL major version assumed when neither configuration nor a connection says:
 /// the oldest version still supported by the PostgreSQL project.
@@ -170,20 +187,27 @@ impl Default for Options {
         Options {
             target_version: DEFAULT_TARGET_VERSION,
             lock_timeout_ms: 5_000,
+            catalog: Catalog::default(),
             levels: BTreeMap::new(),
         }
     }
 }
 
 impl Options {
-    /// Sets one rule's level, refusing names that are not rules.
-    pub fn set_level(&mut self, name: &str, level: Level) -> Result<(), UnknownRule> {
+    /// Sets one rule's level, refusing names that are not rules and the rules that report
+    /// unusable input (`syntax-error`, `invalid-suppression`), which are always errors.
+    pub fn set_level(&mut self, name: &str, level: Level) -> Result<(), ConfigError> {
         match find_rule(name) {
+            Some(rule) if FIXED_RULES.contains(&rule.name) && level != rule.default => {
+                Err(ConfigError::Fixed {
+                    name: rule.name.to_owned(),
+                })
+            }
             Some(rule) => {
                 self.levels.insert(rule.name, level);
                 Ok(())
             }
-            None => Err(UnknownRule {
+            None => Err(ConfigError::UnknownRule {
                 name: name.to_owned(),
                 suggestion: suppress::closest_rule(name).map(str::to_owned),
             }),
@@ -214,6 +238,7 @@ pub struct Unit<'a> {
 
 /// One problem found in one statement.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// The rule's name.
     pub rule: &'static str,
@@ -224,6 +249,7 @@ pub struct Finding {
     /// What to do instead.
     pub help: String,
     /// The file.
+    #[serde(serialize_with = "path_text")]
     pub file: PathBuf,
     /// 1-based line of the start of the flagged code.
     pub line: usize,
@@ -239,6 +265,9 @@ pub struct Finding {
     pub statement: Option<usize>,
     /// The table the statement locks or changes, when there is one (for size ranking).
     pub table: Option<String>,
+    /// The same table as (schema when written, name), for looking it up.
+    #[serde(skip)]
+    pub table_name: Option<(Option<String>, String)>,
     /// The planner's row estimate for [`Finding::table`] on the target database, filled in by
     /// callers that have a connection.
     pub table_rows: Option<f64>,
@@ -252,6 +281,7 @@ pub struct Finding {
 
 /// The outcome of linting a set of scripts.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Findings of reported units, in file order (or by impact after
     /// [`Report::rank_by_impact`]).
@@ -296,15 +326,22 @@ impl Report {
         });
     }
 
-    /// Tables named by findings, for looking up their sizes.
-    pub fn tables(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
+    /// Tables named by findings (schema when written, name), for looking up their sizes and
+    /// catalog facts.
+    pub fn tables(&self) -> Vec<(Option<String>, String)> {
+        let mut names: Vec<_> = self
             .findings
             .iter()
-            .filter_map(|f| f.table.clone())
+            .filter_map(|f| f.table_name.clone())
             .collect();
         names.sort();
         names.dedup();
         names
     }
+}
+
+/// Paths are shown as text; a name that is not UTF-8 is shown lossily rather than failing the
+/// whole report.
+fn path_text<S: serde::Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }

@@ -156,7 +156,6 @@ pub fn render_sarif(report: &Report) -> Value {
                 "shortDescription": {"text": r.summary},
                 "fullDescription": {"text": r.summary},
                 "help": {"text": r.docs, "markdown": r.docs},
-                "helpUri": format!("{DOCS_DIR}/{}.md", r.name),
                 "defaultConfiguration": {"level": match r.default {
                     Level::Off => "none",
                     Level::On(Severity::Warning) => "warning",
@@ -177,7 +176,7 @@ pub fn render_sarif(report: &Report) -> Value {
                 "message": {"text": format!("{} (help: {})", f.message, f.help)},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.file.display().to_string().replace('\\', "/")},
+                        "artifactLocation": artifact_location(&f.file),
                         "region": {
                             "startLine": f.line,
                             "startColumn": f.col,
@@ -196,7 +195,6 @@ pub fn render_sarif(report: &Report) -> Value {
         "runs": [{
             "tool": {"driver": {
                 "name": "strata lint",
-                "informationUri": "https://example.invalid/strata",
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
@@ -204,6 +202,25 @@ pub fn render_sarif(report: &Report) -> Value {
             "results": results,
         }]
     })
+}
+
+/// A SARIF artifact location: a relative path is a percent-encoded URI reference against the
+/// checkout root (`%SRCROOT%`), an absolute one a `file://` URI.
+fn artifact_location(path: &std::path::Path) -> Value {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut encoded = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            let _ = write!(encoded, "%{b:02X}");
+        }
+    }
+    if path.is_absolute() {
+        json!({"uri": format!("file://{encoded}")})
+    } else {
+        json!({"uri": encoded, "uriBaseId": "%SRCROOT%"})
+    }
 }
 
 /// The rules table of `docs/rules/README.md`, generated from the registry.

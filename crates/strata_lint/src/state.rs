@@ -4,25 +4,121 @@
 //! rewrite on a table created in the same migration (or in an earlier migration that is not yet
 //! applied) blocks nobody. The state also remembers column types (to tell rewriting type
 //! changes from free ones), `NOT VALID` constraints waiting for validation, validated
-//! `CHECK (col IS NOT NULL)` constraints, enum values added in the current transaction and
-//! whether the script set its own `lock_timeout`.
+//! `CHECK (col IS NOT NULL)` constraints, partitioned tables, enum values added in the current
+//! transaction and whether the script set its own `lock_timeout`. Callers with a connection seed
+//! it with the [`Catalog`] of the tables involved, so an `up` that lints only its pending
+//! migrations still knows the existing tables' columns and constraints.
+//!
+//! Tables are keyed by schema and name. A name written without a schema matches the table of
+//! that name created without one, else any table of that name; it counts as new only when
+//! every such table is new.
 
 use crate::ast::{self, ColType};
-use pg_query::protobuf::{node::Node as N, AlterTableType, ObjectType};
+use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType, ObjectType, RangeVar};
 use std::collections::{HashMap, HashSet};
+
+/// A relation name as written: optional schema, name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelName {
+    /// Schema, when qualified.
+    pub schema: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+impl RelName {
+    /// The name of a parsed relation reference.
+    pub fn of(r: &RangeVar) -> RelName {
+        RelName {
+            schema: (!r.schemaname.is_empty()).then(|| r.schemaname.clone()),
+            name: r.relname.clone(),
+        }
+    }
+
+    /// From a dotted name's parts (`["app", "orders"]`).
+    pub fn from_parts(parts: &[String]) -> Option<RelName> {
+        let (name, rest) = parts.split_last()?;
+        Some(RelName {
+            schema: rest.last().cloned(),
+            name: name.clone(),
+        })
+    }
+}
+
+/// Facts about tables that exist on the target database, read from its catalogs.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Catalog {
+    /// The tables.
+    pub tables: Vec<CatalogTable>,
+}
+
+/// One existing table.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CatalogTable {
+    /// Its schema.
+    pub schema: String,
+    /// Its name.
+    pub name: String,
+    /// `PARTITION BY` table.
+    pub partitioned: bool,
+    /// Columns and their types.
+    pub columns: Vec<(String, ColType)>,
+    /// Columns proven non-null by a validated `CHECK (col IS NOT NULL)`.
+    pub validated_not_null: Vec<String>,
+}
+
+impl CatalogTable {
+    /// A table with no known columns.
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> CatalogTable {
+        CatalogTable {
+            schema: schema.into(),
+            name: name.into(),
+            partitioned: false,
+            columns: Vec::new(),
+            validated_not_null: Vec::new(),
+        }
+    }
+}
+
+/// Where something was created: a migration (and whether it is pending), or before the set.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    unit: usize,
+    fresh: bool,
+}
+
+impl Origin {
+    const EXISTING: Origin = Origin {
+        unit: usize::MAX,
+        fresh: false,
+    };
+}
 
 #[derive(Debug, Clone)]
 struct Table {
-    created_unit: usize,
-    fresh: bool,
-    columns: HashMap<String, ColType>,
+    origin: Origin,
+    partitioned: bool,
+    columns: HashMap<String, (Option<ColType>, Origin)>,
     validated_not_null: HashSet<String>,
+}
+
+impl Table {
+    fn new(origin: Origin) -> Table {
+        Table {
+            origin,
+            partitioned: false,
+            columns: HashMap::new(),
+            validated_not_null: HashSet::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Index {
-    created_unit: usize,
-    fresh: bool,
+    origin: Origin,
+    table: Option<RelName>,
 }
 
 /// A constraint added `NOT VALID` and not validated yet.
@@ -36,6 +132,8 @@ pub struct NotValid {
     pub statement: usize,
     /// For `CHECK (col IS NOT NULL)`: the column.
     pub not_null_column: Option<String>,
+    /// A foreign key (SHARE ROW EXCLUSIVE) rather than a CHECK (ACCESS EXCLUSIVE).
+    pub foreign_key: bool,
 }
 
 /// An enum value added by `ALTER TYPE ... ADD VALUE` inside a transaction.
@@ -43,7 +141,7 @@ pub struct NotValid {
 pub struct AddedEnumValue {
     /// The label.
     pub value: String,
-    /// The enum type.
+    /// The enum type's name (without schema).
     pub type_name: String,
     /// Statement (0-based) that added it.
     pub statement: usize,
@@ -55,73 +153,198 @@ pub struct AddedEnumValue {
 #[derive(Debug, Default)]
 pub struct SchemaState {
     unit: usize,
-    tables: HashMap<String, Table>,
+    tables: HashMap<RelName, Table>,
+    /// Schemas under which each table name is known, to resolve unqualified names.
+    by_name: HashMap<String, Vec<Option<String>>>,
     indexes: HashMap<String, Index>,
-    schemas: HashMap<String, Index>,
-    not_valid: HashMap<(String, String), NotValid>,
+    schemas: HashMap<String, Origin>,
+    databases: HashMap<String, Origin>,
+    not_valid: HashMap<(RelName, String), NotValid>,
     enum_values: Vec<AddedEnumValue>,
-    lock_timeout_set: bool,
+    /// The script's own `SET lock_timeout`: `Some(true)` for a non-zero value.
+    script_lock_timeout: Option<bool>,
 }
 
 /// Facts about the statement being applied to the state.
 pub struct Applying<'a> {
+    /// The statement.
     pub node: &'a N,
+    /// Its 0-based index.
     pub statement: usize,
+    /// It runs inside a transaction.
     pub in_tx: bool,
+    /// Its transaction.
     pub tx: usize,
+    /// Its migration is pending.
     pub pending: bool,
 }
 
 impl SchemaState {
+    /// A state that starts from what the database already has.
+    pub fn with_catalog(catalog: &Catalog) -> SchemaState {
+        let mut state = SchemaState::default();
+        for t in &catalog.tables {
+            let key = RelName {
+                schema: Some(t.schema.clone()),
+                name: t.name.clone(),
+            };
+            let mut table = Table::new(Origin::EXISTING);
+            table.partitioned = t.partitioned;
+            for (column, ty) in &t.columns {
+                table
+                    .columns
+                    .insert(column.clone(), (Some(ty.clone()), Origin::EXISTING));
+            }
+            table
+                .validated_not_null
+                .extend(t.validated_not_null.iter().cloned());
+            state.insert_table(key, table);
+        }
+        state
+    }
+
     /// Starts a new migration.
     pub fn begin_unit(&mut self, unit: usize) {
         self.unit = unit;
         self.enum_values.clear();
-        self.lock_timeout_set = false;
+        self.script_lock_timeout = None;
     }
 
-    fn is_new(&self, created_unit: usize, fresh: bool) -> bool {
-        created_unit == self.unit || fresh
+    fn is_new(&self, origin: Origin) -> bool {
+        origin.unit == self.unit || origin.fresh
     }
 
-    /// True when the table was created in this migration or in a pending earlier one.
-    pub fn table_is_new(&self, key: &str) -> bool {
-        self.tables
-            .get(key)
-            .is_some_and(|t| self.is_new(t.created_unit, t.fresh))
+    fn insert_table(&mut self, key: RelName, table: Table) {
+        let schemas = self.by_name.entry(key.name.clone()).or_default();
+        if !schemas.contains(&key.schema) {
+            schemas.push(key.schema.clone());
+        }
+        self.tables.insert(key, table);
     }
 
-    /// True when the index was created in this migration or in a pending earlier one, or
-    /// belongs to such a table.
+    fn remove_table(&mut self, key: &RelName) -> Option<Table> {
+        let table = self.tables.remove(key)?;
+        if let Some(schemas) = self.by_name.get_mut(&key.name) {
+            schemas.retain(|s| *s != key.schema);
+        }
+        Some(table)
+    }
+
+    /// The keys a reference may mean.
+    fn candidates(&self, rel: &RelName) -> Vec<RelName> {
+        if self.tables.contains_key(rel) {
+            return vec![rel.clone()];
+        }
+        let unqualified = RelName {
+            schema: None,
+            name: rel.name.clone(),
+        };
+        match &rel.schema {
+            Some(_) if self.tables.contains_key(&unqualified) => vec![unqualified],
+            Some(_) => Vec::new(),
+            None => self
+                .by_name
+                .get(&rel.name)
+                .into_iter()
+                .flatten()
+                .map(|schema| RelName {
+                    schema: schema.clone(),
+                    name: rel.name.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The table a reference means, when it is unambiguous.
+    fn table(&self, rel: &RelName) -> Option<&Table> {
+        match self.candidates(rel).as_slice() {
+            [one] => self.tables.get(one),
+            _ => None,
+        }
+    }
+
+    /// The table a reference means for recording a change: the known one, else a new entry
+    /// for a table that existed before the set.
+    fn table_mut(&mut self, rel: &RelName) -> &mut Table {
+        let key = match self.candidates(rel).as_slice() {
+            [one] => one.clone(),
+            _ => {
+                self.insert_table(rel.clone(), Table::new(Origin::EXISTING));
+                rel.clone()
+            }
+        };
+        self.tables.get_mut(&key).expect("just resolved")
+    }
+
+    /// True when the table was created in this migration or in a pending earlier one (every
+    /// table the name may mean, for an unqualified name).
+    pub fn table_is_new(&self, rel: &RelName) -> bool {
+        let candidates = self.candidates(rel);
+        !candidates.is_empty()
+            && candidates
+                .iter()
+                .all(|k| self.tables.get(k).is_some_and(|t| self.is_new(t.origin)))
+    }
+
+    /// True when the table is known to be partitioned (`PARTITION BY`).
+    pub fn is_partitioned(&self, rel: &RelName) -> bool {
+        self.table(rel).is_some_and(|t| t.partitioned)
+    }
+
+    /// True when the index was created in this migration or in a pending earlier one, or is
+    /// on a table that was.
     pub fn index_is_new(&self, name: &str) -> bool {
-        self.indexes
-            .get(name)
-            .is_some_and(|i| self.is_new(i.created_unit, i.fresh))
+        self.indexes.get(name).is_some_and(|i| {
+            self.is_new(i.origin) || i.table.as_ref().is_some_and(|t| self.table_is_new(t))
+        })
     }
 
     /// True when the schema was created in this migration or in a pending earlier one.
     pub fn schema_is_new(&self, name: &str) -> bool {
-        self.schemas
-            .get(name)
-            .is_some_and(|i| self.is_new(i.created_unit, i.fresh))
+        self.schemas.get(name).is_some_and(|o| self.is_new(*o))
     }
 
-    /// The column's type as the set declared it, when known.
-    pub fn column_type(&self, table: &str, column: &str) -> Option<&ColType> {
-        self.tables.get(table)?.columns.get(column)
+    /// True when the database was created in this migration or in a pending earlier one.
+    pub fn database_is_new(&self, name: &str) -> bool {
+        self.databases.get(name).is_some_and(|o| self.is_new(*o))
+    }
+
+    /// The column's type, when the set declared it or the catalog told.
+    pub fn column_type(&self, rel: &RelName, column: &str) -> Option<&ColType> {
+        self.table(rel)?.columns.get(column)?.0.as_ref()
+    }
+
+    /// True when the column was added in this migration or a pending earlier one (or its table
+    /// is new).
+    pub fn column_is_new(&self, rel: &RelName, column: &str) -> bool {
+        self.table_is_new(rel)
+            || self
+                .table(rel)
+                .and_then(|t| t.columns.get(column))
+                .is_some_and(|(_, origin)| self.is_new(*origin))
+    }
+
+    /// Columns of that type, in every known table (for enum values).
+    pub fn columns_of_type(&self, type_name: &str) -> HashSet<&str> {
+        self.tables
+            .values()
+            .flat_map(|t| t.columns.iter())
+            .filter(|(_, (ty, _))| ty.as_ref().is_some_and(|t| t.base == type_name))
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// True when a validated `CHECK (column IS NOT NULL)` exists on the table.
-    pub fn has_validated_not_null_check(&self, table: &str, column: &str) -> bool {
-        self.tables
-            .get(table)
+    pub fn has_validated_not_null_check(&self, rel: &RelName, column: &str) -> bool {
+        self.table(rel)
             .is_some_and(|t| t.validated_not_null.contains(column))
     }
 
     /// The pending `NOT VALID` constraint of that name on that table.
-    pub fn not_valid(&self, table: &str, constraint: &str) -> Option<&NotValid> {
-        self.not_valid
-            .get(&(table.to_owned(), constraint.to_owned()))
+    pub fn not_valid(&self, rel: &RelName, constraint: &str) -> Option<&NotValid> {
+        self.candidates(rel)
+            .into_iter()
+            .find_map(|k| self.not_valid.get(&(k, constraint.to_owned())))
     }
 
     /// Enum values added earlier in the current migration inside a transaction.
@@ -129,10 +352,10 @@ impl SchemaState {
         &self.enum_values
     }
 
-    /// True when the script ran `SET lock_timeout` to a non-zero value earlier in this
-    /// migration.
-    pub fn lock_timeout_set(&self) -> bool {
-        self.lock_timeout_set
+    /// The script's own `SET lock_timeout` earlier in this migration: `Some(true)` when it set
+    /// a non-zero value, `Some(false)` when it turned the timeout off.
+    pub fn script_lock_timeout(&self) -> Option<bool> {
+        self.script_lock_timeout
     }
 
     /// The current migration's index.
@@ -140,38 +363,30 @@ impl SchemaState {
         self.unit
     }
 
-    fn add_table(&mut self, key: String, pending: bool) -> &mut Table {
-        let unit = self.unit;
-        self.tables.entry(key).or_insert(Table {
-            created_unit: unit,
+    fn here(&self, pending: bool) -> Origin {
+        Origin {
+            unit: self.unit,
             fresh: pending,
-            columns: HashMap::new(),
-            validated_not_null: HashSet::new(),
-        })
-    }
-
-    /// The table's entry, created as a pre-existing table when the set never created it (its
-    /// columns and constraints are still worth remembering).
-    fn table_mut(&mut self, key: &str) -> &mut Table {
-        self.tables.entry(key.to_owned()).or_insert(Table {
-            created_unit: usize::MAX,
-            fresh: false,
-            columns: HashMap::new(),
-            validated_not_null: HashSet::new(),
-        })
+        }
     }
 
     /// Records the effect of a statement (after the rules looked at it).
     pub fn apply(&mut self, s: &Applying<'_>) {
+        let here = self.here(s.pending);
         match s.node {
             N::CreateStmt(c) => {
                 let Some(rel) = &c.relation else { return };
+                let key = RelName::of(rel);
+                // `IF NOT EXISTS` on a table the database already has creates nothing.
+                if c.if_not_exists && self.table(&key).is_some_and(|t| !self.is_new(t.origin)) {
+                    return;
+                }
                 let (columns, constraints) = ast::table_elements(c);
-                let table = self.add_table(ast::rel_key(rel), s.pending);
+                let mut table = Table::new(here);
+                table.partitioned = c.partspec.is_some();
                 for col in columns {
-                    if let Some(t) = &col.type_name {
-                        table.columns.insert(col.colname.clone(), ColType::of(t));
-                    }
+                    let ty = col.type_name.as_ref().map(ColType::of);
+                    table.columns.insert(col.colname.clone(), (ty, here));
                 }
                 for con in constraints {
                     if let Some(column) = ast::not_null_check_column(con) {
@@ -180,100 +395,132 @@ impl SchemaState {
                         }
                     }
                 }
+                self.insert_table(key, table);
             }
             N::CreateTableAsStmt(c) => {
                 if let Some(rel) = c.into.as_ref().and_then(|i| i.rel.as_ref()) {
-                    self.add_table(ast::rel_key(rel), s.pending);
+                    self.insert_table(RelName::of(rel), Table::new(here));
                 }
             }
-            N::IndexStmt(i) if !i.idxname.is_empty() => {
-                self.indexes.insert(
-                    i.idxname.clone(),
-                    Index {
-                        created_unit: self.unit,
-                        fresh: s.pending,
-                    },
-                );
+            N::IndexStmt(i) => {
+                let table = i.relation.as_ref().map(RelName::of);
+                let name = if i.idxname.is_empty() {
+                    default_index_name(i)
+                } else {
+                    Some(i.idxname.clone())
+                };
+                if let Some(name) = name {
+                    self.indexes.insert(
+                        name,
+                        Index {
+                            origin: here,
+                            table,
+                        },
+                    );
+                }
             }
             N::CreateSchemaStmt(c) if !c.schemaname.is_empty() => {
-                self.schemas.insert(
-                    c.schemaname.clone(),
-                    Index {
-                        created_unit: self.unit,
-                        fresh: s.pending,
-                    },
-                );
+                self.schemas.insert(c.schemaname.clone(), here);
+            }
+            N::CreatedbStmt(c) => {
+                self.databases.insert(c.dbname.clone(), here);
             }
             N::AlterTableStmt(a) => self.apply_alter(a, s),
-            N::RenameStmt(r) => {
-                let kind = ObjectType::try_from(r.rename_type).unwrap_or(ObjectType::Undefined);
-                match (kind, &r.relation) {
-                    (ObjectType::ObjectTable, Some(rel)) => {
-                        if let Some(t) = self.tables.remove(&ast::rel_key(rel)) {
-                            self.tables.insert(r.newname.clone(), t);
-                        }
-                    }
-                    (ObjectType::ObjectColumn, Some(rel)) => {
-                        if let Some(t) = self.tables.get_mut(&ast::rel_key(rel)) {
-                            if let Some(ty) = t.columns.remove(&r.subname) {
-                                t.columns.insert(r.newname.clone(), ty);
-                            }
-                        }
-                    }
-                    (ObjectType::ObjectIndex, Some(rel)) => {
-                        if let Some(i) = self.indexes.remove(&rel.relname) {
-                            self.indexes.insert(r.newname.clone(), i);
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            N::RenameStmt(r) => self.apply_rename(r),
             N::DropStmt(d) => {
                 let kind = ObjectType::try_from(d.remove_type).unwrap_or(ObjectType::Undefined);
                 for object in &d.objects {
-                    let name = match ast::inner(object) {
-                        Some(N::List(l)) => ast::strings(&l.items).last().cloned(),
-                        _ => None,
+                    let parts = match ast::inner(object) {
+                        Some(N::List(l)) => ast::strings(&l.items),
+                        _ => continue,
                     };
-                    let Some(name) = name else { continue };
+                    let Some(name) = RelName::from_parts(&parts) else {
+                        continue;
+                    };
                     match kind {
                         ObjectType::ObjectTable => {
-                            self.tables.remove(&name);
+                            for key in self.candidates(&name) {
+                                self.remove_table(&key);
+                            }
                         }
                         ObjectType::ObjectIndex => {
-                            self.indexes.remove(&name);
+                            self.indexes.remove(&name.name);
                         }
                         _ => {}
                     }
                 }
             }
-            N::AlterEnumStmt(e) if s.in_tx && !e.new_val.is_empty() => {
+            N::AlterEnumStmt(e) if s.in_tx && !e.new_val.is_empty() && e.old_val.is_empty() => {
                 self.enum_values.push(AddedEnumValue {
                     value: e.new_val.clone(),
-                    type_name: ast::dotted(&ast::strings(&e.type_name)),
+                    type_name: ast::strings(&e.type_name)
+                        .last()
+                        .cloned()
+                        .unwrap_or_default(),
                     statement: s.statement,
                     tx: s.tx,
                 });
             }
             N::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("lock_timeout") => {
-                let zero = v.args.iter().all(|a| match ast::inner(a) {
-                    Some(N::AConst(c)) => match &c.val {
-                        Some(pg_query::protobuf::a_const::Val::Ival(i)) => i.ival == 0,
-                        Some(pg_query::protobuf::a_const::Val::Sval(s)) => {
-                            let digits: String = s
-                                .sval
-                                .trim()
-                                .chars()
-                                .take_while(char::is_ascii_digit)
-                                .collect();
-                            !digits.is_empty() && digits.chars().all(|c| c == '0')
-                        }
-                        _ => false,
-                    },
-                    _ => false,
-                });
-                // `RESET lock_timeout` and `SET lock_timeout TO DEFAULT` have no arguments.
-                self.lock_timeout_set = !v.args.is_empty() && !zero;
+                // `RESET lock_timeout` and `SET lock_timeout TO DEFAULT` have no arguments and
+                // bring back the session's value, which is strata's.
+                self.script_lock_timeout = if v.args.is_empty() {
+                    None
+                } else {
+                    Some(!v.args.iter().all(is_zero_setting))
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_rename(&mut self, r: &pg_query::protobuf::RenameStmt) {
+        let kind = ObjectType::try_from(r.rename_type).unwrap_or(ObjectType::Undefined);
+        let Some(rel) = &r.relation else { return };
+        let old = RelName::of(rel);
+        match kind {
+            ObjectType::ObjectTable => {
+                let Some(key) = self.candidates(&old).into_iter().next() else {
+                    return;
+                };
+                let Some(table) = self.remove_table(&key) else {
+                    return;
+                };
+                let new = RelName {
+                    schema: key.schema.clone(),
+                    name: r.newname.clone(),
+                };
+                let moved: Vec<_> = self
+                    .not_valid
+                    .keys()
+                    .filter(|(t, _)| *t == key)
+                    .cloned()
+                    .collect();
+                for k in moved {
+                    if let Some(v) = self.not_valid.remove(&k) {
+                        self.not_valid.insert((new.clone(), k.1), v);
+                    }
+                }
+                for index in self.indexes.values_mut() {
+                    if index.table.as_ref() == Some(&key) {
+                        index.table = Some(new.clone());
+                    }
+                }
+                self.insert_table(new, table);
+            }
+            ObjectType::ObjectColumn => {
+                let t = self.table_mut(&old);
+                if let Some(column) = t.columns.remove(&r.subname) {
+                    t.columns.insert(r.newname.clone(), column);
+                }
+                if t.validated_not_null.remove(&r.subname) {
+                    t.validated_not_null.insert(r.newname.clone());
+                }
+            }
+            ObjectType::ObjectIndex => {
+                if let Some(i) = self.indexes.remove(&rel.relname) {
+                    self.indexes.insert(r.newname.clone(), i);
+                }
             }
             _ => {}
         }
@@ -281,31 +528,30 @@ impl SchemaState {
 
     fn apply_alter(&mut self, a: &pg_query::protobuf::AlterTableStmt, s: &Applying<'_>) {
         let Some(rel) = &a.relation else { return };
-        let key = ast::rel_key(rel);
-        let unit = self.unit;
+        let key = RelName::of(rel);
+        let here = self.here(s.pending);
         for cmd in ast::alter_cmds(a) {
             match ast::subtype(cmd) {
                 AlterTableType::AtAddColumn => {
                     if let Some(col) = ast::cmd_column(cmd) {
-                        if let Some(ty) = &col.type_name {
-                            let ty = ColType::of(ty);
-                            self.table_mut(&key).columns.insert(col.colname.clone(), ty);
-                        }
+                        let ty = col.type_name.as_ref().map(ColType::of);
+                        self.table_mut(&key)
+                            .columns
+                            .insert(col.colname.clone(), (ty, here));
                     }
                 }
                 AlterTableType::AtAlterColumnType => {
-                    if let Some(col) = ast::cmd_column(cmd) {
-                        if let Some(ty) = &col.type_name {
-                            let ty = ColType::of(ty);
-                            self.table_mut(&key).columns.insert(cmd.name.clone(), ty);
-                        }
+                    if let Some(ty) = ast::cmd_column(cmd).and_then(|c| c.type_name.as_ref()) {
+                        let ty = ColType::of(ty);
+                        let t = self.table_mut(&key);
+                        let origin = t.columns.get(&cmd.name).map_or(Origin::EXISTING, |c| c.1);
+                        t.columns.insert(cmd.name.clone(), (Some(ty), origin));
                     }
                 }
                 AlterTableType::AtDropColumn => {
-                    if let Some(t) = self.tables.get_mut(&key) {
-                        t.columns.remove(&cmd.name);
-                        t.validated_not_null.remove(&cmd.name);
-                    }
+                    let t = self.table_mut(&key);
+                    t.columns.remove(&cmd.name);
+                    t.validated_not_null.remove(&cmd.name);
                 }
                 AlterTableType::AtAddConstraint => {
                     let Some(con) = ast::cmd_constraint(cmd) else {
@@ -314,13 +560,21 @@ impl SchemaState {
                     let column = ast::not_null_check_column(con);
                     if con.skip_validation {
                         if !con.conname.is_empty() {
+                            // Registers a table the set never created, so the key resolves.
+                            self.table_mut(&key);
+                            let table = self
+                                .candidates(&key)
+                                .into_iter()
+                                .next()
+                                .unwrap_or(key.clone());
                             self.not_valid.insert(
-                                (key.clone(), con.conname.clone()),
+                                (table, con.conname.clone()),
                                 NotValid {
-                                    unit,
+                                    unit: self.unit,
                                     tx: s.tx,
                                     statement: s.statement,
                                     not_null_column: column,
+                                    foreign_key: ast::contype(con) == ConstrType::ConstrForeign,
                                 },
                             );
                         }
@@ -329,14 +583,48 @@ impl SchemaState {
                     }
                 }
                 AlterTableType::AtValidateConstraint => {
-                    if let Some(nv) = self.not_valid.remove(&(key.clone(), cmd.name.clone())) {
-                        if let Some(column) = nv.not_null_column {
-                            self.table_mut(&key).validated_not_null.insert(column);
-                        }
+                    let found = self
+                        .candidates(&key)
+                        .into_iter()
+                        .find_map(|k| self.not_valid.remove(&(k, cmd.name.clone())));
+                    if let Some(column) = found.and_then(|nv| nv.not_null_column) {
+                        self.table_mut(&key).validated_not_null.insert(column);
                     }
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// The name PostgreSQL gives an unnamed index on plain columns (`<table>_<col>_..._idx`), so a
+/// later `DROP INDEX` of it can be matched; `None` for expression indexes.
+fn default_index_name(i: &pg_query::protobuf::IndexStmt) -> Option<String> {
+    let table = &i.relation.as_ref()?.relname;
+    let mut columns = Vec::new();
+    for p in &i.index_params {
+        match ast::inner(p) {
+            Some(N::IndexElem(e)) if !e.name.is_empty() => columns.push(e.name.clone()),
+            _ => return None,
+        }
+    }
+    let name = format!("{table}_{}_idx", columns.join("_"));
+    (name.len() <= 63).then_some(name)
+}
+
+/// True for a `lock_timeout` value of zero (`0`, `'0'`, `'0s'`); `'0.5s'` is not zero.
+fn is_zero_setting(arg: &pg_query::protobuf::Node) -> bool {
+    use pg_query::protobuf::a_const::Val;
+    match ast::inner(arg) {
+        Some(N::AConst(c)) => match &c.val {
+            Some(Val::Ival(i)) => i.ival == 0,
+            Some(Val::Fval(f)) => f.fval.chars().all(|c| !c.is_ascii_digit() || c == '0'),
+            Some(Val::Sval(s)) => {
+                let digits: Vec<char> = s.sval.chars().filter(char::is_ascii_digit).collect();
+                !digits.is_empty() && digits.iter().all(|c| *c == '0')
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }

@@ -54,7 +54,15 @@ pub fn scan(sql: &str, statements: &[Range<usize>]) -> Vec<Suppression> {
         let comment_start = start + (line.len() - trimmed.len());
         let span = comment_start..start + line.trim_end().len();
         let scope = scope_of(sql, statements, comment_start, offset);
-        let rules = body.split_whitespace().next().unwrap_or("");
+        // `rule-a,rule-b reason` and `rule-a, rule-b reason` both list two rules.
+        let mut words = body.split_whitespace();
+        let mut rules = words.next().unwrap_or("").to_owned();
+        while rules.ends_with(',') {
+            match words.next() {
+                Some(w) => rules.push_str(w),
+                None => break,
+            }
+        }
         for rule in rules.split(',').filter(|r| !r.is_empty()) {
             found.push(Suppression {
                 rule: rule.to_owned(),

@@ -236,5 +236,135 @@ fn unknown_rules_in_configuration_are_refused_with_a_suggestion() {
     let err = Options::default()
         .set_level("ban-drop-tabel", Level::Off)
         .unwrap_err();
-    assert_eq!(err.suggestion.as_deref(), Some("ban-drop-table"));
+    assert!(
+        matches!(&err, strata_lint::ConfigError::UnknownRule { suggestion: Some(s), .. } if s == "ban-drop-table"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        Options::default().set_level("syntax-error", Level::Off),
+        Err(strata_lint::ConfigError::Fixed { .. })
+    ));
+}
+
+#[test]
+fn the_catalog_tells_existing_tables_apart() {
+    let mut options = Options::default();
+    let mut events = strata_lint::CatalogTable::new("public", "events");
+    events.partitioned = true;
+    let mut users = strata_lint::CatalogTable::new("public", "users");
+    users.columns.push((
+        "name".into(),
+        strata_lint::ColType::from_catalog("varchar", 24, false),
+    ));
+    users.validated_not_null.push("email".into());
+    options.catalog.tables = vec![events, users];
+    let s = script(
+        "c.sql",
+        "create index events_at_idx on only events (at);\nalter table users alter column name type varchar(40);\nalter table users alter column email set not null;\nalter table users alter column name type varchar(10);\n",
+    );
+    let mut report = run(&[(&s, true, true)], &options);
+    report.findings.retain(|f| f.severity == Severity::Error);
+    let found: Vec<(&str, usize)> = report.findings.iter().map(|f| (f.rule, f.line)).collect();
+    assert_eq!(found, [("changing-column-type", 4)], "{found:?}");
+    assert!(
+        report.findings[0].message.contains("from varchar(40)"),
+        "{}",
+        report.findings[0].message
+    );
+}
+
+#[test]
+fn schema_qualified_tables_are_not_confused() {
+    let s = script(
+        "q.sql",
+        "create table archive.orders (id bigint primary key, a int);\ncreate index i on public.orders (a);\ncreate index j on archive.orders (a);\n",
+    );
+    let report = run(&[(&s, false, true)], &Options::default());
+    let found: Vec<(&str, usize)> = report.findings.iter().map(|f| (f.rule, f.line)).collect();
+    assert_eq!(found, [("require-concurrent-index-creation", 2)]);
+}
+
+#[test]
+fn review_regressions() {
+    let options = Options::default();
+    // The syntax error is at the second comma, not the first.
+    let s = script("s.sql", "CREATE TABLE t (a int, b int,, c int);\n");
+    let report = run(&[(&s, false, true)], &options);
+    assert_eq!(
+        (report.findings[0].rule, report.findings[0].col),
+        ("syntax-error", 30)
+    );
+    // A typo elsewhere does not turn a non-transactional migration transactional.
+    let s = script(
+        "t.sql",
+        "create index concurrently i on t (a);\nalter table t add constraint c check (a > 0) not valid;\nalter table t validate constraint c;\nselec 1;\n",
+    );
+    let found = rules(&run(&[(&s, false, true)], &options));
+    assert!(
+        !found.contains(&"validate-in-same-transaction"),
+        "{found:?}"
+    );
+    assert!(found.contains(&"non-transactional-mixed"), "{found:?}");
+    // The script's own SET lock_timeout = 0 wins over strata's configured timeout; 0.5s is not 0.
+    let s = script(
+        "l.sql",
+        "set lock_timeout = 0;\nalter table orders add column x int;\n",
+    );
+    assert_eq!(
+        rules(&run(&[(&s, false, true)], &options)),
+        ["require-lock-timeout"]
+    );
+    let s = script(
+        "m.sql",
+        "set lock_timeout = '0.5s';\nalter table orders add column x int;\n",
+    );
+    let mut no_timeout = Options::default();
+    no_timeout.lock_timeout_ms = 0;
+    assert!(run(&[(&s, false, true)], &no_timeout).findings.is_empty());
+    // Unquoted non-ASCII names: PostgreSQL folds only ASCII, so 31 × 'İ' is 62 bytes.
+    let s = script(
+        "i.sql",
+        &format!("create table {} (id bigint primary key);\n", "İ".repeat(31)),
+    );
+    assert!(run(&[(&s, false, true)], &options).findings.is_empty());
+    // A stable default does not rewrite; VACUUM (FULL false) is plain VACUUM.
+    let s = script("d.sql", "alter table orders add column x bigint default txid_current();\nvacuum (full false) orders;\n");
+    assert!(run(&[(&s, false, true)], &options).findings.is_empty());
+    // A label that merely spells the new enum value is not a use of it.
+    let s = script(
+        "e.sql",
+        "create table jobs (id bigint primary key, state mood);\n",
+    );
+    let s2 = script(
+        "f.sql",
+        "alter type mood add value 'archived';\ninsert into audit_log (msg) values ('archived');\nupdate jobs set state = 'archived';\n",
+    );
+    let report = run(&[(&s, false, false), (&s2, false, true)], &options);
+    let found: Vec<(&str, usize)> = report.findings.iter().map(|f| (f.rule, f.line)).collect();
+    assert_eq!(found, [("enum-add-value", 3)]);
+    // Renames carry state: NOT VALID then rename then VALIDATE is still the same transaction.
+    let s = script(
+        "r.sql",
+        "alter table orders add constraint c check (a > 0) not valid;\nalter table orders rename to orders2;\nalter table orders2 validate constraint c;\n",
+    );
+    assert!(rules(&run(&[(&s, false, true)], &options)).contains(&"validate-in-same-transaction"));
+    // "a, b" lists two rules.
+    let s = script(
+        "c.sql",
+        "-- strata:allow ban-drop-table, renaming-table gone\ndrop table a;\n",
+    );
+    let report = run(&[(&s, false, true)], &options);
+    assert_eq!(rules(&report), ["unused-suppression"]);
+    assert!(report.findings[0].message.contains("renaming-table"));
+    // An unnamed index on a new table can be dropped; columns added here can be dropped.
+    let s = script(
+        "n.sql",
+        "create table t (id bigint primary key, a int);\ncreate index on t (a);\ndrop index t_a_idx;\nalter table orders add column tmp int;\nalter table orders drop column tmp;\n",
+    );
+    let found = rules(&run(&[(&s, false, true)], &options));
+    assert!(
+        !found.contains(&"require-concurrent-index-deletion"),
+        "{found:?}"
+    );
+    assert!(!found.contains(&"ban-drop-column"), "{found:?}");
 }

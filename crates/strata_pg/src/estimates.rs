@@ -1,9 +1,13 @@
-//! What the linter asks a live database: the server's major version (rules depend on it) and
-//! the planner's row estimates of the tables findings name, so a risky statement on a table
-//! with millions of rows is listed before the same statement on an empty one.
+//! What the linter asks a live database: the server's major version (rules depend on it), the
+//! facts about existing tables that decide whether a statement is safe (column types, proven
+//! non-null columns, partitioning), and the planner's row estimates, so a risky statement on a
+//! table with millions of rows is listed before the same statement on an empty one.
 
 use std::collections::HashMap;
 use tokio_postgres::Client;
+
+/// A table named as in a migration: schema when written, name.
+pub type TableName = (Option<String>, String);
 
 /// The server's major version (`15` for 15.4).
 pub async fn server_major_version(client: &Client) -> Result<u32, tokio_postgres::Error> {
@@ -14,40 +18,119 @@ pub async fn server_major_version(client: &Client) -> Result<u32, tokio_postgres
     Ok(u32::try_from(num / 10_000).unwrap_or(0))
 }
 
-/// Row estimates (`pg_class.reltuples`) of the named tables, resolved through the session's
-/// `search_path` when unqualified. Tables that do not exist, or were never analyzed, are left
-/// out. `names` are `table` or `schema.table`, as the parser folded them.
+/// The names as `to_regclass` input, quoted so they resolve exactly (through `search_path`
+/// when unqualified).
+fn regclass_inputs(names: &[TableName]) -> Vec<String> {
+    names
+        .iter()
+        .map(|(schema, table)| match schema {
+            Some(s) => format!("{}.{}", crate::quote_ident(s), crate::quote_ident(table)),
+            None => crate::quote_ident(table),
+        })
+        .collect()
+}
+
+/// Row estimates (`pg_class.reltuples`) of the named tables. Tables that do not exist, or were
+/// never analyzed, are left out.
 pub async fn table_row_estimates(
     client: &Client,
-    names: &[String],
-) -> Result<HashMap<String, f64>, tokio_postgres::Error> {
-    let regclasses: Vec<String> = names
-        .iter()
-        .map(|n| match n.split_once('.') {
-            Some((schema, table)) => format!(
-                "{}.{}",
-                crate::quote_ident(schema),
-                crate::quote_ident(table)
-            ),
-            None => crate::quote_ident(n),
-        })
-        .collect();
+    names: &[TableName],
+) -> Result<HashMap<TableName, f64>, tokio_postgres::Error> {
     let rows = client
         .query(
             "select t.ord, c.reltuples::float8 \
              from unnest($1::text[]) with ordinality as t(name, ord) \
              join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(t.name) \
              where c.reltuples >= 0",
-            &[&regclasses],
+            &[&regclass_inputs(names)],
         )
         .await?;
     let mut out = HashMap::new();
     for row in rows {
         let ord: i64 = row.get(0);
-        let rows_estimate: f64 = row.get(1);
+        let estimate: f64 = row.get(1);
         if let Some(name) = usize::try_from(ord - 1).ok().and_then(|i| names.get(i)) {
-            out.insert(name.clone(), rows_estimate);
+            out.insert(name.clone(), estimate);
         }
     }
     Ok(out)
+}
+
+/// One existing table as the catalogs describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFacts {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// `relkind = 'p'`.
+    pub partitioned: bool,
+    /// Columns: name, `pg_type.typname` (of the element for arrays), `atttypmod`, is an array.
+    pub columns: Vec<(String, String, i32, bool)>,
+    /// Columns already `NOT NULL`, or proven so by a validated `CHECK (col IS NOT NULL)`:
+    /// `SET NOT NULL` on them scans nothing.
+    pub proven_not_null: Vec<String>,
+}
+
+/// Facts about the named tables that exist (one query).
+pub async fn table_facts(
+    client: &Client,
+    names: &[TableName],
+) -> Result<Vec<TableFacts>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "with rels as ( \
+               select distinct c.oid, n.nspname, c.relname, c.relkind = 'p' as partitioned \
+               from unnest($1::text[]) as t(reg) \
+               join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(t.reg) \
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace) \
+             select r.oid::int8, r.nspname::text, r.relname::text, r.partitioned, a.attname::text, \
+                    coalesce(et.typname, ty.typname)::text, a.atttypmod, et.oid is not null, \
+                    a.attnotnull or exists (select 1 from pg_catalog.pg_constraint k \
+                      where k.conrelid = r.oid and k.contype = 'c' and k.convalidated \
+                        and k.conkey = array[a.attnum] \
+                        and pg_catalog.pg_get_constraintdef(k.oid) = \
+                            'CHECK ((' || pg_catalog.quote_ident(a.attname) || ' IS NOT NULL))') \
+             from rels r \
+             left join pg_catalog.pg_attribute a \
+               on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped \
+             left join pg_catalog.pg_type ty on ty.oid = a.atttypid \
+             left join pg_catalog.pg_type et on et.oid = ty.typelem and ty.typcategory = 'A' \
+             order by r.oid, a.attnum",
+            &[&regclass_inputs(names)],
+        )
+        .await?;
+    let mut out: Vec<(i64, TableFacts)> = Vec::new();
+    for row in rows {
+        let oid: i64 = row.get(0);
+        if out.last().is_none_or(|(o, _)| *o != oid) {
+            out.push((
+                oid,
+                TableFacts {
+                    schema: row.get(1),
+                    name: row.get(2),
+                    partitioned: row.get(3),
+                    columns: Vec::new(),
+                    proven_not_null: Vec::new(),
+                },
+            ));
+        }
+        let Some(column) = row.get::<_, Option<String>>(4) else {
+            continue;
+        };
+        let facts = &mut out.last_mut().expect("pushed above").1;
+        let typname: Option<String> = row.get(5);
+        let typmod: Option<i32> = row.get(6);
+        let array: Option<bool> = row.get(7);
+        if row.get::<_, Option<bool>>(8) == Some(true) {
+            facts.proven_not_null.push(column.clone());
+        }
+        facts.columns.push((
+            column,
+            typname.unwrap_or_default(),
+            typmod.unwrap_or(-1),
+            array.unwrap_or(false),
+        ));
+    }
+    Ok(out.into_iter().map(|(_, f)| f).collect())
 }

@@ -96,18 +96,19 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
                 app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
             let n = set.migrations().len();
             let mut pending = vec![false; n];
+            let mut report_it = vec![false; n];
             for e in &plan.entries {
                 if let Some(i) = e.local {
-                    pending[i] = matches!(
-                        e.state,
-                        State::Pending | State::OutOfOrder | State::Partial | State::Failed
-                    );
+                    // A part-way migration's completed statements did create their objects.
+                    pending[i] =
+                        matches!(e.state, State::Pending | State::OutOfOrder | State::Failed);
+                    report_it[i] = pending[i] || e.state == State::Partial;
                 }
             }
             groups.push(Group {
                 lock_timeout_ms: lock_timeout_ms(&set.spec.lock_timeout),
                 migrations: set.migrations().to_vec(),
-                report: pending.clone(),
+                report: report_it,
                 pending,
             });
         }
@@ -122,7 +123,11 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
     for g in &groups {
         let mut options = base.clone();
         options.lock_timeout_ms = g.lock_timeout_ms;
-        let part = lint_group(g, &options);
+        let units = units_of(g);
+        let mut part = strata_lint::lint(&units, &options);
+        if let Some(session) = &sizes_from {
+            part = lint_with_catalog(session, &units, &options, part).await?;
+        }
         report.scripts += part.scripts;
         report.statements += part.statements;
         report.findings.extend(part.findings);
@@ -225,9 +230,8 @@ fn lock_timeout_ms(pg: &str) -> u64 {
     strata_model::parse_duration_ms(pg).unwrap_or(5_000)
 }
 
-fn lint_group(g: &Group, options: &Options) -> Report {
-    let units: Vec<Unit<'_>> = g
-        .migrations
+fn units_of(g: &Group) -> Vec<Unit<'_>> {
+    g.migrations
         .iter()
         .enumerate()
         .map(|(i, m)| Unit {
@@ -236,8 +240,7 @@ fn lint_group(g: &Group, options: &Options) -> Report {
             pending: g.pending[i],
             report: g.report[i],
         })
-        .collect();
-    strata_lint::lint(&units, options)
+        .collect()
 }
 
 fn canonical(path: &Path) -> Option<PathBuf> {
@@ -357,8 +360,12 @@ fn files_added_since(root: &Path, reference: &str) -> Result<HashSet<PathBuf>> {
         format!("--since {reference}: not a commit, branch or tag in this repository")
     })?;
     let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    // NUL-separated and unquoted, so names with spaces or non-ASCII letters come through.
     let mut names = git(&[
+        "-c",
+        "core.quotePath=false",
         "diff",
+        "-z",
         "--name-only",
         "--diff-filter=A",
         "--no-renames",
@@ -366,13 +373,16 @@ fn files_added_since(root: &Path, reference: &str) -> Result<HashSet<PathBuf>> {
         "--",
     ])?;
     names.push_str(&git(&[
+        "-c",
+        "core.quotePath=false",
         "ls-files",
+        "-z",
         "--others",
         "--exclude-standard",
         "--full-name",
     ])?);
     Ok(names
-        .lines()
+        .split('\0')
         .filter(|l| !l.is_empty())
         .filter_map(|l| canonical(&top.join(l)))
         .collect())
@@ -385,9 +395,57 @@ async fn attach_sizes(session: &strata_pg::Session, report: &mut Report) -> Resu
     }
     let sizes = strata_pg::estimates::table_row_estimates(&session.client, &tables).await?;
     for f in &mut report.findings {
-        f.table_rows = f.table.as_ref().and_then(|t| sizes.get(t)).copied();
+        f.table_rows = f.table_name.as_ref().and_then(|t| sizes.get(t)).copied();
     }
     Ok(())
+}
+
+/// Lints again knowing what the database has for the tables the first pass flagged and the
+/// tables the reported migrations create (`IF NOT EXISTS` on an existing table creates
+/// nothing): their column types, proven non-null columns and partitioning turn guesses into
+/// facts.
+async fn lint_with_catalog(
+    session: &strata_pg::Session,
+    units: &[Unit<'_>],
+    options: &Options,
+    first: Report,
+) -> Result<Report> {
+    let mut names = first.tables();
+    for unit in units.iter().filter(|u| u.report) {
+        let effects = strata_sql::objects::effects(&strata_sql::analyze(unit.script.sql()));
+        for created in effects.created {
+            if let strata_sql::objects::DbObject::Relation { schema, name } = created {
+                names.push((schema, name));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(first);
+    }
+    let facts = strata_pg::estimates::table_facts(&session.client, &names).await?;
+    let mut options = options.clone();
+    options.catalog.tables = facts
+        .into_iter()
+        .map(|f| {
+            let mut t = strata_lint::CatalogTable::new(f.schema, f.name);
+            t.partitioned = f.partitioned;
+            t.columns = f
+                .columns
+                .into_iter()
+                .map(|(name, typname, typmod, array)| {
+                    (
+                        name,
+                        strata_lint::ColType::from_catalog(&typname, typmod, array),
+                    )
+                })
+                .collect();
+            t.validated_not_null = f.proven_not_null;
+            t
+        })
+        .collect();
+    Ok(strata_lint::lint(units, &options))
 }
 
 /// Problems the executor refuses by itself, with an exit code of 2 and the server's own
@@ -395,6 +453,11 @@ async fn attach_sizes(session: &strata_pg::Session, report: &mut Report) -> Resu
 /// accept what the bundled parser does not), and a script that never commits is refused before
 /// anything runs.
 const ENFORCED_BY_EXECUTOR: &[&str] = &["syntax-error", "uncommitted-transaction"];
+
+/// A finding that stops `up`.
+fn blocks(f: &strata_lint::Finding) -> bool {
+    f.severity == strata_lint::Severity::Error && !ENFORCED_BY_EXECUTOR.contains(&f.rule)
+}
 
 /// The gate in front of `up`: lints the migrations the plan is about to apply (with nothing
 /// else parsed: the applied history is not re-read) and, when it finds errors, prints them and
@@ -454,10 +517,14 @@ pub async fn gate(
             }
         })
         .collect();
-    let mut report = strata_lint::lint(&units, &options);
-    report.findings.retain(|f| {
-        f.severity == strata_lint::Severity::Error && !ENFORCED_BY_EXECUTOR.contains(&f.rule)
-    });
+    let first = strata_lint::lint(&units, &options);
+    if !first.findings.iter().any(blocks) {
+        return Ok(None);
+    }
+    // Only when something would block: the pending migrations alone do not know the existing
+    // tables' columns and constraints; the database does.
+    let mut report = lint_with_catalog(session, &units, &options, first).await?;
+    report.findings.retain(blocks);
     if report.errors() == 0 {
         return Ok(None);
     }

@@ -69,19 +69,44 @@ pub async fn run_with_reason(
     let registry = Registry::new(&settings.registry_schema);
 
     if dry_run {
-        let mut docs = Vec::new();
+        let mut plans = Vec::with_capacity(sets.len());
         for set in &mut sets {
             let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+            plans.push(plan);
+        }
+        // The real run would lint first. With --json the refusal is the one document printed;
+        // in text the plan is shown, then why it would not run.
+        let lints = matches!(target, Target::Up { .. } | Target::Goto(_));
+        if lints && settings.json {
+            for (set, plan) in sets.iter().zip(&plans) {
+                if let Some(code) =
+                    super::lint::gate(settings, &session, set, &plan.steps, io).await?
+                {
+                    return Ok(code);
+                }
+            }
+        }
+        let mut docs = Vec::new();
+        for (set, plan) in sets.iter().zip(&plans) {
             if settings.json {
-                docs.push(render::plan_json(set, &plan, true));
+                docs.push(render::plan_json(set, plan, true));
             } else {
-                render::plan_text(set, &plan, true, io.out)?;
+                render::plan_text(set, plan, true, io.out)?;
             }
         }
         if settings.json {
             writeln!(io.out, "{}", json!({"dry_run": true, "sets": docs}))?;
-        } else {
-            writeln!(io.out, "dry run: nothing was changed")?;
+            return Ok(exit::OK);
+        }
+        writeln!(io.out, "dry run: nothing was changed")?;
+        if lints {
+            for (set, plan) in sets.iter().zip(&plans) {
+                if let Some(code) =
+                    super::lint::gate(settings, &session, set, &plan.steps, io).await?
+                {
+                    return Ok(code);
+                }
+            }
         }
         return Ok(exit::OK);
     }

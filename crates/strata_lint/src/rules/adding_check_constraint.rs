@@ -24,6 +24,7 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
                 .unwrap_or_default(),
             _ => continue,
         };
+        let on_new_column = ast::subtype(cmd) == AlterTableType::AtAddColumn;
         for con in constraints {
             if ast::contype(con) != ConstrType::ConstrCheck || con.skip_validation {
                 continue;
@@ -35,7 +36,12 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
                     "adding a CHECK constraint to `{}` scans every row while holding an ACCESS EXCLUSIVE lock",
                     ast::rel_display(rel)
                 ),
-                "add it with NOT VALID, then VALIDATE CONSTRAINT in a later migration",
+                if on_new_column {
+                    // A column constraint cannot be NOT VALID.
+                    "add the column without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID, and VALIDATE CONSTRAINT in a later migration"
+                } else {
+                    "add it with NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+                },
             );
         }
     }

@@ -16,7 +16,9 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
     let N::AlterDomainStmt(d) = cx.node else {
         return;
     };
-    if d.subtype != "C" {
+    let is_check = matches!(d.def.as_deref().and_then(ast::inner),
+        Some(N::Constraint(c)) if ast::contype(c) == ConstrType::ConstrCheck);
+    if d.subtype != "C" || !is_check {
         return;
     }
     let not_valid = matches!(d.def.as_deref().and_then(ast::inner), Some(N::Constraint(c)) if c.skip_validation);

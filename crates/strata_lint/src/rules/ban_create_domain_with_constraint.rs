@@ -17,7 +17,8 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         return;
     };
     let check = d.constraints.iter().any(|c| {
-        matches!(ast::inner(c), Some(N::Constraint(k)) if ast::contype(k) == ConstrType::ConstrCheck)
+        matches!(ast::inner(c), Some(N::Constraint(k))
+            if matches!(ast::contype(k), ConstrType::ConstrCheck | ConstrType::ConstrNotnull))
     });
     if check {
         out.flag(

@@ -17,7 +17,11 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         return;
     };
     for cmd in ast::alter_cmds(a) {
-        if ast::subtype(cmd) == AlterTableType::AtDropColumn {
+        if ast::subtype(cmd) == AlterTableType::AtDropColumn
+            && !cx
+                .state
+                .column_is_new(&crate::state::RelName::of(rel), &cmd.name)
+        {
             out.flag_table(
                 cx.start(),
                 rel,

@@ -14,6 +14,9 @@ pub(crate) static RULE: Rule = Rule {
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
     if let N::DropdbStmt(d) = cx.node {
+        if cx.state.database_is_new(&d.dbname) {
+            return;
+        }
         out.flag(
             cx.start(),
             format!("DROP DATABASE `{}` in a migration", d.dbname),

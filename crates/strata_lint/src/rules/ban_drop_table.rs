@@ -22,8 +22,10 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             continue;
         };
         let parts = ast::strings(&l.items);
-        let Some(name) = parts.last() else { continue };
-        if cx.state.table_is_new(name) {
+        let Some(name) = crate::state::RelName::from_parts(&parts) else {
+            continue;
+        };
+        if cx.state.table_is_new(&name) {
             continue;
         }
         out.flag(

@@ -28,7 +28,9 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         let Some(t) = &col.type_name else { continue };
         let new = ColType::of(t);
         let using = col.raw_default.is_some();
-        let old = cx.state.column_type(&ast::rel_key(rel), &cmd.name);
+        let old = cx
+            .state
+            .column_type(&crate::state::RelName::of(rel), &cmd.name);
         if !using && old.is_some_and(|old| free_change(old, &new)) {
             continue;
         }

@@ -37,7 +37,8 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         };
         let name = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
             Some(quoted) => quoted.replace("\"\"", "\""),
-            None => raw.to_lowercase(),
+            // PostgreSQL folds only ASCII letters of unquoted names.
+            None => raw.to_ascii_lowercase(),
         };
         if name.len() <= MAX_IDENTIFIER_BYTES || seen.contains(&name) {
             continue;

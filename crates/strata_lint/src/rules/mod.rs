@@ -6,7 +6,7 @@
 //! rules; configuration, suppressions, `--list-rules`, SARIF rule metadata and the docs index
 //! are all derived from it.
 
-use crate::state::SchemaState;
+use crate::state::{RelName, SchemaState};
 use crate::{ast, Options, Rule, Severity};
 use pg_query::protobuf::{node::Node as N, ColumnDef, RangeVar, TypeName};
 use strata_sql::Statement;
@@ -190,7 +190,7 @@ impl Ctx<'_> {
 
     /// True when the table is new (created in this migration or in a pending earlier one).
     pub fn is_new(&self, rel: &RangeVar) -> bool {
-        self.state.table_is_new(&ast::rel_key(rel))
+        self.state.table_is_new(&RelName::of(rel))
     }
 
     /// The relation of an `ALTER TABLE` on an existing table.
@@ -271,6 +271,35 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Columns that `ALTER TABLE ... ADD PRIMARY KEY (...)` makes the key of an existing
+    /// column list, with their types when the state knows them.
+    pub fn added_primary_key_columns(
+        &self,
+    ) -> Vec<(&RangeVar, String, Option<crate::ColType>, usize)> {
+        let N::AlterTableStmt(a) = self.node else {
+            return Vec::new();
+        };
+        let Some(rel) = &a.relation else {
+            return Vec::new();
+        };
+        let name = RelName::of(rel);
+        ast::alter_cmds(a)
+            .filter(|cmd| ast::subtype(cmd) == pg_query::protobuf::AlterTableType::AtAddConstraint)
+            .filter_map(ast::cmd_constraint)
+            .filter(|k| ast::contype(k) == pg_query::protobuf::ConstrType::ConstrPrimary)
+            .flat_map(|k| {
+                let at = self.at(k.location);
+                ast::strings(&k.keys).into_iter().map(move |col| (col, at))
+            })
+            .map(|(col, at)| {
+                let ty = self.state.column_type(&name, &col).cloned();
+                (rel, col, ty, at)
+            })
+            .collect()
+    }
+}
+
 fn is_key(col: &ColumnDef) -> bool {
     ast::column_constraints(col).any(|c| {
         matches!(
@@ -299,14 +328,31 @@ pub(crate) struct DeclaredColumn<'a> {
 
 /// A finding before suppression and positioning.
 pub(crate) struct Raw {
+    /// The rule.
     pub rule: &'static Rule,
+    /// Its configured severity.
     pub severity: Severity,
+    /// 0-based statement, when about one.
     pub statement: Option<usize>,
+    /// Script offset of the start.
     pub at: usize,
+    /// Script offset of the end (default: the end of the line or statement).
     pub end: Option<usize>,
+    /// What is wrong.
     pub message: String,
+    /// What to do.
     pub help: String,
-    pub table: Option<String>,
+    /// The table concerned.
+    pub table: Option<RangeVarName>,
+}
+
+/// A table named by a finding: as displayed, and as (schema, name).
+#[derive(Debug, Clone)]
+pub(crate) struct RangeVarName {
+    /// `schema.table` or `table`, as written.
+    pub display: String,
+    /// (schema when written, name).
+    pub name: (Option<String>, String),
 }
 
 /// Where a rule reports.
@@ -318,6 +364,7 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
+    /// A sink for one rule's findings on one statement.
     pub(crate) fn new(rule: &'static Rule, severity: Severity, statement: usize) -> Sink {
         Sink {
             rule,
@@ -327,6 +374,7 @@ impl Sink {
         }
     }
 
+    /// The findings reported.
     pub(crate) fn into_raws(self) -> Vec<Raw> {
         self.raws
     }
@@ -356,7 +404,11 @@ impl Sink {
     ) {
         self.flag(at, message, help);
         if let Some(last) = self.raws.last_mut() {
-            last.table = Some(ast::rel_display(table));
+            let name = RelName::of(table);
+            last.table = Some(RangeVarName {
+                display: ast::rel_display(table),
+                name: (name.schema, name.name),
+            });
         }
     }
 }

@@ -13,6 +13,20 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
+    for (table, column, ty, at) in cx.added_primary_key_columns() {
+        let Some(ty) = ty.filter(|t| t.is_small_int()) else {
+            continue;
+        };
+        out.flag(
+            at,
+            format!(
+                "key column `{}.{column}` is {}: it runs out long before bigint would, and widening it later rewrites every table that references it",
+                ast::rel_display(table),
+                ty.display()
+            ),
+            "use bigint (bigint GENERATED ALWAYS AS IDENTITY for generated keys)",
+        );
+    }
     for col in cx.declared_columns() {
         let ty = ast::ColType::of(col.type_name);
         if !col.key || !ty.is_small_int() {

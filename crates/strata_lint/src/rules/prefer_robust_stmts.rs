@@ -22,8 +22,6 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         N::CreateSchemaStmt(s) => !s.if_not_exists,
         N::CreateExtensionStmt(e) => !e.if_not_exists,
         N::DropStmt(d) => !d.missing_ok,
-        N::ViewStmt(v) => !v.replace,
-        N::CreateFunctionStmt(f) => !f.replace,
         N::AlterTableStmt(a) => ast::alter_cmds(a).any(|c| {
             matches!(
                 ast::subtype(c),

@@ -17,7 +17,10 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         return;
     }
     let Some(rel) = &r.relation else { return };
-    if cx.is_new(rel) {
+    if cx
+        .state
+        .column_is_new(&crate::state::RelName::of(rel), &r.subname)
+    {
         return;
     }
     out.flag_table(

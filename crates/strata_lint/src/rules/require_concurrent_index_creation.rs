@@ -16,8 +16,10 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
     let N::IndexStmt(i) = cx.node else { return };
     let Some(rel) = &i.relation else { return };
     // `ON ONLY parent` is the first step of indexing a partitioned table (PostgreSQL refuses
-    // CONCURRENTLY there): it only creates the invalid parent index, instantly.
-    if i.concurrent || cx.is_new(rel) || !rel.inh {
+    // CONCURRENTLY there): it only creates the invalid parent index, instantly. On a plain
+    // table ONLY changes nothing, so it is exempt only on a table known to be partitioned.
+    let name = crate::state::RelName::of(rel);
+    if i.concurrent || cx.is_new(rel) || (!rel.inh && cx.state.is_partitioned(&name)) {
         return;
     }
     let name = if i.idxname.is_empty() {
@@ -32,6 +34,10 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             "CREATE INDEX{name} on existing table `{}` blocks all writes to it (SHARE lock) until the index is built",
             ast::rel_display(rel)
         ),
-        "use CREATE INDEX CONCURRENTLY; strata detects it and runs that migration outside a transaction (give the index its own migration)",
+        if rel.inh {
+            "use CREATE INDEX CONCURRENTLY; strata detects it and runs that migration outside a transaction (give the index its own migration)"
+        } else {
+            "use CREATE INDEX CONCURRENTLY; ON ONLY only helps on a partitioned table (strata could not tell this one is: lint with --pending, or suppress with a reason)"
+        },
     );
 }

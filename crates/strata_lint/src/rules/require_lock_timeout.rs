@@ -34,6 +34,11 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             Some(N::RangeVar(rv)) => Some(rv),
             _ => None,
         }),
+        N::CreateStmt(c) => referenced_existing_table(cx, c),
+        N::DropStmt(d) if !d.concurrent => {
+            drop_of_existing(cx, d, out);
+            None
+        }
         _ => None,
     };
     let Some(table) = table else { return };
@@ -48,6 +53,58 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             cx.statement.summary,
             ast::rel_display(table)
         ),
-        "strata's lock_timeout is 0 here: set `lock_timeout` in strata.toml (or --lock-timeout), add `-- strata:lock-timeout 5s` to the migration, or SET lock_timeout first",
+        HELP,
     );
+}
+
+const HELP: &str = "strata's lock_timeout is 0 here: set `lock_timeout` in strata.toml (or --lock-timeout), add `-- strata:lock-timeout 5s` to the migration, or SET lock_timeout first";
+
+/// A new table's foreign key locks the table it references (SHARE ROW EXCLUSIVE).
+fn referenced_existing_table<'a>(
+    cx: &Ctx<'_>,
+    c: &'a pg_query::protobuf::CreateStmt,
+) -> Option<&'a RangeVar> {
+    let (columns, constraints) = ast::table_elements(c);
+    columns
+        .iter()
+        .flat_map(|col| ast::column_constraints(col))
+        .chain(constraints.iter().copied())
+        .filter(|k| ast::contype(k) == ConstrType::ConstrForeign)
+        .filter_map(|k| k.pktable.as_ref())
+        .find(|t| !cx.is_new(t))
+}
+
+/// `DROP TABLE` / `DROP INDEX` of existing objects take ACCESS EXCLUSIVE locks.
+fn drop_of_existing(cx: &Ctx<'_>, d: &pg_query::protobuf::DropStmt, out: &mut Sink) {
+    let kind = d.remove_type;
+    if kind != ObjectType::ObjectTable as i32 && kind != ObjectType::ObjectIndex as i32 {
+        return;
+    }
+    for object in &d.objects {
+        let Some(N::List(l)) = ast::inner(object) else {
+            continue;
+        };
+        let parts = ast::strings(&l.items);
+        let Some(name) = crate::state::RelName::from_parts(&parts) else {
+            continue;
+        };
+        let new = if kind == ObjectType::ObjectTable as i32 {
+            cx.state.table_is_new(&name)
+        } else {
+            cx.state.index_is_new(&name.name)
+        };
+        if new {
+            continue;
+        }
+        out.flag(
+            cx.start(),
+            format!(
+                "{} waits for an ACCESS EXCLUSIVE lock on `{}` with no lock_timeout: while it waits, every query on the table queues behind it",
+                cx.statement.summary,
+                ast::dotted(&parts)
+            ),
+            HELP,
+        );
+        return;
+    }
 }

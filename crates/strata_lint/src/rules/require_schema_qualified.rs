@@ -21,20 +21,24 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         N::AlterTableStmt(a) => a.relation.as_ref(),
         N::CreateTableAsStmt(c) => c.into.as_ref().and_then(|i| i.rel.as_ref()),
         N::CreateTrigStmt(t) => t.relation.as_ref(),
+        N::CompositeTypeStmt(c) => c.typevar.as_ref(),
+        N::AlterSeqStmt(a) => a.sequence.as_ref(),
         _ => None,
     };
+    let single = |parts: Vec<String>| (parts.len() == 1).then(|| parts.join("."));
     let unqualified: Option<String> = match (cx.node, relation) {
         (_, Some(rel)) => rel.schemaname.is_empty().then(|| rel.relname.clone()),
-        (N::CreateFunctionStmt(f), _) => {
-            let parts = ast::strings(&f.funcname);
-            (parts.len() == 1).then(|| parts.join("."))
-        }
-        (N::CreateEnumStmt(e), _) => {
-            let parts = ast::strings(&e.type_name);
-            (parts.len() == 1).then(|| parts.join("."))
-        }
+        (N::CreateFunctionStmt(f), _) => single(ast::strings(&f.funcname)),
+        (N::CreateEnumStmt(e), _) => single(ast::strings(&e.type_name)),
+        (N::CreateDomainStmt(d), _) => single(ast::strings(&d.domainname)),
+        (N::AlterFunctionStmt(f), _) => f
+            .func
+            .as_ref()
+            .and_then(|o| single(ast::strings(&o.objname))),
         (N::DropStmt(d), _) => d.objects.iter().find_map(|o| match ast::inner(o) {
-            Some(N::List(l)) if l.items.len() == 1 => Some(ast::dotted(&ast::strings(&l.items))),
+            Some(N::List(l)) => single(ast::strings(&l.items)),
+            Some(N::ObjectWithArgs(f)) => single(ast::strings(&f.objname)),
+            Some(N::TypeName(t)) => single(ast::strings(&t.names)),
             _ => None,
         }),
         _ => None,

@@ -23,7 +23,7 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         if cx.options.target_version >= 12
             && cx
                 .state
-                .has_validated_not_null_check(&ast::rel_key(rel), &cmd.name)
+                .has_validated_not_null_check(&crate::state::RelName::of(rel), &cmd.name)
         {
             continue;
         }

@@ -12,6 +12,7 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
+    check_added_keys(cx, out);
     for col in cx.declared_columns() {
         if col.def.is_none() || !col.key {
             continue;
@@ -32,6 +33,24 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
                 "primary key `{}.{}` is {}, not uuid",
                 ast::rel_display(col.table),
                 col.name,
+                ty.display()
+            ),
+            "use uuid (DEFAULT gen_random_uuid())",
+        );
+    }
+}
+
+fn check_added_keys(cx: &Ctx<'_>, out: &mut Sink) {
+    for (table, column, ty, at) in cx.added_primary_key_columns() {
+        let Some(ty) = ty else { continue };
+        if ty.base == "uuid" {
+            continue;
+        }
+        out.flag(
+            at,
+            format!(
+                "primary key `{}.{column}` is {}, not uuid",
+                ast::rel_display(table),
                 ty.display()
             ),
             "use uuid (DEFAULT gen_random_uuid())",

@@ -17,7 +17,7 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         N::VacuumStmt(v)
             if v.is_vacuumcmd
                 && v.options.iter().any(|o| {
-                    matches!(ast::inner(o), Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case("full"))
+                    matches!(ast::inner(o), Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case("full") && option_on(d))
                 }) =>
         {
             let tables: Vec<_> = v
@@ -46,4 +46,28 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         format!("{what} rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes"),
         "use pg_repack or pg_squeeze outside migrations, or plain VACUUM; schedule a rewrite for a maintenance window",
     );
+}
+
+/// `FULL`, `FULL true`, `FULL on`, `FULL 1` are on; `FULL false`/`off`/`0` are not.
+fn option_on(d: &pg_query::protobuf::DefElem) -> bool {
+    use pg_query::protobuf::a_const::Val;
+    match d.arg.as_deref().and_then(ast::inner) {
+        None => true,
+        Some(N::Boolean(b)) => b.boolval,
+        Some(N::String(s)) => !matches!(
+            s.sval.to_ascii_lowercase().as_str(),
+            "false" | "off" | "0" | "no"
+        ),
+        Some(N::Integer(i)) => i.ival != 0,
+        Some(N::AConst(c)) => match &c.val {
+            Some(Val::Boolval(b)) => b.boolval,
+            Some(Val::Ival(i)) => i.ival != 0,
+            Some(Val::Sval(s)) => !matches!(
+                s.sval.to_ascii_lowercase().as_str(),
+                "false" | "off" | "0" | "no"
+            ),
+            _ => true,
+        },
+        _ => true,
+    }
 }

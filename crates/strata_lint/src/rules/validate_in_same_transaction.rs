@@ -25,17 +25,21 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         if ast::subtype(cmd) != AlterTableType::AtValidateConstraint {
             continue;
         }
-        let Some(added) = cx.state.not_valid(&ast::rel_key(rel), &cmd.name) else {
+        let Some(added) = cx
+            .state
+            .not_valid(&crate::state::RelName::of(rel), &cmd.name)
+        else {
             continue;
         };
-        if added.unit == cx.state.unit() && added.tx == cx.tx {
+        if added.unit == cx.state.unit() && added.tx == cx.tx && !cx.is_new(rel) {
             out.flag_table(
                 cx.start(),
                 rel,
                 format!(
-                    "constraint `{}` was added NOT VALID by statement {} of this migration, in the same transaction: its ACCESS EXCLUSIVE lock is held during this validation scan",
+                    "constraint `{}` was added NOT VALID by statement {} of this migration, in the same transaction: its {} lock is held during this validation scan",
                     cmd.name,
-                    added.statement + 1
+                    added.statement + 1,
+                    if added.foreign_key { "SHARE ROW EXCLUSIVE" } else { "ACCESS EXCLUSIVE" }
                 ),
                 "move VALIDATE CONSTRAINT to a later migration",
             );
