@@ -187,6 +187,10 @@ fn lint_unit(
         .collect();
     let mut suppressions = suppress::scan(sql, &ranges);
     raws.retain(|raw| {
+        // Input strata cannot run is never hidden.
+        if raw.rule.category == Category::Meta {
+            return true;
+        }
         let hit = suppressions.iter_mut().find(|s| {
             s.rule == raw.rule.name
                 && match s.scope {
@@ -286,7 +290,11 @@ fn error_offset(text: &str, message: &str) -> usize {
 fn is_harmless_outside_transaction(node: &N) -> bool {
     matches!(
         node,
-        N::CommentStmt(_) | N::GrantStmt(_) | N::VacuumStmt(_) | N::SelectStmt(_)
+        N::CommentStmt(_)
+            | N::GrantStmt(_)
+            | N::VacuumStmt(_)
+            | N::SelectStmt(_)
+            | N::VariableShowStmt(_)
     )
 }
 

@@ -461,6 +461,11 @@ impl SchemaState {
                     tx: s.tx,
                 });
             }
+            N::VariableSetStmt(v)
+                if v.kind == pg_query::protobuf::VariableSetKind::VarResetAll as i32 =>
+            {
+                self.script_lock_timeout = None;
+            }
             N::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("lock_timeout") => {
                 // `RESET lock_timeout` and `SET lock_timeout TO DEFAULT` have no arguments and
                 // bring back the session's value, which is strata's.

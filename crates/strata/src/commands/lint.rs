@@ -52,7 +52,9 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         return Ok(exit::OK);
     }
 
-    let mut groups = if args.paths.is_empty() {
+    let mut groups = if args.pending {
+        Vec::new() // built from the database's history below
+    } else if args.paths.is_empty() {
         app::load_sets(settings)?
             .into_iter()
             .map(|set| {
@@ -90,7 +92,6 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         let db = app::database(settings, &mut say)?;
         let session = app::connect(&db).await?;
         let registry = Registry::new(&settings.registry_schema);
-        groups.clear();
         for set in &mut sets {
             let (_, plan) =
                 app::plan_set(&session, &registry, set, &Target::Status, settings).await?;

@@ -7,7 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-create-domain-with-constraint",
     category: Category::Types,
     default: WARNING,
-    summary: "CREATE DOMAIN with a CHECK constraint",
+    summary: "CREATE DOMAIN with a CHECK or NOT NULL constraint",
     docs: docs!("ban-create-domain-with-constraint"),
     check,
 };
@@ -24,7 +24,7 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         out.flag(
             cx.start(),
             format!(
-                "domain `{}` has a CHECK constraint: changing it later scans every column using the domain",
+                "domain `{}` has a constraint: changing it later scans every column using the domain",
                 ast::dotted(&ast::strings(&d.domainname))
             ),
             "put CHECK constraints on the table columns instead",

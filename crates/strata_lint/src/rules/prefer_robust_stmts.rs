@@ -37,7 +37,7 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
                 "{} is not repeatable: running the file again fails here",
                 cx.statement.summary
             ),
-            "add IF NOT EXISTS / IF EXISTS / OR REPLACE",
+            "add IF NOT EXISTS (CREATE, ADD COLUMN) or IF EXISTS (DROP, DROP COLUMN)",
         );
     }
 }
