@@ -13,36 +13,26 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
-    let Some((a, rel)) = cx.altered_existing_table() else {
+    let Some((rel, added)) = cx.added_constraints() else {
         return;
     };
-    for cmd in ast::alter_cmds(a) {
-        let constraints: Vec<_> = match ast::subtype(cmd) {
-            AlterTableType::AtAddConstraint => ast::cmd_constraint(cmd).into_iter().collect(),
-            AlterTableType::AtAddColumn => ast::cmd_column(cmd)
-                .map(|c| ast::column_constraints(c).collect())
-                .unwrap_or_default(),
-            _ => continue,
-        };
-        let on_new_column = ast::subtype(cmd) == AlterTableType::AtAddColumn;
-        for con in constraints {
-            if ast::contype(con) != ConstrType::ConstrCheck || con.skip_validation {
-                continue;
-            }
-            out.flag_table(
-                cx.at(con.location),
-                rel,
-                format!(
-                    "adding a CHECK constraint to `{}` scans every row while holding an ACCESS EXCLUSIVE lock",
-                    ast::rel_display(rel)
-                ),
-                if on_new_column {
-                    // A column constraint cannot be NOT VALID.
-                    "add the column without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID, and VALIDATE CONSTRAINT in a later migration"
-                } else {
-                    "add it with NOT VALID, then VALIDATE CONSTRAINT in a later migration"
-                },
-            );
+    for (con, on_new_column) in added {
+        if ast::contype(con) != ConstrType::ConstrCheck || con.skip_validation {
+            continue;
         }
+        out.flag_table(
+            cx.at(con.location),
+            rel,
+            format!(
+                "adding a CHECK constraint to `{}` scans every row while holding an ACCESS EXCLUSIVE lock",
+                ast::rel_display(rel)
+            ),
+            if on_new_column {
+                // A column constraint cannot be NOT VALID.
+                "add the column without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID, and VALIDATE CONSTRAINT in a later migration"
+            } else {
+                "add it with NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+            },
+        );
     }
 }

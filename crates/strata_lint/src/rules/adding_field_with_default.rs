@@ -14,16 +14,10 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
-    let Some((a, rel)) = cx.altered_existing_table() else {
+    let Some((rel, columns)) = cx.added_columns() else {
         return;
     };
-    for cmd in ast::alter_cmds(a) {
-        if ast::subtype(cmd) != AlterTableType::AtAddColumn {
-            continue;
-        }
-        let Some(col) = ast::cmd_column(cmd) else {
-            continue;
-        };
+    for col in columns {
         let mut why = None;
         if col
             .type_name

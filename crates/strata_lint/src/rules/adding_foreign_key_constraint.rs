@@ -14,41 +14,31 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
-    let Some((a, rel)) = cx.altered_existing_table() else {
+    let Some((rel, added)) = cx.added_constraints() else {
         return;
     };
-    for cmd in ast::alter_cmds(a) {
-        let constraints: Vec<_> = match ast::subtype(cmd) {
-            AlterTableType::AtAddConstraint => ast::cmd_constraint(cmd).into_iter().collect(),
-            AlterTableType::AtAddColumn => ast::cmd_column(cmd)
-                .map(|c| ast::column_constraints(c).collect())
-                .unwrap_or_default(),
-            _ => continue,
-        };
-        let on_new_column = ast::subtype(cmd) == AlterTableType::AtAddColumn;
-        for con in constraints {
-            if ast::contype(con) != ConstrType::ConstrForeign || con.skip_validation {
-                continue;
-            }
-            let target = con
-                .pktable
-                .as_ref()
-                .map(ast::rel_display)
-                .unwrap_or_default();
-            out.flag_table(
-                cx.at(con.location),
-                rel,
-                format!(
-                    "adding a foreign key on `{}` (to `{target}`) scans the whole table while blocking writes to both tables",
-                    ast::rel_display(rel)
-                ),
-                if on_new_column {
-                    // A column constraint cannot be NOT VALID.
-                    "add the column without REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, and VALIDATE CONSTRAINT in a later migration"
-                } else {
-                    "add it with NOT VALID, then run ALTER TABLE ... VALIDATE CONSTRAINT in a later migration"
-                },
-            );
+    for (con, on_new_column) in added {
+        if ast::contype(con) != ConstrType::ConstrForeign || con.skip_validation {
+            continue;
         }
+        let target = con
+            .pktable
+            .as_ref()
+            .map(ast::rel_display)
+            .unwrap_or_default();
+        out.flag_table(
+            cx.at(con.location),
+            rel,
+            format!(
+                "adding a foreign key on `{}` (to `{target}`) scans the whole table while blocking writes to both tables",
+                ast::rel_display(rel)
+            ),
+            if on_new_column {
+                // A column constraint cannot be NOT VALID.
+                "add the column without REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, and VALIDATE CONSTRAINT in a later migration"
+            } else {
+                "add it with NOT VALID, then run ALTER TABLE ... VALIDATE CONSTRAINT in a later migration"
+            },
+        );
     }
 }

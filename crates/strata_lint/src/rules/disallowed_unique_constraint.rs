@@ -14,39 +14,30 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
-    let Some((a, rel)) = cx.altered_existing_table() else {
+    let Some((rel, added)) = cx.added_constraints() else {
         return;
     };
-    for cmd in ast::alter_cmds(a) {
-        let constraints: Vec<_> = match ast::subtype(cmd) {
-            AlterTableType::AtAddConstraint => ast::cmd_constraint(cmd).into_iter().collect(),
-            AlterTableType::AtAddColumn => ast::cmd_column(cmd)
-                .map(|c| ast::column_constraints(c).collect())
-                .unwrap_or_default(),
-            _ => continue,
-        };
-        for con in constraints {
-            let kind = ast::contype(con);
-            if !matches!(kind, ConstrType::ConstrUnique | ConstrType::ConstrExclusion)
-                || !con.indexname.is_empty()
-            {
-                continue;
-            }
-            out.flag_table(
-                cx.at(con.location),
-                rel,
-                format!(
-                    "adding a {} constraint to `{}` builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait for the build",
-                    if kind == ConstrType::ConstrUnique { "UNIQUE" } else { "EXCLUDE" },
-                    ast::rel_display(rel)
-                ),
-                if kind == ConstrType::ConstrUnique {
-                    "CREATE UNIQUE INDEX CONCURRENTLY in its own migration, then ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX"
-                } else {
-                    // EXCLUDE has no USING INDEX form: there is no online path.
-                    "an EXCLUDE constraint cannot be attached to an existing index: add it while the table is small, or in a maintenance window"
-                },
-            );
+    for (con, _) in added {
+        let kind = ast::contype(con);
+        if !matches!(kind, ConstrType::ConstrUnique | ConstrType::ConstrExclusion)
+            || !con.indexname.is_empty()
+        {
+            continue;
         }
+        out.flag_table(
+            cx.at(con.location),
+            rel,
+            format!(
+                "adding a {} constraint to `{}` builds its index under an ACCESS EXCLUSIVE lock: reads and writes wait for the build",
+                if kind == ConstrType::ConstrUnique { "UNIQUE" } else { "EXCLUDE" },
+                ast::rel_display(rel)
+            ),
+            if kind == ConstrType::ConstrUnique {
+                "CREATE UNIQUE INDEX CONCURRENTLY in its own migration, then ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX"
+            } else {
+                // EXCLUDE has no USING INDEX form: there is no online path.
+                "an EXCLUDE constraint cannot be attached to an existing index: add it while the table is small, or in a maintenance window"
+            },
+        );
     }
 }

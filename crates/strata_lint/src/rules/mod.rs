@@ -8,7 +8,9 @@
 
 use crate::state::{RelName, SchemaState};
 use crate::{ast, Options, Rule, Severity};
-use pg_query::protobuf::{node::Node as N, ColumnDef, RangeVar, TypeName};
+use pg_query::protobuf::{
+    node::Node as N, AlterTableType, ColumnDef, Constraint, RangeVar, TypeName,
+};
 use strata_sql::Statement;
 
 /// A rule's check.
@@ -204,6 +206,37 @@ impl Ctx<'_> {
             }
             _ => None,
         }
+    }
+
+    /// The constraints an `ALTER TABLE` on an existing table adds: `ADD CONSTRAINT`, and the
+    /// column constraints of `ADD COLUMN` (marked `true`: those cannot be `NOT VALID`).
+    pub fn added_constraints(&self) -> Option<(&RangeVar, Vec<(&Constraint, bool)>)> {
+        let (a, rel) = self.altered_existing_table()?;
+        let mut out = Vec::new();
+        for cmd in ast::alter_cmds(a) {
+            match ast::subtype(cmd) {
+                AlterTableType::AtAddConstraint => {
+                    out.extend(ast::cmd_constraint(cmd).map(|c| (c, false)));
+                }
+                AlterTableType::AtAddColumn => {
+                    if let Some(col) = ast::cmd_column(cmd) {
+                        out.extend(ast::column_constraints(col).map(|c| (c, true)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some((rel, out))
+    }
+
+    /// The columns an `ALTER TABLE ... ADD COLUMN` on an existing table adds.
+    pub fn added_columns(&self) -> Option<(&RangeVar, Vec<&ColumnDef>)> {
+        let (a, rel) = self.altered_existing_table()?;
+        let columns = ast::alter_cmds(a)
+            .filter(|cmd| ast::subtype(cmd) == AlterTableType::AtAddColumn)
+            .filter_map(ast::cmd_column)
+            .collect();
+        Some((rel, columns))
     }
 
     /// Columns this statement declares, with their table: `CREATE TABLE` columns, `ADD
