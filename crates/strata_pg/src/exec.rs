@@ -317,6 +317,11 @@ pub async fn execute(
         }
     }
 
+    // Parsing a script (libpg_query) is the executor's main CPU cost. A helper thread parses
+    // the scripts of the steps ahead, in step order, while the server runs the current one; the
+    // bounded channel keeps at most a few parsed scripts in memory.
+    let mut analyses = prefetch_analyses(local, plan);
+
     for step in &plan.steps {
         let (index, key, action, resume_from) = match step {
             Step::Baseline { .. } => continue,
@@ -394,7 +399,12 @@ pub async fn execute(
         } else {
             &m.up
         };
-        let analysis = analyze(script.sql());
+        // (The text travels with its analysis, so a mismatch can never run one script's
+        // statement ranges against another's text.)
+        let analysis = match analyses.next() {
+            Some((sql, analysis)) if sql == script.sql() => analysis,
+            _ => analyze(script.sql()),
+        };
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
         if let (TransactionMode::ScriptManaged, Some(open)) = (
             shape.decision.mode,
@@ -574,6 +584,43 @@ pub async fn execute(
         statements_done: None,
     })?;
     Ok(done)
+}
+
+/// The analyses of the plan's apply and revert scripts, in step order, parsed on a helper
+/// thread a few steps ahead of the executor. The thread owns copies of the scripts' text; it
+/// stops when the executor drops the iterator (an early return) or when every script is parsed.
+fn prefetch_analyses(local: &[Migration], plan: &Plan) -> impl Iterator<Item = (String, Analysis)> {
+    let scripts: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Apply { index, .. } => Some(local[*index].up.sql().to_owned()),
+            Step::Revert { index, .. } => Some(
+                local[*index]
+                    .down
+                    .as_ref()
+                    .map(|d| d.sql().to_owned())
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        })
+        .collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel(8);
+    if scripts.len() > 1 {
+        let spawned = std::thread::Builder::new()
+            .name("strata-parse".into())
+            .spawn(move || {
+                for sql in scripts {
+                    let analysis = analyze(&sql);
+                    if tx.send((sql, analysis)).is_err() {
+                        break;
+                    }
+                }
+            });
+        // Without the thread (spawn refused), the executor parses each script itself.
+        drop(spawned);
+    }
+    rx.into_iter()
 }
 
 /// Makes every commit of this run durable. Migrations commit with `synchronous_commit = off`:
@@ -859,10 +906,12 @@ async fn run_transactional(
     let begin_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&ctx.opts.lock_timeout, &ctx.opts.statement_timeout, &key];
     let forget_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&ctx.opts.set_name, &key];
+    let restore_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ctx.search_path];
     // One pipeline: every request is queued before any answer is awaited, each statement as its
     // own message so a failure names its statement. After a failure the server answers the rest
     // with 25P02 and the final COMMIT with ROLLBACK.
-    let mut requests: Vec<Pending<'_>> = Vec::with_capacity(statements.len() + 5);
+    let mut requests: Vec<Pending<'_>> =
+        Vec::with_capacity(statements.len() + verify_statements.len() + 6);
     requests.push(Box::pin(client.batch_execute("BEGIN")));
     requests.push(Box::pin(async {
         client
@@ -913,6 +962,15 @@ async fn run_transactional(
     requests.push(Box::pin(async {
         event(client, ctx, true, key, kind, details).await.map(drop)
     }));
+    // `SET search_path` without LOCAL survives the commit; restore it in the same transaction
+    // (no extra round trip) so one migration cannot change how the next one resolves names.
+    // If anything before it failed, the rollback undoes the script's SET as well.
+    requests.push(Box::pin(async {
+        client
+            .query(&ctx.prepared.restore_path, &restore_params)
+            .await
+            .map(drop)
+    }));
     requests.push(Box::pin(client.batch_execute("COMMIT")));
     let results = futures_util::future::join_all(requests).await;
     let first_failure = results
@@ -922,15 +980,7 @@ async fn run_transactional(
     let commit = results.last().expect("COMMIT is always queued");
 
     let Some((failed_at, error)) = first_failure else {
-        // `SET search_path` without LOCAL survives the commit; restore it so one migration
-        // cannot change how the next one resolves names.
-        return client.query(&ctx.prepared.restore_path, &[&ctx.search_path]).await.map(drop).map_err(|e| {
-            run.error(
-                failure_from(&e, None, None),
-                format!("{key} was applied and recorded, but restoring search_path afterwards failed"),
-                "check the connection; run `strata status` before continuing".into(),
-            )
-        });
+        return Ok(());
     };
     // A failure of the verify script: the deploy is rolled back with it. (When the connection
     // failed instead, the outcome is unknown: that is reported below.)
