@@ -162,10 +162,32 @@ pub async fn plan_set(
     target: &Target,
     settings: &Settings,
 ) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
+    plan_set_again(session, registry, set, target, settings, None).await
+}
+
+/// [`plan_set`] for a set planned before (for the same target, by a lock-free read): reads the
+/// history again and, when it is row for row what the earlier plan was made from, returns that
+/// plan instead of planning again. Planning is a pure function of the files and the history,
+/// so the plan would be the same; this keeps "1 pending on a long history" from planning the
+/// whole history twice. (Only the `failed` marks of pending entries, which come from the
+/// events, may be older than the history; the executor does not use them.)
+pub async fn plan_set_again(
+    session: &Session,
+    registry: &Registry,
+    set: &mut LoadedSet,
+    target: &Target,
+    settings: &Settings,
+    earlier: Option<(Vec<strata_model::AppliedMigration>, Plan)>,
+) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
     let applied = registry
         .read(&session.client, &set.spec.name)
         .await
         .with_context(|| format!("cannot read the history of set `{}`", set.spec.name))?;
+    if let Some((before, plan)) = earlier {
+        if before == applied {
+            return Ok((applied, plan));
+        }
+    }
     // A part-way migration is checked statement by statement against its file (planner) and
     // shown with its journal (status): rare, so simply read everything then.
     if applied

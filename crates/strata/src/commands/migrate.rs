@@ -116,13 +116,16 @@ pub async fn run_with_reason(
     // for this one. This keeps the common no-op `up` (every deploy) to one connection.
     // While another run holds the lock, what it committed may not be durable yet (it commits
     // with synchronous_commit off until its final flush): then wait for the lock like any run.
+    let mut earlier: Vec<Option<_>> = Vec::new();
     if matches!(target, Target::Up { .. })
         && !strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?
     {
         let mut idle = true;
         for set in &mut sets {
-            let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
-            if !plan.steps.is_empty() {
+            let planned = app::plan_set(&session, &registry, set, &target, settings).await?;
+            let busy = !planned.1.steps.is_empty();
+            earlier.push(Some(planned));
+            if busy {
                 idle = false;
                 break;
             }
@@ -139,6 +142,7 @@ pub async fn run_with_reason(
                     writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
                 }
             }
+            exit_without_freeing((sets, earlier));
             return Ok(exit::OK);
         }
     }
@@ -146,9 +150,13 @@ pub async fn run_with_reason(
     let mut lock = app::lock(&db, settings, &mut say).await?;
     // Plan every set under the lock before running any (the sets' histories are independent),
     // so the linter sees exactly what will run and a refusal changes nothing.
+    // A set planned by the lock-free read above is planned again only if its history changed
+    // meanwhile (another run may have applied it while this one waited for the lock).
     let mut plans = Vec::with_capacity(sets.len());
-    for set in &mut sets {
-        let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+    earlier.resize_with(sets.len(), || None);
+    for (set, before) in sets.iter_mut().zip(earlier) {
+        let (_, plan) =
+            app::plan_set_again(&session, &registry, set, &target, settings, before).await?;
         plans.push(plan);
     }
     if matches!(target, Target::Up { .. } | Target::Goto(_)) {
@@ -245,6 +253,7 @@ pub async fn run_with_reason(
         }
         writeln!(io.out, "{doc}")?;
     }
+    exit_without_freeing((sets, plans));
     match failure {
         Some(f) => {
             write!(io.err, "{}", f.rendered)?;
@@ -255,4 +264,12 @@ pub async fn run_with_reason(
             Ok(exit::OK)
         }
     }
+}
+
+/// Leaks `loaded` (the sets and plans) instead of dropping it: the process exits right after
+/// the verb returns, and the operating system reclaims the memory at once, whereas freeing tens
+/// of thousands of small strings one by one took about a tenth of a no-op run at N=10,000. The
+/// sets hold no resources but memory (no files, sockets or locks).
+pub(crate) fn exit_without_freeing<T>(loaded: T) {
+    std::mem::forget(loaded);
 }

@@ -47,6 +47,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
             json!({"database": db.info.redacted(), "sets": docs})
         )?;
     }
+    super::migrate::exit_without_freeing(sets);
     Ok(if check && !clean {
         exit::FINDINGS
     } else {
