@@ -715,3 +715,17 @@ fn placeholders_render_from_config_and_flags() {
         "t"
     );
 }
+
+/// Lone carriage returns (old Mac line endings, or stray ones) around a failing statement: the
+/// error still renders at its file:line:col instead of crashing the diagnostic renderer.
+#[test]
+fn server_errors_render_in_files_with_lone_carriage_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_cr.sql", "select 1;\r\r\r\tselect\r\r 1/0;\r\r\n");
+    let db = TestDatabase::new("lone_cr");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("division by zero"), "{}", run.stderr);
+    assert!(run.stderr.contains("001_cr.sql:1:"), "{}", run.stderr);
+}

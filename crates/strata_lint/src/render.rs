@@ -49,7 +49,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
         let message = tone(f.severity)
             .title(&title)
             .snippet(
-                Snippet::source(text.0)
+                Snippet::source(&text.0)
                     .line_start(text.1)
                     .origin(&origin)
                     .fold(false)
@@ -65,20 +65,21 @@ pub fn render_text(report: &Report, color: bool) -> String {
 /// The lines of the file covered by the finding, with the 1-based number of the first one
 /// and the finding's span relative to them: rendering only these lines keeps output fast on
 /// large files.
-fn snippet_window(f: &Finding) -> ((&str, usize), std::ops::Range<usize>) {
+fn snippet_window(f: &Finding) -> ((String, usize), std::ops::Range<usize>) {
     let text = f.source.text();
     let start = f.span.start.min(text.len());
     let end = f.span.end.clamp(start, text.len());
     let window_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let window_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
-    let span_start = start - window_start;
-    let span_end = (end - window_start)
-        .max(span_start + 1)
-        .min(window_end - window_start + 1);
-    (
-        (&text[window_start..window_end], f.line),
-        span_start..span_end,
-    )
+    // Carriage returns are not line breaks to strata (a CRLF file reads like an LF one, and
+    // columns ignore CR), and the renderer mishandles them: drop them, shifting the span.
+    let window = &text[window_start..window_end];
+    let crs_before = |offset: usize| window[..offset].matches('\r').count();
+    let span_start = (start - window_start) - crs_before(start - window_start);
+    let span_end = (end - window_start) - crs_before(end - window_start);
+    let shown = window.replace('\r', "");
+    let span_end = span_end.max(span_start + 1).min(shown.len() + 1);
+    ((shown, f.line), span_start..span_end)
 }
 
 fn summary_line(report: &Report) -> String {

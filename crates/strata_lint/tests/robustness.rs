@@ -85,3 +85,11 @@ fn every_prefix_of_tricky_scripts_lints_without_panicking() {
         }
     }
 }
+
+/// Found by the `lint` fuzz target: a syntax error on a line full of lone carriage returns
+/// made the diagnostic renderer underflow.
+#[test]
+fn fuzz_regression_lone_carriage_returns() {
+    check("cr.sql", "\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\tt\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r;\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\t\tf\tf\r\r\r\r\r\r\rigur\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\t\tf\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\t\tf", &all_rules());
+    check("cr2.sql", "select 1;\r\rselec\r 2;\r\n", &all_rules());
+}
