@@ -41,6 +41,17 @@ pub fn loc(location: i32) -> Option<usize> {
     usize::try_from(location).ok()
 }
 
+/// The objects a `DROP` names, as relation names.
+pub fn dropped_names(d: &protobuf::DropStmt) -> Vec<crate::state::RelName> {
+    d.objects
+        .iter()
+        .filter_map(|o| match inner(o) {
+            Some(N::List(l)) => crate::state::RelName::from_parts(&strings(&l.items)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The commands of an `ALTER TABLE`.
 pub fn alter_cmds(stmt: &protobuf::AlterTableStmt) -> impl Iterator<Item = &AlterTableCmd> {
     stmt.cmds.iter().filter_map(|c| match inner(c) {

@@ -96,6 +96,16 @@ fn lint_unit(
         _ => None,
     });
     let configured_timeout = directive_timeout.unwrap_or(options.lock_timeout_ms) > 0;
+    let configured_statement_timeout = unit
+        .script
+        .directives
+        .iter()
+        .find_map(|d| match d.kind {
+            strata_model::DirectiveKind::StatementTimeout { ms } => Some(ms),
+            _ => None,
+        })
+        .unwrap_or(options.statement_timeout_ms)
+        > 0;
 
     let mut raws: Vec<Raw> = Vec::new();
     let mut script_tx_open = false;
@@ -153,6 +163,9 @@ fn lint_unit(
                 unclosed_begin: unclosed == Some(i),
                 first_mixed_statement: first_mixed == Some(i),
                 lock_timeout: state.script_lock_timeout().unwrap_or(configured_timeout),
+                statement_timeout: state
+                    .script_statement_timeout()
+                    .unwrap_or(configured_statement_timeout),
                 state,
                 options,
             };

@@ -170,6 +170,8 @@ pub struct Options {
     pub target_version: u32,
     /// strata's effective `lock_timeout` for the set, in milliseconds (0 = none).
     pub lock_timeout_ms: u64,
+    /// strata's effective `statement_timeout` for the set, in milliseconds (0 = none).
+    pub statement_timeout_ms: u64,
     /// What the target database already has (empty without a connection).
     pub catalog: Catalog,
     levels: BTreeMap<&'static str, Level>,
@@ -187,6 +189,7 @@ impl Default for Options {
         Options {
             target_version: DEFAULT_TARGET_VERSION,
             lock_timeout_ms: 5_000,
+            statement_timeout_ms: 0,
             catalog: Catalog::default(),
             levels: BTreeMap::new(),
         }

@@ -163,6 +163,8 @@ pub struct SchemaState {
     enum_values: Vec<AddedEnumValue>,
     /// The script's own `SET lock_timeout`: `Some(true)` for a non-zero value.
     script_lock_timeout: Option<bool>,
+    /// The script's own `SET statement_timeout`, likewise.
+    script_statement_timeout: Option<bool>,
 }
 
 /// Facts about the statement being applied to the state.
@@ -208,6 +210,7 @@ impl SchemaState {
         self.unit = unit;
         self.enum_values.clear();
         self.script_lock_timeout = None;
+        self.script_statement_timeout = None;
     }
 
     fn is_new(&self, origin: Origin) -> bool {
@@ -358,6 +361,11 @@ impl SchemaState {
         self.script_lock_timeout
     }
 
+    /// The script's own `SET statement_timeout`, like [`SchemaState::script_lock_timeout`].
+    pub fn script_statement_timeout(&self) -> Option<bool> {
+        self.script_statement_timeout
+    }
+
     /// The current migration's index.
     pub fn unit(&self) -> usize {
         self.unit
@@ -465,15 +473,24 @@ impl SchemaState {
                 if v.kind == pg_query::protobuf::VariableSetKind::VarResetAll as i32 =>
             {
                 self.script_lock_timeout = None;
+                self.script_statement_timeout = None;
             }
-            N::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("lock_timeout") => {
-                // `RESET lock_timeout` and `SET lock_timeout TO DEFAULT` have no arguments and
-                // bring back the session's value, which is strata's.
-                self.script_lock_timeout = if v.args.is_empty() {
+            N::VariableSetStmt(v)
+                if v.name.eq_ignore_ascii_case("lock_timeout")
+                    || v.name.eq_ignore_ascii_case("statement_timeout") =>
+            {
+                // `RESET x` and `SET x TO DEFAULT` have no arguments and bring back the
+                // session's value, which is strata's.
+                let value = if v.args.is_empty() {
                     None
                 } else {
                     Some(!v.args.iter().all(is_zero_setting))
                 };
+                if v.name.eq_ignore_ascii_case("lock_timeout") {
+                    self.script_lock_timeout = value;
+                } else {
+                    self.script_statement_timeout = value;
+                }
             }
             _ => {}
         }

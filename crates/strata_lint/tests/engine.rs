@@ -368,3 +368,20 @@ fn review_regressions() {
     );
     assert!(!found.contains(&"ban-drop-column"), "{found:?}");
 }
+
+#[test]
+fn strata_statement_timeout_satisfies_the_opt_in_rule() {
+    let mut options = Options::default();
+    options
+        .set_level("require-statement-timeout", Level::On(Severity::Warning))
+        .unwrap();
+    let s = script(
+        "s.sql",
+        "alter table orders alter column note type varchar(200);\n",
+    );
+    let found = rules(&run(&[(&s, false, true)], &options));
+    assert!(found.contains(&"require-statement-timeout"), "{found:?}");
+    options.statement_timeout_ms = 30_000;
+    let found = rules(&run(&[(&s, false, true)], &options));
+    assert!(!found.contains(&"require-statement-timeout"), "{found:?}");
+}

@@ -26,6 +26,8 @@ struct Group {
     report: Vec<bool>,
     /// strata's lock_timeout for this set, in ms.
     lock_timeout_ms: u64,
+    /// strata's statement_timeout for this set, in ms.
+    statement_timeout_ms: u64,
 }
 
 /// Runs `strata lint`.
@@ -60,7 +62,8 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
             .map(|set| {
                 let n = set.migrations().len();
                 Group {
-                    lock_timeout_ms: lock_timeout_ms(&set.spec.lock_timeout),
+                    lock_timeout_ms: duration_ms(&set.spec.lock_timeout, 5_000),
+                    statement_timeout_ms: duration_ms(&set.spec.statement_timeout, 0),
                     migrations: set.set.migrations,
                     pending: vec![false; n],
                     report: vec![true; n],
@@ -107,7 +110,8 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
                 }
             }
             groups.push(Group {
-                lock_timeout_ms: lock_timeout_ms(&set.spec.lock_timeout),
+                lock_timeout_ms: duration_ms(&set.spec.lock_timeout, 5_000),
+                statement_timeout_ms: duration_ms(&set.spec.statement_timeout, 0),
                 migrations: set.migrations().to_vec(),
                 report: report_it,
                 pending,
@@ -124,6 +128,7 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
     for g in &groups {
         let mut options = base.clone();
         options.lock_timeout_ms = g.lock_timeout_ms;
+        options.statement_timeout_ms = g.statement_timeout_ms;
         let units = units_of(g);
         let mut part = strata_lint::lint(&units, &options);
         if let Some(session) = &sizes_from {
@@ -227,8 +232,9 @@ fn options(settings: &Settings, args: &LintArgs, lock_timeout: Option<u64>) -> R
     Ok(options)
 }
 
-fn lock_timeout_ms(pg: &str) -> u64 {
-    strata_model::parse_duration_ms(pg).unwrap_or(5_000)
+/// A set's timeout (as `pg_duration` wrote it) in milliseconds.
+fn duration_ms(pg: &str, default: u64) -> u64 {
+    strata_model::parse_duration_ms(pg).unwrap_or(default)
 }
 
 fn units_of(g: &Group) -> Vec<Unit<'_>> {
@@ -253,12 +259,13 @@ fn canonical(path: &Path) -> Option<PathBuf> {
 fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>> {
     let mut groups = Vec::new();
     for path in paths {
-        let lock_timeout = settings
+        let spec = settings
             .sets
             .iter()
             .find(|s| canonical(&s.dir).is_some() && canonical(&s.dir) == canonical(path))
-            .or(settings.sets.first())
-            .map_or(5_000, |s| lock_timeout_ms(&s.lock_timeout));
+            .or(settings.sets.first());
+        let lock_timeout = spec.map_or(5_000, |s| duration_ms(&s.lock_timeout, 5_000));
+        let statement_timeout = spec.map_or(0, |s| duration_ms(&s.statement_timeout, 0));
         if path.is_dir() {
             let set = strata_source::load_dir(path, None).map_err(anyhow::Error::msg)?;
             let n = set.migrations.len();
@@ -267,6 +274,7 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
                 pending: vec![false; n],
                 report: vec![true; n],
                 lock_timeout_ms: lock_timeout,
+                statement_timeout_ms: statement_timeout,
             });
             continue;
         }
@@ -290,6 +298,7 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
                     pending: vec![false; n],
                     report: (0..n).map(|i| i == index).collect(),
                     lock_timeout_ms: lock_timeout,
+                    statement_timeout_ms: statement_timeout,
                 });
             }
             None => {
@@ -326,6 +335,7 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
                     pending: vec![false],
                     report: vec![true],
                     lock_timeout_ms: lock_timeout,
+                    statement_timeout_ms: statement_timeout,
                 });
             }
         }
@@ -500,8 +510,9 @@ pub async fn gate(
             explain: None,
             list_rules: false,
         },
-        Some(lock_timeout_ms(&set.spec.lock_timeout)),
+        Some(duration_ms(&set.spec.lock_timeout, 5_000)),
     )?;
+    options.statement_timeout_ms = duration_ms(&set.spec.statement_timeout, 0);
     if settings.lint.target_version.is_none() {
         options.target_version =
             strata_pg::estimates::server_major_version(&session.client).await?;

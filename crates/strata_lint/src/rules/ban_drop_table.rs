@@ -17,20 +17,17 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
     if d.remove_type != ObjectType::ObjectTable as i32 {
         return;
     }
-    for object in &d.objects {
-        let Some(N::List(l)) = ast::inner(object) else {
-            continue;
-        };
-        let parts = ast::strings(&l.items);
-        let Some(name) = crate::state::RelName::from_parts(&parts) else {
-            continue;
-        };
+    for name in ast::dropped_names(d) {
         if cx.state.table_is_new(&name) {
             continue;
         }
+        let shown = match &name.schema {
+            Some(schema) => format!("{schema}.{}", name.name),
+            None => name.name.clone(),
+        };
         out.flag(
             cx.start(),
-            format!("DROP TABLE `{}` deletes its data and breaks code that still uses it", ast::dotted(&parts)),
+            format!("DROP TABLE `{}` deletes its data and breaks code that still uses it", shown),
             "stop using the table in the application first (a release before), keep a backup, then drop it; add `-- strata:allow ban-drop-table <reason>` once that is done",
         );
     }

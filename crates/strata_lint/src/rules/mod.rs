@@ -78,8 +78,10 @@ mod require_concurrent_detach_partition;
 mod require_concurrent_index_creation;
 mod require_concurrent_index_deletion;
 mod require_concurrent_reindex;
+mod require_enum_value_ordering;
 mod require_lock_timeout;
 mod require_schema_qualified;
+mod require_statement_timeout;
 mod require_timestamps;
 mod set_not_null;
 mod transaction_nesting;
@@ -105,11 +107,13 @@ pub static RULES: &[&Rule] = &[
     &changing_column_type::RULE,
     &vacuum_full_or_cluster::RULE,
     &require_lock_timeout::RULE,
+    &require_statement_timeout::RULE,
     &concurrently_in_transaction::RULE,
     &uncommitted_transaction::RULE,
     &transaction_nesting::RULE,
     &non_transactional_mixed::RULE,
     &enum_add_value::RULE,
+    &require_enum_value_ordering::RULE,
     &ban_drop_table::RULE,
     &ban_drop_column::RULE,
     &ban_drop_schema::RULE,
@@ -173,6 +177,8 @@ pub(crate) struct Ctx<'a> {
     /// Some `lock_timeout` applies to this statement (strata's, the directive's or the
     /// script's own `SET`).
     pub lock_timeout: bool,
+    /// Some `statement_timeout` applies to this statement, likewise.
+    pub statement_timeout: bool,
     /// The schema before this statement.
     pub state: &'a SchemaState,
     /// Target version and configuration.

@@ -19,7 +19,31 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
     if cx.lock_timeout {
         return;
     }
-    let table: Option<&RangeVar> = match cx.node {
+    for target in strong_lock_targets(cx) {
+        let message = format!(
+            "{} waits for a strong lock on `{}` with no lock_timeout: while it waits, every query on the table queues behind it",
+            cx.statement.summary, target.display
+        );
+        let help = "no lock_timeout applies here (strata's is 0, or the script SET it to 0): set `lock_timeout` in strata.toml (or --lock-timeout), add `-- strata:lock-timeout 5s` to the migration, or SET lock_timeout first";
+        match target.table {
+            Some(t) => out.flag_table(cx.start(), t, message, help),
+            None => out.flag(cx.start(), message, help),
+        }
+    }
+}
+
+/// A table (or index) a statement takes a strong lock on.
+pub(super) struct LockTarget<'a> {
+    /// As written.
+    pub display: String,
+    /// The relation, when the statement names it as one.
+    pub table: Option<&'a RangeVar>,
+}
+
+/// The existing tables a statement locks strongly (ACCESS EXCLUSIVE, SHARE, SHARE ROW
+/// EXCLUSIVE): what a lock or statement timeout protects the application from.
+pub(super) fn strong_lock_targets<'a>(cx: &Ctx<'a>) -> Vec<LockTarget<'a>> {
+    let table: Option<&'a RangeVar> = match cx.node {
         N::AlterTableStmt(a) => a.relation.as_ref(),
         N::IndexStmt(i) if !i.concurrent => i.relation.as_ref(),
         N::RenameStmt(r) => r.relation.as_ref(),
@@ -35,29 +59,17 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             _ => None,
         }),
         N::CreateStmt(c) => referenced_existing_table(cx, c),
-        N::DropStmt(d) if !d.concurrent => {
-            drop_of_existing(cx, d, out);
-            None
-        }
+        N::DropStmt(d) if !d.concurrent => return drops_of_existing(cx, d),
         _ => None,
     };
-    let Some(table) = table else { return };
-    if cx.is_new(table) {
-        return;
+    match table {
+        Some(t) if !cx.is_new(t) => vec![LockTarget {
+            display: ast::rel_display(t),
+            table: Some(t),
+        }],
+        _ => Vec::new(),
     }
-    out.flag_table(
-        cx.start(),
-        table,
-        format!(
-            "{} waits for a strong lock on `{}` with no lock_timeout: while it waits, every query on the table queues behind it",
-            cx.statement.summary,
-            ast::rel_display(table)
-        ),
-        HELP,
-    );
 }
-
-const HELP: &str = "strata's lock_timeout is 0 here: set `lock_timeout` in strata.toml (or --lock-timeout), add `-- strata:lock-timeout 5s` to the migration, or SET lock_timeout first";
 
 /// A new table's foreign key locks the table it references (SHARE ROW EXCLUSIVE).
 fn referenced_existing_table<'a>(
@@ -75,36 +87,27 @@ fn referenced_existing_table<'a>(
 }
 
 /// `DROP TABLE` / `DROP INDEX` of existing objects take ACCESS EXCLUSIVE locks.
-fn drop_of_existing(cx: &Ctx<'_>, d: &pg_query::protobuf::DropStmt, out: &mut Sink) {
+fn drops_of_existing<'a>(cx: &Ctx<'a>, d: &pg_query::protobuf::DropStmt) -> Vec<LockTarget<'a>> {
     let kind = d.remove_type;
     if kind != ObjectType::ObjectTable as i32 && kind != ObjectType::ObjectIndex as i32 {
-        return;
+        return Vec::new();
     }
-    for object in &d.objects {
-        let Some(N::List(l)) = ast::inner(object) else {
-            continue;
-        };
-        let parts = ast::strings(&l.items);
-        let Some(name) = crate::state::RelName::from_parts(&parts) else {
-            continue;
-        };
-        let new = if kind == ObjectType::ObjectTable as i32 {
-            cx.state.table_is_new(&name)
-        } else {
-            cx.state.index_is_new(&name.name)
-        };
-        if new {
-            continue;
-        }
-        out.flag(
-            cx.start(),
-            format!(
-                "{} waits for an ACCESS EXCLUSIVE lock on `{}` with no lock_timeout: while it waits, every query on the table queues behind it",
-                cx.statement.summary,
-                ast::dotted(&parts)
-            ),
-            HELP,
-        );
-        return;
-    }
+    ast::dropped_names(d)
+        .into_iter()
+        .filter(|name| {
+            if kind == ObjectType::ObjectTable as i32 {
+                !cx.state.table_is_new(name)
+            } else {
+                !cx.state.index_is_new(&name.name)
+            }
+        })
+        .take(1)
+        .map(|name| LockTarget {
+            display: match &name.schema {
+                Some(s) => format!("{s}.{}", name.name),
+                None => name.name,
+            },
+            table: None,
+        })
+        .collect()
 }
