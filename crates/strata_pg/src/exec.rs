@@ -318,9 +318,8 @@ pub async fn execute(
     }
 
     // Parsing a script (libpg_query) is the executor's main CPU cost. A helper thread parses
-    // the scripts of the steps ahead, in step order, while the server runs the current one; the
-    // bounded channel keeps at most a few parsed scripts in memory.
-    let mut analyses = prefetch_analyses(local, plan);
+    // the scripts of the next few steps, in step order, while the server runs the current one.
+    let mut analyses = Prefetch::new(local, plan);
 
     for step in &plan.steps {
         let (index, key, action, resume_from) = match step {
@@ -399,12 +398,7 @@ pub async fn execute(
         } else {
             &m.up
         };
-        // (The text travels with its analysis, so a mismatch can never run one script's
-        // statement ranges against another's text.)
-        let analysis = match analyses.next() {
-            Some((sql, analysis)) if sql == script.sql() => analysis,
-            _ => analyze(script.sql()),
-        };
+        let analysis = analyses.analysis(script);
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
         if let (TransactionMode::ScriptManaged, Some(open)) = (
             shape.decision.mode,
@@ -586,41 +580,90 @@ pub async fn execute(
     Ok(done)
 }
 
+/// How many scripts the parsing thread works ahead of the executor.
+const PARSE_AHEAD: usize = 4;
+
 /// The analyses of the plan's apply and revert scripts, in step order, parsed on a helper
-/// thread a few steps ahead of the executor. The thread owns copies of the scripts' text; it
-/// stops when the executor drops the iterator (an early return) or when every script is parsed.
-fn prefetch_analyses(local: &[Migration], plan: &Plan) -> impl Iterator<Item = (String, Analysis)> {
-    let scripts: Vec<String> = plan
-        .steps
-        .iter()
-        .filter_map(|step| match step {
-            Step::Apply { index, .. } => Some(local[*index].up.sql().to_owned()),
-            Step::Revert { index, .. } => Some(
-                local[*index]
-                    .down
-                    .as_ref()
-                    .map(|d| d.sql().to_owned())
-                    .unwrap_or_default(),
-            ),
-            _ => None,
-        })
-        .collect();
-    let (tx, rx) = std::sync::mpsc::sync_channel(8);
-    if scripts.len() > 1 {
-        let spawned = std::thread::Builder::new()
-            .name("strata-parse".into())
-            .spawn(move || {
-                for sql in scripts {
-                    let analysis = analyze(&sql);
-                    if tx.send((sql, analysis)).is_err() {
-                        break;
+/// thread [`PARSE_AHEAD`] steps ahead of the executor. Only that many script texts are copied
+/// to the thread at a time, so memory does not grow with the plan. The thread ends when the
+/// executor drops this (an early return) or has taken every analysis.
+struct Prefetch<'a> {
+    local: &'a [Migration],
+    /// The scripts of the plan's apply and revert steps: (migration index, revert?).
+    order: Vec<(usize, bool)>,
+    sent: usize,
+    to_thread: Option<std::sync::mpsc::Sender<String>>,
+    from_thread: Option<std::sync::mpsc::Receiver<(String, Analysis)>>,
+}
+
+impl<'a> Prefetch<'a> {
+    fn new(local: &'a [Migration], plan: &Plan) -> Prefetch<'a> {
+        let order: Vec<(usize, bool)> = plan
+            .steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Apply { index, .. } => Some((*index, false)),
+                Step::Revert { index, .. } => Some((*index, true)),
+                _ => None,
+            })
+            .collect();
+        let mut prefetch = Prefetch {
+            local,
+            order,
+            sent: 0,
+            to_thread: None,
+            from_thread: None,
+        };
+        if prefetch.order.len() > 1 {
+            let (to_thread, texts) = std::sync::mpsc::channel::<String>();
+            let (results, from_thread) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("strata-parse".into())
+                .spawn(move || {
+                    for sql in texts {
+                        let analysis = analyze(&sql);
+                        if results.send((sql, analysis)).is_err() {
+                            break;
+                        }
                     }
+                });
+            // Without the thread (spawn refused), the executor parses each script itself.
+            if spawned.is_ok() {
+                prefetch.to_thread = Some(to_thread);
+                prefetch.from_thread = Some(from_thread);
+                for _ in 0..PARSE_AHEAD {
+                    prefetch.send_one();
                 }
-            });
-        // Without the thread (spawn refused), the executor parses each script itself.
-        drop(spawned);
+            }
+        }
+        prefetch
     }
-    rx.into_iter()
+
+    fn send_one(&mut self) {
+        let (Some(tx), Some(&(index, revert))) = (&self.to_thread, self.order.get(self.sent))
+        else {
+            return;
+        };
+        let m = &self.local[index];
+        let sql = if revert {
+            m.down.as_ref().map_or("", |d| d.sql())
+        } else {
+            m.up.sql()
+        };
+        let _ = tx.send(sql.to_owned());
+        self.sent += 1;
+    }
+
+    /// The analysis of `script`, the next step's script. The text travels with its analysis
+    /// and is compared, so a mismatch can never run one script's statement ranges against
+    /// another's text; then (and without the thread) the script is parsed here.
+    fn analysis(&mut self, script: &Script) -> Analysis {
+        self.send_one();
+        match self.from_thread.as_ref().map(|rx| rx.recv()) {
+            Some(Ok((sql, analysis))) if sql == script.sql() => analysis,
+            _ => analyze(script.sql()),
+        }
+    }
 }
 
 /// Makes every commit of this run durable. Migrations commit with `synchronous_commit = off`:
