@@ -113,18 +113,66 @@ pub fn table_elements(stmt: &protobuf::CreateStmt) -> (Vec<&ColumnDef>, Vec<&Con
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColType {
     /// Internal base name, lowercase.
-    pub base: String,
+    pub base: std::borrow::Cow<'static, str>,
     /// Integer modifiers (`varchar(20)` → `[20]`, `numeric(10,2)` → `[10, 2]`).
-    pub mods: Vec<i64>,
+    pub mods: Box<[i64]>,
     /// `[]` given.
     pub array: bool,
+}
+
+/// Type names columns commonly have, shared instead of allocated per column: a long history
+/// replayed into the schema state holds one entry per column of every table.
+const COMMON_TYPES: &[&str] = &[
+    "int2",
+    "int4",
+    "int8",
+    "text",
+    "varchar",
+    "bpchar",
+    "bool",
+    "uuid",
+    "json",
+    "jsonb",
+    "timestamp",
+    "timestamptz",
+    "date",
+    "time",
+    "timetz",
+    "interval",
+    "numeric",
+    "float4",
+    "float8",
+    "bytea",
+    "inet",
+    "cidr",
+    "serial",
+    "bigserial",
+    "smallserial",
+    "serial4",
+    "serial8",
+    "serial2",
+    "citext",
+    "tsvector",
+    "money",
+    "oid",
+    "char",
+    "name",
+    "xml",
+];
+
+/// A type name, borrowed from [`COMMON_TYPES`] when it is one of them.
+fn intern(name: &str) -> std::borrow::Cow<'static, str> {
+    match COMMON_TYPES.iter().find(|t| **t == name) {
+        Some(t) => std::borrow::Cow::Borrowed(t),
+        None => std::borrow::Cow::Owned(name.to_owned()),
+    }
 }
 
 impl ColType {
     /// A type as the catalogs describe it: `pg_type.typname` and `pg_attribute.atttypmod`.
     pub fn from_catalog(typname: &str, typmod: i32, array: bool) -> ColType {
-        let base = typname.trim_start_matches('_').to_owned();
-        let mods = match base.as_str() {
+        let base = intern(typname.trim_start_matches('_'));
+        let mods = match base.as_ref() {
             "varchar" | "bpchar" if typmod >= 4 => vec![i64::from(typmod - 4)],
             "numeric" if typmod >= 4 => {
                 let packed = typmod - 4;
@@ -135,17 +183,19 @@ impl ColType {
             }
             _ => Vec::new(),
         };
-        ColType { base, mods, array }
+        ColType {
+            base,
+            mods: mods.into(),
+            array,
+        }
     }
 
     /// Reads a parsed type name.
     pub fn of(t: &TypeName) -> ColType {
-        let names = strings(&t.names);
-        let base = names
-            .last()
-            .cloned()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let base = match t.names.last().and_then(inner) {
+            Some(N::String(s)) => intern(&s.sval.to_ascii_lowercase()),
+            _ => std::borrow::Cow::Borrowed(""),
+        };
         let mods = t
             .typmods
             .iter()
@@ -166,7 +216,7 @@ impl ColType {
 
     /// The type as a person writes it (`integer`, `varchar(20)`, `timestamp[]`).
     pub fn display(&self) -> String {
-        let name = match self.base.as_str() {
+        let name = match self.base.as_ref() {
             "int2" => "smallint",
             "int4" => "integer",
             "int8" => "bigint",
@@ -196,7 +246,7 @@ impl ColType {
     /// True for the serial pseudo-types.
     pub fn is_serial(&self) -> bool {
         matches!(
-            self.base.as_str(),
+            self.base.as_ref(),
             "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
         )
     }
@@ -204,7 +254,7 @@ impl ColType {
     /// True for 16- and 32-bit integers (and their serials).
     pub fn is_small_int(&self) -> bool {
         matches!(
-            self.base.as_str(),
+            self.base.as_ref(),
             "int2"
                 | "int4"
                 | "int"

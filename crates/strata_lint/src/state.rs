@@ -85,32 +85,72 @@ impl CatalogTable {
 /// Where something was created: a migration (and whether it is pending), or before the set.
 #[derive(Debug, Clone, Copy)]
 struct Origin {
-    unit: usize,
+    unit: u32,
     fresh: bool,
 }
 
 impl Origin {
     const EXISTING: Origin = Origin {
-        unit: usize::MAX,
+        unit: u32::MAX,
         fresh: false,
     };
+}
+
+/// A table's columns: a few per table, and a replayed history holds every table, so a plain
+/// vector (no hash table per table) keeps the state small.
+#[derive(Debug, Clone, Default)]
+struct Columns(Vec<(Box<str>, Option<ColType>, Origin)>);
+
+impl Columns {
+    fn position(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|(n, _, _)| &**n == name)
+    }
+
+    fn get(&self, name: &str) -> Option<(&Option<ColType>, Origin)> {
+        self.position(name).map(|i| (&self.0[i].1, self.0[i].2))
+    }
+
+    fn insert(&mut self, name: &str, ty: Option<ColType>, origin: Origin) {
+        match self.position(name) {
+            Some(i) => self.0[i] = (name.into(), ty, origin),
+            None => self.0.push((name.into(), ty, origin)),
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<(Option<ColType>, Origin)> {
+        self.position(name).map(|i| {
+            let (_, ty, origin) = self.0.swap_remove(i);
+            (ty, origin)
+        })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &Option<ColType>)> {
+        self.0.iter().map(|(n, ty, _)| (&**n, ty))
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Table {
     origin: Origin,
     partitioned: bool,
-    columns: HashMap<String, (Option<ColType>, Origin)>,
-    validated_not_null: HashSet<String>,
+    columns: Columns,
+    /// Few per table, usually none: a vector, not a hash set per table.
+    validated_not_null: Vec<Box<str>>,
 }
 
 impl Table {
+    fn prove_not_null(&mut self, column: &str) {
+        if !self.validated_not_null.iter().any(|c| &**c == column) {
+            self.validated_not_null.push(column.into());
+        }
+    }
+
     fn new(origin: Origin) -> Table {
         Table {
             origin,
             partitioned: false,
-            columns: HashMap::new(),
-            validated_not_null: HashSet::new(),
+            columns: Columns::default(),
+            validated_not_null: Vec::new(),
         }
     }
 }
@@ -195,11 +235,11 @@ impl SchemaState {
             for (column, ty) in &t.columns {
                 table
                     .columns
-                    .insert(column.clone(), (Some(ty.clone()), Origin::EXISTING));
+                    .insert(column, Some(ty.clone()), Origin::EXISTING);
             }
-            table
-                .validated_not_null
-                .extend(t.validated_not_null.iter().cloned());
+            for column in &t.validated_not_null {
+                table.prove_not_null(column);
+            }
             state.insert_table(key, table);
         }
         state
@@ -214,7 +254,13 @@ impl SchemaState {
     }
 
     fn is_new(&self, origin: Origin) -> bool {
-        origin.unit == self.unit || origin.fresh
+        origin.unit == self.unit_id() || origin.fresh
+    }
+
+    /// The current migration as stored in an [`Origin`] (sets beyond 4 billion migrations
+    /// share the last id, which only makes the state more conservative).
+    fn unit_id(&self) -> u32 {
+        u32::try_from(self.unit).unwrap_or(u32::MAX - 1)
     }
 
     fn insert_table(&mut self, key: RelName, table: Table) {
@@ -324,7 +370,7 @@ impl SchemaState {
             || self
                 .table(rel)
                 .and_then(|t| t.columns.get(column))
-                .is_some_and(|(_, origin)| self.is_new(*origin))
+                .is_some_and(|(_, origin)| self.is_new(origin))
     }
 
     /// Columns of that type, in every known table (for enum values).
@@ -332,15 +378,15 @@ impl SchemaState {
         self.tables
             .values()
             .flat_map(|t| t.columns.iter())
-            .filter(|(_, (ty, _))| ty.as_ref().is_some_and(|t| t.base == type_name))
-            .map(|(name, _)| name.as_str())
+            .filter(|(_, ty)| ty.as_ref().is_some_and(|t| t.base == type_name))
+            .map(|(name, _)| name)
             .collect()
     }
 
     /// True when a validated `CHECK (column IS NOT NULL)` exists on the table.
     pub fn has_validated_not_null_check(&self, rel: &RelName, column: &str) -> bool {
         self.table(rel)
-            .is_some_and(|t| t.validated_not_null.contains(column))
+            .is_some_and(|t| t.validated_not_null.iter().any(|c| &**c == column))
     }
 
     /// The pending `NOT VALID` constraint of that name on that table.
@@ -373,7 +419,7 @@ impl SchemaState {
 
     fn here(&self, pending: bool) -> Origin {
         Origin {
-            unit: self.unit,
+            unit: self.unit_id(),
             fresh: pending,
         }
     }
@@ -392,14 +438,15 @@ impl SchemaState {
                 let (columns, constraints) = ast::table_elements(c);
                 let mut table = Table::new(here);
                 table.partitioned = c.partspec.is_some();
+                table.columns.0.reserve_exact(columns.len());
                 for col in columns {
                     let ty = col.type_name.as_ref().map(ColType::of);
-                    table.columns.insert(col.colname.clone(), (ty, here));
+                    table.columns.insert(&col.colname, ty, here);
                 }
                 for con in constraints {
                     if let Some(column) = ast::not_null_check_column(con) {
                         if !con.skip_validation {
-                            table.validated_not_null.insert(column);
+                            table.prove_not_null(&column);
                         }
                     }
                 }
@@ -532,11 +579,11 @@ impl SchemaState {
             }
             ObjectType::ObjectColumn => {
                 let t = self.table_mut(&old);
-                if let Some(column) = t.columns.remove(&r.subname) {
-                    t.columns.insert(r.newname.clone(), column);
+                if let Some((ty, origin)) = t.columns.remove(&r.subname) {
+                    t.columns.insert(&r.newname, ty, origin);
                 }
-                if t.validated_not_null.remove(&r.subname) {
-                    t.validated_not_null.insert(r.newname.clone());
+                if let Some(c) = t.validated_not_null.iter_mut().find(|c| ***c == *r.subname) {
+                    *c = r.newname.as_str().into();
                 }
             }
             ObjectType::ObjectIndex => {
@@ -557,9 +604,7 @@ impl SchemaState {
                 AlterTableType::AtAddColumn => {
                     if let Some(col) = ast::cmd_column(cmd) {
                         let ty = col.type_name.as_ref().map(ColType::of);
-                        self.table_mut(&key)
-                            .columns
-                            .insert(col.colname.clone(), (ty, here));
+                        self.table_mut(&key).columns.insert(&col.colname, ty, here);
                     }
                 }
                 AlterTableType::AtAlterColumnType => {
@@ -567,13 +612,13 @@ impl SchemaState {
                         let ty = ColType::of(ty);
                         let t = self.table_mut(&key);
                         let origin = t.columns.get(&cmd.name).map_or(Origin::EXISTING, |c| c.1);
-                        t.columns.insert(cmd.name.clone(), (Some(ty), origin));
+                        t.columns.insert(&cmd.name, Some(ty), origin);
                     }
                 }
                 AlterTableType::AtDropColumn => {
                     let t = self.table_mut(&key);
                     t.columns.remove(&cmd.name);
-                    t.validated_not_null.remove(&cmd.name);
+                    t.validated_not_null.retain(|c| **c != *cmd.name);
                 }
                 AlterTableType::AtAddConstraint => {
                     let Some(con) = ast::cmd_constraint(cmd) else {
@@ -601,7 +646,7 @@ impl SchemaState {
                             );
                         }
                     } else if let Some(column) = column {
-                        self.table_mut(&key).validated_not_null.insert(column);
+                        self.table_mut(&key).prove_not_null(&column);
                     }
                 }
                 AlterTableType::AtValidateConstraint => {
@@ -610,7 +655,7 @@ impl SchemaState {
                         .into_iter()
                         .find_map(|k| self.not_valid.remove(&(k, cmd.name.clone())));
                     if let Some(column) = found.and_then(|nv| nv.not_null_column) {
-                        self.table_mut(&key).validated_not_null.insert(column);
+                        self.table_mut(&key).prove_not_null(&column);
                     }
                 }
                 _ => {}

@@ -529,7 +529,16 @@ pub async fn gate(
             }
         })
         .collect();
-    let first = strata_lint::lint(&units, &options);
+    // On a worker thread: with glibc, memory a thread frees stays with that thread's arena, and
+    // the arena of a finished thread is handed to the next new one, the executor's parsing
+    // thread; linted on the main thread, the schema state of a long pending list would stay
+    // resident next to what the executor allocates afterwards.
+    let first = std::thread::scope(|scope| {
+        scope
+            .spawn(|| strata_lint::lint(&units, &options))
+            .join()
+            .map_err(|_| anyhow::anyhow!("the linter panicked; run with --no-lint and report it"))
+    })?;
     if !first.findings.iter().any(blocks) {
         return Ok(None);
     }

@@ -60,7 +60,7 @@ fn free_change(old: &ColType, new: &ColType) -> bool {
     if old == new {
         return true;
     }
-    match (old.base.as_str(), new.base.as_str()) {
+    match (old.base.as_ref(), new.base.as_ref()) {
         ("varchar", "varchar") => {
             new.mods.is_empty()
                 || old
@@ -71,7 +71,7 @@ fn free_change(old: &ColType, new: &ColType) -> bool {
         }
         ("varchar", "text") => true,
         ("text", "varchar") => new.mods.is_empty(),
-        ("numeric", "numeric") => match (old.mods.as_slice(), new.mods.as_slice()) {
+        ("numeric", "numeric") => match (&*old.mods, &*new.mods) {
             (_, []) => true,
             ([p], [np]) | ([p, 0], [np]) | ([p], [np, 0]) => np >= p,
             ([p, s], [np, ns]) => ns == s && np >= p,
@@ -88,8 +88,8 @@ mod tests {
 
     fn ty(base: &str, mods: &[i64]) -> ColType {
         ColType {
-            base: base.into(),
-            mods: mods.to_vec(),
+            base: base.to_owned().into(),
+            mods: mods.into(),
             array: false,
         }
     }
