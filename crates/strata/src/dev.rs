@@ -55,8 +55,23 @@ fn open(project_root: &Path) -> Result<Cluster> {
         .with_context(|| format!("cannot initialise the dev cluster in {}", root.display()))
 }
 
+/// Written next to the cluster once the dev database is known to exist, so later commands can
+/// skip the checks that need external programs.
+const DATABASE_READY: &str = "strata_dev.ready";
+
 /// Starts the dev cluster if needed, creates the dev database, and returns its URL.
+///
+/// The common case — cluster up, database made by an earlier command — is answered from the
+/// cluster's files alone: starting `pg_ctl` and `psql` and re-checking ownership would cost
+/// more than the command itself (about 0.2 s on every `strata up`).
 pub fn ensure_running(project_root: &Path) -> Result<String> {
+    let root = dev_root(project_root);
+    if root.join(DATABASE_READY).is_file() {
+        if let Some(url) = Cluster::url_if_running(&root, DEV_DATABASE, &ClusterOptions::default())
+        {
+            return Ok(url);
+        }
+    }
     let cluster = open(project_root)?;
     cluster
         .start()
@@ -72,6 +87,8 @@ pub fn ensure_running(project_root: &Path) -> Result<String> {
             .create_database(DEV_DATABASE, None)
             .context("cannot create the dev database")?;
     }
+    // Best effort: without the marker the next command simply takes this path again.
+    let _ = std::fs::write(cluster.root().join(DATABASE_READY), b"");
     Ok(cluster.url(DEV_DATABASE))
 }
 

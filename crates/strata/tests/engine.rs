@@ -416,9 +416,25 @@ fn embedded_dev_cluster_is_the_default() {
         .ok()
         .json();
     assert_eq!(doc["sets"][0]["migrations"][0]["state"], "applied");
+    // Later commands find the running cluster from its files (the ready marker is written once
+    // the database exists); a stopped cluster is started again by the next command.
+    let local = tmp.path().join(".strata/dev");
+    if local.join("data").is_dir() {
+        assert!(local.join("strata_dev.ready").is_file());
+    }
+    write(
+        &tmp.path().join("migrations"),
+        "002_b.sql",
+        "CREATE TABLE b (id int);\n",
+    );
+    let run = strata_raw(tmp.path(), &["up"]).ok();
+    assert!(run.stdout.contains("applied 002"), "{}", run.stdout);
     strata_raw(tmp.path(), &["dev", "stop"]).ok();
     let status = strata_raw(tmp.path(), &["dev", "status"]).ok();
     assert!(status.stdout.contains("stopped"), "{}", status.stdout);
+    let again = strata_raw(tmp.path(), &["--json", "status"]).ok().json();
+    assert_eq!(again["sets"][0]["migrations"][1]["state"], "applied");
+    strata_raw(tmp.path(), &["dev", "stop"]).ok();
 }
 
 /// An applied migration whose file disappeared is reported, not silently ignored.

@@ -204,6 +204,34 @@ impl Cluster {
         &self.bins
     }
 
+    /// The URL of `database` on the cluster at `root` when its server is already up, read from
+    /// the files alone (no `pg_ctl`, no `initdb` check, no ownership pass): `postmaster.pid`
+    /// names a live process whose status line says `ready`, listening on `root/run` at the
+    /// options' port, and that socket exists. `None` when any of that is not so; callers then
+    /// take the full [`Cluster::open_or_init`] + [`Cluster::start`] path. A process id reused
+    /// by something else after a crash can pass this check; connecting then fails with the
+    /// socket error, and the next run takes the full path.
+    pub fn url_if_running(root: &Path, database: &str, opts: &ClusterOptions) -> Option<String> {
+        let root = fs::canonicalize(root).ok()?;
+        let pid_file = fs::read_to_string(root.join("data").join("postmaster.pid")).ok()?;
+        let lines: Vec<&str> = pid_file.lines().collect();
+        let pid: u32 = lines.first()?.trim().parse().ok()?;
+        let socket_dir = root.join("run");
+        let listening = lines.get(3)?.trim() == opts.port.to_string()
+            && Path::new(lines.get(4)?.trim()) == socket_dir
+            && lines.get(7)?.trim() == "ready";
+        let socket = socket_dir.join(format!(".s.PGSQL.{}", opts.port));
+        if !listening || !Path::new(&format!("/proc/{pid}")).exists() || !socket.exists() {
+            return None;
+        }
+        Some(format!(
+            "postgresql://{SUPERUSER}@/{}?host={}&port={}",
+            percent_encode(database.as_bytes()),
+            percent_encode(socket_dir.as_os_str().as_bytes()),
+            opts.port
+        ))
+    }
+
     /// A libpq-style connection URL for `database`, user `postgres`, over the
     /// unix socket: `postgresql://postgres@/DB?host=<socket dir>&port=<port>`
     /// (database and socket directory percent-encoded).
