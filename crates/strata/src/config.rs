@@ -284,6 +284,51 @@ pub fn resolve_sets(
         None => None,
     };
 
+    // A `[[set]]` from the file (flags still win over its timeouts and layout).
+    let configured_spec = |s: &SetConfig, dir: PathBuf| -> Result<SetSpec> {
+        Ok(SetSpec {
+            name: s.name.clone(),
+            dir,
+            schema: s.schema.clone(),
+            layout: forced_layout.or(s.layout),
+            lock_timeout: pg_duration(
+                args.lock_timeout
+                    .as_deref()
+                    .or(s.lock_timeout.as_deref())
+                    .unwrap_or(&lock_timeout),
+            )?,
+            statement_timeout: pg_duration(
+                args.statement_timeout
+                    .as_deref()
+                    .or(s.statement_timeout.as_deref())
+                    .unwrap_or(&statement_timeout),
+            )?,
+            seed: s.seed.as_ref().map(|p| base.join(p)),
+            seed_after: s.seed_after.clone(),
+            placeholders: merged_placeholders(
+                &file.placeholders,
+                Some(&s.placeholders),
+                &args.vars,
+            )?,
+        })
+    };
+    // A directory no `[[set]]` describes: named by --set or after its path.
+    let unconfigured_spec = |dir: PathBuf| -> Result<SetSpec> {
+        Ok(SetSpec {
+            name: args
+                .set
+                .clone()
+                .unwrap_or_else(|| derive_set_name(&dir, marker_root.as_deref())),
+            dir,
+            schema: None,
+            layout: forced_layout,
+            lock_timeout: pg_duration(&lock_timeout)?,
+            statement_timeout: pg_duration(&statement_timeout)?,
+            seed: None,
+            seed_after: None,
+            placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
+        })
+    };
     let sets = if let Some(dir) = &args.dir {
         let dir = if dir.is_absolute() {
             dir.clone()
@@ -298,48 +343,8 @@ pub fn resolve_sets(
                 && args.set.as_ref().is_none_or(|n| *n == s.name)
         });
         match configured {
-            Some(s) => vec![SetSpec {
-                name: s.name.clone(),
-                dir,
-                schema: s.schema.clone(),
-                layout: forced_layout.or(s.layout),
-                lock_timeout: pg_duration(
-                    args.lock_timeout
-                        .as_deref()
-                        .or(s.lock_timeout.as_deref())
-                        .unwrap_or(&lock_timeout),
-                )?,
-                statement_timeout: pg_duration(
-                    args.statement_timeout
-                        .as_deref()
-                        .or(s.statement_timeout.as_deref())
-                        .unwrap_or(&statement_timeout),
-                )?,
-                seed: s.seed.as_ref().map(|p| base.join(p)),
-                seed_after: s.seed_after.clone(),
-                placeholders: merged_placeholders(
-                    &file.placeholders,
-                    Some(&s.placeholders),
-                    &args.vars,
-                )?,
-            }],
-            None => {
-                let name = args
-                    .set
-                    .clone()
-                    .unwrap_or_else(|| derive_set_name(&dir, marker_root.as_deref()));
-                vec![SetSpec {
-                    name,
-                    dir,
-                    schema: None,
-                    layout: forced_layout,
-                    lock_timeout: pg_duration(&lock_timeout)?,
-                    statement_timeout: pg_duration(&statement_timeout)?,
-                    seed: None,
-                    seed_after: None,
-                    placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
-                }]
-            }
+            Some(s) => vec![configured_spec(s, dir)?],
+            None => vec![unconfigured_spec(dir)?],
         }
     } else if !file.sets.is_empty() {
         let mut seen = std::collections::HashSet::new();
@@ -351,31 +356,7 @@ pub fn resolve_sets(
             if args.set.as_ref().is_some_and(|want| want != &s.name) {
                 continue;
             }
-            out.push(SetSpec {
-                name: s.name.clone(),
-                dir: base.join(&s.dir),
-                schema: s.schema.clone(),
-                layout: forced_layout.or(s.layout),
-                lock_timeout: pg_duration(
-                    args.lock_timeout
-                        .as_deref()
-                        .or(s.lock_timeout.as_deref())
-                        .unwrap_or(&lock_timeout),
-                )?,
-                statement_timeout: pg_duration(
-                    args.statement_timeout
-                        .as_deref()
-                        .or(s.statement_timeout.as_deref())
-                        .unwrap_or(&statement_timeout),
-                )?,
-                seed: s.seed.as_ref().map(|p| base.join(p)),
-                seed_after: s.seed_after.clone(),
-                placeholders: merged_placeholders(
-                    &file.placeholders,
-                    Some(&s.placeholders),
-                    &args.vars,
-                )?,
-            });
+            out.push(configured_spec(s, base.join(&s.dir))?);
         }
         if out.is_empty() {
             let names: Vec<&str> = file.sets.iter().map(|s| s.name.as_str()).collect();
@@ -387,22 +368,7 @@ pub fn resolve_sets(
         }
         out
     } else if cwd.join("migrations").is_dir() {
-        let dir = cwd.join("migrations");
-        let name = args
-            .set
-            .clone()
-            .unwrap_or_else(|| derive_set_name(&dir, marker_root.as_deref()));
-        vec![SetSpec {
-            name,
-            dir,
-            schema: None,
-            layout: forced_layout,
-            lock_timeout: pg_duration(&lock_timeout)?,
-            statement_timeout: pg_duration(&statement_timeout)?,
-            seed: None,
-            seed_after: None,
-            placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
-        }]
+        vec![unconfigured_spec(cwd.join("migrations"))?]
     } else if !require_sets {
         Vec::new()
     } else {

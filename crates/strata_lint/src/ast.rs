@@ -29,11 +29,7 @@ pub fn dotted(parts: &[String]) -> String {
 
 /// `schema.table` or `table`, as written.
 pub fn rel_display(r: &RangeVar) -> String {
-    if r.schemaname.is_empty() {
-        r.relname.clone()
-    } else {
-        format!("{}.{}", r.schemaname, r.relname)
-    }
+    crate::state::RelName::of(r).to_string()
 }
 
 /// Byte location of a node, when the parser recorded one.

@@ -45,6 +45,15 @@ impl RelName {
     }
 }
 
+impl std::fmt::Display for RelName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
 /// Facts about tables that exist on the target database, read from its catalogs.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

@@ -1,22 +1,14 @@
-//! What the linter asks a live database: the server's major version (rules depend on it), the
-//! facts about existing tables that decide whether a statement is safe (column types, proven
-//! non-null columns, partitioning), and the planner's row estimates, so a risky statement on a
-//! table with millions of rows is listed before the same statement on an empty one.
+//! What the linter asks a live database besides its version ([`crate::exec::server_version`]):
+//! the facts about existing tables that decide whether a statement is safe (column types,
+//! proven non-null columns, partitioning), and the planner's row estimates, so a risky
+//! statement on a table with millions of rows is listed before the same statement on an empty
+//! one.
 
 use std::collections::HashMap;
 use tokio_postgres::Client;
 
 /// A table named as in a migration: schema when written, name.
 pub type TableName = (Option<String>, String);
-
-/// The server's major version (`15` for 15.4).
-pub async fn server_major_version(client: &Client) -> Result<u32, tokio_postgres::Error> {
-    let row = client
-        .query_one("select current_setting('server_version_num')::int", &[])
-        .await?;
-    let num: i32 = row.get(0);
-    Ok(u32::try_from(num / 10_000).unwrap_or(0))
-}
 
 /// The names as `to_regclass` input, quoted so they resolve exactly (through `search_path`
 /// when unqualified).

@@ -39,7 +39,7 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         write!(io.out, "{}", rule.docs)?;
         return Ok(exit::OK);
     }
-    let mut base = options(settings, args, None)?;
+    let mut base = options(settings, args.pg_version, &args.rules)?;
     if args.list_rules {
         for rule in strata_lint::RULES {
             writeln!(
@@ -118,8 +118,7 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
             });
         }
         if args.pg_version.is_none() && settings.lint.target_version.is_none() {
-            base.target_version =
-                strata_pg::estimates::server_major_version(&session.client).await?;
+            base.target_version = major_version(&session).await?;
         }
         sizes_from = Some(session);
     }
@@ -202,14 +201,12 @@ fn unknown_rule(name: &str) -> String {
     err.to_string()
 }
 
-/// The linter's options from strata.toml and the flags (a connection may refine the version).
-fn options(settings: &Settings, args: &LintArgs, lock_timeout: Option<u64>) -> Result<Options> {
+/// The linter's options from strata.toml and the flags `--pg-version` and `--rule` (a
+/// connection may refine the version; each set's timeouts are its own).
+fn options(settings: &Settings, pg_version: Option<u32>, rule_flags: &[String]) -> Result<Options> {
     let mut options = Options::default();
-    if let Some(v) = args.pg_version.or(settings.lint.target_version) {
+    if let Some(v) = pg_version.or(settings.lint.target_version) {
         options.target_version = v;
-    }
-    if let Some(ms) = lock_timeout {
-        options.lock_timeout_ms = ms;
     }
     for (name, level) in &settings.lint.rules {
         let parsed = Level::parse(level).with_context(|| {
@@ -219,7 +216,7 @@ fn options(settings: &Settings, args: &LintArgs, lock_timeout: Option<u64>) -> R
             .set_level(name, parsed)
             .context("[lint.rules] in strata.toml")?;
     }
-    for spec in &args.rules {
+    for spec in rule_flags {
         let Some((name, level)) = spec.split_once('=') else {
             bail!("--rule {spec}: write it as --rule <rule>=<off|warning|error>");
         };
@@ -465,16 +462,38 @@ async fn lint_with_catalog(
 /// anything runs.
 const ENFORCED_BY_EXECUTOR: &[&str] = &["syntax-error", "uncommitted-transaction"];
 
+/// The server's major version (`15` for 15.4), which version-dependent rules read.
+async fn major_version(session: &strata_pg::Session) -> Result<u32> {
+    let num = strata_pg::exec::server_version(session).await?;
+    Ok(u32::try_from(num / 10_000).unwrap_or(0))
+}
+
 /// A finding that stops `up`.
 fn blocks(f: &strata_lint::Finding) -> bool {
     f.severity == strata_lint::Severity::Error && !ENFORCED_BY_EXECUTOR.contains(&f.rule)
+}
+
+/// [`gate`] for every set of a run, in order; the first refusal stops it.
+pub async fn gate_sets(
+    settings: &Settings,
+    session: &strata_pg::Session,
+    sets: &[LoadedSet],
+    plans: &[strata_plan::Plan],
+    io: &mut Io<'_>,
+) -> Result<Option<i32>> {
+    for (set, plan) in sets.iter().zip(plans) {
+        if let Some(code) = gate(settings, session, set, &plan.steps, io).await? {
+            return Ok(Some(code));
+        }
+    }
+    Ok(None)
 }
 
 /// The gate in front of `up`: lints the migrations the plan is about to apply (with nothing
 /// else parsed: the applied history is not re-read) and, when it finds errors, prints them and
 /// returns the exit code to stop with. Runs under the migration lock, after planning, so it
 /// sees exactly what will run; `--no-lint` or `[lint] on_up = false` turn it off.
-pub async fn gate(
+async fn gate(
     settings: &Settings,
     session: &strata_pg::Session,
     set: &LoadedSet,
@@ -498,24 +517,11 @@ pub async fn gate(
     if indexes.is_empty() {
         return Ok(None);
     }
-    let mut options = options(
-        settings,
-        &LintArgs {
-            paths: Vec::new(),
-            format: "text".into(),
-            since: None,
-            pending: false,
-            pg_version: None,
-            rules: Vec::new(),
-            explain: None,
-            list_rules: false,
-        },
-        Some(duration_ms(&set.spec.lock_timeout, 5_000)),
-    )?;
+    let mut options = options(settings, None, &[])?;
+    options.lock_timeout_ms = duration_ms(&set.spec.lock_timeout, 5_000);
     options.statement_timeout_ms = duration_ms(&set.spec.statement_timeout, 0);
     if settings.lint.target_version.is_none() {
-        options.target_version =
-            strata_pg::estimates::server_major_version(&session.client).await?;
+        options.target_version = major_version(session).await?;
     }
     let units: Vec<Unit<'_>> = indexes
         .iter()

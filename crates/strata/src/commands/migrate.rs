@@ -78,12 +78,10 @@ pub async fn run_with_reason(
         // in text the plan is shown, then why it would not run.
         let lints = matches!(target, Target::Up { .. } | Target::Goto(_));
         if lints && settings.json {
-            for (set, plan) in sets.iter().zip(&plans) {
-                if let Some(code) =
-                    super::lint::gate(settings, &session, set, &plan.steps, io).await?
-                {
-                    return Ok(code);
-                }
+            if let Some(code) =
+                super::lint::gate_sets(settings, &session, &sets, &plans, io).await?
+            {
+                return Ok(code);
             }
         }
         let mut docs = Vec::new();
@@ -100,12 +98,10 @@ pub async fn run_with_reason(
         }
         writeln!(io.out, "dry run: nothing was changed")?;
         if lints {
-            for (set, plan) in sets.iter().zip(&plans) {
-                if let Some(code) =
-                    super::lint::gate(settings, &session, set, &plan.steps, io).await?
-                {
-                    return Ok(code);
-                }
+            if let Some(code) =
+                super::lint::gate_sets(settings, &session, &sets, &plans, io).await?
+            {
+                return Ok(code);
             }
         }
         return Ok(exit::OK);
@@ -160,10 +156,8 @@ pub async fn run_with_reason(
         plans.push(plan);
     }
     if matches!(target, Target::Up { .. } | Target::Goto(_)) {
-        for (set, plan) in sets.iter().zip(&plans) {
-            if let Some(code) = super::lint::gate(settings, &session, set, &plan.steps, io).await? {
-                return Ok(code);
-            }
+        if let Some(code) = super::lint::gate_sets(settings, &session, &sets, &plans, io).await? {
+            return Ok(code);
         }
     }
     // Ctrl-C / SIGTERM: stop starting anything new, cancel the running statement on the

@@ -21,13 +21,9 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
         if cx.state.table_is_new(&name) {
             continue;
         }
-        let shown = match &name.schema {
-            Some(schema) => format!("{schema}.{}", name.name),
-            None => name.name.clone(),
-        };
         out.flag(
             cx.start(),
-            format!("DROP TABLE `{}` deletes its data and breaks code that still uses it", shown),
+            format!("DROP TABLE `{name}` deletes its data and breaks code that still uses it"),
             "stop using the table in the application first (a release before), keep a backup, then drop it; add `-- strata:allow ban-drop-table <reason>` once that is done",
         );
     }

@@ -103,10 +103,7 @@ fn drops_of_existing<'a>(cx: &Ctx<'a>, d: &pg_query::protobuf::DropStmt) -> Vec<
         })
         .take(1)
         .map(|name| LockTarget {
-            display: match &name.schema {
-                Some(s) => format!("{s}.{}", name.name),
-                None => name.name,
-            },
+            display: name.to_string(),
             table: None,
         })
         .collect()
