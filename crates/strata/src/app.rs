@@ -153,6 +153,41 @@ pub async fn lock(
     Ok(lock)
 }
 
+/// Loads the selected sets (as [`load_sets_deferred`]) on a helper thread while `work`
+/// (resolving the database, connecting, first queries: mostly waiting on the network) runs,
+/// so a short command pays for the slower of the two rather than both. Problems in the files
+/// are reported before any error of `work`, and as soon as they are known: they are the first
+/// thing to fix and need no database.
+pub async fn load_while<T>(
+    settings: &Settings,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<(Vec<LoadedSet>, T)> {
+    let owned = settings.clone();
+    let loading = tokio::task::spawn_blocking(move || load_sets_deferred(&owned));
+    let loading = async move {
+        match loading.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(anyhow::anyhow!(
+                "loading the migration files was cancelled: {e}"
+            )),
+        }
+    };
+    tokio::pin!(loading);
+    tokio::pin!(work);
+    tokio::select! {
+        biased;
+        sets = &mut loading => {
+            let sets = sets?;
+            Ok((sets, work.await?))
+        }
+        done = &mut work => {
+            let sets = loading.await?;
+            Ok((sets, done?))
+        }
+    }
+}
+
 /// Reads history and plans one set, then reads the scripts the plan runs (a set loaded with
 /// [`load_sets_deferred`] holds only checksums for the others).
 pub async fn plan_set(
@@ -162,32 +197,31 @@ pub async fn plan_set(
     target: &Target,
     settings: &Settings,
 ) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
-    plan_set_again(session, registry, set, target, settings, None).await
+    let applied = read_history(session, registry, set).await?;
+    let plan = plan_with_rows(session, registry, set, target, settings, &applied).await?;
+    Ok((applied, plan))
 }
 
-/// [`plan_set`] for a set planned before (for the same target, by a lock-free read): reads the
-/// history again and, when it is row for row what the earlier plan was made from, returns that
-/// plan instead of planning again. Planning is a pure function of the files and the history,
-/// so the plan would be the same; this keeps "1 pending on a long history" from planning the
-/// whole history twice. (Only the `failed` marks of pending entries, which come from the
-/// events, may be older than the history; the executor does not use them.)
-pub async fn plan_set_again(
+async fn read_history(
+    session: &Session,
+    registry: &Registry,
+    set: &LoadedSet,
+) -> Result<Vec<strata_model::AppliedMigration>> {
+    registry
+        .read(&session.client, &set.spec.name)
+        .await
+        .with_context(|| format!("cannot read the history of set `{}`", set.spec.name))
+}
+
+/// Plans one set from its history rows, then reads the scripts the plan runs.
+pub async fn plan_with_rows(
     session: &Session,
     registry: &Registry,
     set: &mut LoadedSet,
     target: &Target,
     settings: &Settings,
-    earlier: Option<(Vec<strata_model::AppliedMigration>, Plan)>,
-) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
-    let applied = registry
-        .read(&session.client, &set.spec.name)
-        .await
-        .with_context(|| format!("cannot read the history of set `{}`", set.spec.name))?;
-    if let Some((before, plan)) = earlier {
-        if before == applied {
-            return Ok((applied, plan));
-        }
-    }
+    applied: &[strata_model::AppliedMigration],
+) -> Result<Plan> {
     // A part-way migration is checked statement by statement against its file (planner) and
     // shown with its journal (status): rare, so simply read everything then.
     if applied
@@ -196,11 +230,27 @@ pub async fn plan_set_again(
     {
         set.set.load_all()?;
     }
-    let policy = Policy {
-        allow_out_of_order: settings.allow_out_of_order,
-    };
-    let mut plan = strata_plan::plan(set.migrations(), &applied, target, &policy)
+    let policy = policy(settings);
+    let plan = strata_plan::plan(set.migrations(), applied, target, &policy)
         .with_context(|| format!("set `{}`", set.spec.name))?;
+    let plan = finish_plan(session, registry, set, plan).await?;
+    crate::sqitch::check_conflicts(set, applied, &plan)?;
+    Ok(plan)
+}
+
+fn policy(settings: &Settings) -> Policy {
+    Policy {
+        allow_out_of_order: settings.allow_out_of_order,
+    }
+}
+
+/// Reads the scripts a plan runs and marks pending migrations whose last attempt failed.
+async fn finish_plan(
+    session: &Session,
+    registry: &Registry,
+    set: &mut LoadedSet,
+    mut plan: Plan,
+) -> Result<Plan> {
     let wanted: Vec<(usize, strata_source::Part)> = plan
         .steps
         .iter()
@@ -221,8 +271,70 @@ pub async fn plan_set_again(
         .last_failures(&session.client, &set.spec.name, &pending)
         .await?;
     strata_plan::mark_failed(&mut plan, &failures);
-    crate::sqitch::check_conflicts(set, &applied, &plan)?;
-    Ok((applied, plan))
+    Ok(plan)
+}
+
+/// What an `up` plan was made from, kept to tell later (under the lock) whether it still
+/// holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryBasis {
+    /// The registry's one-row summary (see [`strata_plan::plan_from_summary`]).
+    Summary(strata_plan::HistorySummary),
+    /// Every history row.
+    Rows(Vec<strata_model::AppliedMigration>),
+}
+
+/// Plans `up`/`goto` for one set. When the history is just the first migrations of the set
+/// unchanged (the usual case), the registry's summary is enough and the rows are never read;
+/// otherwise the rows are read and planned as by [`plan_set`]. `summary` is one the caller
+/// already fetched (pipelined with other queries). With `earlier` (a plan made by a
+/// lock-free read for the same target), the history is checked again and that plan returned
+/// when the history is unchanged; planning is a pure function of files and history, so it
+/// would be the same. (Only the `failed` marks of pending entries, which come from the
+/// events, may be older than the history; the executor does not use them.)
+pub async fn plan_up(
+    session: &Session,
+    registry: &Registry,
+    set: &mut LoadedSet,
+    target: &Target,
+    settings: &Settings,
+    summary: Option<Option<strata_plan::HistorySummary>>,
+    earlier: Option<(HistoryBasis, Plan)>,
+) -> Result<(HistoryBasis, Plan)> {
+    // sqitch checks conflicts against the rows; its sets are small anyway.
+    let summarizable = set.set.detection.layout != strata_source::LayoutKind::Sqitch;
+    if summarizable {
+        let summary = match summary {
+            Some(s) => s,
+            None => registry.summary(&session.client, &set.spec.name).await,
+        };
+        if let Some(summary) = summary {
+            if let Some((HistoryBasis::Summary(before), _)) = &earlier {
+                if *before == summary {
+                    let plan = earlier.map(|(_, plan)| plan).expect("checked above");
+                    return Ok((HistoryBasis::Summary(summary), plan));
+                }
+            }
+            if let Some(plan) = strata_plan::plan_from_summary(
+                set.migrations(),
+                &summary,
+                target,
+                &policy(settings),
+            ) {
+                let plan = plan.with_context(|| format!("set `{}`", set.spec.name))?;
+                let plan = finish_plan(session, registry, set, plan).await?;
+                return Ok((HistoryBasis::Summary(summary), plan));
+            }
+        }
+    }
+    let applied = read_history(session, registry, set).await?;
+    if let Some((HistoryBasis::Rows(before), plan)) = earlier {
+        if before == applied {
+            return Ok((HistoryBasis::Rows(applied), plan));
+        }
+    }
+    let plan = plan_with_rows(session, registry, set, target, settings, &applied).await?;
+    Ok((HistoryBasis::Rows(applied), plan))
 }
 
 /// Execution options of a set.

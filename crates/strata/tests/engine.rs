@@ -745,3 +745,107 @@ fn server_errors_render_in_files_with_lone_carriage_returns() {
     assert!(run.stderr.contains("division by zero"), "{}", run.stderr);
     assert!(run.stderr.contains("001_cr.sql:1:"), "{}", run.stderr);
 }
+
+/// The registry's one-row history summary, computed by PostgreSQL, equals the digest strata
+/// computes from the files, so `up` plans from it without reading the rows; any edit, a
+/// respelled key or a part-way row makes the two differ (and `up` reads the rows).
+#[test]
+fn history_summary_digest_matches_the_files() {
+    use strata_plan::{plan_from_summary, Policy, Target};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    for i in 1..=12 {
+        write(
+            &dir,
+            &format!("{i:03}_t{i}.up.sql"),
+            &format!("CREATE TABLE t{i} (id int, note text DEFAULT 'é\r\n');\r\n"),
+        );
+        write(
+            &dir,
+            &format!("{i:03}_t{i}.down.sql"),
+            &format!("DROP TABLE t{i};\n"),
+        );
+    }
+    let db = TestDatabase::new("summary");
+    strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--set", "s", "up", "--to", "9"],
+    )
+    .ok();
+    let set = load(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let none = |_: &str| None;
+    let info = strata_pg::ConnInfo::resolve(Some(&db.url()), &none).unwrap();
+    let registry = strata_pg::Registry::new("strata");
+    let summary = || {
+        runtime.block_on(async {
+            let session = strata_pg::Session::connect(&info).await.unwrap();
+            registry.summary(&session.client, "s").await
+        })
+    };
+    let up = Target::Up {
+        to: None,
+        steps: None,
+    };
+    let policy = Policy::default();
+
+    let s = summary().expect("the server computes the summary");
+    assert_eq!((s.rows, s.unfinished), (9, 0));
+    let plan = plan_from_summary(&set.migrations, &s, &up, &policy)
+        .expect("nine applied files, unchanged: planned from the summary")
+        .unwrap();
+    let keys: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|step| match step {
+            strata_plan::Step::Apply { key, .. } => key.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(keys, ["010", "011", "012"]);
+
+    // A key spelled differently from the file's (`5` for `005`) is matched by the planner,
+    // not by the summary.
+    db.psql("UPDATE strata.migrations SET key = '5' WHERE key = '005'")
+        .unwrap();
+    assert!(plan_from_summary(&set.migrations, &summary().unwrap(), &up, &policy).is_none());
+    db.psql("UPDATE strata.migrations SET key = '005' WHERE key = '5'")
+        .unwrap();
+    db.psql("UPDATE strata.migrations SET state = 'partial' WHERE key = '009'")
+        .unwrap();
+    let s = summary().unwrap();
+    assert_eq!(s.unfinished, 1);
+    assert!(plan_from_summary(&set.migrations, &s, &up, &policy).is_none());
+    db.psql("UPDATE strata.migrations SET state = 'complete' WHERE key = '009'")
+        .unwrap();
+
+    // An applied file edited since: no summary plan, and `up` refuses as before.
+    write(&dir, "003_t3.up.sql", "CREATE TABLE t3 (id bigint);\n");
+    let edited = load(&dir);
+    assert!(plan_from_summary(&edited.migrations, &summary().unwrap(), &up, &policy).is_none());
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--set", "s", "up"],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("migration 003 was applied with checksum"),
+        "{}",
+        run.stderr
+    );
+
+    // No registry at all: an empty history.
+    let fresh = TestDatabase::new("summary_fresh");
+    let info = strata_pg::ConnInfo::resolve(Some(&fresh.url()), &none).unwrap();
+    let empty = runtime.block_on(async {
+        let session = strata_pg::Session::connect(&info).await.unwrap();
+        registry.summary(&session.client, "s").await
+    });
+    assert_eq!(empty, Some(strata_plan::HistorySummary::default()));
+}

@@ -11,6 +11,7 @@
 use crate::conn::{ConnInfo, ConnectError};
 use crate::session::Session;
 use std::time::{Duration, Instant};
+use tokio_postgres::types::Type;
 
 /// First half of the advisory lock key: "STRA".
 const LOCK_CLASS: i32 = 0x5354_5241;
@@ -65,14 +66,15 @@ pub async fn lock_held(
     registry_schema: &str,
 ) -> Result<bool, tokio_postgres::Error> {
     let key = lock_key(registry_schema);
-    Ok(client
-        .query_one(
+    // query_typed: one round trip, no separate prepare (this runs on every no-op `up`).
+    let rows = client
+        .query_typed(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int4::oid AND objid = $2::int4::oid \
              AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-            &[&LOCK_CLASS, &key],
+            &[(&LOCK_CLASS, Type::INT4), (&key, Type::INT4)],
         )
-        .await?
-        .get(0))
+        .await?;
+    Ok(rows.first().is_some_and(|r| r.get(0)))
 }
 
 /// The lock key for a registry schema (FNV-1a, stable across versions and platforms).

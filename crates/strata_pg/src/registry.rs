@@ -7,6 +7,9 @@
 
 use crate::ident::quote_ident;
 use strata_model::{AppliedMigration, AppliedState, Checksum, ChecksumAlgorithm, MigrationKind};
+use strata_plan::{Digest, HistorySummary};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 /// The registry layouts, in order. Index + 1 is the version.
@@ -101,17 +104,6 @@ impl Registry {
         Ok(v.unwrap_or(0))
     }
 
-    /// Whether the registry exists (one query: read-only verbs never create it).
-    async fn exists(&self, client: &Client) -> Result<bool, RegistryError> {
-        Ok(client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&self.table("migrations")],
-            )
-            .await?
-            .get(0))
-    }
-
     /// Creates or upgrades the registry. Call with the migration lock held.
     pub async fn ensure(&self, client: &Client) -> Result<(), RegistryError> {
         let installed = self.installed_version(client).await?;
@@ -168,28 +160,65 @@ impl Registry {
     }
 
     /// Of the given keys (the pending ones), those whose latest event is a failure, with that
-    /// failure's error message. Costs one index probe per key, not a scan of the history.
+    /// failure's error message. Costs one index probe per key, not a scan of the history, and
+    /// one round trip (no registry yet: no failures).
     pub async fn last_failures(
         &self,
         client: &Client,
         set: &str,
         keys: &[String],
     ) -> Result<Vec<(String, String)>, RegistryError> {
-        if keys.is_empty() || !self.exists(client).await? {
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT k.key, coalesce(e.details->>'error', '') FROM unnest($2::text[]) AS k(key) \
-                     CROSS JOIN LATERAL (SELECT kind, details FROM {} WHERE set_name = $1 AND key = k.key ORDER BY id DESC LIMIT 1) e \
-                     WHERE e.kind = 'fail'",
-                    self.table("events")
-                ),
-                &[&set, &keys],
-            )
-            .await?;
+        let sql = format!(
+            "SELECT k.key, coalesce(e.details->>'error', '') FROM unnest($2::text[]) AS k(key) \
+             CROSS JOIN LATERAL (SELECT kind, details FROM {} WHERE set_name = $1 AND key = k.key ORDER BY id DESC LIMIT 1) e \
+             WHERE e.kind = 'fail'",
+            self.table("events")
+        );
+        let rows = match client
+            .query_typed(&sql, &[(&set, Type::TEXT), (&keys, Type::TEXT_ARRAY)])
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) if no_registry(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// One row about a set's history: how many rows, how many stopped part-way, and their
+    /// [`strata_plan::Digest`], computed by the server with the same arithmetic. One round
+    /// trip and a few bytes however long the history is; see `strata_plan::plan_from_summary`.
+    /// A database without a registry has an empty history. `None` when the server cannot
+    /// compute it (for example `md5()` refused in FIPS mode): the caller then reads the rows.
+    pub async fn summary(&self, client: &Client, set: &str) -> Option<HistorySummary> {
+        let sql = format!(
+            "SELECT count(*)::int8, (count(*) FILTER (WHERE state <> 'complete'))::int8, \
+             coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::int8), 0)::text, \
+             coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::int8), 0)::text \
+             FROM (SELECT state, md5(kind || E'\\n' || key || E'\\n' || checksum_algorithm || E'\\n' || checksum) AS h \
+                   FROM {} WHERE set_name = $1) AS r",
+            self.table("migrations")
+        );
+        // query_typed: parse, bind and execute in one round trip (no separate prepare).
+        match client.query_typed(&sql, &[(&set, Type::TEXT)]).await {
+            Ok(rows) => {
+                let row = rows.first()?;
+                let sum = |i: usize| row.get::<_, &str>(i).parse::<i128>().ok();
+                Some(HistorySummary {
+                    rows: u64::try_from(row.get::<_, i64>(0)).ok()?,
+                    unfinished: u64::try_from(row.get::<_, i64>(1)).ok()?,
+                    digest: Digest {
+                        high: sum(2)?,
+                        low: sum(3)?,
+                    },
+                })
+            }
+            Err(e) if no_registry(&e) => Some(HistorySummary::default()),
+            Err(_) => None,
+        }
     }
 
     /// The history of one set, or nothing when the registry does not exist yet (so read-only
@@ -199,23 +228,22 @@ impl Registry {
         client: &Client,
         set: &str,
     ) -> Result<Vec<AppliedMigration>, RegistryError> {
-        if !self.exists(client).await? {
-            return Ok(Vec::new());
-        }
-        let rows = client
-            .query(
-                &format!(
-                    // applied_at as integer microseconds, formatted here: to_char on every
-                    // row was a third of the server's time for this query at 10,000 rows.
-                    "SELECT key, version, name, kind, checksum, checksum_algorithm, \
-                     (extract(epoch FROM applied_at) * 1000000)::int8, \
-                     applied_by_role || '@' || applied_by_os_user, duration_ms, state, statements_done, coalesce(error, ''), statements_fingerprint \
-                     FROM {} WHERE set_name = $1",
-                    self.table("migrations")
-                ),
-                &[&set],
-            )
-            .await?;
+        let sql = format!(
+            // applied_at as integer microseconds, formatted here: to_char on every row was a
+            // third of the server's time for this query at 10,000 rows.
+            "SELECT key, version, name, kind, checksum, checksum_algorithm, \
+             (extract(epoch FROM applied_at) * 1000000)::int8, \
+             applied_by_role || '@' || applied_by_os_user, duration_ms, state, statements_done, coalesce(error, ''), statements_fingerprint \
+             FROM {} WHERE set_name = $1",
+            self.table("migrations")
+        );
+        // One round trip (no separate prepare, no existence check first): a missing registry
+        // is the server's "undefined table".
+        let rows = match client.query_typed(&sql, &[(&set, Type::TEXT)]).await {
+            Ok(rows) => rows,
+            Err(e) if no_registry(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
         rows.iter()
             .map(|r| {
                 let key: String = r.get(0);
@@ -261,6 +289,11 @@ impl Registry {
             })
             .collect()
     }
+}
+
+/// The server's answer when the registry schema or table does not exist (yet).
+fn no_registry(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNDEFINED_TABLE) || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME)
 }
 
 /// `micros` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds truncated, as

@@ -7,7 +7,9 @@
 //! executor can stay dumb: it only runs steps.
 
 mod infer;
+mod summary;
 pub use infer::{infer_baseline, Evidence, Inference, Verdict};
+pub use summary::{plan_from_summary, Digest, HistorySummary};
 
 use serde::Serialize;
 use strata_model::{AppliedMigration, AppliedState, Migration, MigrationKind, Version};
@@ -109,7 +111,8 @@ pub struct Entry {
     /// Index into the local migrations.
     #[serde(skip)]
     pub local: Option<usize>,
-    /// The history row.
+    /// The history row (`None` for a migration not applied, and in a plan made by
+    /// [`plan_from_summary`], which has no rows).
     #[serde(skip)]
     pub applied: Option<AppliedMigration>,
 }

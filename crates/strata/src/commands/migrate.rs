@@ -59,14 +59,35 @@ pub async fn run_with_reason(
     reason: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    let mut sets = app::load_sets_deferred(settings)?;
     let err = &mut *io.err;
     let mut say = |m: &str| {
         let _ = writeln!(err, "{m}");
     };
-    let db = app::database(settings, &mut say)?;
-    let mut session = app::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
+    let plans_up = !dry_run && matches!(target, Target::Up { .. });
+    // While the files load: connect and, for `up`, ask whether another run holds the lock and
+    // for each set's history summary, in one pipelined round trip.
+    let (mut sets, (db, mut session, prefetched)) = app::load_while(settings, async {
+        let db = app::database(settings, &mut say)?;
+        let session = app::connect(&db).await?;
+        let prefetched = if plans_up {
+            let summaries = futures_util::future::join_all(
+                settings
+                    .sets
+                    .iter()
+                    .map(|spec| registry.summary(&session.client, &spec.name)),
+            );
+            let (held, summaries) = tokio::join!(
+                strata_pg::lock::lock_held(&session.client, &settings.registry_schema),
+                summaries
+            );
+            Some((held?, summaries))
+        } else {
+            None
+        };
+        Ok((db, session, prefetched))
+    })
+    .await?;
 
     if dry_run {
         let mut plans = Vec::with_capacity(sets.len());
@@ -113,12 +134,19 @@ pub async fn run_with_reason(
     // While another run holds the lock, what it committed may not be durable yet (it commits
     // with synchronous_commit off until its final flush): then wait for the lock like any run.
     let mut earlier: Vec<Option<_>> = Vec::new();
-    if matches!(target, Target::Up { .. })
-        && !strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?
-    {
+    if let Some((false, summaries)) = prefetched {
         let mut idle = true;
-        for set in &mut sets {
-            let planned = app::plan_set(&session, &registry, set, &target, settings).await?;
+        for (set, summary) in sets.iter_mut().zip(summaries) {
+            let planned = app::plan_up(
+                &session,
+                &registry,
+                set,
+                &target,
+                settings,
+                Some(summary),
+                None,
+            )
+            .await?;
             let busy = !planned.1.steps.is_empty();
             earlier.push(Some(planned));
             if busy {
@@ -151,8 +179,15 @@ pub async fn run_with_reason(
     let mut plans = Vec::with_capacity(sets.len());
     earlier.resize_with(sets.len(), || None);
     for (set, before) in sets.iter_mut().zip(earlier) {
-        let (_, plan) =
-            app::plan_set_again(&session, &registry, set, &target, settings, before).await?;
+        let plan = if matches!(target, Target::Up { .. }) {
+            app::plan_up(&session, &registry, set, &target, settings, None, before)
+                .await?
+                .1
+        } else {
+            app::plan_set(&session, &registry, set, &target, settings)
+                .await?
+                .1
+        };
         plans.push(plan);
     }
     if matches!(target, Target::Up { .. } | Target::Goto(_)) {
