@@ -197,20 +197,21 @@ pub async fn plan_set(
     target: &Target,
     settings: &Settings,
 ) -> Result<(Vec<strata_model::AppliedMigration>, Plan)> {
-    let applied = read_history(session, registry, set).await?;
+    let applied = read_history(session, registry, &set.spec.name).await?;
     let plan = plan_with_rows(session, registry, set, target, settings, &applied).await?;
     Ok((applied, plan))
 }
 
-async fn read_history(
+/// Every history row of set `name`.
+pub async fn read_history(
     session: &Session,
     registry: &Registry,
-    set: &LoadedSet,
+    name: &str,
 ) -> Result<Vec<strata_model::AppliedMigration>> {
     registry
-        .read(&session.client, &set.spec.name)
+        .read(&session.client, name)
         .await
-        .with_context(|| format!("cannot read the history of set `{}`", set.spec.name))
+        .with_context(|| format!("cannot read the history of set `{name}`"))
 }
 
 /// Plans one set from its history rows, then reads the scripts the plan runs.
@@ -327,7 +328,7 @@ pub async fn plan_up(
             }
         }
     }
-    let applied = read_history(session, registry, set).await?;
+    let applied = read_history(session, registry, &set.spec.name).await?;
     if let Some((HistoryBasis::Rows(before), plan)) = earlier {
         if before == applied {
             return Ok((HistoryBasis::Rows(applied), plan));

@@ -12,6 +12,7 @@
 use crate::quote_ident;
 use serde::Serialize;
 use sha2::{Digest, Sha384};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 /// The tools strata can adopt from.
@@ -142,15 +143,20 @@ pub async fn detect(
 ) -> Result<Vec<(Tool, String)>, tokio_postgres::Error> {
     let tables: Vec<&str> = Tool::ALL.iter().map(|t| t.table()).collect();
     let markers: Vec<&str> = Tool::ALL.iter().map(|t| t.marker_column()).collect();
+    // query_typed: one round trip (`status` asks this on every run).
     let rows = client
-        .query(
+        .query_typed(
             "SELECT t.ord::int, n.nspname FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(tab, col, ord) \
              JOIN pg_class c ON c.relname = t.tab AND c.relkind IN ('r', 'p') \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND NOT a.attisdropped \
              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
              ORDER BY t.ord, (n.nspname = $3) DESC, (n.nspname = 'public') DESC, n.nspname",
-            &[&tables, &markers, &schema.unwrap_or("public")],
+            &[
+                (&tables, Type::TEXT_ARRAY),
+                (&markers, Type::TEXT_ARRAY),
+                (&schema.unwrap_or("public"), Type::TEXT),
+            ],
         )
         .await?;
     let mut found: Vec<(Tool, String)> = Vec::new();

@@ -40,7 +40,6 @@
 //! or goose section marker are recorded, so the loader may treat a hit as a file with no
 //! directives that the layout reads as one whole script.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -75,10 +74,12 @@ impl FileKey {
     }
 }
 
+/// One remembered file: where its path and checksum are in the cache text, and its key.
 #[derive(Debug, Clone)]
 struct Cached {
+    rel: std::ops::Range<usize>,
+    hex: std::ops::Range<usize>,
     key: FileKey,
-    hex: String,
 }
 
 /// A file the loader read and found worth remembering.
@@ -94,7 +95,11 @@ pub(crate) struct Record {
 pub struct FileCache {
     path: PathBuf,
     dir: String,
-    entries: HashMap<String, Cached>,
+    /// The cache file as read; `entries` point into it. Parsing into one buffer (no
+    /// allocation per entry, no hashing) keeps opening the cache cheap at 10,000 files.
+    text: String,
+    /// Sorted by path, as the file is written.
+    entries: Vec<Cached>,
     /// Nanoseconds since the epoch, read before any file is read (see the module docs).
     read_started_ns: i128,
     /// False for [`FileCache::disabled`].
@@ -111,13 +116,12 @@ impl FileCache {
         let read_started_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        let entries = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|text| parse(&text, &dir))
-            .unwrap_or_default();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let entries = parse(&text, &dir).unwrap_or_default();
         FileCache {
             path,
             dir,
+            text,
             entries,
             read_started_ns,
             enabled: true,
@@ -129,7 +133,8 @@ impl FileCache {
         FileCache {
             path: PathBuf::new(),
             dir: String::new(),
-            entries: HashMap::new(),
+            text: String::new(),
+            entries: Vec::new(),
             read_started_ns: 0,
             enabled: false,
         }
@@ -145,11 +150,18 @@ impl FileCache {
 
     /// The checksum remembered for `rel` if the file still has exactly `key`.
     pub fn lookup(&self, rel: &str, key: &FileKey) -> Option<Checksum> {
-        let hit = self.entries.get(rel).filter(|c| c.key == *key)?;
+        let hit = self.find(rel).filter(|c| c.key == *key)?;
         Some(Checksum {
             algorithm: ChecksumAlgorithm::Sha256Lf,
-            hex: hit.hex.clone(),
+            hex: self.text[hit.hex.clone()].to_owned(),
         })
+    }
+
+    fn find(&self, rel: &str) -> Option<&Cached> {
+        self.entries
+            .binary_search_by(|c| self.text[c.rel.clone()].cmp(rel))
+            .ok()
+            .map(|i| &self.entries[i])
     }
 
     /// A record for a file just read, if it may be cached: its content qualifies (see the
@@ -175,45 +187,38 @@ impl FileCache {
 
     /// Rewrites the cache when it changed: `hits` are the paths found valid in this run,
     /// `records` the new entries. Entries of files that were not hit are dropped (edited,
-    /// removed). Failures are ignored: the cache is an optimisation.
+    /// removed). Failures are ignored: the cache is an optimisation. This value keeps what
+    /// it read (a run opens the cache once and updates it once, at the end of listing).
     pub(crate) fn update(&mut self, hits: &[&str], records: Vec<Record>) {
         if !self.enabled || (records.is_empty() && hits.len() == self.entries.len()) {
             return;
         }
-        let mut kept: HashMap<String, Cached> = HashMap::with_capacity(hits.len() + records.len());
+        let mut rows: Vec<(&str, FileKey, &str)> = Vec::with_capacity(hits.len() + records.len());
         for rel in hits {
-            if let Some((k, v)) = self.entries.remove_entry(*rel) {
-                kept.insert(k, v);
+            if let Some(c) = self.find(rel) {
+                rows.push((&self.text[c.rel.clone()], c.key, &self.text[c.hex.clone()]));
             }
         }
-        for r in records {
-            kept.insert(
-                r.rel,
-                Cached {
-                    key: r.key,
-                    hex: r.hex,
-                },
-            );
+        for r in &records {
+            rows.push((&r.rel, r.key, &r.hex));
         }
-        self.entries = kept;
-        let _ = self.save();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        rows.dedup_by(|a, b| a.0 == b.0);
+        let _ = self.save(&rows);
     }
 
-    fn save(&self) -> std::io::Result<()> {
+    fn save(&self, rows: &[(&str, FileKey, &str)]) -> std::io::Result<()> {
         let parent = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)?;
-        let mut text = String::with_capacity(64 + self.entries.len() * 160);
+        let mut text = String::with_capacity(64 + rows.len() * 160);
         text.push_str(HEADER);
         text.push('\n');
         text.push_str(&self.dir);
         text.push('\n');
-        let mut rows: Vec<_> = self.entries.iter().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (rel, c) in rows {
-            let k = &c.key;
+        for (rel, k, hex) in rows {
             text.push_str(&format!(
                 "{} {} {} {} {} {} {}\n",
-                k.size, k.mtime_ns, k.ctime_ns, k.ino, k.dev, c.hex, rel
+                k.size, k.mtime_ns, k.ctime_ns, k.ino, k.dev, hex, rel
             ));
         }
         let tmp = parent.join(format!(
@@ -250,18 +255,22 @@ fn plain_content(bytes: &[u8]) -> bool {
         && !text.to_ascii_lowercase().contains("+goose")
 }
 
-fn parse(text: &str, dir: &str) -> Option<HashMap<String, Cached>> {
-    let mut lines = text.lines();
-    if lines.next()? != HEADER || lines.next()? != dir {
+/// The entries of a cache file written for `dir`, sorted by path; `None` when the file is
+/// not one (another directory's, another format, damaged).
+fn parse(text: &str, dir: &str) -> Option<Vec<Cached>> {
+    let mut lines = text.split_inclusive('\n');
+    if lines.next()?.strip_suffix('\n')? != HEADER || lines.next()?.strip_suffix('\n')? != dir {
         return None;
     }
-    let mut entries = HashMap::new();
+    let base = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize;
+    let mut entries = Vec::with_capacity(text.len() / 140);
     for line in lines {
+        let line = line.strip_suffix('\n')?;
         let mut f = line.splitn(7, ' ');
         let key = FileKey {
             size: f.next()?.parse().ok()?,
-            mtime_ns: f.next()?.parse().ok()?,
-            ctime_ns: f.next()?.parse().ok()?,
+            mtime_ns: i128::from(f.next()?.parse::<i64>().ok()?),
+            ctime_ns: i128::from(f.next()?.parse::<i64>().ok()?),
             ino: f.next()?.parse().ok()?,
             dev: f.next()?.parse().ok()?,
         };
@@ -270,13 +279,16 @@ fn parse(text: &str, dir: &str) -> Option<HashMap<String, Cached>> {
             return None;
         }
         let rel = f.next()?;
-        entries.insert(
-            rel.to_owned(),
-            Cached {
-                key,
-                hex: hex.to_owned(),
-            },
-        );
+        entries.push(Cached {
+            rel: base(rel)..base(rel) + rel.len(),
+            hex: base(hex)..base(hex) + hex.len(),
+            key,
+        });
+    }
+    let path = |c: &Cached| &text[c.rel.clone()];
+    if !entries.windows(2).all(|w| path(&w[0]) < path(&w[1])) {
+        entries.sort_by(|a, b| path(a).cmp(path(b)));
+        entries.dedup_by(|a, b| path(a) == path(b));
     }
     Some(entries)
 }

@@ -35,15 +35,35 @@ pub fn load_dir_cached(
     layout: Option<LayoutKind>,
     cache_dir: Option<&Path>,
 ) -> Result<MigrationSet, SourceError> {
-    let cache = cache_dir.map_or_else(FileCache::disabled, |c| FileCache::open(c, dir));
-    load_with_cache(dir, layout, cache)
+    // Parsing the cache file and listing the directory are independent and each a few ms at
+    // 10,000 migrations: done side by side.
+    let (cache, walked) = std::thread::scope(|scope| {
+        let cache =
+            scope.spawn(|| cache_dir.map_or_else(FileCache::disabled, |c| FileCache::open(c, dir)));
+        let walked = Listing::walk_dir(dir);
+        (
+            cache.join().expect("the cache-reading thread panicked"),
+            walked,
+        )
+    });
+    load_walked(dir, layout, cache, walked)
 }
 
 /// [`load_dir_cached`] with a given cache (tests move its clock).
+#[cfg(test)]
 pub(crate) fn load_with_cache(
     dir: &Path,
     layout: Option<LayoutKind>,
+    cache: FileCache,
+) -> Result<MigrationSet, SourceError> {
+    load_walked(dir, layout, cache, Listing::walk_dir(dir))
+}
+
+fn load_walked(
+    dir: &Path,
+    layout: Option<LayoutKind>,
     mut cache: FileCache,
+    walked: std::io::Result<crate::listing::Walked>,
 ) -> Result<MigrationSet, SourceError> {
     let unreadable = |e: std::io::Error| SourceError {
         dir: dir.to_owned(),
@@ -52,7 +72,8 @@ pub(crate) fn load_with_cache(
             format!("cannot read the directory: {e}; check `dir` in strata.toml or --dir"),
         )],
     };
-    let mut listing = Listing::read_cached(dir, &mut cache).map_err(unreadable)?;
+    let mut listing =
+        Listing::fill_cached(walked.map_err(unreadable)?, &mut cache).map_err(unreadable)?;
     let detection = match layout {
         Some(kind) => crate::Detection {
             layout: kind,
@@ -289,6 +310,31 @@ mod tests {
         // A file with a directive is never cached: its directives matter for planning.
         assert!(!second.migrations[1].up.file.is_deferred());
         assert_eq!(second.migrations[1].up.directives.len(), 1);
+    }
+
+    #[test]
+    fn rewriting_the_cache_keeps_the_entries_still_valid() {
+        let (_tmp, dir, cache) = setup();
+        load(&dir, &cache);
+        // A new migration: the cache is rewritten with it and with the hits of this run.
+        fs::write(dir.join("3_c.up.sql"), "create table c (id int);\n").unwrap();
+        load(&dir, &cache);
+        let set = load(&dir, &cache);
+        assert!(set.migrations[0].up.file.is_deferred());
+        assert!(set.migrations[2].up.file.is_deferred());
+        // Entries out of order (a hand-edited file) are still found.
+        let file = FileCache::open(&cache, &dir).path().to_owned();
+        let text = fs::read_to_string(&file).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[2..].reverse();
+        fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let set = load(&dir, &cache);
+        assert!(set.migrations[0].up.file.is_deferred());
+        assert!(set.migrations[2].up.file.is_deferred());
+        assert_eq!(
+            set.migrations[2].checksum,
+            Checksum::of_bytes(b"create table c (id int);\n")
+        );
     }
 
     #[test]

@@ -132,9 +132,14 @@ pub fn load_listing(
     let mut problems = loaded.problems;
     let mut migrations = loaded.migrations;
     // Duplicate versions: numerically equal versions are the same migration (`001` == `1`).
-    migrations.sort_by(|a, b| {
+    let order = |a: &Migration, b: &Migration| {
         (a.kind, &a.id.version, &a.id.name).cmp(&(b.kind, &b.id.version, &b.id.name))
-    });
+    };
+    // Files listed by name are usually in version order already (zero-padded or timestamped
+    // versions): one pass checks that instead of a sort comparing versions part by part.
+    if !migrations.windows(2).all(|w| order(&w[0], &w[1]).is_le()) {
+        migrations.sort_by(order);
+    }
     for pair in migrations.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let dup = match (&a.id.version, &b.id.version) {

@@ -44,7 +44,7 @@ impl Listing {
     /// Reads `dir` and everything below it (hidden directories excepted), so that a `.sql`
     /// file in a sub-directory is either read by the layout or reported, never missed.
     pub fn read(dir: &Path) -> std::io::Result<Listing> {
-        let (mut listing, found) = Listing::walk_dir(dir)?;
+        let Walked { mut listing, found } = Listing::walk_dir(dir)?;
         listing.fill(found, None)?;
         Ok(listing)
     }
@@ -57,7 +57,16 @@ impl Listing {
         dir: &Path,
         cache: &mut crate::cache::FileCache,
     ) -> std::io::Result<Listing> {
-        let (mut listing, found) = Listing::walk_dir(dir)?;
+        Listing::fill_cached(Listing::walk_dir(dir)?, cache)
+    }
+
+    /// The second half of [`Listing::read_cached`], for a directory already walked (while
+    /// the cache was being opened).
+    pub(crate) fn fill_cached(
+        walked: Walked,
+        cache: &mut crate::cache::FileCache,
+    ) -> std::io::Result<Listing> {
+        let Walked { mut listing, found } = walked;
         listing.fill(found, Some(cache))?;
         Ok(listing)
     }
@@ -72,7 +81,8 @@ impl Listing {
         Ok(())
     }
 
-    fn walk_dir(dir: &Path) -> std::io::Result<(Listing, Vec<Found>)> {
+    /// Lists `dir` and below (names and types only; nothing is read or `stat`-ed yet).
+    pub(crate) fn walk_dir(dir: &Path) -> std::io::Result<Walked> {
         let mut listing = Listing {
             dir: dir.to_owned(),
             entries: Vec::new(),
@@ -80,7 +90,7 @@ impl Listing {
         };
         let mut found = Vec::new();
         listing.walk(dir, Path::new(""), &mut found)?;
-        Ok((listing, found))
+        Ok(Walked { listing, found })
     }
 
     /// Reads (or, with a cache, checks) every file. Opening, reading and `stat`-ing thousands
@@ -230,6 +240,13 @@ impl Entry {
     fn is_down_script(&self) -> bool {
         self.name.ends_with(".down.sql") || self.name == "down.sql"
     }
+}
+
+/// A directory listed but not yet read: entries without content, and the directory entries
+/// to `stat` or read them through.
+pub(crate) struct Walked {
+    listing: Listing,
+    found: Vec<Found>,
 }
 
 /// The directory entry behind a listing entry, for `stat` relative to its directory.

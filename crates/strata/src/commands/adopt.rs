@@ -334,9 +334,9 @@ pub async fn shared_history(
     session: &strata_pg::Session,
     set: &LoadedSet,
     applied: &[strata_model::AppliedMigration],
+    found: &[(Tool, String)],
 ) -> Result<Option<SharedHistory>> {
     let client = &session.client;
-    let found = adopt::detect(client, set.spec.schema.as_deref()).await?;
     let is_sqitch = set.set.sqitch.is_some();
     let Some((tool, schema)) = found
         .iter()

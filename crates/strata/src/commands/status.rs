@@ -11,22 +11,42 @@ use strata_plan::Target;
 
 /// Runs `status`.
 pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i32> {
-    let mut sets = app::load_sets_deferred(settings)?;
     let err = &mut *io.err;
     let mut say = |m: &str| {
         let _ = writeln!(err, "{m}");
     };
-    let db = app::database(settings, &mut say)?;
-    let session = app::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
+    // The histories are read (pipelined, one round trip) while the files load.
+    let (mut sets, (db, session, histories)) = app::load_while(settings, async {
+        let db = app::database(settings, &mut say)?;
+        let session = app::connect(&db).await?;
+        let histories =
+            futures_util::future::try_join_all(settings.sets.iter().map(|spec| async {
+                let (rows, tools) = tokio::join!(
+                    app::read_history(&session, &registry, &spec.name),
+                    strata_pg::adopt::detect(&session.client, spec.schema.as_deref())
+                );
+                Ok::<_, anyhow::Error>((rows?, tools?))
+            }))
+            .await?;
+        Ok((db, session, histories))
+    })
+    .await?;
     let mut docs = Vec::new();
     let mut clean = true;
-    for set in &mut sets {
-        let (applied, plan) =
-            app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
+    for (set, (applied, tools)) in sets.iter_mut().zip(histories) {
+        let plan = app::plan_with_rows(
+            &session,
+            &registry,
+            set,
+            &Target::Status,
+            settings,
+            &applied,
+        )
+        .await?;
         clean &= plan.is_clean();
         // Another tool's history still in the database: say when it disagrees with strata's.
-        let shared = super::adopt::shared_history(&session, set, &applied).await?;
+        let shared = super::adopt::shared_history(&session, set, &applied, &tools).await?;
         if settings.json {
             let mut doc = render::status_json(set, &plan);
             if let (Some(s), Some(obj)) = (&shared, doc.as_object_mut()) {

@@ -6,7 +6,7 @@ use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
 use crate::Problem;
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 use strata_model::MigrationId;
 
 /// golang-migrate / sqlx pairs.
@@ -49,23 +49,27 @@ impl Layout for Plain {
 fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
     let mut loaded = Loaded::default();
     common_checks(listing, &mut loaded);
-    let mut ups: BTreeMap<&str, &Entry> = BTreeMap::new();
-    let mut downs: BTreeMap<&str, &Entry> = BTreeMap::new();
+    // In listing order (sorted by name; the migrations are sorted by version afterwards), and
+    // hashed by stem for pairing: at 10,000 pairs, ordered maps were a large part of loading.
+    let mut ups: Vec<(&str, &Entry)> = Vec::new();
+    let mut downs: Vec<(&str, &Entry)> = Vec::new();
     for entry in listing.entries() {
         if entry.parent.is_some() || !entry.name.ends_with(".sql") {
             super::not_a_top_level_migration(kind, entry, &mut loaded);
             continue;
         }
         if let Some(stem) = entry.name.strip_suffix(".down.sql") {
-            downs.insert(stem, entry);
+            downs.push((stem, entry));
         } else if let Some(stem) = entry.name.strip_suffix(up_suffix) {
-            ups.insert(stem, entry);
+            ups.push((stem, entry));
         } else {
             loaded.problems.push(unclaimed(kind, &entry.rel));
         }
     }
+    let up_stems: HashSet<&str> = ups.iter().map(|(stem, _)| *stem).collect();
+    let down_of: HashMap<&str, &Entry> = downs.iter().copied().collect();
     for (stem, entry) in &downs {
-        if !ups.contains_key(stem) {
+        if !up_stems.contains(stem) {
             loaded.problems.push(Problem::new(
                 &entry.rel,
                 format!("this down migration has no up migration (expected `{stem}{up_suffix}` beside it); add the up file or delete the down file"),
@@ -81,7 +85,7 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
             continue;
         };
         let checksum = up.file.checksum().clone();
-        let down = downs
+        let down = down_of
             .get(stem)
             .and_then(|d| whole_script(listing, d, &mut loaded.problems));
         let id = MigrationId {
