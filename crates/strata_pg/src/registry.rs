@@ -192,13 +192,13 @@ impl Registry {
     /// [`strata_plan::Digest`], computed by the server with the same arithmetic. One round
     /// trip and a few bytes however long the history is; see `strata_plan::plan_from_summary`.
     /// A database without a registry has an empty history. `None` when the server cannot
-    /// compute it (for example `md5()` refused in FIPS mode): the caller then reads the rows.
+    /// compute it (a server older than PostgreSQL 11 has no `hashtextextended`): the caller then reads the rows.
     pub async fn summary(&self, client: &Client, set: &str) -> Option<HistorySummary> {
         let sql = format!(
             "SELECT count(*)::int8, (count(*) FILTER (WHERE state <> 'complete'))::int8, \
-             coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::int8), 0)::text, \
-             coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::int8), 0)::text \
-             FROM (SELECT state, md5(kind || E'\\n' || key || E'\\n' || checksum_algorithm || E'\\n' || checksum) AS h \
+             coalesce(sum(hashtextextended(t, 0)), 0)::text, \
+             coalesce(sum(hashtextextended(t, 1)), 0)::text \
+             FROM (SELECT state, kind || E'\\n' || key || E'\\n' || checksum_algorithm || E'\\n' || checksum AS t \
                    FROM {} WHERE set_name = $1) AS r",
             self.table("migrations")
         );
@@ -211,8 +211,7 @@ impl Registry {
                     rows: u64::try_from(row.get::<_, i64>(0)).ok()?,
                     unfinished: u64::try_from(row.get::<_, i64>(1)).ok()?,
                     digest: Digest {
-                        high: sum(2)?,
-                        low: sum(3)?,
+                        sums: [sum(2)?, sum(3)?],
                     },
                 })
             }

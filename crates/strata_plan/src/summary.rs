@@ -10,69 +10,177 @@
 //! a missing file, out-of-order or part-way migrations, repeatables, a squashed baseline, a
 //! target other than `up`) it declines, and the caller reads the rows.
 //!
-//! The digest is a sum of per-row MD5 terms, so it does not depend on the order rows are
-//! read in, and the database computes it with the same arithmetic (`Registry::summary` in
-//! `strata_pg`; a test there runs both sides against PostgreSQL). MD5 is used as a hash to
-//! compare two lists that are meant to be equal, not to resist someone who can already write
-//! to the history table.
+//! The digest is a pair of sums of per-row hashes, so it does not depend on the order rows are
+//! read in. The hash is PostgreSQL's own `hashtextextended` (Bob Jenkins' lookup3, the hash
+//! behind hash partitioning, so stable across releases), reproduced here: the server sums it
+//! over the rows in about 4 ms at 10,000 rows where an `md5()` per row took 20 ms. On a
+//! big-endian server the two sides would differ, which costs only the speed-up: the rows are
+//! then read. A test in the `strata` crate runs both sides against PostgreSQL. The hash is
+//! used to compare two lists that are meant to be equal, not to resist someone who can already
+//! write to the history table; two seeds give 128 bits.
 
 use crate::{steps_for, Entry, Plan, PlanError, Policy, State, Target};
-use md5::{Digest as _, Md5};
 use strata_model::{ChecksumAlgorithm, Migration, MigrationKind};
 
-/// An order-independent digest of history rows: the sums of the two 64-bit halves of each
-/// row's MD5 term, read as signed big-endian integers (as PostgreSQL's `bit(64)::int8` reads
-/// them), summed exactly.
+/// An order-independent digest of history rows: for each of two seeds, the exact sum of
+/// `hashtextextended(kind || E'\n' || key || E'\n' || checksum_algorithm || E'\n' || checksum,
+/// seed)` over the rows (as `strata_pg`'s `Registry::summary` asks the server).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Digest {
-    /// Sum of the first halves.
-    pub high: i128,
-    /// Sum of the second halves.
-    pub low: i128,
+    /// Sums for seeds 0 and 1.
+    pub sums: [i128; 2],
 }
 
 impl Digest {
-    /// The term of one history row: MD5 of `kind \n key \n algorithm \n hex`, the columns
-    /// `kind`, `key`, `checksum_algorithm` and `checksum` of the registry.
+    /// The term of one history row.
     pub fn of_row(
         kind: MigrationKind,
         key: &str,
         algorithm: ChecksumAlgorithm,
         hex: &str,
     ) -> Digest {
-        let mut md5 = Md5::new();
-        for (i, part) in [kind.as_str(), key, algorithm.as_str(), hex]
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                md5.update(b"\n");
-            }
-            md5.update(part.as_bytes());
-        }
-        let bytes = md5.finalize();
-        let half = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[at..at + 8]);
-            i128::from(i64::from_be_bytes(b))
-        };
-        Digest {
-            high: half(0),
-            low: half(8),
-        }
+        let mut text = Vec::with_capacity(96);
+        row_text(&mut text, kind, key, algorithm, hex);
+        Digest::of_text(&text)
     }
 
-    /// The term of a local migration, as the row recording it would be hashed.
-    pub fn of_migration(m: &Migration) -> Digest {
-        let key = m.id.registry_key();
-        Digest::of_row(m.kind, &key, m.checksum.algorithm, &m.checksum.hex)
+    fn of_text(text: &[u8]) -> Digest {
+        Digest {
+            sums: [0, 1].map(|seed| i128::from(hash_bytes_extended(text, seed))),
+        }
     }
 
     /// Adds one term.
     pub fn add(&mut self, term: Digest) {
-        self.high += term.high;
-        self.low += term.low;
+        for (sum, t) in self.sums.iter_mut().zip(term.sums) {
+            *sum += t;
+        }
     }
+}
+
+/// The text hashed for a row, appended to `out`.
+fn row_text(
+    out: &mut Vec<u8>,
+    kind: MigrationKind,
+    key: &str,
+    algorithm: ChecksumAlgorithm,
+    hex: &str,
+) {
+    for (i, part) in [kind.as_str(), key, algorithm.as_str(), hex]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(part.as_bytes());
+    }
+}
+
+/// The digest of `local`, as the rows recording those migrations would be hashed.
+fn digest_of(local: &[Migration]) -> Digest {
+    let mut digest = Digest::default();
+    let mut text = Vec::with_capacity(128);
+    let mut key = String::new();
+    for m in local {
+        key.clear();
+        match &m.id.version {
+            Some(v) => key.push_str(v.as_str()),
+            None => {
+                key.push_str("R__");
+                key.push_str(&m.id.name);
+            }
+        }
+        text.clear();
+        row_text(
+            &mut text,
+            m.kind,
+            &key,
+            m.checksum.algorithm,
+            &m.checksum.hex,
+        );
+        digest.add(Digest::of_text(&text));
+    }
+    digest
+}
+
+/// PostgreSQL's `hash_bytes_extended` (`src/common/hashfn.c`) as a little-endian server
+/// computes it: lookup3 over 12-byte blocks read as little-endian words, the length folded
+/// into the initial state, the seed mixed in first, and `(b << 32) | c` returned.
+fn hash_bytes_extended(key: &[u8], seed: u64) -> i64 {
+    fn mix(a: &mut u32, b: &mut u32, c: &mut u32) {
+        *a = a.wrapping_sub(*c);
+        *a ^= c.rotate_left(4);
+        *c = c.wrapping_add(*b);
+        *b = b.wrapping_sub(*a);
+        *b ^= a.rotate_left(6);
+        *a = a.wrapping_add(*c);
+        *c = c.wrapping_sub(*b);
+        *c ^= b.rotate_left(8);
+        *b = b.wrapping_add(*a);
+        *a = a.wrapping_sub(*c);
+        *a ^= c.rotate_left(16);
+        *c = c.wrapping_add(*b);
+        *b = b.wrapping_sub(*a);
+        *b ^= a.rotate_left(19);
+        *a = a.wrapping_add(*c);
+        *c = c.wrapping_sub(*b);
+        *c ^= b.rotate_left(4);
+        *b = b.wrapping_add(*a);
+    }
+    fn finish(a: &mut u32, b: &mut u32, c: &mut u32) {
+        *c ^= *b;
+        *c = c.wrapping_sub(b.rotate_left(14));
+        *a ^= *c;
+        *a = a.wrapping_sub(c.rotate_left(11));
+        *b ^= *a;
+        *b = b.wrapping_sub(a.rotate_left(25));
+        *c ^= *b;
+        *c = c.wrapping_sub(b.rotate_left(16));
+        *a ^= *c;
+        *a = a.wrapping_sub(c.rotate_left(4));
+        *b ^= *a;
+        *b = b.wrapping_sub(a.rotate_left(14));
+        *c ^= *b;
+        *c = c.wrapping_sub(b.rotate_left(24));
+    }
+    let word = |bytes: &[u8]| {
+        let mut w = [0u8; 4];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u32::from_le_bytes(w)
+    };
+    // PostgreSQL takes the length as a 32-bit int; longer keys never reach this.
+    let init = 0x9e37_79b9_u32
+        .wrapping_add(key.len() as u32)
+        .wrapping_add(3_923_095);
+    let (mut a, mut b, mut c) = (init, init, init);
+    if seed != 0 {
+        a = a.wrapping_add((seed >> 32) as u32);
+        b = b.wrapping_add(seed as u32);
+        mix(&mut a, &mut b, &mut c);
+    }
+    let mut rest = key;
+    while rest.len() >= 12 {
+        a = a.wrapping_add(word(&rest[0..4]));
+        b = b.wrapping_add(word(&rest[4..8]));
+        c = c.wrapping_add(word(&rest[8..12]));
+        mix(&mut a, &mut b, &mut c);
+        rest = &rest[12..];
+    }
+    // The last 0 to 11 bytes; the lowest byte of `c` stays clear (lookup3 keeps it for the
+    // length).
+    let n = rest.len();
+    if n > 8 {
+        c = c.wrapping_add(word(&rest[8..]) << 8);
+    }
+    if n > 4 {
+        b = b.wrapping_add(word(&rest[4..n.min(8)]));
+    }
+    if n > 0 {
+        a = a.wrapping_add(word(&rest[..n.min(4)]));
+    }
+    finish(&mut a, &mut b, &mut c);
+    ((u64::from(b) << 32) | u64::from(c)) as i64
 }
 
 /// What the registry says about one set's history without listing it.
@@ -121,11 +229,7 @@ pub fn plan_from_summary(
     if !plain || !ordered {
         return None;
     }
-    let mut digest = Digest::default();
-    for m in &local[..applied] {
-        digest.add(Digest::of_migration(m));
-    }
-    if digest != summary.digest {
+    if digest_of(&local[..applied]) != summary.digest {
         return None;
     }
     // Every applied migration is older than every pending one: nothing is out of order.
@@ -343,15 +447,52 @@ mod tests {
     }
 
     #[test]
-    fn a_term_is_md5_of_the_row_text_in_halves() {
-        // md5("versioned\n1\nsha256-lf\nab") computed independently (coreutils md5sum).
-        let d = Digest::of_row(
-            MigrationKind::Versioned,
-            "1",
-            ChecksumAlgorithm::Sha256Lf,
-            "ab",
-        );
-        let hex = format!("{:016x}{:016x}", d.high as i64 as u64, d.low as i64 as u64);
-        assert_eq!(hex, "d50f54a25b415fdfe7c02f7e4036a6ba");
+    fn the_hash_is_postgresqls_hashtextextended() {
+        // From PostgreSQL 15: SELECT hashtextextended(left('strata: é migrations 0123456789',
+        // n), n % 3) for n = 0..31 (every tail length, several 12-byte blocks, three seeds, a
+        // two-byte character).
+        let expected: [i64; 32] = [
+            -6939563903564495251,
+            7042271196067991896,
+            3548913984959831299,
+            1120122177302806137,
+            -6521799538759255237,
+            -5242415464140889648,
+            -1325006315457052988,
+            2489493707587311116,
+            -4140446007367200447,
+            -8358207996501227552,
+            4672683613296254857,
+            -4496063339973620863,
+            -5701983825334825830,
+            8127952777760427409,
+            8867129466571802581,
+            -1367408455981453520,
+            3562483038664085676,
+            -1738860980063928448,
+            -6622607384554671846,
+            -6359584725705347639,
+            2738485074043990997,
+            -4764413870672213594,
+            561520953317788923,
+            -802584745935074436,
+            -3459513762075837410,
+            -483226942449742233,
+            615903742496648911,
+            6858690645168595591,
+            -1786845884251767277,
+            -6884031926220778342,
+            6700386168523085563,
+            8796267847330080004,
+        ];
+        let text = "strata: é migrations 0123456789";
+        for (n, want) in expected.iter().enumerate() {
+            let prefix: String = text.chars().take(n).collect();
+            assert_eq!(
+                hash_bytes_extended(prefix.as_bytes(), n as u64 % 3),
+                *want,
+                "n = {n}"
+            );
+        }
     }
 }
