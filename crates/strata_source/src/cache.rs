@@ -150,18 +150,31 @@ impl FileCache {
 
     /// The checksum remembered for `rel` if the file still has exactly `key`.
     pub fn lookup(&self, rel: &str, key: &FileKey) -> Option<Checksum> {
-        let hit = self.find(rel).filter(|c| c.key == *key)?;
-        Some(Checksum {
+        self.lookup_near(rel, key, &mut 0)
+    }
+
+    /// [`FileCache::lookup`] for files asked in path order: `cursor` (start at 0) remembers
+    /// where the previous one was, so the next is usually found without a search.
+    pub fn lookup_near(&self, rel: &str, key: &FileKey, cursor: &mut usize) -> Option<Checksum> {
+        let i = self.position(rel, *cursor)?;
+        *cursor = i + 1;
+        let hit = &self.entries[i];
+        (hit.key == *key).then(|| Checksum {
             algorithm: ChecksumAlgorithm::Sha256Lf,
             hex: self.text[hit.hex.clone()].to_owned(),
         })
     }
 
+    fn position(&self, rel: &str, guess: usize) -> Option<usize> {
+        let path = |c: &Cached| &self.text[c.rel.clone()];
+        if self.entries.get(guess).is_some_and(|c| path(c) == rel) {
+            return Some(guess);
+        }
+        self.entries.binary_search_by(|c| path(c).cmp(rel)).ok()
+    }
+
     fn find(&self, rel: &str) -> Option<&Cached> {
-        self.entries
-            .binary_search_by(|c| self.text[c.rel.clone()].cmp(rel))
-            .ok()
-            .map(|i| &self.entries[i])
+        self.position(rel, 0).map(|i| &self.entries[i])
     }
 
     /// A record for a file just read, if it may be cached: its content qualifies (see the

@@ -266,6 +266,8 @@ fn fill_part(
 ) -> std::io::Result<(Vec<usize>, Vec<crate::cache::Record>)> {
     let mut hits = Vec::new();
     let mut records = Vec::new();
+    // Entries come in path order, as the cache is stored.
+    let mut cursor = 0;
     for (i, (entry, f)) in part.iter_mut().zip(found).enumerate() {
         let Some(cache) = cache.filter(|_| entry.name.ends_with(".sql")) else {
             entry.bytes = std::fs::read(dir.join(&entry.rel))?;
@@ -283,7 +285,7 @@ fn fill_part(
             f.entry.metadata()?
         };
         let key = crate::cache::FileKey::of(&meta);
-        if let Some(checksum) = cache.lookup(entry.rel_str(), &key) {
+        if let Some(checksum) = cache.lookup_near(entry.rel_str(), &key, &mut cursor) {
             entry.deferred = Some(Deferred::Cached(checksum));
             hits.push(first + i);
             continue;

@@ -34,6 +34,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
     .await?;
     let mut docs = Vec::new();
     let mut clean = true;
+    let mut finished = Vec::new();
     for (set, (applied, tools)) in sets.iter_mut().zip(histories) {
         let plan = app::plan_with_rows(
             &session,
@@ -59,6 +60,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
                 writeln!(io.out, "  {w}")?;
             }
         }
+        finished.push((applied, plan));
     }
     if settings.json {
         writeln!(
@@ -67,7 +69,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
             json!({"database": db.info.redacted(), "sets": docs})
         )?;
     }
-    super::migrate::exit_without_freeing(sets);
+    super::migrate::exit_without_freeing((sets, finished));
     Ok(if check && !clean {
         exit::FINDINGS
     } else {

@@ -76,25 +76,46 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
             ));
         }
     }
-    for (stem, entry) in ups {
-        let Some((version, name)) = split_version_name(stem) else {
-            loaded.problems.push(unclaimed(kind, &entry.rel));
-            continue;
-        };
-        let Some(up) = whole_script(listing, entry, &mut loaded.problems) else {
-            continue;
-        };
-        let checksum = up.file.checksum().clone();
-        let down = down_of
-            .get(stem)
-            .and_then(|d| whole_script(listing, d, &mut loaded.problems));
-        let id = MigrationId {
-            version: Some(version),
-            name,
-        };
-        if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
-            loaded.migrations.push(m);
+    let build = |ups: &[(&str, &Entry)]| {
+        let mut migrations = Vec::with_capacity(ups.len());
+        let mut problems = Vec::new();
+        for &(stem, entry) in ups {
+            let Some((version, name)) = split_version_name(stem) else {
+                problems.push(unclaimed(kind, &entry.rel));
+                continue;
+            };
+            let Some(up) = whole_script(listing, entry, &mut problems) else {
+                continue;
+            };
+            let checksum = up.file.checksum().clone();
+            let down = down_of
+                .get(stem)
+                .and_then(|d| whole_script(listing, d, &mut problems));
+            let id = MigrationId {
+                version: Some(version),
+                name,
+            };
+            if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut problems) {
+                migrations.push(m);
+            }
         }
+        (migrations, problems)
+    };
+    // Building 10,000 migrations (versions, names, paths) is allocation-bound: two threads
+    // each build half, in order.
+    let halves = if ups.len() >= 4096 {
+        let (first, second) = ups.split_at(ups.len() / 2);
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| build(second));
+            let earlier = build(first);
+            vec![earlier, later.join().expect("a loading thread panicked")]
+        })
+    } else {
+        vec![build(&ups)]
+    };
+    for (migrations, problems) in halves {
+        loaded.migrations.extend(migrations);
+        loaded.problems.extend(problems);
     }
     loaded
 }
