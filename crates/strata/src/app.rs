@@ -163,14 +163,23 @@ pub async fn load_while<T>(
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<(Vec<LoadedSet>, T)> {
     let owned = settings.clone();
-    let loading = tokio::task::spawn_blocking(move || load_sets_deferred(&owned));
+    let (done, loaded) = tokio::sync::oneshot::channel();
+    // A thread of its own that ends when loading does (not tokio's blocking pool, whose
+    // threads linger): glibc hands a finished thread's malloc arena, with the loader's freed
+    // scratch memory in it, to the next thread started (the lint gate's, the executor's
+    // parser), instead of leaving it idle beside them.
+    let loader = std::thread::spawn(move || {
+        let _ = done.send(load_sets_deferred(&owned));
+    });
     let loading = async move {
-        match loading.await {
+        match loaded.await {
             Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(anyhow::anyhow!(
-                "loading the migration files was cancelled: {e}"
-            )),
+            Err(_) => match loader.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => Err(anyhow::anyhow!(
+                    "loading the migration files stopped without a result"
+                )),
+            },
         }
     };
     tokio::pin!(loading);
