@@ -156,12 +156,17 @@ pub async fn lock(
 /// Loads the selected sets (as [`load_sets_deferred`]) on a helper thread while `work`
 /// (resolving the database, connecting, first queries: mostly waiting on the network) runs,
 /// so a short command pays for the slower of the two rather than both. Problems in the files
-/// are reported before any error of `work`, and as soon as they are known: they are the first
-/// thing to fix and need no database.
+/// are reported before any error of `work`: they are the first thing to fix and need no
+/// database. With no database configured, the files are loaded first, so that broken files
+/// never start (or create) the dev cluster.
 pub async fn load_while<T>(
     settings: &Settings,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<(Vec<LoadedSet>, T)> {
+    if matches!(settings.db, DbTarget::Dev) {
+        let sets = load_sets_deferred(settings)?;
+        return Ok((sets, work.await?));
+    }
     let owned = settings.clone();
     let (done, loaded) = tokio::sync::oneshot::channel();
     // A thread of its own that ends when loading does (not tokio's blocking pool, whose
@@ -294,7 +299,7 @@ pub enum HistoryBasis {
     Rows(Vec<strata_model::AppliedMigration>),
 }
 
-/// Plans `up`/`goto` for one set. When the history is just the first migrations of the set
+/// Plans `up` for one set. When the history is just the first migrations of the set
 /// unchanged (the usual case), the registry's summary is enough and the rows are never read;
 /// otherwise the rows are read and planned as by [`plan_set`]. `summary` is one the caller
 /// already fetched (pipelined with other queries). With `earlier` (a plan made by a
@@ -311,8 +316,8 @@ pub async fn plan_up(
     summary: Option<Option<strata_plan::HistorySummary>>,
     earlier: Option<(HistoryBasis, Plan)>,
 ) -> Result<(HistoryBasis, Plan)> {
-    // sqitch checks conflicts against the rows; its sets are small anyway.
-    let summarizable = set.set.detection.layout != strata_source::LayoutKind::Sqitch;
+    // sqitch conflicts are checked against the rows; its sets are small anyway.
+    let summarizable = set.set.sqitch.is_none();
     if summarizable {
         let summary = match summary {
             Some(s) => s,

@@ -794,7 +794,7 @@ fn history_summary_digest_matches_the_files() {
     let policy = Policy::default();
 
     let s = summary().expect("the server computes the summary");
-    assert_eq!((s.rows, s.unfinished), (9, 0));
+    assert_eq!((s.rows, s.irregular), (9, 0));
     let plan = plan_from_summary(&set.migrations, &s, &up, &policy)
         .expect("nine applied files, unchanged: planned from the summary")
         .unwrap();
@@ -818,7 +818,7 @@ fn history_summary_digest_matches_the_files() {
     db.psql("UPDATE strata.migrations SET state = 'partial' WHERE key = '009'")
         .unwrap();
     let s = summary().unwrap();
-    assert_eq!(s.unfinished, 1);
+    assert_eq!(s.irregular, 1);
     assert!(plan_from_summary(&set.migrations, &s, &up, &policy).is_none());
     db.psql("UPDATE strata.migrations SET state = 'complete' WHERE key = '009'")
         .unwrap();
@@ -848,4 +848,33 @@ fn history_summary_digest_matches_the_files() {
         registry.summary(&session.client, "s").await
     });
     assert_eq!(empty, Some(strata_plan::HistorySummary::default()));
+}
+
+/// Files load while strata connects, but a problem in the files is what gets reported, even
+/// when the database cannot be reached (it is the first thing to fix and needs no database).
+#[test]
+fn file_problems_are_reported_before_connection_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_a.up.sql", "CREATE TABLE a (id int);\n");
+    write(&dir, "001_a.down.sql", "DROP TABLE a;\n");
+    write(&dir, "002_b.down.sql", "DROP TABLE b;\n");
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://nobody@127.0.0.1:{port}/none?sslmode=disable&connect_timeout=5");
+    for verb in ["up", "status"] {
+        let run = strata_raw(
+            tmp.path(),
+            &["--database-url", &url, "--dir", "migrations", verb],
+        );
+        assert_eq!(run.code, 2, "{verb}: {}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("002_b.down.sql") && run.stderr.contains("has no up migration"),
+            "{verb}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("connect"), "{verb}: {}", run.stderr);
+    }
 }

@@ -188,17 +188,20 @@ impl Registry {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    /// One row about a set's history: how many rows, how many stopped part-way, and their
+    /// One row about a set's history: how many rows, how many the summary cannot vouch for
+    /// (stopped part-way, or a versioned row whose `version` is not its key), and their
     /// [`strata_plan::Digest`], computed by the server with the same arithmetic. One round
     /// trip and a few bytes however long the history is; see `strata_plan::plan_from_summary`.
-    /// A database without a registry has an empty history. `None` when the server cannot
-    /// compute it (a server older than PostgreSQL 11 has no `hashtextextended`): the caller then reads the rows.
+    /// A database without a registry has an empty history. `None` when the query fails for
+    /// any reason (a server older than PostgreSQL 11 has no `hashtextextended`, a lost
+    /// connection): the caller then reads the rows, and that read reports a real error.
     pub async fn summary(&self, client: &Client, set: &str) -> Option<HistorySummary> {
         let sql = format!(
-            "SELECT count(*)::int8, (count(*) FILTER (WHERE state <> 'complete'))::int8, \
+            "SELECT count(*)::int8, \
+             (count(*) FILTER (WHERE state <> 'complete' OR (kind = 'versioned' AND version IS DISTINCT FROM key)))::int8, \
              coalesce(sum(hashtextextended(t, 0)), 0)::text, \
              coalesce(sum(hashtextextended(t, 1)), 0)::text \
-             FROM (SELECT state, kind || E'\\n' || key || E'\\n' || checksum_algorithm || E'\\n' || checksum AS t \
+             FROM (SELECT state, kind, version, key, kind || E'\\n' || key || E'\\n' || checksum_algorithm || E'\\n' || checksum AS t \
                    FROM {} WHERE set_name = $1) AS r",
             self.table("migrations")
         );
@@ -209,7 +212,7 @@ impl Registry {
                 let sum = |i: usize| row.get::<_, &str>(i).parse::<i128>().ok();
                 Some(HistorySummary {
                     rows: u64::try_from(row.get::<_, i64>(0)).ok()?,
-                    unfinished: u64::try_from(row.get::<_, i64>(1)).ok()?,
+                    irregular: u64::try_from(row.get::<_, i64>(1)).ok()?,
                     digest: Digest {
                         sums: [sum(2)?, sum(3)?],
                     },
@@ -228,11 +231,12 @@ impl Registry {
         set: &str,
     ) -> Result<Vec<AppliedMigration>, RegistryError> {
         let sql = format!(
-            // applied_at as integer microseconds, formatted here: to_char on every row was a
-            // third of the server's time for this query at 10,000 rows.
-            "SELECT key, version, name, kind, checksum, checksum_algorithm, \
-             (extract(epoch FROM applied_at) * 1000000)::int8, \
-             applied_by_role || '@' || applied_by_os_user, duration_ms, state, statements_done, coalesce(error, ''), statements_fingerprint \
+            // Plain columns, formatted here: the server sends `applied_at` as 8 binary bytes,
+            // where formatting it (to_char, or even extract()) and concatenating the `by`
+            // columns on every row took most of the server's time for this query at 10,000
+            // rows.
+            "SELECT key, version, name, kind, checksum, checksum_algorithm, applied_at, \
+             applied_by_role, applied_by_os_user, duration_ms, state, statements_done, error, statements_fingerprint \
              FROM {} WHERE set_name = $1",
             self.table("migrations")
         );
@@ -262,12 +266,12 @@ impl Registry {
                         "unknown checksum algorithm `{algorithm_name}`; upgrade strata"
                     ))
                 })?;
-                let state = match r.get::<_, &str>(9) {
+                let state = match r.get::<_, &str>(10) {
                     "complete" => AppliedState::Complete,
                     "partial" => AppliedState::Partial {
-                        statements_done: r.get::<_, i32>(10) as usize,
-                        error: r.get(11),
-                        fingerprint: r.get(12),
+                        statements_done: r.get::<_, i32>(11) as usize,
+                        error: r.get::<_, Option<String>>(12).unwrap_or_default(),
+                        fingerprint: r.get(13),
                     },
                     other => return Err(bad(format!("unknown state `{other}`; upgrade strata"))),
                 };
@@ -280,9 +284,9 @@ impl Registry {
                         algorithm,
                         hex: r.get(4),
                     },
-                    applied_at: rfc3339_millis(r.get(6)),
-                    applied_by: r.get(7),
-                    duration_ms: r.get(8),
+                    applied_at: rfc3339_millis(unix_micros(r.get(6))),
+                    applied_by: format!("{}@{}", r.get::<_, &str>(7), r.get::<_, &str>(8)),
+                    duration_ms: r.get(9),
                     state,
                 })
             })
@@ -293,6 +297,14 @@ impl Registry {
 /// The server's answer when the registry schema or table does not exist (yet).
 fn no_registry(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNDEFINED_TABLE) || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME)
+}
+
+/// A timestamp as microseconds since the Unix epoch (negative before it).
+fn unix_micros(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_micros()).unwrap_or(i64::MAX),
+    }
 }
 
 /// `micros` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds truncated, as

@@ -188,8 +188,10 @@ fn hash_bytes_extended(key: &[u8], seed: u64) -> i64 {
 pub struct HistorySummary {
     /// History rows of the set.
     pub rows: u64,
-    /// Rows of migrations that stopped part-way (state `partial`).
-    pub unfinished: u64,
+    /// Rows the summary cannot vouch for: migrations that stopped part-way (state
+    /// `partial`), and versioned rows whose `version` column is not their key (the planner
+    /// matches rows by version; strata itself always writes the two equal).
+    pub irregular: u64,
     /// The digest of every row.
     pub digest: Digest,
 }
@@ -207,7 +209,7 @@ pub fn plan_from_summary(
     target: &Target,
     policy: &Policy,
 ) -> Option<Result<Plan, PlanError>> {
-    if !matches!(target, Target::Up { .. }) || summary.unfinished != 0 {
+    if !matches!(target, Target::Up { .. }) || summary.irregular != 0 {
         return None;
     }
     let applied = usize::try_from(summary.rows).ok()?;
@@ -309,9 +311,13 @@ mod tests {
         }
         HistorySummary {
             rows: rows.len() as u64,
-            unfinished: rows
+            irregular: rows
                 .iter()
-                .filter(|r| r.state != AppliedState::Complete)
+                .filter(|r| {
+                    r.state != AppliedState::Complete
+                        || (r.kind == MigrationKind::Versioned
+                            && r.version.as_deref() != Some(r.key.as_str()))
+                })
                 .count() as u64,
             digest,
         }
@@ -429,6 +435,33 @@ mod tests {
             assert!(plan_from_summary(&local, &summary, &target, &policy).is_none());
         }
         assert!(plan_from_summary(&local, &summary, &up, &policy).is_some());
+    }
+
+    #[test]
+    fn repeatables_and_squashed_baselines_need_the_rows() {
+        let up = Target::Up {
+            to: None,
+            steps: None,
+        };
+        let policy = Policy::default();
+        let mut local = set(3);
+        let rows: Vec<_> = local[..2].iter().map(row_of).collect();
+        let summary = summary_of(&rows);
+        assert!(plan_from_summary(&local, &summary, &up, &policy).is_some());
+
+        let mut squashed = local.clone();
+        squashed[2].up.directives.push(strata_model::Directive {
+            kind: strata_model::DirectiveKind::SquashedBaseline,
+            line: 1,
+            text: "-- strata:squashed-baseline".into(),
+        });
+        assert!(plan_from_summary(&squashed, &summary, &up, &policy).is_none());
+
+        let mut repeatable = mig("004", "create or replace view v as select 1;");
+        repeatable.kind = MigrationKind::Repeatable;
+        repeatable.id.version = None;
+        local.push(repeatable);
+        assert!(plan_from_summary(&local, &summary, &up, &policy).is_none());
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl FileCache {
     /// `records` the new entries. Entries of files that were not hit are dropped (edited,
     /// removed). Failures are ignored: the cache is an optimisation. This value keeps what
     /// it read (a run opens the cache once and updates it once, at the end of listing).
-    pub(crate) fn update(&mut self, hits: &[&str], records: Vec<Record>) {
+    pub(crate) fn update(&self, hits: &[&str], records: Vec<Record>) {
         if !self.enabled || (records.is_empty() && hits.len() == self.entries.len()) {
             return;
         }
@@ -275,35 +275,50 @@ fn parse(text: &str, dir: &str) -> Option<Vec<Cached>> {
     if lines.next()?.strip_suffix('\n')? != HEADER || lines.next()?.strip_suffix('\n')? != dir {
         return None;
     }
-    let base = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize;
     let mut entries = Vec::with_capacity(text.len() / 140);
-    for line in lines {
-        let line = line.strip_suffix('\n')?;
-        let mut f = line.splitn(7, ' ');
-        let key = FileKey {
-            size: f.next()?.parse().ok()?,
-            mtime_ns: i128::from(f.next()?.parse::<i64>().ok()?),
-            ctime_ns: i128::from(f.next()?.parse::<i64>().ok()?),
-            ino: f.next()?.parse().ok()?,
-            dev: f.next()?.parse().ok()?,
-        };
-        let hex = f.next()?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let rel = f.next()?;
-        entries.push(Cached {
-            rel: base(rel)..base(rel) + rel.len(),
-            hex: base(hex)..base(hex) + hex.len(),
-            key,
-        });
-    }
+    // A line that does not parse (a hand edit) is only a file that will be hashed again.
+    entries.extend(lines.filter_map(|line| parse_line(text, line)));
     let path = |c: &Cached| &text[c.rel.clone()];
     if !entries.windows(2).all(|w| path(&w[0]) < path(&w[1])) {
         entries.sort_by(|a, b| path(a).cmp(path(b)));
         entries.dedup_by(|a, b| path(a) == path(b));
     }
     Some(entries)
+}
+
+/// One cache line (`size mtime ctime ino dev hex path`) of `text`.
+fn parse_line(text: &str, line: &str) -> Option<Cached> {
+    let base = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize;
+    // A time in nanoseconds fits an i64 until 2262; others take the slower parse.
+    let nanos = |field: &str| {
+        field
+            .parse::<i64>()
+            .map(i128::from)
+            .or_else(|_| field.parse::<i128>())
+            .ok()
+    };
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let mut f = line.splitn(7, ' ');
+    let key = FileKey {
+        size: f.next()?.parse().ok()?,
+        mtime_ns: nanos(f.next()?)?,
+        ctime_ns: nanos(f.next()?)?,
+        ino: f.next()?.parse().ok()?,
+        dev: f.next()?.parse().ok()?,
+    };
+    let hex = f.next()?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let rel = f.next()?;
+    if rel.is_empty() || rel.contains('\r') {
+        return None;
+    }
+    Some(Cached {
+        rel: base(rel)..base(rel) + rel.len(),
+        hex: base(hex)..base(hex) + hex.len(),
+        key,
+    })
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -413,6 +413,14 @@ mod tests {
         assert!(!load(&dir, &cache).migrations[0].up.file.is_deferred());
         fs::write(&file, "garbage").unwrap();
         assert!(!load(&dir, &cache).migrations[0].up.file.is_deferred());
+        // One damaged line costs that file's entry, not the others'.
+        load(&dir, &cache);
+        let text = fs::read_to_string(&file).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 3, "header, directory, 1_a.up.sql: {text}");
+        lines.insert(2, "12 not-a-time 3 4 5 zz 0_x.up.sql".into());
+        fs::write(&file, lines.join("\n")).unwrap();
+        assert!(load(&dir, &cache).migrations[0].up.file.is_deferred());
     }
 
     #[test]

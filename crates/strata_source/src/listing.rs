@@ -266,7 +266,8 @@ fn fill_part(
 ) -> std::io::Result<(Vec<usize>, Vec<crate::cache::Record>)> {
     let mut hits = Vec::new();
     let mut records = Vec::new();
-    // Entries come in path order, as the cache is stored.
+    // Top-level entries come in path order, as the cache is stored (a walk into
+    // sub-directories may not: the cursor then misses and the lookup searches).
     let mut cursor = 0;
     for (i, (entry, f)) in part.iter_mut().zip(found).enumerate() {
         let Some(cache) = cache.filter(|_| entry.name.ends_with(".sql")) else {

@@ -65,8 +65,10 @@ pub async fn run_with_reason(
     };
     let registry = Registry::new(&settings.registry_schema);
     let plans_up = !dry_run && matches!(target, Target::Up { .. });
-    // While the files load: connect and, for `up`, ask whether another run holds the lock and
-    // for each set's history summary, in one pipelined round trip.
+    // While the files load: connect and, for `up`, ask for each set's history summary and
+    // then whether another run holds the lock, in one pipelined round trip. The order matters:
+    // a run that committed before the summaries were read and has released the lock by the
+    // time of the probe has made its commits durable (its final flush precedes the release).
     let (mut sets, (db, mut session, prefetched)) = app::load_while(settings, async {
         let db = app::database(settings, &mut say)?;
         let session = app::connect(&db).await?;
@@ -77,9 +79,9 @@ pub async fn run_with_reason(
                     .iter()
                     .map(|spec| registry.summary(&session.client, &spec.name)),
             );
-            let (held, summaries) = tokio::join!(
-                strata_pg::lock::lock_held(&session.client, &settings.registry_schema),
-                summaries
+            let (summaries, held) = tokio::join!(
+                summaries,
+                strata_pg::lock::lock_held(&session.client, &settings.registry_schema)
             );
             Some((held?, summaries))
         } else {
@@ -153,6 +155,18 @@ pub async fn run_with_reason(
                 idle = false;
                 break;
             }
+        }
+        // A set the summary could not plan was planned from rows read after the probe: ask
+        // again, so that "nothing to do" never rests on commits not yet durable.
+        let from_rows = earlier
+            .iter()
+            .flatten()
+            .any(|(basis, _)| matches!(basis, app::HistoryBasis::Rows(_)));
+        if idle
+            && from_rows
+            && strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?
+        {
+            idle = false;
         }
         if idle {
             if settings.json {
