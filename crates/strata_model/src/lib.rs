@@ -220,6 +220,31 @@ pub enum DirectiveKind {
     },
 }
 
+/// The proleptic Gregorian date `(year, month, day)` of a day counted from 1970-01-01 (negative
+/// before it), after H. Hinnant's `civil_from_days`: strata formats its few timestamps itself
+/// rather than link a date library.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month as u32, day as u32)
+}
+
+#[cfg(test)]
+#[test]
+fn civil_dates() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+}
+
 /// Parses a duration as strata writes them (`5s`, `500ms`, `2min`, `1h`, `0`) into
 /// milliseconds; the error says how to write one.
 pub fn parse_duration_ms(s: &str) -> Result<u64, String> {

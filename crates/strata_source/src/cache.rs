@@ -148,13 +148,9 @@ impl FileCache {
         self
     }
 
-    /// The checksum remembered for `rel` if the file still has exactly `key`.
-    pub fn lookup(&self, rel: &str, key: &FileKey) -> Option<Checksum> {
-        self.lookup_near(rel, key, &mut 0)
-    }
-
-    /// [`FileCache::lookup`] for files asked in path order: `cursor` (start at 0) remembers
-    /// where the previous one was, so the next is usually found without a search.
+    /// The checksum remembered for `rel` if the file still has exactly `key`. Files are asked
+    /// in path order: `cursor` (start at 0) remembers where the previous one was, so the next
+    /// is usually found without a search.
     pub fn lookup_near(&self, rel: &str, key: &FileKey, cursor: &mut usize) -> Option<Checksum> {
         let i = self.position(rel, *cursor)?;
         *cursor = i + 1;

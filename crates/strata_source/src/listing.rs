@@ -17,7 +17,7 @@ pub struct Entry {
     pub parent: Option<String>,
     /// Raw bytes (empty while `deferred` is set).
     pub bytes: Vec<u8>,
-    /// Set when the file was deliberately not read (see [`Listing::read_cached`]).
+    /// Set when the file was deliberately not read (see [`crate::load_dir_cached`]).
     pub deferred: Option<Deferred>,
 }
 
@@ -49,19 +49,11 @@ impl Listing {
         Ok(listing)
     }
 
-    /// Like [`Listing::read`], but reads only what planning needs: a `.sql` file whose `stat`
-    /// matches `cache` is not read (its entry is [`Deferred::Cached`]), and down scripts
-    /// (`*.down.sql`, `down.sql`) are not read at all ([`Deferred::Unread`]). Files read here
-    /// that qualify are added to the cache, which is rewritten when it changed.
-    pub fn read_cached(
-        dir: &Path,
-        cache: &mut crate::cache::FileCache,
-    ) -> std::io::Result<Listing> {
-        Listing::fill_cached(Listing::walk_dir(dir)?, cache)
-    }
-
-    /// The second half of [`Listing::read_cached`], for a directory already walked (while
-    /// the cache was being opened).
+    /// Finishes a walked directory like [`Listing::read`], but reads only what planning
+    /// needs: a `.sql` file whose `stat` matches `cache` is not read (its entry is
+    /// [`Deferred::Cached`]), and down scripts (`*.down.sql`, `down.sql`) are not read at all
+    /// ([`Deferred::Unread`]). Files read here that qualify are added to the cache, which is
+    /// rewritten when it changed. (The walk is separate so it can run while the cache opens.)
     pub(crate) fn fill_cached(
         walked: Walked,
         cache: &mut crate::cache::FileCache,

@@ -14,19 +14,11 @@ pub fn now_utc() -> Timestamp {
         .unwrap_or(0) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = strata_model::civil_from_days(days);
     Timestamp {
         year: year as u32,
-        month: month as u32,
-        day: day as u32,
+        month,
+        day,
         hour: (rem / 3600) as u32,
         minute: (rem % 3600 / 60) as u32,
         second: (rem % 60) as u32,
