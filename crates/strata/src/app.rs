@@ -182,7 +182,7 @@ pub async fn load_while<T>(
             Err(_) => match loader.join() {
                 Err(panic) => std::panic::resume_unwind(panic),
                 Ok(()) => Err(anyhow::anyhow!(
-                    "loading the migration files stopped without a result"
+                    "loading the migration files stopped without a result (a bug in strata: please report it with the command line; running it again is safe, nothing was changed)"
                 )),
             },
         }
