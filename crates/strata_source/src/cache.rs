@@ -72,6 +72,59 @@ impl FileKey {
             dev: meta.dev(),
         }
     }
+
+    /// The key of a file from `stat` relative to a directory (what [`FileKey::of`] says of
+    /// the same file).
+    pub(crate) fn of_stat(stat: &rustix::fs::Stat) -> FileKey {
+        // The field types differ between architectures; the values fit on every one.
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        let ns = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
+        #[allow(clippy::unnecessary_cast)]
+        FileKey {
+            size: stat.st_size as u64,
+            mtime_ns: ns(stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+            ctime_ns: ns(stat.st_ctime as i64, stat.st_ctime_nsec as i64),
+            ino: stat.st_ino as u64,
+            dev: stat.st_dev as u64,
+        }
+    }
+
+    /// True when the file last changed (content or inode) more than [`RACY_MARGIN`] before
+    /// `started_ns`, a clock reading taken before the file was looked at: any later change
+    /// then gives it a different key (see the module docs).
+    pub(crate) fn settled(&self, started_ns: i128) -> bool {
+        let margin = RACY_MARGIN.as_nanos() as i128;
+        self.ctime_ns < started_ns - margin && self.mtime_ns < started_ns - margin
+    }
+
+    /// Appends the key as the five space-separated numbers of a cache line.
+    pub(crate) fn write_to(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(
+            out,
+            "{} {} {} {} {}",
+            self.size, self.mtime_ns, self.ctime_ns, self.ino, self.dev
+        );
+    }
+
+    /// Reads the five numbers [`FileKey::write_to`] wrote from `fields`.
+    pub(crate) fn read_from<'a>(fields: &mut impl Iterator<Item = &'a str>) -> Option<FileKey> {
+        // A time in nanoseconds fits an i64 until 2262; others take the slower parse.
+        let nanos = |field: &str| {
+            field
+                .parse::<i64>()
+                .map(i128::from)
+                .or_else(|_| field.parse::<i128>())
+                .ok()
+        };
+        Some(FileKey {
+            size: fields.next()?.parse().ok()?,
+            mtime_ns: nanos(fields.next()?)?,
+            ctime_ns: nanos(fields.next()?)?,
+            ino: fields.next()?.parse().ok()?,
+            dev: fields.next()?.parse().ok()?,
+        })
+    }
 }
 
 /// One remembered file: where its path and checksum are in the cache text, and its key.
@@ -113,9 +166,7 @@ impl FileCache {
         let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         let dir = dir_abs.to_string_lossy().into_owned();
         let path = cache_dir.join(format!("files-{:016x}.txt", fnv1a(dir.as_bytes())));
-        let read_started_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
+        let read_started_ns = now_ns();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let entries = parse(&text, &dir).unwrap_or_default();
         FileCache {
@@ -140,11 +191,12 @@ impl FileCache {
         }
     }
 
-    /// Pretends this run started at `ns` (nanoseconds since the epoch), so tests can have
-    /// files they just wrote count as settled.
-    #[cfg(test)]
-    pub(crate) fn started_at(mut self, ns: i128) -> FileCache {
-        self.read_started_ns = ns;
+    /// Pretends this run started at `clock` (nanoseconds since the epoch) when given, so
+    /// tests can have files they just wrote count as settled.
+    pub(crate) fn with_clock(mut self, clock: Option<i128>) -> FileCache {
+        if let Some(ns) = clock {
+            self.read_started_ns = ns;
+        }
         self
     }
 
@@ -179,9 +231,7 @@ impl FileCache {
         if !self.enabled {
             return None;
         }
-        let margin = RACY_MARGIN.as_nanos() as i128;
-        let settled = |t: i128| t < self.read_started_ns - margin;
-        if !settled(key.ctime_ns) || !settled(key.mtime_ns) || rel.contains(['\n', '\r']) {
+        if !key.settled(self.read_started_ns) || rel.contains(['\n', '\r']) {
             return None;
         }
         if !plain_content(bytes) {
@@ -225,29 +275,45 @@ impl FileCache {
         text.push_str(&self.dir);
         text.push('\n');
         for (rel, k, hex) in rows {
-            text.push_str(&format!(
-                "{} {} {} {} {} {} {}\n",
-                k.size, k.mtime_ns, k.ctime_ns, k.ino, k.dev, hex, rel
-            ));
+            k.write_to(&mut text);
+            text.push(' ');
+            text.push_str(hex);
+            text.push(' ');
+            text.push_str(rel);
+            text.push('\n');
         }
-        let tmp = parent.join(format!(
-            ".{}.{}.tmp",
-            self.path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let result = std::fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .and_then(|()| std::fs::rename(&tmp, &self.path));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        write_atomically(&self.path, text.as_bytes())
     }
 
     /// Where the cache lives.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Replaces `path` with `bytes` through a temporary file renamed into place, so a reader sees
+/// the old file or the new one, never part of one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The clock, in nanoseconds since the epoch (0 before it).
+pub(crate) fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 /// Content the loader can take on trust from the cache: UTF-8, not blank, no `strata:`
@@ -285,23 +351,9 @@ fn parse(text: &str, dir: &str) -> Option<Vec<Cached>> {
 /// One cache line (`size mtime ctime ino dev hex path`) of `text`.
 fn parse_line(text: &str, line: &str) -> Option<Cached> {
     let base = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize;
-    // A time in nanoseconds fits an i64 until 2262; others take the slower parse.
-    let nanos = |field: &str| {
-        field
-            .parse::<i64>()
-            .map(i128::from)
-            .or_else(|_| field.parse::<i128>())
-            .ok()
-    };
     let line = line.strip_suffix('\n').unwrap_or(line);
     let mut f = line.splitn(7, ' ');
-    let key = FileKey {
-        size: f.next()?.parse().ok()?,
-        mtime_ns: nanos(f.next()?)?,
-        ctime_ns: nanos(f.next()?)?,
-        ino: f.next()?.parse().ok()?,
-        dev: f.next()?.parse().ok()?,
-    };
+    let key = FileKey::read_from(&mut f)?;
     let hex = f.next()?;
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -317,7 +369,7 @@ fn parse_line(text: &str, line: &str) -> Option<Cached> {
     })
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= u64::from(b);

@@ -28,25 +28,48 @@ pub enum Part {
 
 /// Reads a migration directory like [`crate::load_dir`], but defers every file it can: with
 /// `cache_dir` (the project's `.strata/cache`; `None` turns the cache off), up scripts whose
-/// `stat` matches the file cache are not read; down scripts are never read here. Call [`MigrationSet::load_scripts`] for the
-/// scripts a plan uses before touching their text.
+/// `stat` matches the file cache are not read; down scripts are never read here. Call
+/// [`MigrationSet::load_scripts`] for the scripts a plan uses before touching their text.
+/// When nothing in the directory changed since the last load, the set comes from its snapshot
+/// in `cache_dir` without listing the directory (see `snapshot.rs`).
 pub fn load_dir_cached(
     dir: &Path,
     layout: Option<LayoutKind>,
     cache_dir: Option<&Path>,
 ) -> Result<MigrationSet, SourceError> {
+    load_cached_at(dir, layout, cache_dir, None)
+}
+
+/// [`load_dir_cached`], with `clock` (nanoseconds since the epoch) standing for the clock
+/// readings that decide which files and directories count as settled (tests).
+pub(crate) fn load_cached_at(
+    dir: &Path,
+    layout: Option<LayoutKind>,
+    cache_dir: Option<&Path>,
+    clock: Option<i128>,
+) -> Result<MigrationSet, SourceError> {
+    if let Some(set) = cache_dir.and_then(|c| crate::snapshot::load(c, dir, layout)) {
+        return Ok(set);
+    }
     // Parsing the cache file and listing the directory are independent and each a few ms at
     // 10,000 migrations: done side by side.
     let (cache, walked) = std::thread::scope(|scope| {
-        let cache =
-            scope.spawn(|| cache_dir.map_or_else(FileCache::disabled, |c| FileCache::open(c, dir)));
-        let walked = Listing::walk_dir(dir);
+        let cache = scope.spawn(|| {
+            cache_dir.map_or_else(FileCache::disabled, |c| {
+                FileCache::open(c, dir).with_clock(clock)
+            })
+        });
+        let walked = Listing::walk_dir(dir, cache_dir.is_some()).map(|w| w.with_clock(clock));
         (
             cache.join().expect("the cache-reading thread panicked"),
             walked,
         )
     });
-    load_walked(dir, layout, cache, walked)
+    let (listing, set) = load_walked(dir, layout, cache, walked)?;
+    if let Some(cache_dir) = cache_dir {
+        crate::snapshot::save(cache_dir, &listing, layout, &set);
+    }
+    Ok(set)
 }
 
 /// [`load_dir_cached`] with a given cache (tests move its clock).
@@ -56,7 +79,7 @@ pub(crate) fn load_with_cache(
     layout: Option<LayoutKind>,
     cache: FileCache,
 ) -> Result<MigrationSet, SourceError> {
-    load_walked(dir, layout, cache, Listing::walk_dir(dir))
+    load_walked(dir, layout, cache, Listing::walk_dir(dir, false)).map(|(_, set)| set)
 }
 
 fn load_walked(
@@ -64,7 +87,7 @@ fn load_walked(
     layout: Option<LayoutKind>,
     mut cache: FileCache,
     walked: std::io::Result<crate::listing::Walked>,
-) -> Result<MigrationSet, SourceError> {
+) -> Result<(Listing, MigrationSet), SourceError> {
     let unreadable = |e: std::io::Error| SourceError {
         dir: dir.to_owned(),
         problems: vec![Problem::new(
@@ -86,7 +109,7 @@ fn load_walked(
     }
     let mut set = crate::load_listing(&listing, Some(detection.layout))?;
     set.detection = detection;
-    Ok(set)
+    Ok((listing, set))
 }
 
 /// Layouts whose scripts are whole files, so a deferred entry is a deferred script.
@@ -244,7 +267,7 @@ mod tests {
     }
 
     fn load(dir: &Path, cache_dir: &Path) -> MigrationSet {
-        let cache = FileCache::open(cache_dir, dir).started_at(later());
+        let cache = FileCache::open(cache_dir, dir).with_clock(Some(later()));
         load_with_cache(dir, None, cache).unwrap()
     }
 

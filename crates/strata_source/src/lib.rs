@@ -14,6 +14,7 @@ mod listing;
 mod names;
 mod new_file;
 mod placeholders;
+mod snapshot;
 pub mod sqitch;
 
 pub use cache::{FileCache, FileKey, RACY_MARGIN};

@@ -3,6 +3,7 @@
 //! Layouts work on this in-memory listing rather than on the file system, so they can be tested
 //! on hand-built listings and so that a directory is read exactly once per run.
 
+use crate::cache::FileKey;
 use std::path::{Path, PathBuf};
 
 /// One file of a migration directory (top level, or one directory deep for diesel).
@@ -19,6 +20,9 @@ pub struct Entry {
     pub bytes: Vec<u8>,
     /// Set when the file was deliberately not read (see [`crate::load_dir_cached`]).
     pub deferred: Option<Deferred>,
+    /// What `stat` said of the file when the listing checked it against the file cache (for
+    /// the set snapshot, `snapshot.rs`).
+    pub(crate) key: Option<FileKey>,
 }
 
 /// Why an entry's bytes were not read.
@@ -38,13 +42,27 @@ pub struct Listing {
     entries: Vec<Entry>,
     /// Names that are not valid UTF-8, reported by the layouts as problems.
     pub(crate) unreadable_names: Vec<PathBuf>,
+    /// What the walk saw of the directories themselves, for the set snapshot (see
+    /// `snapshot.rs`); `None` when the walk did not look (no cache).
+    pub(crate) dirs: Option<WalkedDirs>,
+}
+
+/// The directories of a walk as `stat` saw them just before each was listed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WalkedDirs {
+    /// Nanoseconds since the epoch, read before the first directory was `stat`-ed.
+    pub(crate) started_ns: i128,
+    /// Each directory listed (relative path, empty for the set's own) with its key.
+    pub(crate) keys: Vec<(PathBuf, FileKey)>,
+    /// True when some entry was a symbolic link (whose target the directory keys do not cover).
+    pub(crate) symlinks: bool,
 }
 
 impl Listing {
     /// Reads `dir` and everything below it (hidden directories excepted), so that a `.sql`
     /// file in a sub-directory is either read by the layout or reported, never missed.
     pub fn read(dir: &Path) -> std::io::Result<Listing> {
-        let Walked { mut listing, found } = Listing::walk_dir(dir)?;
+        let Walked { mut listing, found } = Listing::walk_dir(dir, false)?;
         listing.fill(found, None)?;
         Ok(listing)
     }
@@ -73,12 +91,17 @@ impl Listing {
         Ok(())
     }
 
-    /// Lists `dir` and below (names and types only; nothing is read or `stat`-ed yet).
-    pub(crate) fn walk_dir(dir: &Path) -> std::io::Result<Walked> {
+    /// Lists `dir` and below (names and types only; no file is read or `stat`-ed yet). With
+    /// `record_dirs`, each directory is `stat`-ed before it is listed (see [`WalkedDirs`]).
+    pub(crate) fn walk_dir(dir: &Path, record_dirs: bool) -> std::io::Result<Walked> {
         let mut listing = Listing {
             dir: dir.to_owned(),
             entries: Vec::new(),
             unreadable_names: Vec::new(),
+            dirs: record_dirs.then(|| WalkedDirs {
+                started_ns: crate::cache::now_ns(),
+                ..WalkedDirs::default()
+            }),
         };
         let mut found = Vec::new();
         listing.walk(dir, Path::new(""), &mut found)?;
@@ -126,6 +149,12 @@ impl Listing {
     }
 
     fn walk(&mut self, abs: &Path, rel: &Path, found: &mut Vec<Found>) -> std::io::Result<()> {
+        if let Some(dirs) = &mut self.dirs {
+            // Before listing: a change made while (or after) the directory is read gets a
+            // newer ctime than this key, so a snapshot keyed by it is never wrongly reused.
+            let key = FileKey::of(&std::fs::metadata(abs)?);
+            dirs.keys.push((rel.to_owned(), key));
+        }
         let mut children: Vec<(std::ffi::OsString, std::fs::DirEntry)> = std::fs::read_dir(abs)?
             .map(|e| e.map(|e| (e.file_name(), e)))
             .collect::<Result<_, _>>()?;
@@ -142,6 +171,9 @@ impl Listing {
             let symlink = ty.is_symlink();
             if symlink {
                 ty = std::fs::metadata(child.path())?.file_type();
+                if let Some(dirs) = &mut self.dirs {
+                    dirs.symlinks = true;
+                }
             }
             if ty.is_dir() {
                 if !name.starts_with('.') {
@@ -158,6 +190,7 @@ impl Listing {
                     parent,
                     bytes: Vec::new(),
                     deferred: None,
+                    key: None,
                 });
                 found.push(Found {
                     entry: child,
@@ -189,6 +222,7 @@ impl Listing {
                     parent,
                     bytes: bytes.to_vec(),
                     deferred: None,
+                    key: None,
                 }
             })
             .collect();
@@ -196,6 +230,7 @@ impl Listing {
             dir: dir.into(),
             entries,
             unreadable_names: Vec::new(),
+            dirs: None,
         }
     }
 
@@ -241,6 +276,16 @@ pub(crate) struct Walked {
     found: Vec<Found>,
 }
 
+impl Walked {
+    /// Pretends the walk started at `clock` when given (see [`crate::FileCache`]'s clock).
+    pub(crate) fn with_clock(mut self, clock: Option<i128>) -> Walked {
+        if let (Some(ns), Some(dirs)) = (clock, &mut self.listing.dirs) {
+            dirs.started_ns = ns;
+        }
+        self
+    }
+}
+
 /// The directory entry behind a listing entry, for `stat` relative to its directory.
 struct Found {
     entry: std::fs::DirEntry,
@@ -277,7 +322,8 @@ fn fill_part(
         } else {
             f.entry.metadata()?
         };
-        let key = crate::cache::FileKey::of(&meta);
+        let key = FileKey::of(&meta);
+        entry.key = Some(key);
         if let Some(checksum) = cache.lookup_near(entry.rel_str(), &key, &mut cursor) {
             entry.deferred = Some(Deferred::Cached(checksum));
             hits.push(first + i);
