@@ -878,3 +878,79 @@ fn file_problems_are_reported_before_connection_errors() {
         assert!(!run.stderr.contains("connect"), "{verb}: {}", run.stderr);
     }
 }
+
+/// The set snapshot end to end: once the directory has settled, later runs rebuild the set
+/// from `.strata/cache` without listing it, and still see every change: an edited applied
+/// migration is refused, a new one is applied, a removed one is reported.
+#[test]
+fn set_snapshot_still_sees_every_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    for i in 1..=5 {
+        write(
+            &dir,
+            &format!("{i:03}_t{i}.up.sql"),
+            &format!("CREATE TABLE t{i} (id int);\n"),
+        );
+        write(
+            &dir,
+            &format!("{i:03}_t{i}.down.sql"),
+            &format!("DROP TABLE t{i};\n"),
+        );
+    }
+    let db = TestDatabase::new("setsnap");
+    let up = || {
+        strata(
+            tmp.path(),
+            &db,
+            &["--dir", "migrations", "--set", "s", "up"],
+        )
+    };
+    up().ok();
+    // Files and directories changed within the racy margin are never cached: wait it out.
+    std::thread::sleep(strata_source::RACY_MARGIN + std::time::Duration::from_millis(300));
+    let snapshot_written = || {
+        std::fs::read_dir(tmp.path().join(".strata/cache"))
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("set-"))
+    };
+    up().ok(); // reads and caches every file
+    up().ok(); // every file a cache hit: the snapshot is written
+    assert!(snapshot_written());
+    let run = up().ok();
+    assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+    let status = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--set", "s", "status", "--json"],
+    )
+    .ok();
+    assert_eq!(
+        status.json()["sets"][0]["migrations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+
+    // An applied migration edited in place (same size): refused, nothing run.
+    write(&dir, "003_t3.up.sql", "CREATE TABLE x3 (id int);\n");
+    let run = up();
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("003"), "{}", run.stderr);
+    write(&dir, "003_t3.up.sql", "CREATE TABLE t3 (id int);\n");
+
+    // A new migration: applied.
+    write(&dir, "006_t6.up.sql", "CREATE TABLE t6 (id int);\n");
+    let run = up().ok();
+    assert!(run.stdout.contains("006"), "{}", run.stdout);
+    // A removed applied migration: reported by status.
+    std::fs::remove_file(dir.join("002_t2.up.sql")).unwrap();
+    std::fs::remove_file(dir.join("002_t2.down.sql")).unwrap();
+    let status = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--set", "s", "status", "--json"],
+    );
+    assert!(status.stdout.contains("missing"), "{}", status.stdout);
+}

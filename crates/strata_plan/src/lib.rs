@@ -330,7 +330,7 @@ pub fn plan(
     target: &Target,
     policy: &Policy,
 ) -> Result<Plan, PlanError> {
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(local.len());
     // Each history row's version, parsed once (three uses below).
     let applied_versions: Vec<Option<Version>> = applied
         .iter()
