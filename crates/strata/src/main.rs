@@ -19,14 +19,6 @@ use commands::{exit, Io};
 use std::io::Write;
 use strata_plan::Target;
 
-/// mimalloc instead of glibc's malloc: loading a set of 10,000 migrations is tens of thousands
-/// of small allocations on a helper thread, where glibc grows its per-thread arena one page
-/// (one `mprotect`) at a time and makes the threads that check files contend for one arena
-/// lock; mimalloc halved that part of a no-op `up` (BENCHMARKS.md). Built without transparent
-/// huge pages, which raised the peak memory of `up` over 10,000 migrations from 48 to 66 MB.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let cli = Cli::parse();
     let json = cli.global.json;

@@ -20,9 +20,6 @@ pub struct Entry {
     pub bytes: Vec<u8>,
     /// Set when the file was deliberately not read (see [`crate::load_dir_cached`]).
     pub deferred: Option<Deferred>,
-    /// What `stat` said of the file when the listing checked it against the file cache (for
-    /// the set snapshot, `snapshot.rs`).
-    pub(crate) key: Option<FileKey>,
 }
 
 /// Why an entry's bytes were not read.
@@ -45,6 +42,10 @@ pub struct Listing {
     /// What the walk saw of the directories themselves, for the set snapshot (see
     /// `snapshot.rs`); `None` when the walk did not look (no cache).
     pub(crate) dirs: Option<WalkedDirs>,
+    /// Each file-cache hit (an index into the entries) with the `stat` key the cache vouched
+    /// for, for the set snapshot. (Kept here rather than in every entry: a field per entry
+    /// raised the peak memory of loading 10,000 migrations by megabytes.)
+    pub(crate) hit_keys: Vec<(usize, FileKey)>,
 }
 
 /// The directories of a walk as `stat` saw them just before each was listed.
@@ -98,6 +99,7 @@ impl Listing {
             dir: dir.to_owned(),
             entries: Vec::new(),
             unreadable_names: Vec::new(),
+            hit_keys: Vec::new(),
             dirs: record_dirs.then(|| WalkedDirs {
                 started_ns: crate::cache::now_ns(),
                 ..WalkedDirs::default()
@@ -122,7 +124,7 @@ impl Listing {
         let chunk = self.entries.len().div_ceil(threads).max(256);
         let dir = &self.dir;
         let shared = cache.as_deref();
-        let mut hits: Vec<usize> = Vec::new();
+        let mut hits: Vec<(usize, FileKey)> = Vec::new();
         let mut records = Vec::new();
         std::thread::scope(|scope| {
             let workers: Vec<_> = self
@@ -142,8 +144,14 @@ impl Listing {
             Ok::<(), std::io::Error>(())
         })?;
         if let Some(cache) = cache {
-            let hits: Vec<&str> = hits.iter().map(|&i| self.entries[i].rel_str()).collect();
-            cache.update(&hits, records);
+            let rels: Vec<&str> = hits
+                .iter()
+                .map(|&(i, _)| self.entries[i].rel_str())
+                .collect();
+            cache.update(&rels, records);
+        }
+        if self.dirs.is_some() {
+            self.hit_keys = hits;
         }
         Ok(())
     }
@@ -190,7 +198,6 @@ impl Listing {
                     parent,
                     bytes: Vec::new(),
                     deferred: None,
-                    key: None,
                 });
                 found.push(Found {
                     entry: child,
@@ -222,7 +229,6 @@ impl Listing {
                     parent,
                     bytes: bytes.to_vec(),
                     deferred: None,
-                    key: None,
                 }
             })
             .collect();
@@ -231,6 +237,7 @@ impl Listing {
             entries,
             unreadable_names: Vec::new(),
             dirs: None,
+            hit_keys: Vec::new(),
         }
     }
 
@@ -293,14 +300,14 @@ struct Found {
 }
 
 /// Fills one chunk of entries: reads them, or with a cache, defers what it can. Returns the
-/// indices (into the whole listing) of cache hits and the new cache records.
+/// indices (into the whole listing) of cache hits with their keys, and the new cache records.
 fn fill_part(
     dir: &Path,
     first: usize,
     part: &mut [Entry],
     found: &[Found],
     cache: Option<&crate::cache::FileCache>,
-) -> std::io::Result<(Vec<usize>, Vec<crate::cache::Record>)> {
+) -> std::io::Result<(Vec<(usize, FileKey)>, Vec<crate::cache::Record>)> {
     let mut hits = Vec::new();
     let mut records = Vec::new();
     // Top-level entries come in path order, as the cache is stored (a walk into
@@ -323,10 +330,9 @@ fn fill_part(
             f.entry.metadata()?
         };
         let key = FileKey::of(&meta);
-        entry.key = Some(key);
         if let Some(checksum) = cache.lookup_near(entry.rel_str(), &key, &mut cursor) {
             entry.deferred = Some(Deferred::Cached(checksum));
-            hits.push(first + i);
+            hits.push((first + i, key));
             continue;
         }
         entry.bytes = std::fs::read(dir.join(&entry.rel))?;

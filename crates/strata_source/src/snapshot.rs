@@ -202,10 +202,9 @@ pub(crate) fn save(
     let Some(text) = render(cache_dir, listing, layout, set) else {
         return;
     };
+    // Only a load that did not use the snapshot saves one, so the stored one is missing or
+    // outdated: no need to read it to compare.
     let (path, _) = location(cache_dir, listing.dir());
-    if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
-        return;
-    }
     let _ =
         std::fs::create_dir_all(cache_dir).and_then(|()| write_atomically(&path, text.as_bytes()));
 }
@@ -243,9 +242,9 @@ fn render(
             .filter(|r| !r.contains(['\t', '\n', '\r']))
     }
     let keys: std::collections::HashMap<&Path, FileKey> = listing
-        .entries()
+        .hit_keys
         .iter()
-        .filter_map(|e| Some((e.rel.as_path(), e.key?)))
+        .map(|&(i, key)| (listing.entries()[i].rel.as_path(), key))
         .collect();
     let mut text = String::with_capacity(256 + set.migrations.len() * 180);
     for line in [HEADER, &abs, layout_name(layout)] {
