@@ -299,15 +299,18 @@ struct Found {
     symlink: bool,
 }
 
-/// Fills one chunk of entries: reads them, or with a cache, defers what it can. Returns the
-/// indices (into the whole listing) of cache hits with their keys, and the new cache records.
+/// What filling one chunk of entries yields: the indices (into the whole listing) of cache hits
+/// with their keys, and the new cache records.
+type FilledPart = (Vec<(usize, FileKey)>, Vec<crate::cache::Record>);
+
+/// Fills one chunk of entries: reads them, or with a cache, defers what it can.
 fn fill_part(
     dir: &Path,
     first: usize,
     part: &mut [Entry],
     found: &[Found],
     cache: Option<&crate::cache::FileCache>,
-) -> std::io::Result<(Vec<(usize, FileKey)>, Vec<crate::cache::Record>)> {
+) -> std::io::Result<FilledPart> {
     let mut hits = Vec::new();
     let mut records = Vec::new();
     // Top-level entries come in path order, as the cache is stored (a walk into
