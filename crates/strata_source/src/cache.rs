@@ -319,7 +319,7 @@ pub(crate) fn now_ns() -> i128 {
 /// Content the loader can take on trust from the cache: UTF-8, not blank, no `strata:`
 /// directive and no dbmate/goose marker (a conservative substring test: a file that merely
 /// mentions one of them is read every time, which is only slower).
-fn plain_content(bytes: &[u8]) -> bool {
+pub(crate) fn plain_content(bytes: &[u8]) -> bool {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let Ok(text) = std::str::from_utf8(body) else {
         return false;

@@ -48,7 +48,7 @@ pub(crate) fn load_cached_at(
     cache_dir: Option<&Path>,
     clock: Option<i128>,
 ) -> Result<MigrationSet, SourceError> {
-    if let Some(set) = cache_dir.and_then(|c| crate::snapshot::load(c, dir, layout)) {
+    if let Some(set) = cache_dir.and_then(|c| crate::snapshot::load(c, dir, layout, clock)) {
         return Ok(set);
     }
     // Parsing the cache file and listing the directory are independent and each a few ms at

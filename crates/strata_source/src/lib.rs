@@ -132,23 +132,17 @@ pub fn load_listing(
     let loaded = layout_for(detection.layout).load(listing);
     let mut problems = loaded.problems;
     let mut migrations = loaded.migrations;
-    // Duplicate versions: numerically equal versions are the same migration (`001` == `1`).
-    let order = |a: &Migration, b: &Migration| {
-        (a.kind, &a.id.version, &a.id.name).cmp(&(b.kind, &b.id.version, &b.id.name))
-    };
     // Files listed by name are usually in version order already (zero-padded or timestamped
     // versions): one pass checks that instead of a sort comparing versions part by part.
-    if !migrations.windows(2).all(|w| order(&w[0], &w[1]).is_le()) {
-        migrations.sort_by(order);
+    if !migrations
+        .windows(2)
+        .all(|w| apply_order(&w[0], &w[1]).is_le())
+    {
+        migrations.sort_by(apply_order);
     }
     for pair in migrations.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        let dup = match (&a.id.version, &b.id.version) {
-            (Some(x), Some(y)) => x.same_as(y),
-            (None, None) => a.id.name == b.id.name,
-            _ => false,
-        };
-        if dup {
+        if claim_the_same_version(a, b) {
             problems.push(Problem {
                 paths: vec![listing.relative(a.path()), listing.relative(b.path())],
                 message: format!(
@@ -172,6 +166,21 @@ pub fn load_listing(
         ignored: loaded.ignored,
         sqitch: loaded.sqitch,
     })
+}
+
+/// The order of a set's migrations: versioned ones by version, then repeatables by name.
+pub(crate) fn apply_order(a: &Migration, b: &Migration) -> std::cmp::Ordering {
+    (a.kind, &a.id.version, &a.id.name).cmp(&(b.kind, &b.id.version, &b.id.name))
+}
+
+/// True when two migrations adjacent in [`apply_order`] are a duplicate: numerically equal
+/// versions are the same migration (`001` == `1`).
+pub(crate) fn claim_the_same_version(a: &Migration, b: &Migration) -> bool {
+    match (&a.id.version, &b.id.version) {
+        (Some(x), Some(y)) => x.same_as(y),
+        (None, None) => a.id.name == b.id.name,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ pub struct Listing {
     /// `snapshot.rs`); `None` when the walk did not look (no cache).
     pub(crate) dirs: Option<WalkedDirs>,
     /// Each file-cache hit (an index into the entries) with the `stat` key the cache vouched
-    /// for, for the set snapshot. (Kept here rather than in every entry: a field per entry
+    /// for, for the set snapshot (for a listing of added files, each up script the cache
+    /// would take on trust, see [`Listing::of_added`]). (Kept here rather than in every entry: a field per entry
     /// raised the peak memory of loading 10,000 migrations by megabytes.)
     pub(crate) hit_keys: Vec<(usize, FileKey)>,
 }
@@ -206,6 +207,53 @@ impl Listing {
             }
         }
         Ok(())
+    }
+
+    /// The listing of `names`, top-level files of `dir` (open as `dirfd`) added since the
+    /// set snapshot was taken, filled as [`Listing::fill_cached`] fills entries the file cache
+    /// does not know: down scripts are not read, every other file is. An up script whose
+    /// content the cache could take on trust and whose key is settled by `started_ns` (a clock
+    /// reading from before the directory was `stat`-ed) gets its key in `hit_keys`, so that
+    /// the snapshot may store it.
+    pub(crate) fn of_added(
+        dir: &Path,
+        dirfd: &rustix::fd::OwnedFd,
+        names: Vec<String>,
+        started_ns: i128,
+    ) -> std::io::Result<Listing> {
+        let mut listing = Listing {
+            dir: dir.to_owned(),
+            entries: Vec::with_capacity(names.len()),
+            unreadable_names: Vec::new(),
+            dirs: None,
+            hit_keys: Vec::new(),
+        };
+        for name in names {
+            let mut entry = Entry {
+                rel: PathBuf::from(&name),
+                name,
+                parent: None,
+                bytes: Vec::new(),
+                deferred: None,
+            };
+            let sql = entry.name.ends_with(".sql");
+            if sql && entry.is_down_script() {
+                entry.deferred = Some(Deferred::Unread);
+            } else {
+                // Stat-ed before it is read: a change while reading gets a newer key.
+                let key = FileKey::of_stat(&rustix::fs::statat(
+                    dirfd,
+                    entry.name.as_str(),
+                    rustix::fs::AtFlags::empty(),
+                )?);
+                entry.bytes = std::fs::read(dir.join(&entry.rel))?;
+                if sql && key.settled(started_ns) && crate::cache::plain_content(&entry.bytes) {
+                    listing.hit_keys.push((listing.entries.len(), key));
+                }
+            }
+            listing.entries.push(entry);
+        }
+        Ok(listing)
     }
 
     /// Builds a listing from `(relative path, content)` pairs.

@@ -32,9 +32,10 @@
 //! turns both off.
 
 use crate::cache::{fnv1a, write_atomically, FileKey};
-use crate::layouts::LayoutKind;
+use crate::layouts::{self, layout_for, LayoutKind};
 use crate::listing::Listing;
-use crate::{Detection, MigrationSet};
+use crate::{apply_order, claim_the_same_version, Detection, MigrationSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strata_model::{
@@ -42,7 +43,7 @@ use strata_model::{
 };
 
 /// The first line; the version makes every other strata release ignore the file.
-const HEADER: &str = concat!("strata set snapshot v1 ", env!("CARGO_PKG_VERSION"));
+const HEADER: &str = concat!("strata set snapshot v2 ", env!("CARGO_PKG_VERSION"));
 
 /// Where the snapshot of `dir` lives in `cache_dir`, and the absolute directory it is for.
 fn location(cache_dir: &Path, dir: &Path) -> (PathBuf, String) {
@@ -66,27 +67,109 @@ struct Stored<'a> {
     down: &'a str,
 }
 
+/// What detection counted in the directory: the layout it chose, the evidence for that
+/// layout and the number of `.sql` files. Evidence is a count of entries, so these and the
+/// entries added since give the detection of the directory as it is now.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    layout: LayoutKind,
+    evidence: usize,
+    sql_files: usize,
+}
+
+impl Counts {
+    fn of(listing: &Listing, layout: LayoutKind) -> Counts {
+        Counts {
+            layout,
+            evidence: layout_for(layout).evidence(listing),
+            sql_files: layouts::sql_files(listing),
+        }
+    }
+
+    /// The detection a full load makes (with `configured` when given) of the directory the
+    /// counts were taken of, plus the entries of `added`, and the counts of that directory;
+    /// `None` when the added entries would change the layout.
+    fn detect(
+        self,
+        configured: Option<LayoutKind>,
+        added: Option<&Listing>,
+    ) -> Option<(Detection, Counts)> {
+        let more = |kind: LayoutKind| added.map_or(0, |l| layout_for(kind).evidence(l));
+        let counts = Counts {
+            layout: self.layout,
+            evidence: self.evidence + more(self.layout),
+            sql_files: self.sql_files + added.map_or(0, layouts::sql_files),
+        };
+        let detection = match configured {
+            Some(kind) => Detection {
+                layout: kind,
+                reason: "configured".into(),
+            },
+            // Every layout tried before the chosen one had no evidence when the snapshot was
+            // written.
+            None => layouts::detect_from(
+                |kind| {
+                    if kind == self.layout {
+                        counts.evidence
+                    } else {
+                        more(kind)
+                    }
+                },
+                counts.sql_files,
+            ),
+        };
+        (detection.layout == self.layout).then_some((detection, counts))
+    }
+}
+
+/// Layouts whose migrations are files at the top level of the set's directory: a name added
+/// there is one entry of one listing, so a changed directory can be read as the snapshot plus
+/// the added names (see [`load`]).
+fn flat(kind: LayoutKind) -> bool {
+    matches!(kind, LayoutKind::Updown | LayoutKind::Plain)
+}
+
 /// The set of `dir` as a full load with `layout` would build it, when the snapshot in
-/// `cache_dir` still holds (see the module docs); `None` otherwise.
+/// `cache_dir` still holds (see the module docs), or when the only change since is files
+/// added to a flat directory; `None` otherwise. `clock` stands for the clock reading that
+/// decides what is settled (tests).
+///
+/// Adding a migration changes the directory, so the next `up` would otherwise list and load
+/// the whole directory again just to run one migration. Instead, when the set's own directory
+/// is the only one that changed and its layout is [`flat`], the directory's names are listed
+/// (no file is `stat`-ed or read for that) and compared with the snapshot's: if every stored
+/// name is still there, the added ones are loaded alone, with the same layout code a full
+/// load runs, and merged into the stored set. Whatever could make the result differ from a
+/// full load's declines: a removed name, a sub-directory, a symbolic link, a name that is not
+/// UTF-8, any problem among the added files (a down script without its up script among them
+/// is one, so a down added to a stored migration declines too), a duplicate version, and
+/// added entries that would change the detected layout. The stored up scripts are checked as
+/// on every hit. The snapshot is then rewritten for the directory as it is now, when the
+/// directory and every added up script are settled.
 pub(crate) fn load(
     cache_dir: &Path,
     dir: &Path,
     layout: Option<LayoutKind>,
+    clock: Option<i128>,
 ) -> Option<MigrationSet> {
+    // Before any directory is stat-ed: what a changed directory's key is settled against.
+    let started_ns = clock.unwrap_or_else(crate::cache::now_ns);
     let (path, abs) = location(cache_dir, dir);
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = std::fs::read_to_string(&path).ok()?;
     let mut lines = text.split('\n');
     if lines.next()? != HEADER || lines.next()? != abs || lines.next()? != layout_name(layout) {
         return None;
     }
-    let (detected, reason) = lines.next()?.split_once('\t')?;
-    let detection = Detection {
-        layout: LayoutKind::from_name(detected)?,
-        reason: reason.to_owned(),
+    let mut detected = lines.next()?.split('\t');
+    let counts = Counts {
+        layout: LayoutKind::from_name(detected.next()?)?,
+        evidence: detected.next()?.parse().ok()?,
+        sql_files: detected.next()?.parse().ok()?,
     };
     let mut ignored = Vec::new();
     let mut stored = Vec::with_capacity(text.len() / 160);
     let mut dirs = 0;
+    let mut changed = None;
     let mut end = None;
     for line in lines {
         let mut f = line.split('\t');
@@ -96,10 +179,15 @@ pub(crate) fn load(
                 let rel = f.next()?;
                 // The set's own directory comes first, and the directories before any
                 // migration: a changed one ends the load before anything else is looked at.
-                if (dirs == 0) != rel.is_empty()
-                    || FileKey::of(&std::fs::metadata(dir.join(rel)).ok()?) != key
-                {
+                if (dirs == 0) != rel.is_empty() {
                     return None;
+                }
+                let now = FileKey::of(&std::fs::metadata(dir.join(rel)).ok()?);
+                if now != key {
+                    if dirs > 0 || !flat(counts.layout) {
+                        return None;
+                    }
+                    changed = Some(now);
                 }
                 dirs += 1;
             }
@@ -118,7 +206,9 @@ pub(crate) fn load(
             _ => return None,
         }
     }
-    if end? != format!("{dirs} {} {}", ignored.len(), stored.len()) {
+    if end? != format!("{dirs} {} {}", ignored.len(), stored.len())
+        || (changed.is_some() && dirs != 1)
+    {
         return None;
     }
     let dirfd = rustix::fs::open(
@@ -127,7 +217,7 @@ pub(crate) fn load(
         rustix::fs::Mode::empty(),
     )
     .ok()?;
-    let migrations = std::thread::scope(|scope| {
+    let (migrations, added) = std::thread::scope(|scope| {
         // The up scripts are `stat`-ed on helper threads (system-call bound) while this one
         // builds the migrations.
         let threads = std::thread::available_parallelism()
@@ -148,19 +238,126 @@ pub(crate) fn load(
                 })
             })
             .collect();
+        let added = match changed {
+            Some(_) => added_files(dir, &dirfd, &stored, &ignored, started_ns).map(Some),
+            None => Some(None),
+        };
         let migrations = build(dir, &stored);
         let unchanged = checks
             .into_iter()
             .all(|c| c.join().expect("a snapshot-checking thread panicked"));
-        migrations.filter(|_| unchanged)
+        Some((migrations.filter(|_| unchanged)?, added?))
     })?;
-    Some(MigrationSet {
+    let Some(added) = added else {
+        let (detection, _) = counts.detect(layout, None)?;
+        return Some(MigrationSet {
+            dir: dir.to_owned(),
+            detection,
+            migrations,
+            ignored,
+            sqitch: None,
+        });
+    };
+    let (detection, counts) = counts.detect(layout, Some(&added))?;
+    let loaded = layout_for(counts.layout).load(&added);
+    if !loaded.problems.is_empty() || loaded.sqitch.is_some() {
+        return None;
+    }
+    let migrations = merge(migrations, loaded.migrations)?;
+    ignored.extend(loaded.ignored);
+    ignored.sort_unstable();
+    let set = MigrationSet {
         dir: dir.to_owned(),
         detection,
         migrations,
         ignored,
         sqitch: None,
-    })
+    };
+    let mut up_keys: HashMap<&str, FileKey> = stored.iter().map(|m| (m.up, m.key)).collect();
+    up_keys.extend(
+        added
+            .hit_keys
+            .iter()
+            .map(|&(i, key)| (added.entries()[i].name.as_str(), key)),
+    );
+    let dir_keys = [(PathBuf::new(), changed?)];
+    let vouchers = Vouchers {
+        dir,
+        started_ns,
+        dir_keys: &dir_keys,
+        up_keys,
+        counts,
+    };
+    if let Some(text) = render(cache_dir, &vouchers, layout, &set) {
+        let _ = write_atomically(&path, text.as_bytes());
+    }
+    Some(set)
+}
+
+/// The files the set's directory holds beyond the snapshot's names, listed and filled (see
+/// [`Listing::of_added`]); `None` when a stored name is gone or the directory holds something
+/// only a full walk handles.
+fn added_files(
+    dir: &Path,
+    dirfd: &rustix::fd::OwnedFd,
+    stored: &[Stored],
+    ignored: &[PathBuf],
+    started_ns: i128,
+) -> Option<Listing> {
+    let mut known: HashSet<&str> = HashSet::with_capacity(stored.len() * 2 + ignored.len());
+    for m in stored {
+        known.insert(m.up);
+        if !m.down.is_empty() {
+            known.insert(m.down);
+        }
+    }
+    for rel in ignored {
+        known.insert(rel.to_str()?);
+    }
+    let mut still_there = 0;
+    let mut added = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dirfd).ok()? {
+        let entry = entry.ok()?;
+        // A name that is not UTF-8 is a problem the full load reports.
+        let name = entry.file_name().to_str().ok()?;
+        match entry.file_type() {
+            rustix::fs::FileType::RegularFile => {}
+            // Hidden directories are not walked, nor are `.` and `..`.
+            rustix::fs::FileType::Directory if name.starts_with('.') => continue,
+            // A sub-directory, a symbolic link (its target is not covered by any key), or a
+            // type the file system did not say.
+            _ => return None,
+        }
+        if known.contains(name) {
+            still_there += 1;
+        } else {
+            added.push(name.to_owned());
+        }
+    }
+    if still_there != known.len() {
+        return None;
+    }
+    added.sort_unstable();
+    Listing::of_added(dir, dirfd, added, started_ns).ok()
+}
+
+/// The stored migrations (in apply order) with the added ones merged in, as a full load
+/// orders them; `None` on a duplicate version (a problem the full load reports).
+fn merge(stored: Vec<Migration>, mut added: Vec<Migration>) -> Option<Vec<Migration>> {
+    added.sort_by(apply_order);
+    let mut merged = Vec::with_capacity(stored.len() + added.len());
+    let mut added = added.into_iter().peekable();
+    for m in stored {
+        while let Some(new) = added.next_if(|new| apply_order(new, &m).is_lt()) {
+            merged.push(new);
+        }
+        merged.push(m);
+    }
+    merged.extend(added);
+    (!merged
+        .windows(2)
+        .any(|w| claim_the_same_version(&w[0], &w[1])))
+    .then_some(merged)
 }
 
 /// The migrations of a snapshot, as the layouts build them from a listing whose up scripts
@@ -190,6 +387,23 @@ fn build(dir: &Path, stored: &[Stored]) -> Option<Vec<Migration>> {
     Some(migrations)
 }
 
+/// What vouches for a set about to be snapshotted.
+struct Vouchers<'a> {
+    /// The set's directory.
+    dir: &'a Path,
+    /// A clock reading from before the first directory was `stat`-ed.
+    started_ns: i128,
+    /// Every directory listed (relative path, empty for the set's own) with its key, taken
+    /// before it was listed.
+    dir_keys: &'a [(PathBuf, FileKey)],
+    /// The key of each up script (by relative path) whose checksum the key vouches for: a
+    /// file-cache hit, or a settled file read by this load whose content the file cache would
+    /// take on trust.
+    up_keys: HashMap<&'a str, FileKey>,
+    /// What detection counted.
+    counts: Counts,
+}
+
 /// Writes the snapshot of `set`, just loaded from `listing` with `layout`, when it qualifies
 /// (see the module docs) and differs from the one stored. Failures are ignored: the snapshot
 /// is an optimisation.
@@ -199,7 +413,24 @@ pub(crate) fn save(
     layout: Option<LayoutKind>,
     set: &MigrationSet,
 ) {
-    let Some(text) = render(cache_dir, listing, layout, set) else {
+    let Some(dirs) = listing.dirs.as_ref() else {
+        return;
+    };
+    if dirs.symlinks || !listing.unreadable_names.is_empty() {
+        return;
+    }
+    let vouchers = Vouchers {
+        dir: listing.dir(),
+        started_ns: dirs.started_ns,
+        dir_keys: &dirs.keys,
+        up_keys: listing
+            .hit_keys
+            .iter()
+            .filter_map(|&(i, key)| Some((listing.entries()[i].rel.to_str()?, key)))
+            .collect(),
+        counts: Counts::of(listing, set.detection.layout),
+    };
+    let Some(text) = render(cache_dir, &vouchers, layout, set) else {
         return;
     };
     // Only a load that did not use the snapshot saves one, so the stored one is missing or
@@ -212,27 +443,24 @@ pub(crate) fn save(
 /// The snapshot's text, or `None` when `set` may not be snapshotted.
 fn render(
     cache_dir: &Path,
-    listing: &Listing,
+    vouchers: &Vouchers,
     layout: Option<LayoutKind>,
     set: &MigrationSet,
 ) -> Option<String> {
-    let dirs = listing.dirs.as_ref()?;
     let whole_files = matches!(
         set.detection.layout,
         LayoutKind::Updown | LayoutKind::Plain | LayoutKind::Diesel
     );
     if !whole_files
         || set.sqitch.is_some()
-        || dirs.symlinks
-        || !listing.unreadable_names.is_empty()
-        || !dirs
-            .keys
+        || !vouchers
+            .dir_keys
             .iter()
-            .all(|(_, key)| key.settled(dirs.started_ns))
+            .all(|(_, key)| key.settled(vouchers.started_ns))
     {
         return None;
     }
-    let (_, abs) = location(cache_dir, listing.dir());
+    let (_, abs) = location(cache_dir, vouchers.dir);
     // Tabs separate the fields and lines the records; a name holding either is not stored.
     let plain = |s: &str| !s.contains(['\t', '\n', '\r']);
     fn rel_of<'p>(path: &'p Path, dir: &Path) -> Option<&'p str> {
@@ -241,24 +469,22 @@ fn render(
             .and_then(Path::to_str)
             .filter(|r| !r.contains(['\t', '\n', '\r']))
     }
-    let keys: std::collections::HashMap<&Path, FileKey> = listing
-        .hit_keys
-        .iter()
-        .map(|&(i, key)| (listing.entries()[i].rel.as_path(), key))
-        .collect();
+    if !plain(&abs) {
+        return None;
+    }
     let mut text = String::with_capacity(256 + set.migrations.len() * 180);
     for line in [HEADER, &abs, layout_name(layout)] {
         text.push_str(line);
         text.push('\n');
     }
-    if !plain(&abs) || !plain(&set.detection.reason) {
-        return None;
-    }
-    text.push_str(set.detection.layout.as_str());
-    text.push('\t');
-    text.push_str(&set.detection.reason);
-    text.push('\n');
-    for (rel, key) in &dirs.keys {
+    let counts = vouchers.counts;
+    text.push_str(&format!(
+        "{}\t{}\t{}\n",
+        counts.layout.as_str(),
+        counts.evidence,
+        counts.sql_files
+    ));
+    for (rel, key) in vouchers.dir_keys {
         text.push_str("D\t");
         key.write_to(&mut text);
         text.push('\t');
@@ -271,9 +497,9 @@ fn render(
         text.push('\n');
     }
     for m in &set.migrations {
+        // An up script read by this load qualifies only through its vouched key (below).
         let cached = m.kind == MigrationKind::Versioned
             && m.verify.is_none()
-            && m.up.file.is_deferred()
             && m.up.directives.is_empty()
             && m.checksum.algorithm == ChecksumAlgorithm::Sha256Lf
             && m.down.as_ref().is_none_or(|d| d.file.is_deferred());
@@ -281,12 +507,12 @@ fn render(
         if !cached || !plain(version) || !plain(&m.id.name) {
             return None;
         }
-        let up = rel_of(m.path(), listing.dir())?;
+        let up = rel_of(m.path(), vouchers.dir)?;
         let down = match &m.down {
-            Some(d) => rel_of(d.file.path(), listing.dir())?,
+            Some(d) => rel_of(d.file.path(), vouchers.dir)?,
             None => "",
         };
-        let key = keys.get(Path::new(up))?;
+        let key = vouchers.up_keys.get(up)?;
         text.push_str("M\t");
         key.write_to(&mut text);
         for field in [m.checksum.hex.as_str(), version, &m.id.name, up, down] {
@@ -297,7 +523,7 @@ fn render(
     }
     text.push_str(&format!(
         "E\t{} {} {}\n",
-        dirs.keys.len(),
+        vouchers.dir_keys.len(),
         set.ignored.len(),
         set.migrations.len()
     ));
@@ -350,7 +576,7 @@ mod tests {
         }
 
         fn snapshot(&self, layout: Option<LayoutKind>) -> Option<MigrationSet> {
-            load(&self.cache, &self.dir, layout)
+            load(&self.cache, &self.dir, layout, Some(later()))
         }
 
         /// Loads until the snapshot is written (the first load only fills the file cache),
@@ -415,12 +641,9 @@ mod tests {
     }
 
     #[test]
-    fn adding_removing_or_renaming_a_file_misses() {
+    fn removing_or_renaming_a_file_misses() {
         let p = Project::new(UPDOWN);
-        p.settle(None);
         p.write("003_new.up.sql", "create table n (id int);\n");
-        assert!(p.snapshot(None).is_none(), "added");
-        assert_eq!(p.load(None).migrations.len(), 4);
         p.settle(None);
         fs::remove_file(p.dir.join("003_new.up.sql")).unwrap();
         assert!(p.snapshot(None).is_none(), "removed");
@@ -429,6 +652,192 @@ mod tests {
         fs::rename(p.dir.join("README.md"), p.dir.join("NOTES.md")).unwrap();
         assert!(p.snapshot(None).is_none(), "renamed");
         assert_eq!(p.load(None).ignored, vec![PathBuf::from("NOTES.md")]);
+        p.settle(None);
+        // One removed and one added: the same number of names, but not the same names.
+        fs::remove_file(p.dir.join("10_items.down.sql")).unwrap();
+        p.write("11_more.up.sql", "create table more (id int);\n");
+        assert!(p.snapshot(None).is_none(), "removed and added");
+        assert_eq!(p.load(None).migrations.len(), 4);
+    }
+
+    impl Project {
+        /// What a load that does not use the snapshot builds (the file cache still in use).
+        fn full(&self, layout: Option<LayoutKind>) -> Result<MigrationSet, crate::SourceError> {
+            let _ = fs::remove_file(location(&self.cache, &self.dir).0);
+            crate::deferred::load_cached_at(&self.dir, layout, Some(&self.cache), Some(later()))
+        }
+
+        fn stored(&self) -> Option<Vec<u8>> {
+            fs::read(location(&self.cache, &self.dir).0).ok()
+        }
+    }
+
+    const PLAIN: Files = &[
+        ("001_init.sql", "create table a (id int);\n"),
+        ("001_init.down.sql", "drop table a;\n"),
+        ("002_more.sql", "create table b (id int);\n"),
+    ];
+
+    #[test]
+    fn files_added_to_a_flat_directory_are_merged_as_a_full_load_builds_them() {
+        let cases: [(Files, Option<LayoutKind>, Files); 7] = [
+            (
+                UPDOWN,
+                None,
+                &[
+                    ("011_new.up.sql", "create table n (id int);\n"),
+                    ("011_new.down.sql", "drop table n;\n"),
+                ],
+            ),
+            // Between stored versions, with two at once and a file that is not a migration.
+            (
+                UPDOWN,
+                None,
+                &[
+                    ("005_mid.up.sql", "create table mid (id int);\n"),
+                    ("003_low.up.sql", "create table low (id int);\r\n"),
+                    ("NOTES.txt", "notes\n"),
+                ],
+            ),
+            (UPDOWN, None, &[(".gitkeep", "")]),
+            (
+                UPDOWN,
+                Some(LayoutKind::Updown),
+                &[("011_new.up.sql", "create table n (id int);\n")],
+            ),
+            (PLAIN, None, &[("003_c.sql", "create table c (id int);\n")]),
+            (
+                PLAIN,
+                Some(LayoutKind::Plain),
+                &[
+                    ("003_c.sql", "create table c (id int);\n"),
+                    ("003_c.down.sql", "drop table c;\n"),
+                ],
+            ),
+            // A directive: merged, but not vouched for, so not stored.
+            (
+                UPDOWN,
+                None,
+                &[(
+                    "011_c.up.sql",
+                    "-- strata:no-transaction\ncreate index concurrently i on users (id);\n",
+                )],
+            ),
+        ];
+        for (files, layout, added) in cases {
+            let p = Project::new(files);
+            p.settle(layout);
+            let before = p.stored().unwrap();
+            for (rel, text) in added {
+                p.write(rel, text);
+            }
+            let merged = p
+                .snapshot(layout)
+                .expect("the snapshot and the added files");
+            let after = p.stored().unwrap();
+            let full = p.full(layout).unwrap();
+            assert_eq!(format!("{merged:?}"), format!("{full:?}"), "{added:?}");
+            assert_eq!(merged.migrations.len(), full.migrations.len());
+            if added[0].1.contains("strata:") {
+                assert_eq!(after, before, "{added:?}: not rewritten");
+                continue;
+            }
+            // The snapshot written for the merged set is the one full loads write (the first
+            // full load above only filled the file cache with the added files).
+            assert_ne!(after, before);
+            p.full(layout).unwrap();
+            assert_eq!(p.stored().unwrap(), after, "{added:?}");
+            // And it is used as it is.
+            let hit = p.snapshot(layout).expect("the rewritten snapshot holds");
+            assert_eq!(hit.migrations.len(), full.migrations.len());
+        }
+    }
+
+    #[test]
+    fn a_directory_changed_without_new_names_is_snapshotted_again() {
+        let p = Project::new(UPDOWN);
+        p.settle(None);
+        let before = p.stored().unwrap();
+        p.write("x.tmp", "");
+        fs::remove_file(p.dir.join("x.tmp")).unwrap();
+        let set = p.snapshot(None).expect("the same names");
+        assert_eq!(format!("{set:?}"), format!("{:?}", p.full(None).unwrap()));
+        // Only the directory's key differs (a later load rewrote it as well: compare with
+        // what the merge wrote by loading through the snapshot again).
+        assert_ne!(p.stored().unwrap(), before);
+    }
+
+    #[test]
+    fn what_added_files_could_change_is_loaded_in_full() {
+        let cases: [(Files, &str, Files); 6] = [
+            // A down script for a stored migration: paired by the full load.
+            (
+                UPDOWN,
+                "down",
+                &[("002_orders.down.sql", "drop table orders;\n")],
+            ),
+            // A version that a stored migration already claims: an error.
+            (
+                UPDOWN,
+                "duplicate",
+                &[("02_orders.up.sql", "create table o (id int);\n")],
+            ),
+            // Names that make the directory look like another layout.
+            (
+                PLAIN,
+                "detection",
+                &[("003_x.up.sql", "create table x (id int);\n")],
+            ),
+            (
+                UPDOWN,
+                "detection",
+                &[("V3__x.sql", "create table x (id int);\n")],
+            ),
+            // A file the layout cannot read.
+            (
+                UPDOWN,
+                "unclaimed",
+                &[("003_x.sql", "create table x (id int);\n")],
+            ),
+            (UPDOWN, "blank", &[("011_blank.up.sql", "\n")]),
+        ];
+        for (files, what, added) in cases {
+            let p = Project::new(files);
+            p.settle(None);
+            for (rel, text) in added {
+                p.write(rel, text);
+            }
+            assert!(p.snapshot(None).is_none(), "{what}: {added:?}");
+            match p.full(None) {
+                Ok(full) if what == "down" => assert!(full.migrations[1].down.is_some()),
+                Ok(full) if what == "detection" => {
+                    assert_ne!(full.detection.layout, LayoutKind::Updown)
+                }
+                Ok(full) => panic!("{what}: loaded {full:?}"),
+                Err(e) => assert_ne!(what, "down", "{e}"),
+            }
+        }
+
+        // A sub-directory, a symbolic link, an edited stored migration.
+        let p = Project::new(UPDOWN);
+        p.settle(None);
+        p.write("sub/003_x.up.sql", "create table x (id int);\n");
+        assert!(p.snapshot(None).is_none(), "sub-directory");
+        fs::remove_dir_all(p.dir.join("sub")).unwrap();
+        p.settle(None);
+        std::os::unix::fs::symlink(p.dir.join("002_orders.up.sql"), p.dir.join("003_x.up.sql"))
+            .unwrap();
+        assert!(p.snapshot(None).is_none(), "symbolic link");
+        fs::remove_file(p.dir.join("003_x.up.sql")).unwrap();
+        p.settle(None);
+        fs::remove_file(p.dir.join("002_orders.up.sql")).unwrap();
+        p.write("002_orders.up.sql", "create table orderz (id int);\n");
+        p.write("011_new.up.sql", "create table n (id int);\n");
+        assert!(p.snapshot(None).is_none(), "edited and added");
+        assert_eq!(
+            p.full(None).unwrap().migrations[1].checksum,
+            Checksum::of_bytes(b"create table orderz (id int);\n")
+        );
     }
 
     #[test]

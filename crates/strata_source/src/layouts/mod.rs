@@ -129,11 +129,25 @@ pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
 }
 
 pub(crate) fn detect(listing: &Listing) -> Detection {
-    let sql_files = listing
+    detect_from(
+        |kind| layout_for(kind).evidence(listing),
+        sql_files(listing),
+    )
+}
+
+/// The number of `.sql` files of a listing (for the detection's reason).
+pub(crate) fn sql_files(listing: &Listing) -> usize {
+    listing
         .entries()
         .iter()
         .filter(|e| e.name.ends_with(".sql"))
-        .count();
+        .count()
+}
+
+/// Detection from each layout's evidence and the number of `.sql` files. Evidence is a count
+/// of entries, so the set snapshot can detect a directory from its stored counts plus the
+/// entries added since (see `snapshot.rs`).
+pub(crate) fn detect_from(evidence: impl Fn(LayoutKind) -> usize, sql_files: usize) -> Detection {
     let sqitch_first = std::iter::once(LayoutKind::Sqitch).chain(
         LayoutKind::ALL
             .into_iter()
@@ -143,7 +157,7 @@ pub(crate) fn detect(listing: &Listing) -> Detection {
         if kind == LayoutKind::Plain {
             continue;
         }
-        let n = layout_for(kind).evidence(listing);
+        let n = evidence(kind);
         if n > 0 && kind == LayoutKind::Sqitch {
             return Detection {
                 layout: kind,
