@@ -199,10 +199,9 @@ impl Registry {
         let sql = format!(
             "SELECT count(*)::int8, \
              (count(*) FILTER (WHERE state <> 'complete' OR (kind = 'versioned' AND version IS DISTINCT FROM key)))::int8, \
-             coalesce(sum(hashtextextended(t, 0)), 0)::text, \
-             coalesce(sum(hashtextextended(t, 1)), 0)::text \
-             FROM (SELECT state, kind, version, key, kind || E'\\n' || key || E'\\n' || checksum_algorithm || E'\\n' || checksum AS t \
-                   FROM {} WHERE set_name = $1) AS r",
+             coalesce(sum(hashtextextended(checksum, hashtextextended(key, hashtextextended(checksum_algorithm, hashtextextended(kind, 0))))), 0)::text, \
+             coalesce(sum(hashtextextended(checksum, hashtextextended(key, hashtextextended(checksum_algorithm, hashtextextended(kind, 1))))), 0)::text \
+             FROM {} WHERE set_name = $1",
             self.table("migrations")
         );
         // query_typed: parse, bind and execute in one round trip (no separate prepare).

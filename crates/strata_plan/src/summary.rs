@@ -13,7 +13,7 @@
 //! The digest is a pair of sums of per-row hashes, so it does not depend on the order rows are
 //! read in. The hash is PostgreSQL's own `hashtextextended` (Bob Jenkins' lookup3, the hash
 //! behind hash partitioning, so stable across releases), reproduced here: the server sums it
-//! over the rows in about 4 ms at 10,000 rows where an `md5()` per row took 20 ms. On a
+//! over the rows in under 4 ms at 10,000 rows where an `md5()` per row took 20 ms. On a
 //! big-endian server the two sides would differ, which costs only the speed-up: the rows are
 //! then read. A test in the `strata` crate runs both sides against PostgreSQL. The hash is
 //! used to compare two lists that are meant to be equal, not to resist someone who can already
@@ -22,9 +22,11 @@
 use crate::{steps_for, Entry, Plan, PlanError, Policy, State, Target};
 use strata_model::{ChecksumAlgorithm, Migration, MigrationKind};
 
-/// An order-independent digest of history rows: for each of two seeds, the exact sum of
-/// `hashtextextended(kind || E'\n' || key || E'\n' || checksum_algorithm || E'\n' || checksum,
-/// seed)` over the rows (as `strata_pg`'s `Registry::summary` asks the server).
+/// An order-independent digest of history rows: for each of two seeds, the exact sum over the
+/// rows of `hashtextextended(checksum, hashtextextended(key, hashtextextended(checksum_algorithm,
+/// hashtextextended(kind, seed))))` (as `strata_pg`'s `Registry::summary` asks the server).
+/// Each field's hash seeds the next one's: concatenating the fields into one text to hash, as
+/// an earlier version did, took the server more than half of the query's time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Digest {
     /// Sums for seeds 0 and 1.
@@ -39,14 +41,16 @@ impl Digest {
         algorithm: ChecksumAlgorithm,
         hex: &str,
     ) -> Digest {
-        let mut text = Vec::with_capacity(96);
-        row_text(&mut text, kind, key, algorithm, hex);
-        Digest::of_text(&text)
-    }
-
-    fn of_text(text: &[u8]) -> Digest {
         Digest {
-            sums: [0, 1].map(|seed| i128::from(hash_bytes_extended(text, seed))),
+            sums: [0, 1].map(|seed| {
+                let chained = [kind.as_str(), algorithm.as_str(), key, hex]
+                    .iter()
+                    // The server takes the previous `int8` hash as the next seed's bits.
+                    .fold(seed, |seed, part| {
+                        hash_bytes_extended(part.as_bytes(), seed) as u64
+                    });
+                i128::from(chained as i64)
+            }),
         }
     }
 
@@ -58,29 +62,9 @@ impl Digest {
     }
 }
 
-/// The text hashed for a row, appended to `out`.
-fn row_text(
-    out: &mut Vec<u8>,
-    kind: MigrationKind,
-    key: &str,
-    algorithm: ChecksumAlgorithm,
-    hex: &str,
-) {
-    for (i, part) in [kind.as_str(), key, algorithm.as_str(), hex]
-        .iter()
-        .enumerate()
-    {
-        if i > 0 {
-            out.push(b'\n');
-        }
-        out.extend_from_slice(part.as_bytes());
-    }
-}
-
 /// The digest of `local`, as the rows recording those migrations would be hashed.
 fn digest_of(local: &[Migration]) -> Digest {
     let mut digest = Digest::default();
-    let mut text = Vec::with_capacity(128);
     let mut key = String::new();
     for m in local {
         key.clear();
@@ -91,15 +75,12 @@ fn digest_of(local: &[Migration]) -> Digest {
                 key.push_str(&m.id.name);
             }
         }
-        text.clear();
-        row_text(
-            &mut text,
+        digest.add(Digest::of_row(
             m.kind,
             &key,
             m.checksum.algorithm,
             &m.checksum.hex,
-        );
-        digest.add(Digest::of_text(&text));
+        ));
     }
     digest
 }
@@ -477,6 +458,22 @@ mod tests {
         swapped[0].checksum = swapped[1].checksum.clone();
         swapped[1].checksum = c;
         assert_ne!(summary_of(&rows), summary_of(&swapped));
+    }
+
+    #[test]
+    fn a_row_term_chains_the_fields_as_the_server_does() {
+        // From PostgreSQL 15: the `Registry::summary` expression for this row, seeds 0 and 1,
+        // and a negative seed (a previous hash whose top bit is set).
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let term = Digest::of_row(
+            MigrationKind::Versioned,
+            "20250101120000",
+            ChecksumAlgorithm::Sha256Lf,
+            hex,
+        );
+        assert_eq!(term.sums, [8010390504253362584, 6726671862197345951]);
+        let seed = hash_bytes_extended(b"x", -5i64 as u64) as u64;
+        assert_eq!(hash_bytes_extended(b"R__views", seed), 2875589115949757157);
     }
 
     #[test]
