@@ -520,6 +520,18 @@ fn lock_wait_times_out_and_names_the_holder() {
             .trim(),
         "1"
     );
+    // The release removed the run's row (a run that died keeps it until the next run clears
+    // it), and nothing holds the lock afterwards.
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.runs").unwrap().trim(),
+        "0"
+    );
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            .unwrap()
+            .trim(),
+        "0"
+    );
 }
 
 /// The registry's guards refuse history writes outside a migration's own transaction.

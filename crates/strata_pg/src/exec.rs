@@ -208,41 +208,53 @@ pub async fn execute(
     if plan.steps.is_empty() {
         return Ok(done);
     }
-    let fail_early = |e: tokio_postgres::Error, done: &Vec<StepDone>| ExecError {
+    let fail_before = |failure: Failure, done: &Vec<StepDone>| ExecError {
         done: done.clone(),
         key: String::new(),
         action: "preparation",
         path: PathBuf::new(),
-        failure: failure_from(&e, None, None),
+        failure,
         state: "nothing was changed".into(),
         next: "check the connection and the registry schema".into(),
         interrupted: false,
         blockers: Vec::new(),
         statements_done: None,
     };
-    let prepared = prepare(&session.client, registry)
-        .await
-        .map_err(|e| fail_early(e, &done))?;
-    let search_path: String = session
-        .client
-        .query_one("SELECT current_setting('search_path')", &[])
-        .await
-        .map_err(|e| fail_early(e, &done))?
-        .get(0);
+    let fail_early = |e: tokio_postgres::Error, done: &Vec<StepDone>| {
+        fail_before(failure_from(&e, None, None), done)
+    };
+    // One pipelined exchange: the statements, and what the run needs to know of the session.
     // A killed strata must not leave its statement running on the server for minutes: with
     // client_connection_check_interval (PostgreSQL 14+) the backend notices the lost client
     // during long statements and cancels them.
-    session
-        .client
-        .batch_execute("SELECT set_config('client_connection_check_interval', '1s', false) WHERE current_setting('server_version_num')::int >= 140000")
-        .await
-        .map_err(|e| fail_early(e, &done))?;
-    let backend_pid: i32 = session
-        .client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .map_err(|e| fail_early(e, &done))?
-        .get(0);
+    let client = &session.client;
+    let (prepared, session_facts, ()) = tokio::try_join!(
+        prepare(client, registry),
+        client.query_typed(
+            "SELECT current_setting('search_path'), pg_backend_pid()",
+            &[]
+        ),
+        client.batch_execute("SELECT set_config('client_connection_check_interval', '1s', false) WHERE current_setting('server_version_num')::int >= 140000"),
+    )
+    .map_err(|e| fail_early(e, &done))?;
+    let Some(facts) = session_facts.first() else {
+        return Err(fail_before(
+            Failure {
+                sqlstate: String::new(),
+                severity: "ERROR".into(),
+                message: "the server answered no row to `SELECT current_setting('search_path'), pg_backend_pid()`".into(),
+                detail: None,
+                hint: None,
+                context: None,
+                location: None,
+                statement: None,
+                statement_summary: None,
+            },
+            &done,
+        ));
+    };
+    let search_path: String = facts.get(0);
+    let backend_pid: i32 = facts.get(1);
     let ctx = Ctx {
         opts,
         prepared: &prepared,
@@ -784,51 +796,65 @@ async fn prepare(
         )
     };
     let guard = format!("WHERE {in_migration}($2::text)");
-    Ok(Prepared3 {
-        begin_migration: client
-            // Each migration commits with synchronous_commit off; the run ends with one
-            // synchronous commit (see `flush_wal`), which makes all of them durable at once.
-            .prepare(
-                "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), \
-                 set_config('strata.migration', $3, true), set_config('synchronous_commit', 'off', true)",
-            )
-            .await?,
-        mark_migration: client.prepare("SELECT set_config('strata.migration', $1, true)").await?,
-        record: client.prepare(&upsert("")).await?,
+    let sql: [String; 13] = [
+        // Each migration commits with synchronous_commit off; the run ends with one
+        // synchronous commit (see `flush_wal`), which makes all of them durable at once.
+        "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), \
+         set_config('strata.migration', $3, true), set_config('synchronous_commit', 'off', true)"
+            .to_owned(),
+        "SELECT set_config('strata.migration', $1, true)".to_owned(),
+        upsert(""),
         // Inside a migration's transaction the history row is written only if that
         // transaction is still the one strata opened: a script that ends it with its own
         // COMMIT cannot get itself recorded by accident.
-        record_in_tx: client.prepare(&upsert(&guard)).await?,
+        upsert(&guard),
         // A first apply inserts: if another run recorded the migration meanwhile (it lost
         // the lock unnoticed), the unique key aborts this transaction instead of overwriting.
-        insert_in_tx: client.prepare(upsert(&guard).split(" ON CONFLICT").next().expect("the upsert has a conflict clause")).await?,
-        event: client.prepare(&insert_event("")).await?,
-        event_in_tx: client.prepare(&insert_event(&guard)).await?,
+        upsert(&guard)
+            .split(" ON CONFLICT")
+            .next()
+            .expect("the upsert has a conflict clause")
+            .to_owned(),
+        insert_event(""),
+        insert_event(&guard),
         // Deleting a row that is not there must abort the revert's transaction: otherwise the
         // down script's effects would commit while history still says "applied".
-        forget: client
-            .prepare(&format!(
-                "WITH gone AS (DELETE FROM {migrations} WHERE set_name = $1 AND key = $2 AND {in_migration}($2) RETURNING 1) \
-                 SELECT {expect_rows}((SELECT count(*) FROM gone), 1, $2)"
-            ))
-            .await?,
-        progress: client
-            .prepare(&format!("UPDATE {migrations} SET statements_done = $3, error = $4, statements_fingerprint = $5 WHERE set_name = $1 AND key = $2"))
-            .await?,
-        restore_path: client.prepare("SELECT set_config('search_path', $1, false)").await?,
-        crashed: client.prepare(&format!("SELECT error IS NULL FROM {migrations} WHERE set_name = $1 AND key = $2")).await?,
-        flush: client
-            .prepare(&format!(
-                "UPDATE {0} SET upgraded_at = upgraded_at WHERE version = (SELECT max(version) FROM {0})",
-                registry.table("registry_version")
-            ))
-            .await?,
-        accept: client
-            .prepare(&format!(
-                "UPDATE {migrations} m SET checksum = $3, checksum_algorithm = $4 FROM {migrations} old \
-                 WHERE m.set_name = $1 AND m.key = $2 AND old.set_name = m.set_name AND old.key = m.key RETURNING old.checksum"
-            ))
-            .await?,
+        format!(
+            "WITH gone AS (DELETE FROM {migrations} WHERE set_name = $1 AND key = $2 AND {in_migration}($2) RETURNING 1) \
+             SELECT {expect_rows}((SELECT count(*) FROM gone), 1, $2)"
+        ),
+        format!("UPDATE {migrations} SET statements_done = $3, error = $4, statements_fingerprint = $5 WHERE set_name = $1 AND key = $2"),
+        "SELECT set_config('search_path', $1, false)".to_owned(),
+        format!("SELECT error IS NULL FROM {migrations} WHERE set_name = $1 AND key = $2"),
+        format!(
+            "UPDATE {0} SET upgraded_at = upgraded_at WHERE version = (SELECT max(version) FROM {0})",
+            registry.table("registry_version")
+        ),
+        format!(
+            "UPDATE {migrations} m SET checksum = $3, checksum_algorithm = $4 FROM {migrations} old \
+             WHERE m.set_name = $1 AND m.key = $2 AND old.set_name = m.set_name AND old.key = m.key RETURNING old.checksum"
+        ),
+    ];
+    // Polled together, the Parse messages go out back to back and their answers come back in
+    // one round trip, instead of one round trip per statement before the first migration.
+    let statements =
+        futures_util::future::try_join_all(sql.iter().map(|text| client.prepare(text))).await?;
+    let [begin_migration, mark_migration, record, record_in_tx, insert_in_tx, event, event_in_tx, forget, progress, restore_path, crashed, flush, accept] =
+        <[Prepared; 13]>::try_from(statements).expect("one statement per text");
+    Ok(Prepared3 {
+        begin_migration,
+        mark_migration,
+        record,
+        record_in_tx,
+        insert_in_tx,
+        event,
+        event_in_tx,
+        forget,
+        progress,
+        crashed,
+        flush,
+        restore_path,
+        accept,
     })
 }
 
@@ -1708,10 +1734,11 @@ fn failure_from(
 
 /// The server's version number (`server_version_num`).
 pub async fn server_version(session: &Session) -> Result<i32, tokio_postgres::Error> {
-    let v: String = session
+    let v: Option<String> = session
         .client
-        .query_one("SHOW server_version_num", &[])
+        .query_typed("SELECT current_setting('server_version_num')", &[])
         .await?
-        .get(0);
-    Ok(v.parse().unwrap_or(0))
+        .first()
+        .map(|row| row.get(0));
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }

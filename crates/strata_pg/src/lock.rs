@@ -77,6 +77,21 @@ pub async fn lock_held(
     Ok(rows.first().is_some_and(|r| r.get(0)))
 }
 
+/// One attempt at the lock: true when this session holds it now. query_typed: one message
+/// exchange per attempt, no statement to prepare first.
+async fn try_lock(
+    client: &tokio_postgres::Client,
+    key: i32,
+) -> Result<bool, tokio_postgres::Error> {
+    let rows = client
+        .query_typed(
+            "SELECT pg_try_advisory_lock($1, $2)",
+            &[(&LOCK_CLASS, Type::INT4), (&key, Type::INT4)],
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|row| row.get(0)))
+}
+
 /// The lock key for a registry schema (FNV-1a, stable across versions and platforms).
 pub fn lock_key(registry_schema: &str) -> i32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -105,30 +120,22 @@ impl MigrationLock {
         info.config
             .application_name(app.chars().take(63).collect::<String>());
         let session = Session::connect(&info).await?;
+        let key = lock_key(registry_schema);
         // The lock lives as long as this idle connection: a server-side idle_session_timeout
-        // (PostgreSQL 14+) or statement_timeout must not end it in the middle of a run.
-        session
-            .client
-            .batch_execute(
+        // (PostgreSQL 14+) or statement_timeout must not end it in the middle of a run. The
+        // settings go first on the wire, the first attempt right behind them (one round trip).
+        let ((), mut attempt) = tokio::try_join!(
+            session.client.batch_execute(
                 "SET statement_timeout = 0; \
                  SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000",
-            )
-            .await?;
-        let key = lock_key(registry_schema);
-        let try_stmt = session
-            .client
-            .prepare("SELECT pg_try_advisory_lock($1, $2)")
-            .await?;
+            ),
+            try_lock(&session.client, key),
+        )?;
         let started = Instant::now();
         let mut delay = Duration::from_millis(20);
         let mut reported = false;
         loop {
-            let got: bool = session
-                .client
-                .query_one(&try_stmt, &[&LOCK_CLASS, &key])
-                .await?
-                .get(0);
-            if got {
+            if attempt {
                 return Ok(MigrationLock {
                     session: Some(session),
                     key,
@@ -148,6 +155,7 @@ impl MigrationLock {
             }
             tokio::time::sleep(delay.min(timeout.saturating_sub(started.elapsed()))).await;
             delay = (delay * 2).min(Duration::from_millis(250));
+            attempt = try_lock(&session.client, key).await?;
         }
     }
 
@@ -159,20 +167,22 @@ impl MigrationLock {
             return Ok(());
         };
         let runs = registry.table("runs");
-        session
-            .client
-            .execute(
-                &format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid() OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity)"),
-                &[],
-            )
-            .await?;
-        session
-            .client
-            .execute(
-                &format!("INSERT INTO {runs} (backend_pid, host, os_pid, os_user, strata_version) VALUES (pg_backend_pid(), $1, $2, $3, $4)"),
-                &[&crate::who::host_name(), &(std::process::id() as i32), &crate::who::os_user(), &env!("CARGO_PKG_VERSION")],
-            )
-            .await?;
+        let (host, os_user) = (crate::who::host_name(), crate::who::os_user());
+        let os_pid = std::process::id() as i32;
+        // Pipelined (one round trip); the server still runs them in this order.
+        let forget_stale = format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid() OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
+        let insert = format!("INSERT INTO {runs} (backend_pid, host, os_pid, os_user, strata_version) VALUES (pg_backend_pid(), $1, $2, $3, $4)");
+        let version = env!("CARGO_PKG_VERSION");
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+            (&host, Type::TEXT),
+            (&os_pid, Type::INT4),
+            (&os_user, Type::TEXT),
+            (&version, Type::TEXT),
+        ];
+        tokio::try_join!(
+            session.client.query_typed(&forget_stale, &[]),
+            session.client.query_typed(&insert, &params),
+        )?;
         self.runs_table = Some(runs);
         Ok(())
     }
@@ -186,22 +196,25 @@ impl MigrationLock {
     /// Releases the lock and closes its connection.
     pub async fn release(mut self) -> Result<(), LockError> {
         if let Some(session) = self.session.take() {
-            if let Some(runs) = self.runs_table.take() {
+            let forget_run = self
+                .runs_table
+                .take()
+                .map(|runs| format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid()"));
+            let forget_run = async {
+                match &forget_run {
+                    Some(sql) => session.client.query_typed(sql, &[]).await.map(drop),
+                    None => Ok(()),
+                }
+            };
+            let unlock: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
+                [(&LOCK_CLASS, Type::INT4), (&self.key, Type::INT4)];
+            // Pipelined (one round trip), the run's row deleted first.
+            tokio::try_join!(
+                forget_run,
                 session
                     .client
-                    .execute(
-                        &format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid()"),
-                        &[],
-                    )
-                    .await?;
-            }
-            session
-                .client
-                .execute(
-                    "SELECT pg_advisory_unlock($1, $2)",
-                    &[&LOCK_CLASS, &self.key],
-                )
-                .await?;
+                    .query_typed("SELECT pg_advisory_unlock($1, $2)", &unlock),
+            )?;
         }
         Ok(())
     }

@@ -81,26 +81,25 @@ impl Registry {
 
     /// The installed layout version (0 when there is no registry yet).
     pub async fn installed_version(&self, client: &Client) -> Result<i32, RegistryError> {
-        let exists: bool = client
-            .query_one(
+        // query_typed: one message exchange each, no statement prepared first (this runs
+        // before every run that changes something).
+        let version_table = self.table("registry_version");
+        let exists = client
+            .query_typed(
                 "SELECT to_regclass($1) IS NOT NULL",
-                &[&self.table("registry_version")],
+                &[(&version_table, tokio_postgres::types::Type::TEXT)],
             )
             .await?
-            .get(0);
+            .first()
+            .is_some_and(|row| row.get::<_, bool>(0));
         if !exists {
             return Ok(0);
         }
         let v: Option<i32> = client
-            .query_one(
-                &format!(
-                    "SELECT max(version) FROM {}",
-                    self.table("registry_version")
-                ),
-                &[],
-            )
+            .query_typed(&format!("SELECT max(version) FROM {version_table}"), &[])
             .await?
-            .get(0);
+            .first()
+            .and_then(|row| row.get(0));
         Ok(v.unwrap_or(0))
     }
 
