@@ -125,7 +125,7 @@ fn versions_parse_deterministically_and_order_totally() {
         let user = Version::parse_user(s);
         if let Ok(v) = Version::parse(s) {
             assert_eq!(v.as_str(), s);
-            assert!(v.parts().iter().all(|p| p == "0" || !p.starts_with('0')));
+            assert!(v.parts().all(|p| p == "0" || !p.starts_with('0')));
             assert_eq!(user.unwrap(), v);
             versions.push(v);
         } else if !s.starts_with(['V', 'v']) {

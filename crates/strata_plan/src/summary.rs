@@ -41,14 +41,17 @@ impl Digest {
         algorithm: ChecksumAlgorithm,
         hex: &str,
     ) -> Digest {
+        Digest::of_key_and_checksum(chain_head(kind, algorithm), key, hex)
+    }
+
+    /// The term of a row whose first two fields hashed to `head` (see [`chain_head`]).
+    fn of_key_and_checksum(head: [u64; 2], key: &str, hex: &str) -> Digest {
         Digest {
-            sums: [0, 1].map(|seed| {
-                let chained = [kind.as_str(), algorithm.as_str(), key, hex]
-                    .iter()
-                    // The server takes the previous `int8` hash as the next seed's bits.
-                    .fold(seed, |seed, part| {
-                        hash_bytes_extended(part.as_bytes(), seed) as u64
-                    });
+            sums: head.map(|seed| {
+                // The server takes the previous `int8` hash as the next seed's bits.
+                let chained = [key, hex].iter().fold(seed, |seed, part| {
+                    hash_bytes_extended(part.as_bytes(), seed) as u64
+                });
                 i128::from(chained as i64)
             }),
         }
@@ -62,25 +65,43 @@ impl Digest {
     }
 }
 
+/// The chain of a row's hashes after its first two fields (kind, checksum algorithm), for
+/// seeds 0 and 1: the same for every migration of a set but the odd repeatable.
+fn chain_head(kind: MigrationKind, algorithm: ChecksumAlgorithm) -> [u64; 2] {
+    [0, 1].map(|seed| {
+        [kind.as_str(), algorithm.as_str()]
+            .iter()
+            .fold(seed, |seed, part| {
+                hash_bytes_extended(part.as_bytes(), seed) as u64
+            })
+    })
+}
+
 /// The digest of `local`, as the rows recording those migrations would be hashed.
 fn digest_of(local: &[Migration]) -> Digest {
     let mut digest = Digest::default();
-    let mut key = String::new();
+    let mut head: Option<((MigrationKind, ChecksumAlgorithm), [u64; 2])> = None;
+    let mut repeatable_key = String::new();
     for m in local {
-        key.clear();
-        match &m.id.version {
-            Some(v) => key.push_str(v.as_str()),
-            None => {
-                key.push_str("R__");
-                key.push_str(&m.id.name);
+        let fields = (m.kind, m.checksum.algorithm);
+        let seeds = match head {
+            Some((known, seeds)) if known == fields => seeds,
+            _ => {
+                let seeds = chain_head(fields.0, fields.1);
+                head = Some((fields, seeds));
+                seeds
             }
-        }
-        digest.add(Digest::of_row(
-            m.kind,
-            &key,
-            m.checksum.algorithm,
-            &m.checksum.hex,
-        ));
+        };
+        let key = match &m.id.version {
+            Some(v) => v.as_str(),
+            None => {
+                repeatable_key.clear();
+                repeatable_key.push_str("R__");
+                repeatable_key.push_str(&m.id.name);
+                &repeatable_key
+            }
+        };
+        digest.add(Digest::of_key_and_checksum(seeds, key, &m.checksum.hex));
     }
     digest
 }
@@ -219,18 +240,22 @@ pub fn plan_from_summary(
     let entries: Vec<Entry> = local
         .iter()
         .enumerate()
-        .map(|(index, m)| Entry {
-            key: m.id.registry_key(),
-            version: m.id.version.as_ref().map(|v| v.to_string()),
-            name: m.id.name.clone(),
-            kind: m.kind,
-            state: if index < applied {
-                State::Applied
-            } else {
-                State::Pending
-            },
-            local: Some(index),
-            applied: None,
+        .map(|(index, m)| {
+            // Every migration here is versioned: its key is its version as written.
+            let key = m.id.registry_key();
+            Entry {
+                version: Some(key.clone()),
+                key,
+                name: m.id.name.clone(),
+                kind: m.kind,
+                state: if index < applied {
+                    State::Applied
+                } else {
+                    State::Pending
+                },
+                local: Some(index),
+                applied: None,
+            }
         })
         .collect();
     Some(
@@ -474,6 +499,19 @@ mod tests {
         assert_eq!(term.sums, [8010390504253362584, 6726671862197345951]);
         let seed = hash_bytes_extended(b"x", -5i64 as u64) as u64;
         assert_eq!(hash_bytes_extended(b"R__views", seed), 2875589115949757157);
+    }
+
+    #[test]
+    fn the_local_digest_is_the_sum_of_the_rows_terms() {
+        // digest_of reuses the hash of the first two fields from one migration to the next;
+        // a repeatable in between changes them and must not reuse them.
+        let mut local = set(4);
+        local[2].kind = MigrationKind::Repeatable;
+        local[2].id.version = None;
+        let rows: Vec<AppliedMigration> = local.iter().map(row_of).collect();
+        assert_eq!(rows[2].key, "R__m003");
+        assert_eq!(digest_of(&local), summary_of(&rows).digest);
+        assert_ne!(digest_of(&local[..3]), summary_of(&rows).digest);
     }
 
     #[test]

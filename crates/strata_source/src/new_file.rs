@@ -96,7 +96,10 @@ pub fn new_migration_files(
             Style::Compact => ts(None),
             Style::Separated(c) => ts(Some(c)),
             Style::Number { width } => {
-                let next = v.parts()[0]
+                let next = v
+                    .parts()
+                    .next()
+                    .unwrap_or("0")
                     .parse::<u128>()
                     .map_err(|_| format!("version {v} is too large to increment"))?
                     + 1;

@@ -69,7 +69,10 @@ impl Layout for Flyway {
                 },
                 Some(Name::Undo(v)) => match Version::parse(v) {
                     Ok(version) => {
-                        undos.insert(version.parts().join("."), (entry, version));
+                        undos.insert(
+                            version.parts().collect::<Vec<_>>().join("."),
+                            (entry, version),
+                        );
                     }
                     Err(e) => loaded.problems.push(Problem::new(
                         &entry.rel,
@@ -124,12 +127,14 @@ impl Layout for Flyway {
             );
             let checksum = file.checksum().clone();
             let up = Script::whole(file, directives);
-            let down = undos.remove(&version.parts().join(".")).and_then(|(u, _)| {
-                let file = source_file(listing, u, &mut loaded.problems)?;
-                let directives =
-                    directives_of(&file, 0..file.text().len(), &u.rel, &mut loaded.problems);
-                Some(Script::whole(file, directives))
-            });
+            let down = undos
+                .remove(&version.parts().collect::<Vec<_>>().join("."))
+                .and_then(|(u, _)| {
+                    let file = source_file(listing, u, &mut loaded.problems)?;
+                    let directives =
+                        directives_of(&file, 0..file.text().len(), &u.rel, &mut loaded.problems);
+                    Some(Script::whole(file, directives))
+                });
             let id = MigrationId {
                 version: Some(version),
                 name: desc.to_owned(),
