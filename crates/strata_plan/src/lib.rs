@@ -113,6 +113,7 @@ pub struct Entry {
     pub local: Option<usize>,
     /// The history row (`None` for a migration not applied, and in a plan made by
     /// [`plan_from_summary`], which has no rows).
+    ///
     /// Boxed: a plan of 10,000 entries, most of them without a row, is then 10,000 small
     /// entries instead of 10,000 entries the size of a row.
     #[serde(skip)]

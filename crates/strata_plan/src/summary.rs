@@ -81,7 +81,6 @@ fn chain_head(kind: MigrationKind, algorithm: ChecksumAlgorithm) -> [u64; 2] {
 fn digest_of(local: &[Migration]) -> Digest {
     let mut digest = Digest::default();
     let mut head: Option<((MigrationKind, ChecksumAlgorithm), [u64; 2])> = None;
-    let mut repeatable_key = String::new();
     for m in local {
         let fields = (m.kind, m.checksum.algorithm);
         let seeds = match head {
@@ -92,12 +91,12 @@ fn digest_of(local: &[Migration]) -> Digest {
                 seeds
             }
         };
+        // A versioned migration's key is its version as written: no copy needed.
+        let repeatable_key;
         let key = match &m.id.version {
             Some(v) => v.as_str(),
             None => {
-                repeatable_key.clear();
-                repeatable_key.push_str("R__");
-                repeatable_key.push_str(&m.id.name);
+                repeatable_key = m.id.registry_key();
                 &repeatable_key
             }
         };

@@ -19,6 +19,12 @@ enum Name<'a> {
     Repeatable(&'a str),
 }
 
+/// What pairs an undo script with its migration: the version's numeric components (`U05`
+/// undoes `V5`).
+fn undo_key(version: &Version) -> String {
+    version.parts().collect::<Vec<_>>().join(".")
+}
+
 fn parse_name(name: &str) -> Option<Name<'_>> {
     let stem = name.strip_suffix(".sql")?;
     // The prefix is one character, which need not be one byte (`é__x.sql`).
@@ -69,10 +75,7 @@ impl Layout for Flyway {
                 },
                 Some(Name::Undo(v)) => match Version::parse(v) {
                     Ok(version) => {
-                        undos.insert(
-                            version.parts().collect::<Vec<_>>().join("."),
-                            (entry, version),
-                        );
+                        undos.insert(undo_key(&version), (entry, version));
                     }
                     Err(e) => loaded.problems.push(Problem::new(
                         &entry.rel,
@@ -127,14 +130,12 @@ impl Layout for Flyway {
             );
             let checksum = file.checksum().clone();
             let up = Script::whole(file, directives);
-            let down = undos
-                .remove(&version.parts().collect::<Vec<_>>().join("."))
-                .and_then(|(u, _)| {
-                    let file = source_file(listing, u, &mut loaded.problems)?;
-                    let directives =
-                        directives_of(&file, 0..file.text().len(), &u.rel, &mut loaded.problems);
-                    Some(Script::whole(file, directives))
-                });
+            let down = undos.remove(&undo_key(&version)).and_then(|(u, _)| {
+                let file = source_file(listing, u, &mut loaded.problems)?;
+                let directives =
+                    directives_of(&file, 0..file.text().len(), &u.rel, &mut loaded.problems);
+                Some(Script::whole(file, directives))
+            });
             let id = MigrationId {
                 version: Some(version),
                 name: desc.to_owned(),
