@@ -63,6 +63,36 @@ pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
     })
 }
 
+/// The BY cell of a status row: who applied it and how long it took.
+struct ByCell<'a>(&'a str, i64);
+
+impl std::fmt::Display for ByCell<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in {} ms", self.0, self.1)
+    }
+}
+
+/// A cell that is empty when there is nothing to show.
+struct OptionalCell<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OptionalCell<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(cell) => cell.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How many characters `n` takes in decimal (with its sign).
+fn decimal_digits(n: i64) -> usize {
+    let sign = usize::from(n < 0);
+    sign + n
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1)
+}
+
 /// Status of one set as a table.
 pub fn status_text(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
     // One line per migration: buffered, so 10,000 migrations are a few writes, not 10,000.
@@ -93,45 +123,60 @@ fn status_table(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::R
         writeln!(out, "  no migrations")?;
         return Ok(());
     }
-    let rows: Vec<[String; 5]> = plan
-        .entries
-        .iter()
-        .map(|e| {
-            let a = e.applied.as_ref();
-            [
-                e.state.as_str().to_owned(),
-                e.version.clone().unwrap_or_else(|| "R".into()),
-                e.name.clone(),
-                a.map(|a| a.applied_at.clone()).unwrap_or_default(),
-                a.map(|a| format!("{} in {} ms", a.applied_by, a.duration_ms))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
+    // Cells are written straight from the entries into one reused line (no string per cell
+    // and row: a status of 10,000 migrations is 50,000 cells).
     let header = ["STATE", "VERSION", "NAME", "APPLIED AT", "BY"];
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 5]| {
-        let mut s = String::from(" ");
-        for (i, c) in cells.iter().enumerate() {
-            s.push(' ');
-            s.push_str(c);
+    let mut widths = header.map(str::len);
+    for e in &plan.entries {
+        let by = e.applied.as_ref().map_or(0, |a| {
+            a.applied_by.chars().count()
+                + " in ".len()
+                + decimal_digits(a.duration_ms)
+                + " ms".len()
+        });
+        let cells = [
+            e.state.as_str().chars().count(),
+            e.version.as_ref().map_or(1, |v| v.chars().count()),
+            e.name.chars().count(),
+            e.applied
+                .as_ref()
+                .map_or(0, |a| a.applied_at.chars().count()),
+            by,
+        ];
+        for (width, cell) in widths.iter_mut().zip(cells) {
+            *width = (*width).max(cell);
+        }
+    }
+    let mut line = String::new();
+    let mut write_line = |cells: [&dyn std::fmt::Display; 5]| -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        line.clear();
+        line.push(' ');
+        for (i, cell) in cells.iter().enumerate() {
+            line.push(' ');
+            let before = line.len();
+            let _ = write!(line, "{cell}");
             if i < 4 {
-                s.push_str(&" ".repeat(widths[i] - c.chars().count()));
+                let written = line[before..].chars().count();
+                line.extend(std::iter::repeat_n(' ', widths[i].saturating_sub(written)));
             }
         }
-        s.trim_end().to_owned()
+        writeln!(out, "{}", line.trim_end())
     };
-    writeln!(out, "{}", line(header))?;
-    for r in &rows {
-        writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
+    let [state, version, name, applied_at, by] = header;
+    write_line([&state, &version, &name, &applied_at, &by])?;
+    for e in &plan.entries {
+        let by = e
+            .applied
+            .as_ref()
+            .map(|a| ByCell(&a.applied_by, a.duration_ms));
+        write_line([
+            &e.state.as_str(),
+            &e.version.as_deref().unwrap_or("R"),
+            &e.name,
+            &e.applied.as_ref().map_or("", |a| a.applied_at.as_str()),
+            &OptionalCell(by),
+        ])?;
     }
     let count = |s: State| plan.entries.iter().filter(|e| e.state == s).count();
     writeln!(
@@ -553,4 +598,14 @@ pub fn exec_error_text(err: &ExecError) -> String {
         ));
     }
     rendered
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_digits_counts_what_display_writes() {
+        for n in [0, 9, 10, 99, 100, 12_345, -1, -10, i64::MAX, i64::MIN] {
+            assert_eq!(super::decimal_digits(n), n.to_string().len(), "{n}");
+        }
+    }
 }

@@ -326,6 +326,79 @@ fn resolve(
     }
 }
 
+/// True when the files are in apply order with distinct versions: versioned ones by strictly
+/// ascending version, then repeatables by name (as a loaded set is: loading sorts it and
+/// rejects two files claiming one version).
+fn files_in_apply_order(local: &[Migration]) -> bool {
+    local.windows(2).all(|w| match (w[0].kind, w[1].kind) {
+        (MigrationKind::Versioned, MigrationKind::Versioned) => {
+            matches!((&w[0].id.version, &w[1].id.version), (Some(a), Some(b)) if a < b)
+        }
+        (MigrationKind::Versioned, MigrationKind::Repeatable) => true,
+        (MigrationKind::Repeatable, MigrationKind::Repeatable) => {
+            (&w[0].id.version, &w[0].id.name) <= (&w[1].id.version, &w[1].id.name)
+        }
+        (MigrationKind::Repeatable, MigrationKind::Versioned) => false,
+    })
+}
+
+/// True when history row *i* is the row of local migration *i* for every row: all versioned
+/// and each spelled exactly as its file's version, with the files in apply order
+/// ([`files_in_apply_order`], passed in as `files_in_order`). Each row then matches its own
+/// file and no other, as [`match_rows`] would find.
+fn rows_follow_the_files(
+    local: &[Migration],
+    applied: &[AppliedMigration],
+    files_in_order: bool,
+) -> bool {
+    files_in_order
+        && applied.len() <= local.len()
+        && applied.iter().zip(local).all(|(a, m)| {
+            a.kind == MigrationKind::Versioned
+                && m.kind == MigrationKind::Versioned
+                && matches!((&a.version, &m.id.version), (Some(row), Some(file)) if row == file.as_str())
+        })
+}
+
+/// For each local migration, the history row matching it (by canonical version, repeatables
+/// by name; the first such row when several match), with the newest and oldest applied
+/// versions.
+fn match_rows(
+    local: &[Migration],
+    applied: &[AppliedMigration],
+) -> (Vec<Option<usize>>, Option<Version>, Option<Version>) {
+    let applied_versions: Vec<Option<Version>> = applied
+        .iter()
+        .map(|a| match a.kind {
+            MigrationKind::Versioned => a.version.as_deref().and_then(|s| Version::parse(s).ok()),
+            MigrationKind::Repeatable => None,
+        })
+        .collect();
+    let newest = applied_versions.iter().flatten().max().cloned();
+    let oldest = applied_versions.iter().flatten().min().cloned();
+    let mut by_version: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut by_name: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, a) in applied.iter().enumerate() {
+        match (a.kind, &applied_versions[i]) {
+            (MigrationKind::Versioned, Some(v)) => {
+                by_version.entry(v.canonical_key()).or_insert(i);
+            }
+            (MigrationKind::Versioned, None) => {}
+            (MigrationKind::Repeatable, _) => {
+                by_name.entry(a.name.as_str()).or_insert(i);
+            }
+        }
+    }
+    let row_of = local
+        .iter()
+        .map(|m| match (&m.id.version, m.kind) {
+            (Some(v), MigrationKind::Versioned) => by_version.get(&v.canonical_key()).copied(),
+            _ => by_name.get(m.id.name.as_str()).copied(),
+        })
+        .collect();
+    (row_of, newest, oldest)
+}
+
 /// Builds the plan for `target`.
 pub fn plan(
     local: &[Migration],
@@ -334,35 +407,29 @@ pub fn plan(
     policy: &Policy,
 ) -> Result<Plan, PlanError> {
     let mut entries = Vec::with_capacity(local.len());
-    // Each history row's version, parsed once (three uses below).
-    let applied_versions: Vec<Option<Version>> = applied
-        .iter()
-        .map(|a| match a.kind {
-            MigrationKind::Versioned => a.version.as_deref().and_then(|s| Version::parse(s).ok()),
-            MigrationKind::Repeatable => None,
-        })
-        .collect();
-    let newest_applied = applied_versions.iter().flatten().max().cloned();
-    // History rows by canonical version (and repeatables by name): one pass over each side, so
-    // planning costs O(n) however long the history is.
-    let mut by_version: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut by_name: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (i, a) in applied.iter().enumerate() {
-        match a.kind {
-            MigrationKind::Versioned => {
-                if let Some(v) = &applied_versions[i] {
-                    by_version.entry(v.canonical_key()).or_insert(i);
-                }
-            }
-            MigrationKind::Repeatable => {
-                by_name.entry(a.name.as_str()).or_insert(i);
-            }
-        }
-    }
+    // Which history row (if any) each local migration has. Usually the rows are the first
+    // files' rows in the same order (a history written by applying the set in order, read in
+    // the table's physical order), and checking that costs one string comparison per row;
+    // otherwise rows are matched by canonical version (and repeatables by name), one pass
+    // over each side, so planning costs O(n) however long the history is.
+    let files_in_order = files_in_apply_order(local);
+    let aligned = rows_follow_the_files(local, applied, files_in_order);
+    let (row_of, newest_applied, oldest_applied) = if aligned {
+        let versions = || {
+            local[..applied.len()]
+                .iter()
+                .filter_map(|m| m.id.version.as_ref())
+        };
+        let row_of: Vec<Option<usize>> = (0..local.len())
+            .map(|i| (i < applied.len()).then_some(i))
+            .collect();
+        (row_of, versions().max().cloned(), versions().min().cloned())
+    } else {
+        match_rows(local, applied)
+    };
     let mut matched = vec![false; applied.len()];
     // A squashed baseline (written by `strata squash`) stands for every migration up to its
     // version: a database that applied any of those has, in effect, applied the baseline.
-    let oldest_applied = applied_versions.iter().flatten().min().cloned();
     let covered_upto = local
         .iter()
         .filter(|m| {
@@ -374,10 +441,7 @@ pub fn plan(
         .filter(|v| oldest_applied.as_ref().is_some_and(|o| o <= v))
         .max();
     for (index, m) in local.iter().enumerate() {
-        let row_index = match (&m.id.version, m.kind) {
-            (Some(v), MigrationKind::Versioned) => by_version.get(&v.canonical_key()).copied(),
-            _ => by_name.get(m.id.name.as_str()).copied(),
-        };
+        let row_index = row_of[index];
         if let Some(i) = row_index {
             matched[i] = true;
         }
@@ -409,14 +473,16 @@ pub fn plan(
     }
     let from_files = entries.len();
     for (i, a) in applied.iter().enumerate() {
-        let covered = covered_upto.as_ref().is_some_and(|c| {
-            a.kind == MigrationKind::Versioned
-                && a.version
-                    .as_deref()
-                    .and_then(|s| Version::parse(s).ok())
-                    .is_some_and(|v| v <= *c)
-        });
-        if !matched[i] && !covered {
+        let covered = || {
+            covered_upto.as_ref().is_some_and(|c| {
+                a.kind == MigrationKind::Versioned
+                    && a.version
+                        .as_deref()
+                        .and_then(|s| Version::parse(s).ok())
+                        .is_some_and(|v| v <= *c)
+            })
+        };
+        if !matched[i] && !covered() {
             entries.push(Entry {
                 key: a.key.clone(),
                 version: a.version.clone(),
@@ -431,13 +497,10 @@ pub fn plan(
     // Keys computed once per entry, not twice per comparison (a version parse and a name
     // copy each): this sort was most of planning's cost with 10,000 migrations.
     // Entries made from files in set order are already sorted (the usual case: a set is
-    // loaded sorted, and no applied migration lacks its file); checking that costs one
-    // comparison of parsed versions per migration instead of a parse per entry.
-    let presorted = entries.len() == from_files
-        && local.windows(2).all(|w| {
-            (w[0].kind, &w[0].id.version, &w[0].id.name)
-                <= (w[1].kind, &w[1].id.version, &w[1].id.name)
-        });
+    // loaded sorted, and no applied migration lacks its file); that check cost one
+    // comparison of parsed versions per migration (done once above) instead of a parse per
+    // entry.
+    let presorted = entries.len() == from_files && files_in_order;
     if !presorted {
         entries.sort_by_cached_key(|e| {
             (

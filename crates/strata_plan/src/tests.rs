@@ -564,3 +564,104 @@ fn a_squashed_baseline_covers_what_it_replaced() {
     let p = plan(&local, &[], &up(), &Policy::default()).unwrap();
     assert_eq!(applies(&p), [0, 1]);
 }
+
+/// What a plan says of each entry, for comparing two plans.
+fn described(p: &Plan) -> Vec<(String, State, Option<usize>, Option<String>)> {
+    p.entries
+        .iter()
+        .map(|e| {
+            (
+                e.key.clone(),
+                e.state,
+                e.local,
+                e.applied.as_ref().map(|a| a.key.clone()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rows_in_file_order_plan_as_the_same_rows_in_any_order() {
+    let local = [
+        mig("1", "a", true),
+        mig("2", "b-edited", true),
+        mig("3", "c", true),
+        mig("4", "d", true),
+        mig("5", "e", true),
+    ];
+    let mut partial = row("3", "c");
+    partial.state = AppliedState::Partial {
+        statements_done: 1,
+        error: "boom".into(),
+        fingerprint: None,
+    };
+    let in_order = [row("1", "a"), row("2", "b"), partial];
+    assert!(rows_follow_the_files(&local, &in_order, true));
+    let mut shuffled = in_order.clone();
+    shuffled.rotate_left(1);
+    assert!(!rows_follow_the_files(&local, &shuffled, true));
+    for target in [Target::Status, up()] {
+        let fast = plan(&local, &in_order, &target, &Policy::default());
+        let matched = plan(&local, &shuffled, &target, &Policy::default());
+        match (fast, matched) {
+            (Ok(fast), Ok(matched)) => {
+                assert_eq!(described(&fast), described(&matched));
+                assert_eq!(fast.steps, matched.steps);
+                assert_eq!(fast.findings.len(), matched.findings.len());
+            }
+            (Err(fast), Err(matched)) => assert_eq!(fast.to_string(), matched.to_string()),
+            (fast, matched) => panic!("{fast:?} vs {matched:?}"),
+        }
+    }
+    let states: Vec<_> = plan(&local, &in_order, &Target::Status, &Policy::default())
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            State::Applied,
+            State::Modified,
+            State::Partial,
+            State::Pending,
+            State::Pending
+        ]
+    );
+}
+
+#[test]
+fn rows_spelled_otherwise_or_more_than_the_files_take_the_matching_path() {
+    let local = [mig("1", "a", true), mig("2", "b", true)];
+    // `0001` is version 1, but not spelled as the file spells it.
+    assert!(!rows_follow_the_files(&local, &[row("0001", "a")], true));
+    // A row beyond the files (its file was deleted) is found missing by the matching path.
+    let applied = [row("1", "a"), row("2", "b"), row("3", "c")];
+    assert!(!rows_follow_the_files(&local, &applied, true));
+    let p = plan(&local, &applied, &Target::Status, &Policy::default()).unwrap();
+    let states: Vec<_> = p.entries.iter().map(|e| e.state).collect();
+    assert_eq!(states, [State::Applied, State::Applied, State::Missing]);
+    // Files out of order (only a caller that did not load a set could pass them) are matched
+    // by version, never by position.
+    let unsorted = [mig("2", "b", true), mig("1", "a", true)];
+    assert!(!files_in_apply_order(&unsorted));
+    assert!(!files_in_apply_order(&[
+        mig("1", "a", true),
+        mig("001", "b", true)
+    ]));
+    assert!(files_in_apply_order(&local));
+    let p = plan(
+        &unsorted,
+        &[row("2", "b")],
+        &Target::Status,
+        &Policy::default(),
+    )
+    .unwrap();
+    let states: Vec<_> = p
+        .entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.state))
+        .collect();
+    assert_eq!(states, [("1", State::OutOfOrder), ("2", State::Applied)]);
+}
