@@ -26,7 +26,9 @@ impl LoadedSet {
 
 /// Loads every selected set, failing with all problems of all sets at once.
 pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
-    load(settings, false)
+    let (sets, writes) = load(settings, false)?;
+    writes.write();
+    Ok(sets)
 }
 
 /// Like [`load_sets`], for `up`, `down` and `status`: scripts that planning does not need
@@ -35,21 +37,32 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>> {
 /// `.strata/cache`; `STRATA_NO_FILE_CACHE=1` turns it off (every up script is then read, down
 /// scripts still only when needed).
 pub fn load_sets_deferred(settings: &Settings) -> Result<Vec<LoadedSet>> {
-    load(settings, true)
+    let (sets, writes) = load(settings, true)?;
+    writes.write();
+    Ok(sets)
 }
 
-fn load(settings: &Settings, deferred: bool) -> Result<Vec<LoadedSet>> {
+/// Loads the sets, returning the cache files the loads produced unwritten.
+fn load(
+    settings: &Settings,
+    deferred: bool,
+) -> Result<(Vec<LoadedSet>, strata_source::CacheWrites)> {
     let cache_dir = settings.project_root.join(".strata").join("cache");
     let cache_on = std::env::var_os("STRATA_NO_FILE_CACHE").is_none_or(|v| v == "0");
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
+    let mut writes = strata_source::CacheWrites::default();
     for spec in &settings.sets {
         let set = if deferred {
-            strata_source::load_dir_cached(
+            strata_source::load_dir_cached_writing_later(
                 &spec.dir,
                 spec.layout,
                 cache_on.then_some(cache_dir.as_path()),
             )
+            .map(|(set, set_writes)| {
+                writes.extend(set_writes);
+                set
+            })
         } else {
             strata_source::load_dir(&spec.dir, spec.layout)
         };
@@ -76,9 +89,11 @@ fn load(settings: &Settings, deferred: bool) -> Result<Vec<LoadedSet>> {
         }
     }
     if !errors.is_empty() {
+        // What loaded fine is still worth remembering.
+        writes.write();
         anyhow::bail!("{}", errors.join("\n"));
     }
-    Ok(loaded)
+    Ok((loaded, writes))
 }
 
 /// The resolved database, with a note when strata chose the dev cluster.
@@ -153,19 +168,35 @@ pub async fn lock(
     Ok(lock)
 }
 
+/// The thread that loaded the sets, still writing the file cache after handing them over
+/// (see [`strata_source::CacheWrites`]). Dropping it waits for the thread, so the process
+/// never exits in the middle of a write (that would leave a temporary file in the cache).
+#[must_use = "dropping it at once waits for the cache writes"]
+pub struct LoaderThread(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for LoaderThread {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            // A panic there was already reported through the sets' channel.
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Loads the selected sets (as [`load_sets_deferred`]) on a helper thread while `work`
 /// (resolving the database, connecting, first queries: mostly waiting on the network) runs,
 /// so a short command pays for the slower of the two rather than both. Problems in the files
 /// are reported before any error of `work`: they are the first thing to fix and need no
 /// database. With no database configured, the files are loaded first, so that broken files
-/// never start (or create) the dev cluster.
+/// never start (or create) the dev cluster. The helper writes the file cache after handing
+/// the sets over; keep the returned [`LoaderThread`] until the command is done.
 pub async fn load_while<T>(
     settings: &Settings,
     work: impl std::future::Future<Output = Result<T>>,
-) -> Result<(Vec<LoadedSet>, T)> {
+) -> Result<(Vec<LoadedSet>, T, LoaderThread)> {
     if matches!(settings.db, DbTarget::Dev) {
         let sets = load_sets_deferred(settings)?;
-        return Ok((sets, work.await?));
+        return Ok((sets, work.await?, LoaderThread(None)));
     }
     let owned = settings.clone();
     let (done, loaded) = tokio::sync::oneshot::channel();
@@ -173,17 +204,26 @@ pub async fn load_while<T>(
     // threads linger): glibc hands a finished thread's malloc arena, with the loader's freed
     // scratch memory in it, to the next thread started (the lint gate's, the executor's
     // parser), instead of leaving it idle beside them.
-    let loader = std::thread::spawn(move || {
-        let _ = done.send(load_sets_deferred(&owned));
+    let loader = std::thread::spawn(move || match load(&owned, true) {
+        Ok((sets, writes)) => {
+            let _ = done.send(Ok(sets));
+            writes.write();
+        }
+        Err(e) => {
+            let _ = done.send(Err(e));
+        }
     });
     let loading = async move {
         match loaded.await {
-            Ok(result) => result,
+            Ok(result) => (result, LoaderThread(Some(loader))),
             Err(_) => match loader.join() {
                 Err(panic) => std::panic::resume_unwind(panic),
-                Ok(()) => Err(anyhow::anyhow!(
-                    "loading the migration files stopped without a result (a bug in strata: please report it with the command line; running it again is safe, nothing was changed)"
-                )),
+                Ok(()) => (
+                    Err(anyhow::anyhow!(
+                        "loading the migration files stopped without a result (a bug in strata: please report it with the command line; running it again is safe, nothing was changed)"
+                    )),
+                    LoaderThread(None),
+                ),
             },
         }
     };
@@ -191,13 +231,13 @@ pub async fn load_while<T>(
     tokio::pin!(work);
     tokio::select! {
         biased;
-        sets = &mut loading => {
+        (sets, loader) = &mut loading => {
             let sets = sets?;
-            Ok((sets, work.await?))
+            Ok((sets, work.await?, loader))
         }
         done = &mut work => {
-            let sets = loading.await?;
-            Ok((sets, done?))
+            let (sets, loader) = loading.await;
+            Ok((sets?, done?, loader))
         }
     }
 }

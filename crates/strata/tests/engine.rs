@@ -927,8 +927,15 @@ fn set_snapshot_still_sees_every_change() {
             .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("set-"))
     };
     up().ok(); // reads and caches every file
-    up().ok(); // every file a cache hit: the snapshot is written
+    up().ok(); // every file a cache hit: the snapshot is written (after the sets were handed
+               // over, by the loading thread, which the run waits for before it exits)
     assert!(snapshot_written());
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join(".strata/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let run = up().ok();
     assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
     let status = strata(

@@ -9,7 +9,7 @@
 //! Only the layouts that keep one script per file (updown, plain, diesel) take deferred
 //! entries; for the others every file is read, as by [`crate::load_dir`].
 
-use crate::cache::FileCache;
+use crate::cache::{CacheWrites, FileCache};
 use crate::layouts::{self, directives_of, source_file, LayoutKind};
 use crate::listing::{Deferred, Entry, Listing};
 use crate::{MigrationSet, Problem, SourceError};
@@ -37,19 +37,31 @@ pub fn load_dir_cached(
     layout: Option<LayoutKind>,
     cache_dir: Option<&Path>,
 ) -> Result<MigrationSet, SourceError> {
+    let (set, writes) = load_dir_cached_writing_later(dir, layout, cache_dir)?;
+    writes.write();
+    Ok(set)
+}
+
+/// [`load_dir_cached`], leaving the new snapshot of the directory (when this load makes one)
+/// for the caller to write once it has handed the set over (see [`CacheWrites`]).
+pub fn load_dir_cached_writing_later(
+    dir: &Path,
+    layout: Option<LayoutKind>,
+    cache_dir: Option<&Path>,
+) -> Result<(MigrationSet, CacheWrites), SourceError> {
     load_cached_at(dir, layout, cache_dir, None)
 }
 
-/// [`load_dir_cached`], with `clock` (nanoseconds since the epoch) standing for the clock
-/// readings that decide which files and directories count as settled (tests).
+/// [`load_dir_cached_writing_later`], with `clock` (nanoseconds since the epoch) standing for
+/// the clock readings that decide which files and directories count as settled (tests).
 pub(crate) fn load_cached_at(
     dir: &Path,
     layout: Option<LayoutKind>,
     cache_dir: Option<&Path>,
     clock: Option<i128>,
-) -> Result<MigrationSet, SourceError> {
-    if let Some(set) = cache_dir.and_then(|c| crate::snapshot::load(c, dir, layout, clock)) {
-        return Ok(set);
+) -> Result<(MigrationSet, CacheWrites), SourceError> {
+    if let Some(loaded) = cache_dir.and_then(|c| crate::snapshot::load(c, dir, layout, clock)) {
+        return Ok(loaded);
     }
     // Parsing the cache file and listing the directory are independent and each a few ms at
     // 10,000 migrations: done side by side.
@@ -66,10 +78,10 @@ pub(crate) fn load_cached_at(
         )
     });
     let (listing, set) = load_walked(dir, layout, cache, walked)?;
-    if let Some(cache_dir) = cache_dir {
-        crate::snapshot::save(cache_dir, &listing, layout, &set);
-    }
-    Ok(set)
+    let writes = cache_dir.map_or_else(CacheWrites::default, |cache_dir| {
+        crate::snapshot::save(cache_dir, &listing, layout, &set)
+    });
+    Ok((set, writes))
 }
 
 /// [`load_dir_cached`] with a given cache (tests move its clock).

@@ -17,8 +17,8 @@ mod placeholders;
 mod snapshot;
 pub mod sqitch;
 
-pub use cache::{FileCache, FileKey, RACY_MARGIN};
-pub use deferred::{load_dir_cached, Part};
+pub use cache::{CacheWrites, FileCache, FileKey, RACY_MARGIN};
+pub use deferred::{load_dir_cached, load_dir_cached_writing_later, Part};
 pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Deferred, Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp};

@@ -69,7 +69,7 @@ pub async fn run_with_reason(
     // then whether another run holds the lock, in one pipelined round trip. The order matters:
     // a run that committed before the summaries were read and has released the lock by the
     // time of the probe has made its commits durable (its final flush precedes the release).
-    let (mut sets, (db, mut session, prefetched)) = app::load_while(settings, async {
+    let (mut sets, (db, mut session, prefetched), _loader) = app::load_while(settings, async {
         let db = app::database(settings, &mut say)?;
         let session = app::connect(&db).await?;
         let prefetched = if plans_up {

@@ -17,7 +17,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
     };
     let registry = Registry::new(&settings.registry_schema);
     // The histories are read (pipelined, one round trip) while the files load.
-    let (mut sets, (db, session, histories)) = app::load_while(settings, async {
+    let (mut sets, (db, session, histories), _loader) = app::load_while(settings, async {
         let db = app::database(settings, &mut say)?;
         let session = app::connect(&db).await?;
         let histories =
