@@ -47,8 +47,7 @@ fn load(
     settings: &Settings,
     deferred: bool,
 ) -> Result<(Vec<LoadedSet>, strata_source::CacheWrites)> {
-    let cache_dir = settings.project_root.join(".strata").join("cache");
-    let cache_on = std::env::var_os("STRATA_NO_FILE_CACHE").is_none_or(|v| v == "0");
+    let cache_dir = cache_dir(settings);
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     let mut writes = strata_source::CacheWrites::default();
@@ -57,7 +56,7 @@ fn load(
             strata_source::load_dir_cached_writing_later(
                 &spec.dir,
                 spec.layout,
-                cache_on.then_some(cache_dir.as_path()),
+                cache_dir.as_deref(),
             )
             .map(|(set, set_writes)| {
                 writes.extend(set_writes);
@@ -94,6 +93,29 @@ fn load(
         anyhow::bail!("{}", errors.join("\n"));
     }
     Ok((loaded, writes))
+}
+
+/// The project's file cache directory, `None` when `STRATA_NO_FILE_CACHE` turns it off.
+fn cache_dir(settings: &Settings) -> Option<std::path::PathBuf> {
+    std::env::var_os("STRATA_NO_FILE_CACHE")
+        .is_none_or(|v| v == "0")
+        .then(|| settings.project_root.join(".strata").join("cache"))
+}
+
+/// True when set `spec`'s snapshot (read in a few kB, before the set loads) suggests `up` will
+/// have work against a history of `summary`: the directory changed since the snapshot, or
+/// the snapshot holds more migrations than the history has rows. Only a guess, to start
+/// taking the lock while the files load; planning decides.
+pub fn expects_work(
+    settings: &Settings,
+    spec: &SetSpec,
+    summary: Option<&strata_plan::HistorySummary>,
+) -> bool {
+    let (Some(cache_dir), Some(summary)) = (cache_dir(settings), summary) else {
+        return false;
+    };
+    strata_source::snapshot_hint(&cache_dir, &spec.dir, spec.layout)
+        .is_some_and(|hint| hint.dir_changed || hint.migrations as u64 > summary.rows)
 }
 
 /// The resolved database, with a note when strata chose the dev cluster.

@@ -938,6 +938,12 @@ fn set_snapshot_still_sees_every_change() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let run = up().ok();
     assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+    // The directory changed but nothing is pending: the lock taken on that guess while the
+    // files loaded is released, and the run still has nothing to do.
+    write(&dir, "NOTES.md", "not a migration\n");
+    let run = up().ok();
+    assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+    std::fs::remove_file(dir.join("NOTES.md")).unwrap();
     let status = strata(
         tmp.path(),
         &db,

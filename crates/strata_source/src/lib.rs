@@ -23,6 +23,7 @@ pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Deferred, Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp};
 pub use placeholders::{render_placeholders, validate_value, Syntax};
+pub use snapshot::{hint as snapshot_hint, SnapshotHint};
 
 /// Splits a `<version>_<name>` stem (a file or directory name without extension) into its
 /// version and name, with the same rules the layouts use (timestamps in every spelling).

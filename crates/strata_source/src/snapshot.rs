@@ -352,6 +352,52 @@ fn added_files(
     Listing::of_added(dir, dirfd, added, started_ns).ok()
 }
 
+/// What a directory's snapshot says before the set is loaded: enough to guess whether a run
+/// will have work, so that a caller can start preparing for it (taking the migration lock)
+/// while the set loads. Only a guess: the load decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotHint {
+    /// Migrations in the snapshot.
+    pub migrations: usize,
+    /// True when the directory itself changed since the snapshot (a file was added, removed
+    /// or renamed).
+    pub dir_changed: bool,
+}
+
+/// The [`SnapshotHint`] of `dir`, reading only the head and the tail of its snapshot (a few
+/// kB, whatever the set's size) and `stat`-ing the directory; `None` without a usable
+/// snapshot.
+pub fn hint(cache_dir: &Path, dir: &Path, layout: Option<LayoutKind>) -> Option<SnapshotHint> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (path, abs) = location(cache_dir, dir);
+    let mut file = std::fs::File::open(&path).ok()?;
+    let mut head = vec![0; 4096];
+    let read = file.read(&mut head).ok()?;
+    head.truncate(read);
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.split('\n');
+    if lines.next()? != HEADER || lines.next()? != abs || lines.next()? != layout_name(layout) {
+        return None;
+    }
+    lines.next()?;
+    let mut first_dir = lines.next()?.split('\t');
+    let key = match (first_dir.next()?, first_dir.next(), first_dir.next()) {
+        ("D", Some(key), Some("")) => FileKey::read_from(&mut key.split(' '))?,
+        _ => return None,
+    };
+    let len = file.seek(SeekFrom::End(0)).ok()?;
+    file.seek(SeekFrom::Start(len.saturating_sub(128))).ok()?;
+    let mut tail = String::new();
+    file.read_to_string(&mut tail).ok()?;
+    let end = tail.strip_suffix('\n')?.rsplit('\n').next()?;
+    let migrations = end.strip_prefix("E\t")?.split(' ').nth(2)?.parse().ok()?;
+    let now = FileKey::of(&std::fs::metadata(dir).ok()?);
+    Some(SnapshotHint {
+        migrations,
+        dir_changed: now != key,
+    })
+}
+
 /// The stored migrations (in apply order) with the added ones merged in, as a full load
 /// orders them; `None` on a duplicate version (a problem the full load reports).
 fn merge(stored: Vec<Migration>, mut added: Vec<Migration>) -> Option<Vec<Migration>> {
@@ -986,6 +1032,36 @@ mod tests {
         }
         assert_eq!(p.load(None).migrations.len(), 3);
         assert!(p.snapshot(None).is_some(), "written again");
+    }
+
+    #[test]
+    fn the_hint_counts_the_snapshot_and_sees_the_directory_change() {
+        let p = Project::new(UPDOWN);
+        assert_eq!(hint(&p.cache, &p.dir, None), None, "no snapshot yet");
+        p.settle(None);
+        let stored = p.snapshot(None).unwrap().migrations.len();
+        assert_eq!(
+            hint(&p.cache, &p.dir, None),
+            Some(SnapshotHint {
+                migrations: stored,
+                dir_changed: false
+            })
+        );
+        assert_eq!(
+            hint(&p.cache, &p.dir, Some(LayoutKind::Plain)),
+            None,
+            "other layout"
+        );
+        // Past the file system's timestamp granularity, so the directory's key changes.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        p.write("NOTES.md", "new");
+        assert_eq!(
+            hint(&p.cache, &p.dir, None),
+            Some(SnapshotHint {
+                migrations: stored,
+                dir_changed: true
+            })
+        );
     }
 
     #[test]

@@ -32,6 +32,21 @@ async fn watch_signals(interrupted: Arc<AtomicBool>, cancel: strata_pg::session:
 }
 
 /// An execution failure that has already been rendered.
+/// Every set's history summary, pipelined (one round trip).
+async fn summaries_of(
+    registry: &Registry,
+    session: &strata_pg::Session,
+    settings: &Settings,
+) -> Vec<Option<strata_plan::HistorySummary>> {
+    futures_util::future::join_all(
+        settings
+            .sets
+            .iter()
+            .map(|spec| registry.summary(&session.client, &spec.name)),
+    )
+    .await
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{rendered}")]
 pub struct Rendered {
@@ -69,27 +84,41 @@ pub async fn run_with_reason(
     // then whether another run holds the lock, in one pipelined round trip. The order matters:
     // a run that committed before the summaries were read and has released the lock by the
     // time of the probe has made its commits durable (its final flush precedes the release).
-    let (mut sets, (db, mut session, prefetched), _loader) = app::load_while(settings, async {
-        let db = app::database(settings, &mut say)?;
-        let session = app::connect(&db).await?;
-        let prefetched = if plans_up {
-            let summaries = futures_util::future::join_all(
-                settings
-                    .sets
-                    .iter()
-                    .map(|spec| registry.summary(&session.client, &spec.name)),
-            );
-            let (summaries, held) = tokio::join!(
-                summaries,
-                strata_pg::lock::lock_held(&session.client, &settings.registry_schema)
-            );
-            Some((held?, summaries))
-        } else {
-            None
-        };
-        Ok((db, session, prefetched))
-    })
-    .await?;
+    // When the lock is free and a set's snapshot suggests work (its directory changed, or it
+    // holds more migrations than the history has rows), the lock is taken right away, still
+    // while the files load, and the summaries read again under it: at 10,000 migrations the
+    // load takes tens of milliseconds that the lock's connection, its attempt and the second
+    // summary would otherwise follow. A guess that finds nothing to do releases the lock.
+    let (mut sets, (db, mut session, prefetched, early), _loader) =
+        app::load_while(settings, async {
+            let db = app::database(settings, &mut say)?;
+            let session = app::connect(&db).await?;
+            let prefetched = if plans_up {
+                let (summaries, held) = tokio::join!(
+                    summaries_of(&registry, &session, settings),
+                    strata_pg::lock::lock_held(&session.client, &settings.registry_schema)
+                );
+                Some((held?, summaries))
+            } else {
+                None
+            };
+            let early = match &prefetched {
+                Some((false, summaries))
+                    if settings
+                        .sets
+                        .iter()
+                        .zip(summaries)
+                        .any(|(spec, s)| app::expects_work(settings, spec, s.as_ref())) =>
+                {
+                    let lock = app::lock(&db, settings, &mut say).await?;
+                    Some((lock, summaries_of(&registry, &session, settings).await))
+                }
+                _ => None,
+            };
+            Ok((db, session, prefetched, early))
+        })
+        .await?;
+    let (mut early_lock, mut summaries_under_lock) = early.unzip();
 
     if dry_run {
         let mut plans = Vec::with_capacity(sets.len());
@@ -180,21 +209,31 @@ pub async fn run_with_reason(
                     writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
                 }
             }
+            if let Some(lock) = early_lock.take() {
+                lock.release().await?;
+            }
             exit_without_freeing((sets, earlier));
             return Ok(exit::OK);
         }
     }
 
-    let mut lock = app::lock(&db, settings, &mut say).await?;
+    let mut lock = match early_lock {
+        Some(lock) => lock,
+        None => app::lock(&db, settings, &mut say).await?,
+    };
     // Plan every set under the lock before running any (the sets' histories are independent),
     // so the linter sees exactly what will run and a refusal changes nothing.
     // A set planned by the lock-free read above is planned again only if its history changed
     // meanwhile (another run may have applied it while this one waited for the lock).
     let mut plans = Vec::with_capacity(sets.len());
     earlier.resize_with(sets.len(), || None);
-    for (set, before) in sets.iter_mut().zip(earlier) {
+    for (i, (set, before)) in sets.iter_mut().zip(earlier).enumerate() {
         let plan = if matches!(target, Target::Up { .. }) {
-            app::plan_up(&session, &registry, set, &target, settings, None, before)
+            // Read under the lock while the files loaded, or now.
+            let summary = summaries_under_lock
+                .as_mut()
+                .map(|summaries| std::mem::take(&mut summaries[i]));
+            app::plan_up(&session, &registry, set, &target, settings, summary, before)
                 .await?
                 .1
         } else {
