@@ -31,7 +31,6 @@ async fn watch_signals(interrupted: Arc<AtomicBool>, cancel: strata_pg::session:
     }
 }
 
-/// An execution failure that has already been rendered.
 /// Every set's history summary, pipelined (one round trip).
 async fn summaries_of(
     registry: &Registry,
@@ -47,6 +46,7 @@ async fn summaries_of(
     .await
 }
 
+/// An execution failure that has already been rendered.
 #[derive(Debug, thiserror::Error)]
 #[error("{rendered}")]
 pub struct Rendered {
