@@ -53,6 +53,17 @@ fn location(cache_dir: &Path, dir: &Path) -> (PathBuf, String) {
     (path, abs)
 }
 
+/// `Some` when the first lines of a snapshot's text say it is this strata's snapshot of
+/// directory `abs` loaded with `layout` (the lines are consumed).
+fn opens_for<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+    abs: &str,
+    layout: Option<LayoutKind>,
+) -> Option<()> {
+    (lines.next()? == HEADER && lines.next()? == abs && lines.next()? == layout_name(layout))
+        .then_some(())
+}
+
 fn layout_name(layout: Option<LayoutKind>) -> &'static str {
     layout.map_or("-", LayoutKind::as_str)
 }
@@ -157,9 +168,7 @@ pub(crate) fn load(
     let (path, abs) = location(cache_dir, dir);
     let text = std::fs::read_to_string(&path).ok()?;
     let mut lines = text.split('\n');
-    if lines.next()? != HEADER || lines.next()? != abs || lines.next()? != layout_name(layout) {
-        return None;
-    }
+    opens_for(&mut lines, &abs, layout)?;
     let mut detected = lines.next()?.split('\t');
     let counts = Counts {
         layout: LayoutKind::from_name(detected.next()?)?,
@@ -376,9 +385,7 @@ pub fn hint(cache_dir: &Path, dir: &Path, layout: Option<LayoutKind>) -> Option<
     head.truncate(read);
     let head = String::from_utf8_lossy(&head);
     let mut lines = head.split('\n');
-    if lines.next()? != HEADER || lines.next()? != abs || lines.next()? != layout_name(layout) {
-        return None;
-    }
+    opens_for(&mut lines, &abs, layout)?;
     lines.next()?;
     let mut first_dir = lines.next()?.split('\t');
     let key = match (first_dir.next()?, first_dir.next(), first_dir.next()) {
