@@ -10,6 +10,7 @@
 //! only read, never changed.
 
 use crate::quote_ident;
+use crate::registry::{Registry, HISTORY_TABLE};
 use serde::Serialize;
 use sha2::{Digest, Sha384};
 use tokio_postgres::types::Type;
@@ -136,20 +137,30 @@ pub struct ForeignHistory {
 }
 
 /// Finds the history tables of other tools in the database (`schema` first, then anywhere), in
-/// one query: `status` runs it on every call to warn about shared histories.
+/// one query: `status` runs it on every call to warn about shared histories. strata's own
+/// history table in `registry` is never one of them.
 pub async fn detect(
     client: &Client,
     schema: Option<&str>,
+    registry: &Registry,
 ) -> Result<Vec<(Tool, String)>, tokio_postgres::Error> {
     let tables: Vec<&str> = Tool::ALL.iter().map(|t| t.table()).collect();
     let markers: Vec<&str> = Tool::ALL.iter().map(|t| t.marker_column()).collect();
     // `status` asks this on every run, on a new connection whose catalog caches are cold:
     // first a probe by table name alone (an index lookup, about 0.5 ms), then the full check
-    // of schemas and marker columns only when some table has one of those names (1.5 ms).
+    // of schemas and marker columns only when some table has one of those names (1.5 ms, and
+    // a second round trip). strata's own history is called `migrations` like Laravel's: left
+    // in, it would send every `status` down the full check.
     let candidates = client
         .query_typed(
-            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = ANY($1) AND relkind IN ('r', 'p'))",
-            &[(&tables, Type::TEXT_ARRAY)],
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = ANY($1) AND c.relkind IN ('r', 'p') \
+             AND NOT (n.nspname = $2 AND c.relname = $3))",
+            &[
+                (&tables, Type::TEXT_ARRAY),
+                (&registry.schema(), Type::TEXT),
+                (&HISTORY_TABLE, Type::TEXT),
+            ],
         )
         .await?;
     if !candidates.first().is_some_and(|r| r.get::<_, bool>(0)) {
@@ -162,11 +173,14 @@ pub async fn detect(
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = t.col AND NOT a.attisdropped \
              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND NOT (n.nspname = $4 AND c.relname = $5) \
              ORDER BY t.ord, (n.nspname = $3) DESC, (n.nspname = 'public') DESC, n.nspname",
             &[
                 (&tables, Type::TEXT_ARRAY),
                 (&markers, Type::TEXT_ARRAY),
                 (&schema.unwrap_or("public"), Type::TEXT),
+                (&registry.schema(), Type::TEXT),
+                (&HISTORY_TABLE, Type::TEXT),
             ],
         )
         .await?;

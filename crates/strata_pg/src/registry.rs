@@ -53,6 +53,9 @@ pub enum RegistryError {
     },
 }
 
+/// The name of the history table inside the registry schema (one row per applied migration).
+pub const HISTORY_TABLE: &str = "migrations";
+
 /// A handle on the registry schema.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -201,7 +204,7 @@ impl Registry {
              coalesce(sum(hashtextextended(checksum, hashtextextended(key, hashtextextended(checksum_algorithm, hashtextextended(kind, 0))))), 0)::text, \
              coalesce(sum(hashtextextended(checksum, hashtextextended(key, hashtextextended(checksum_algorithm, hashtextextended(kind, 1))))), 0)::text \
              FROM {} WHERE set_name = $1",
-            self.table("migrations")
+            self.table(HISTORY_TABLE)
         );
         // query_typed: parse, bind and execute in one round trip (no separate prepare).
         match client.query_typed(&sql, &[(&set, Type::TEXT)]).await {
@@ -236,7 +239,7 @@ impl Registry {
             "SELECT key, version, name, kind, checksum, checksum_algorithm, applied_at, \
              applied_by_role, applied_by_os_user, duration_ms, state, statements_done, error, statements_fingerprint \
              FROM {} WHERE set_name = $1",
-            self.table("migrations")
+            self.table(HISTORY_TABLE)
         );
         // One round trip (no separate prepare, no existence check first): a missing registry
         // is the server's "undefined table".

@@ -416,7 +416,7 @@ pub async fn run(
     let mut docs = Vec::new();
     let mut any_problem = false;
     for set in &sets {
-        let found = adopt::detect(&session.client, set.spec.schema.as_deref()).await?;
+        let found = adopt::detect(&session.client, set.spec.schema.as_deref(), &registry).await?;
         // sqitch's registry serves sqitch projects; other sets look for the other tools.
         let is_sqitch = set.set.sqitch.is_some();
         let chosen = found.iter().find(|(t, _)| match wanted {

@@ -24,7 +24,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
             futures_util::future::try_join_all(settings.sets.iter().map(|spec| async {
                 let (rows, tools) = tokio::join!(
                     app::read_history(&session, &registry, &spec.name),
-                    strata_pg::adopt::detect(&session.client, spec.schema.as_deref())
+                    strata_pg::adopt::detect(&session.client, spec.schema.as_deref(), &registry)
                 );
                 Ok::<_, anyhow::Error>((rows?, tools?))
             }))
