@@ -330,14 +330,41 @@ fn push_decimal(out: &mut String, n: i128) {
 #[derive(Debug, Default)]
 #[must_use = "the cache is only updated by `write`"]
 pub struct CacheWrites {
-    files: Vec<(PathBuf, String)>,
+    files: Vec<(PathBuf, Contents)>,
+}
+
+/// What a cache file is to hold.
+#[derive(Debug)]
+enum Contents {
+    Whole(String),
+    /// The pieces put together, [`Piece::Kept`] ones taken from `source`.
+    Spliced {
+        source: String,
+        pieces: Vec<Piece>,
+    },
+}
+
+/// A piece of a spliced cache file: a range of its source text, or new text.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    Kept(std::ops::Range<usize>),
+    New(String),
 }
 
 impl CacheWrites {
     /// One file to replace with `text` (its directory is created).
     pub(crate) fn replace(path: PathBuf, text: String) -> CacheWrites {
         CacheWrites {
-            files: vec![(path, text)],
+            files: vec![(path, Contents::Whole(text))],
+        }
+    }
+
+    /// One file to replace with `pieces` put together, the kept ranges taken from `source`:
+    /// an old file with a few lines spliced in then costs one copy when it is written, not a
+    /// rendering of the whole before.
+    pub(crate) fn splice(path: PathBuf, source: String, pieces: Vec<Piece>) -> CacheWrites {
+        CacheWrites {
+            files: vec![(path, Contents::Spliced { source, pieces })],
         }
     }
 
@@ -354,7 +381,20 @@ impl CacheWrites {
     /// Writes every file, each atomically. Failures are ignored: the cache is an optimisation,
     /// and an unwritable one only makes the next load read more.
     pub fn write(self) {
-        for (path, text) in self.files {
+        for (path, contents) in self.files {
+            let text = match contents {
+                Contents::Whole(text) => text,
+                Contents::Spliced { source, pieces } => {
+                    let mut text = String::with_capacity(source.len() + 4096);
+                    for piece in &pieces {
+                        match piece {
+                            Piece::Kept(range) => text.push_str(&source[range.clone()]),
+                            Piece::New(new) => text.push_str(new),
+                        }
+                    }
+                    text
+                }
+            };
             let parent = path.parent().unwrap_or(Path::new("."));
             let _ = std::fs::create_dir_all(parent)
                 .and_then(|()| write_atomically(&path, text.as_bytes()));

@@ -31,7 +31,7 @@
 //! cache: missing, damaged or outdated, it is simply not used, and `STRATA_NO_FILE_CACHE=1`
 //! turns both off.
 
-use crate::cache::{fnv1a, CacheWrites, FileKey};
+use crate::cache::{fnv1a, CacheWrites, FileKey, Piece};
 use crate::layouts::{self, layout_for, LayoutKind};
 use crate::listing::Listing;
 use crate::{apply_order, claim_the_same_version, Detection, MigrationSet};
@@ -70,6 +70,8 @@ fn layout_name(layout: Option<LayoutKind>) -> &'static str {
 
 /// One migration as the snapshot stores it (borrowing the snapshot's text).
 struct Stored<'a> {
+    /// Where its line starts in the snapshot's text.
+    at: usize,
     key: FileKey,
     hex: &'a str,
     version: &'a str,
@@ -180,6 +182,7 @@ pub(crate) fn load(
     let mut dirs = 0;
     let mut changed = None;
     let mut end = None;
+    let mut records_end = 0;
     for line in lines {
         let mut f = line.split('\t');
         match (f.next()?, end) {
@@ -202,6 +205,7 @@ pub(crate) fn load(
             }
             ("I", None) => ignored.push(PathBuf::from(f.next()?)),
             ("M", None) => stored.push(Stored {
+                at: offset_in(&text, line),
                 key: FileKey::read_from(&mut f.next()?.split(' '))?,
                 hex: f.next()?,
                 version: f.next()?,
@@ -210,7 +214,10 @@ pub(crate) fn load(
                 down: f.next()?,
             }),
             // The counts at the end tell a whole file from one cut short at a line's end.
-            ("E", None) => end = Some(f.next()?),
+            ("E", None) => {
+                records_end = offset_in(&text, line);
+                end = Some(f.next()?);
+            }
             ("", Some(_)) => {}
             _ => return None,
         }
@@ -282,7 +289,33 @@ pub(crate) fn load(
     if !loaded.problems.is_empty() || loaded.sqitch.is_some() {
         return None;
     }
-    let migrations = merge(migrations, loaded.migrations)?;
+    let mut new = loaded.migrations;
+    new.sort_by(apply_order);
+    // Where `merge` puts each added migration: before the first stored one it precedes.
+    let places: Vec<usize> = new
+        .iter()
+        .map(|n| migrations.partition_point(|m| !apply_order(n, m).is_lt()))
+        .collect();
+    let vouchers = Vouchers {
+        dir,
+        started_ns,
+        dir_keys: &[(PathBuf::new(), changed?)],
+        up_keys: added
+            .hit_keys
+            .iter()
+            .map(|&(i, key)| (added.entries()[i].name.as_str(), key))
+            .collect(),
+        counts,
+    };
+    let new_lines: Option<Vec<String>> = new
+        .iter()
+        .map(|m| {
+            let mut line = String::new();
+            render_migration(&mut line, m, &vouchers)?;
+            Some(line)
+        })
+        .collect();
+    let migrations = merge(migrations, new)?;
     ignored.extend(loaded.ignored);
     ignored.sort_unstable();
     let set = MigrationSet {
@@ -292,26 +325,47 @@ pub(crate) fn load(
         ignored,
         sqitch: None,
     };
-    let mut up_keys: HashMap<&str, FileKey> = stored.iter().map(|m| (m.up, m.key)).collect();
-    up_keys.extend(
-        added
-            .hit_keys
-            .iter()
-            .map(|&(i, key)| (added.entries()[i].name.as_str(), key)),
-    );
-    let dir_keys = [(PathBuf::new(), changed?)];
-    let vouchers = Vouchers {
-        dir,
-        started_ns,
-        dir_keys: &dir_keys,
-        up_keys,
-        counts,
+    // The new snapshot is the old one with the added records spliced in (a stored migration's
+    // line would be rendered exactly as it was stored: same key, checksum, names), so it is
+    // assembled from the old text after the set is handed over instead of rendered from the
+    // set before.
+    let mut head = String::new();
+    let spliced = new_lines.filter(|_| {
+        snapshotted(&vouchers, &set) && render_head(&mut head, &vouchers, &set).is_some()
+    });
+    let Some(new_lines) = spliced else {
+        return Some((set, CacheWrites::default()));
     };
-    let writes = render(cache_dir, &vouchers, layout, &set)
-        .map_or_else(CacheWrites::default, |text| {
-            CacheWrites::replace(path, text)
-        });
-    Some((set, writes))
+    let line_start = |place: usize| stored.get(place).map_or(records_end, |m| m.at);
+    let mut pieces = vec![Piece::Kept(0..header_len(&text)?), Piece::New(head)];
+    let mut kept_from = line_start(0);
+    for (place, line) in places.into_iter().zip(new_lines) {
+        pieces.push(Piece::Kept(kept_from..line_start(place)));
+        pieces.push(Piece::New(line));
+        kept_from = line_start(place);
+    }
+    pieces.push(Piece::Kept(kept_from..records_end));
+    let mut end = String::new();
+    render_end(&mut end, &vouchers, &set);
+    pieces.push(Piece::New(end));
+    Some((set, CacheWrites::splice(path, text, pieces)))
+}
+
+/// Where `part`, a slice of `text`, starts in it.
+fn offset_in(text: &str, part: &str) -> usize {
+    let at = (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    debug_assert!(at <= text.len(), "a slice of the text");
+    at
+}
+
+/// The length of a snapshot's first three lines (header, directory, configured layout), the
+/// part that stays the same while the snapshot of a directory is rewritten.
+fn header_len(text: &str) -> Option<usize> {
+    let mut at = 0;
+    for _ in 0..3 {
+        at += text[at..].find('\n')? + 1;
+    }
+    Some(at)
 }
 
 /// The files the set's directory holds beyond the snapshot's names, listed and filled (see
@@ -530,22 +584,10 @@ fn render(
     layout: Option<LayoutKind>,
     set: &MigrationSet,
 ) -> Option<String> {
-    let whole_files = matches!(
-        set.detection.layout,
-        LayoutKind::Updown | LayoutKind::Plain | LayoutKind::Diesel
-    );
-    if !whole_files
-        || set.sqitch.is_some()
-        || !vouchers
-            .dir_keys
-            .iter()
-            .all(|(_, key)| key.settled(vouchers.started_ns))
-    {
+    if !snapshotted(vouchers, set) {
         return None;
     }
     let (_, abs) = location(cache_dir, vouchers.dir);
-    // Tabs separate the fields and lines the records; a name holding either is not stored.
-    let plain = |s: &str| !s.contains(['\t', '\n', '\r']);
     if !plain(&abs) {
         return None;
     }
@@ -554,6 +596,38 @@ fn render(
         text.push_str(line);
         text.push('\n');
     }
+    render_head(&mut text, vouchers, set)?;
+    for m in &set.migrations {
+        render_migration(&mut text, m, vouchers)?;
+    }
+    render_end(&mut text, vouchers, set);
+    Some(text)
+}
+
+/// True when the text holds neither of the separators of a snapshot's fields and records
+/// (a name holding one is not stored).
+fn plain(field: &str) -> bool {
+    !field.contains(['\t', '\n', '\r'])
+}
+
+/// True when `set` is of a kind that is snapshotted and every directory it was listed from
+/// is settled.
+fn snapshotted(vouchers: &Vouchers, set: &MigrationSet) -> bool {
+    let whole_files = matches!(
+        set.detection.layout,
+        LayoutKind::Updown | LayoutKind::Plain | LayoutKind::Diesel
+    );
+    whole_files
+        && set.sqitch.is_none()
+        && vouchers
+            .dir_keys
+            .iter()
+            .all(|(_, key)| key.settled(vouchers.started_ns))
+}
+
+/// The lines between the header and the migrations: what detection counted, the directories
+/// with their keys, the ignored files.
+fn render_head(text: &mut String, vouchers: &Vouchers, set: &MigrationSet) -> Option<()> {
     let counts = vouchers.counts;
     text.push_str(&format!(
         "{}\t{}\t{}\n",
@@ -563,7 +637,7 @@ fn render(
     ));
     for (rel, key) in vouchers.dir_keys {
         text.push_str("D\t");
-        key.write_to(&mut text);
+        key.write_to(text);
         text.push('\t');
         text.push_str(rel.to_str().filter(|r| plain(r))?);
         text.push('\n');
@@ -573,38 +647,46 @@ fn render(
         text.push_str(rel.to_str().filter(|r| plain(r))?);
         text.push('\n');
     }
-    for m in &set.migrations {
-        // An up script read by this load qualifies only through its vouched key (below).
-        let cached = m.kind == MigrationKind::Versioned
-            && m.verify.is_none()
-            && m.up.directives.is_empty()
-            && m.checksum.algorithm == ChecksumAlgorithm::Sha256Lf
-            && m.down.as_ref().is_none_or(|d| d.file.is_deferred());
-        let version = m.id.version.as_ref()?.as_str();
-        if !cached || !plain(version) || !plain(&m.id.name) {
-            return None;
-        }
-        let up = rel_of(m.path(), vouchers.dir)?;
-        let down = match &m.down {
-            Some(d) => rel_of(d.file.path(), vouchers.dir)?,
-            None => "",
-        };
-        let key = vouchers.up_keys.get(up)?;
-        text.push_str("M\t");
-        key.write_to(&mut text);
-        for field in [m.checksum.hex.as_str(), version, &m.id.name, up, down] {
-            text.push('\t');
-            text.push_str(field);
-        }
-        text.push('\n');
+    Some(())
+}
+
+/// The record of `m`; `None` when it may not be stored.
+fn render_migration(text: &mut String, m: &Migration, vouchers: &Vouchers) -> Option<()> {
+    // An up script read by this load qualifies only through its vouched key (below).
+    let cached = m.kind == MigrationKind::Versioned
+        && m.verify.is_none()
+        && m.up.directives.is_empty()
+        && m.checksum.algorithm == ChecksumAlgorithm::Sha256Lf
+        && m.down.as_ref().is_none_or(|d| d.file.is_deferred());
+    let version = m.id.version.as_ref()?.as_str();
+    if !cached || !plain(version) || !plain(&m.id.name) {
+        return None;
     }
+    let up = rel_of(m.path(), vouchers.dir)?;
+    let down = match &m.down {
+        Some(d) => rel_of(d.file.path(), vouchers.dir)?,
+        None => "",
+    };
+    let key = vouchers.up_keys.get(up)?;
+    text.push_str("M\t");
+    key.write_to(text);
+    for field in [m.checksum.hex.as_str(), version, &m.id.name, up, down] {
+        text.push('\t');
+        text.push_str(field);
+    }
+    text.push('\n');
+    Some(())
+}
+
+/// The last line: the number of directories, ignored files and migrations, which tells a
+/// whole snapshot from one cut short.
+fn render_end(text: &mut String, vouchers: &Vouchers, set: &MigrationSet) {
     text.push_str(&format!(
         "E\t{} {} {}\n",
         vouchers.dir_keys.len(),
         set.ignored.len(),
         set.migrations.len()
     ));
-    Some(text)
 }
 
 #[cfg(test)]
