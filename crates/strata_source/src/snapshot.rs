@@ -501,7 +501,12 @@ fn merge(stored: Vec<Migration>, mut added: Vec<Migration>) -> Option<Vec<Migrat
 /// are all file-cache hits.
 fn build(dir: &Path, stored: &[Stored]) -> Option<Vec<Migration>> {
     let deferred = |rel: &str, checksum: Option<Checksum>| {
-        Script::deferred(Arc::new(SourceFile::deferred(dir.join(rel), checksum)))
+        // `dir.join(rel)` with the room allocated once (`join` copies the directory, then
+        // grows the copy to append).
+        let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + rel.len());
+        path.push(dir);
+        path.push(rel);
+        Script::deferred(Arc::new(SourceFile::deferred(path, checksum)))
     };
     let mut migrations = Vec::with_capacity(stored.len());
     for m in stored {
