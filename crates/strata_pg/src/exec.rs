@@ -7,7 +7,7 @@
 //! run statement by statement, and the registry records after each statement how far they got,
 //! so a failure can be resumed exactly where it stopped.
 
-use crate::registry::Registry;
+use crate::registry::{Registry, HISTORY_TABLE};
 use crate::session::{Notice, Session};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -773,7 +773,7 @@ async fn prepare(
     client: &tokio_postgres::Client,
     registry: &Registry,
 ) -> Result<Prepared3, tokio_postgres::Error> {
-    let migrations = registry.table("migrations");
+    let migrations = registry.table(HISTORY_TABLE);
     let events = registry.table("events");
     let expect_rows = registry.table("expect_rows");
     let in_migration = registry.table("in_migration");
