@@ -396,7 +396,8 @@ fn added_files(
     ignored: &[PathBuf],
     started_ns: i128,
 ) -> Option<Listing> {
-    let mut known: HashSet<&str> = HashSet::with_capacity(stored.len() * 2 + ignored.len());
+    let mut known: HashSet<&str, NameHashing> =
+        HashSet::with_capacity_and_hasher(stored.len() * 2 + ignored.len(), NameHashing);
     for m in stored {
         known.insert(m.up);
         if !m.down.is_empty() {
@@ -431,6 +432,53 @@ fn added_files(
     }
     added.sort_unstable();
     Listing::of_added(dir, dirfd, added, started_ns).ok()
+}
+
+/// The hashing of [`added_files`]' set of names: 20,000 file names at 10,000 migrations,
+/// hashed once going in and once looking up. The standard SipHash, made to resist chosen
+/// keys, cost more than the directory read beside it; these names are the repository's own,
+/// so a fast multiply-and-fold over eight bytes at a time is enough. Equality is still
+/// decided by comparing the names.
+#[derive(Clone, Copy, Default)]
+struct NameHashing;
+
+impl std::hash::BuildHasher for NameHashing {
+    type Hasher = NameHasher;
+    fn build_hasher(&self) -> NameHasher {
+        NameHasher(0x243f_6a88_85a3_08d3)
+    }
+}
+
+/// See [`NameHashing`].
+struct NameHasher(u64);
+
+impl NameHasher {
+    /// One 64-bit multiply of `word` with the state, folded (high half xor low half): every
+    /// input bit reaches every output bit, low bits included (the table picks buckets by them).
+    fn mix(&mut self, word: u64) {
+        let product = u128::from(self.0 ^ word) * 0x9e37_79b9_7f4a_7c15_u128;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.mix(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+        }
+        let rest = words.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // The length goes in with the tail, so `ab` and `ab\0` differ.
+        self.mix(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
+    }
+    fn write_u8(&mut self, byte: u8) {
+        self.mix(u64::from(byte));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// What a directory's snapshot says before the set is loaded: enough to guess whether a run
@@ -1185,6 +1233,39 @@ mod tests {
                 dir_changed: true
             })
         );
+    }
+
+    #[test]
+    fn the_name_hash_tells_apart_names_that_differ_anywhere() {
+        use std::hash::BuildHasher;
+        let hash = |name: &str| NameHashing.hash_one(name);
+        // The tail past the last whole eight bytes, the length, and each byte count.
+        assert_ne!(hash("ab"), hash("ab\0"));
+        assert_ne!(hash("000001_a.up.sql"), hash("000001_a.up.sqm"));
+        assert_ne!(hash("12345678"), hash("12345679"));
+        assert_ne!(hash(""), hash("\0"));
+        // A directory's worth of names, as the set sees them: no two share a hash, and the
+        // buckets they pick (low bits) spread.
+        let names: Vec<String> = (1..=10_000)
+            .flat_map(|i| {
+                [
+                    format!("{i:06}_create_t_{i:06}.up.sql"),
+                    format!("{i:06}_create_t_{i:06}.down.sql"),
+                ]
+            })
+            .collect();
+        let hashes: HashSet<u64> = names.iter().map(|n| hash(n)).collect();
+        assert_eq!(hashes.len(), names.len());
+        let buckets: HashSet<u64> = hashes.iter().map(|h| h & 0x7fff).collect();
+        assert!(
+            buckets.len() > 14_000,
+            "{} of 32,768 buckets",
+            buckets.len()
+        );
+        let mut known: HashSet<&str, NameHashing> = HashSet::with_hasher(NameHashing);
+        known.extend(names.iter().map(String::as_str));
+        assert!(names.iter().all(|n| known.contains(n.as_str())));
+        assert!(!known.contains("010001_create_t_010001.up.sql"));
     }
 
     #[test]
