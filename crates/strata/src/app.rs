@@ -102,6 +102,16 @@ fn cache_dir(settings: &Settings) -> Option<std::path::PathBuf> {
         .then(|| settings.project_root.join(".strata").join("cache"))
 }
 
+/// True when set `spec`'s directory changed since its snapshot was written (files added,
+/// removed or renamed): `up` then expects work whatever the history holds (see
+/// [`expects_work`]).
+pub fn directory_changed(settings: &Settings, spec: &SetSpec) -> bool {
+    cache_dir(settings).is_some_and(|cache_dir| {
+        strata_source::snapshot_hint(&cache_dir, &spec.dir, spec.layout)
+            .is_some_and(|hint| hint.dir_changed)
+    })
+}
+
 /// True when set `spec`'s snapshot (read in a few kB, before the set loads) suggests `up` will
 /// have work against a history of `summary`: the directory changed since the snapshot, or
 /// the snapshot holds more migrations than the history has rows. Only a guess, to start
