@@ -435,10 +435,10 @@ fn added_files(
 }
 
 /// The hashing of [`added_files`]' set of names: 20,000 file names at 10,000 migrations,
-/// hashed once going in and once looking up. The standard SipHash, made to resist chosen
-/// keys, cost more than the directory read beside it; these names are the repository's own,
-/// so a fast multiply-and-fold over eight bytes at a time is enough. Equality is still
-/// decided by comparing the names.
+/// hashed once going in and once looking up. The standard SipHash is made to resist chosen
+/// keys; these names are the repository's own, so a fast multiply-and-fold over eight bytes
+/// at a time is enough (20,000 inserts and lookups: 2.1–3.3 → 1.8–2.1 ms). Equality is
+/// still decided by comparing the names.
 #[derive(Clone, Copy, Default)]
 struct NameHashing;
 
