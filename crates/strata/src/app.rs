@@ -102,30 +102,22 @@ fn cache_dir(settings: &Settings) -> Option<std::path::PathBuf> {
         .then(|| settings.project_root.join(".strata").join("cache"))
 }
 
-/// True when set `spec`'s directory changed since its snapshot was written (files added,
-/// removed or renamed): `up` then expects work whatever the history holds (see
-/// [`expects_work`]).
-pub fn directory_changed(settings: &Settings, spec: &SetSpec) -> bool {
-    cache_dir(settings).is_some_and(|cache_dir| {
-        strata_source::snapshot_hint(&cache_dir, &spec.dir, spec.layout)
-            .is_some_and(|hint| hint.dir_changed)
-    })
+/// What set `spec`'s snapshot says before the set loads (read in a few kB): `None` without a
+/// file cache or a snapshot.
+pub fn snapshot_hint(settings: &Settings, spec: &SetSpec) -> Option<strata_source::SnapshotHint> {
+    strata_source::snapshot_hint(&cache_dir(settings)?, &spec.dir, spec.layout)
 }
 
-/// True when set `spec`'s snapshot (read in a few kB, before the set loads) suggests `up` will
-/// have work against a history of `summary`: the directory changed since the snapshot, or
-/// the snapshot holds more migrations than the history has rows. Only a guess, to start
-/// taking the lock while the files load; planning decides.
+/// True when a set's snapshot `hint` suggests `up` will have work against a history of
+/// `summary`: the directory changed since the snapshot, or the snapshot holds more migrations
+/// than the history has rows. Only a guess, to start taking the lock while the files load;
+/// planning decides.
 pub fn expects_work(
-    settings: &Settings,
-    spec: &SetSpec,
+    hint: Option<&strata_source::SnapshotHint>,
     summary: Option<&strata_plan::HistorySummary>,
 ) -> bool {
-    let (Some(cache_dir), Some(summary)) = (cache_dir(settings), summary) else {
-        return false;
-    };
-    strata_source::snapshot_hint(&cache_dir, &spec.dir, spec.layout)
-        .is_some_and(|hint| hint.dir_changed || hint.migrations as u64 > summary.rows)
+    hint.zip(summary)
+        .is_some_and(|(hint, summary)| hint.dir_changed || hint.migrations as u64 > summary.rows)
 }
 
 /// The resolved database, with a note when strata chose the dev cluster.

@@ -96,12 +96,14 @@ pub async fn run_with_reason(
         app::load_while(settings, async {
             let db = app::database(settings, &mut say)?;
             let session = app::connect(&db).await?;
-            let changed = plans_up
-                && settings
-                    .sets
-                    .iter()
-                    .any(|spec| app::directory_changed(settings, spec));
-            if changed {
+            // Read once per set, and only for `up` (the only verb that guesses).
+            let hints: Vec<_> = settings
+                .sets
+                .iter()
+                .filter(|_| plans_up)
+                .map(|spec| app::snapshot_hint(settings, spec))
+                .collect();
+            if hints.iter().flatten().any(|hint| hint.dir_changed) {
                 let held =
                     strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?;
                 if held {
@@ -123,11 +125,10 @@ pub async fn run_with_reason(
             };
             let early = match &prefetched {
                 Some((false, summaries))
-                    if settings
-                        .sets
+                    if hints
                         .iter()
                         .zip(summaries)
-                        .any(|(spec, s)| app::expects_work(settings, spec, s.as_ref())) =>
+                        .any(|(hint, s)| app::expects_work(hint.as_ref(), s.as_ref())) =>
                 {
                     let lock = app::lock(&db, settings, &mut say).await?;
                     Some((lock, summaries_of(&registry, &session, settings).await))
