@@ -237,6 +237,11 @@ pub struct UpArgs {
     /// Do not lint the pending migrations first (also `[lint] on_up = false` in strata.toml).
     #[arg(long, env = "STRATA_NO_LINT", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_lint: bool,
+    /// Apply even when another history already records some of the pending migrations:
+    /// another tool's table (golang-migrate, Flyway, goose, ...) or another strata set with
+    /// the same files. Without it `up` refuses and names the `strata adopt` command.
+    #[arg(long)]
+    pub ignore_foreign: bool,
 }
 
 /// `strata down`.
@@ -330,6 +335,11 @@ pub struct AdoptArgs {
     /// The tool whose history to read (default: detected).
     #[arg(long = "from", value_name = "TOOL")]
     pub tool: Option<String>,
+    /// Take over the history strata recorded under another set key (an older strata's
+    /// path-derived key for an unnamed set, a renamed `[[set]]`); the selected set must have
+    /// none yet. Nothing runs.
+    #[arg(long, value_name = "SET", conflicts_with_all = ["tool", "infer"])]
+    pub from_set: Option<String>,
     /// No tool kept a history (a psql loop): check, migration by migration, whether the objects
     /// each one creates exist, and propose a baseline (recorded only with --apply).
     #[arg(long, conflicts_with = "tool")]

@@ -84,8 +84,11 @@ pub struct SetConfig {
 /// A set ready to load.
 #[derive(Debug, Clone)]
 pub struct SetSpec {
-    /// Name.
+    /// Name; keys the set's history.
     pub name: String,
+    /// True when the user chose the name (`[[set]] name`, `--set`); false for
+    /// [`DEFAULT_SET`].
+    pub named: bool,
     /// Directory.
     pub dir: PathBuf,
     /// Owned schema.
@@ -145,6 +148,12 @@ pub struct Settings {
     pub project_root: PathBuf,
     /// The `[lint]` section.
     pub lint: LintConfig,
+    /// Every `[[set]]` name in strata.toml (selected or not): those histories belong to their
+    /// sets, never to an unnamed one.
+    pub configured_sets: Vec<String>,
+    /// `up --ignore-foreign`: apply even when another history (another tool's table, or
+    /// another strata set) already records some of the pending migrations.
+    pub ignore_foreign: bool,
 }
 
 /// Parses `5s`, `500ms`, `2min`, `1h`, `0` into milliseconds.
@@ -195,29 +204,12 @@ pub fn load_file(path: &Path) -> Result<FileConfig> {
     })
 }
 
-/// A set name derived from a directory: its path relative to the project root, so two
-/// directories never share a history and the name does not depend on where the repository
-/// is checked out.
-pub fn derive_set_name(dir: &Path, root: Option<&Path>) -> String {
-    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-    let rel = root
-        .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_owned()))
-        .and_then(|r| abs.strip_prefix(r).ok().map(Path::to_owned))
-        // No project root (no .git, no strata.toml): the directory's last two components, which
-        // do not depend on where strata is run from.
-        .unwrap_or_else(|| {
-            let parts: Vec<_> = abs.components().rev().take(2).collect();
-            parts.into_iter().rev().collect()
-        });
-    let name = rel.to_string_lossy().trim_matches('/').replace('\\', "/");
-    if name.is_empty() {
-        abs.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "default".into())
-    } else {
-        name
-    }
-}
+/// The history key of a set nobody named (a `--dir`, or the `migrations/` directory, without
+/// `--set` or a `[[set]]`): fixed, so that the same files keep their history wherever they
+/// are checked out, copied or built into an image, as every other migration tool keeps one
+/// history per database. Two unnamed sets in one database would share it; strata refuses to
+/// mix them (see `strata_plan::identity_of`) and asks for names.
+pub const DEFAULT_SET: &str = "default";
 
 /// The nearest ancestor holding `.git` or `strata.toml`.
 fn project_root_for(start: &Path) -> Option<PathBuf> {
@@ -288,6 +280,7 @@ pub fn resolve_sets(
     let configured_spec = |s: &SetConfig, dir: PathBuf| -> Result<SetSpec> {
         Ok(SetSpec {
             name: s.name.clone(),
+            named: true,
             dir,
             schema: s.schema.clone(),
             layout: forced_layout.or(s.layout),
@@ -312,13 +305,11 @@ pub fn resolve_sets(
             )?,
         })
     };
-    // A directory no `[[set]]` describes: named by --set or after its path.
+    // A directory no `[[set]]` describes: named by --set, else the fixed default key.
     let unconfigured_spec = |dir: PathBuf| -> Result<SetSpec> {
         Ok(SetSpec {
-            name: args
-                .set
-                .clone()
-                .unwrap_or_else(|| derive_set_name(&dir, marker_root.as_deref())),
+            name: args.set.clone().unwrap_or_else(|| DEFAULT_SET.to_owned()),
+            named: args.set.is_some(),
             dir,
             schema: None,
             layout: forced_layout,
@@ -430,6 +421,8 @@ pub fn resolve_sets(
             .map(|s| s.name.clone())
             .collect(),
         project_root,
+        configured_sets: file.sets.iter().map(|s| s.name.clone()).collect(),
+        ignore_foreign: false,
     })
 }
 
@@ -466,10 +459,10 @@ mod tests {
             dir: Some("svc".into()),
             ..Default::default()
         };
-        assert_eq!(
-            resolve(&args, tmp.path(), &no_env).unwrap().sets[0].name,
-            "svc"
-        );
+        let unconfigured = resolve(&args, tmp.path(), &no_env).unwrap();
+        assert_eq!(unconfigured.sets[0].name, DEFAULT_SET);
+        assert!(!unconfigured.sets[0].named);
+        assert_eq!(unconfigured.configured_sets, vec!["auth".to_owned()]);
     }
 
     #[test]
@@ -496,15 +489,37 @@ mod tests {
     }
 
     #[test]
-    fn set_names_do_not_depend_on_the_working_directory() {
+    fn unnamed_sets_have_one_key_wherever_the_files_are() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("app/migrations");
-        std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(derive_set_name(&dir, None), "app/migrations");
-        assert_eq!(derive_set_name(&dir, Some(tmp.path())), "app/migrations");
+        for (root, dir) in [
+            (tmp.path().join("repo"), "app/migrations"),
+            (tmp.path().join("elsewhere/copy"), "migrations"),
+            (tmp.path().join("x"), "db/sql"),
+        ] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+            let args = GlobalArgs {
+                dir: Some(dir.into()),
+                ..Default::default()
+            };
+            let s = resolve(&args, &root, &no_env).unwrap();
+            assert_eq!(
+                (s.sets[0].name.as_str(), s.sets[0].named),
+                (DEFAULT_SET, false)
+            );
+        }
+        // The `migrations/` directory found without --dir is the same unnamed set.
+        let root = tmp.path().join("elsewhere/copy");
+        let s = resolve(&GlobalArgs::default(), &root, &no_env).unwrap();
+        assert_eq!(s.sets[0].name, DEFAULT_SET);
+        // --set names it.
+        let args = GlobalArgs {
+            set: Some("billing".into()),
+            ..Default::default()
+        };
+        let s = resolve(&args, &root, &no_env).unwrap();
         assert_eq!(
-            derive_set_name(&dir, Some(&tmp.path().join("app"))),
-            "migrations"
+            (s.sets[0].name.as_str(), s.sets[0].named),
+            ("billing", true)
         );
     }
 

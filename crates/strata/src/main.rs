@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod dev;
+mod history_guard;
 mod render;
 mod scratch;
 mod sqitch;
@@ -102,6 +103,7 @@ fn run(
                 if a.no_lint {
                     settings.lint.on_up = Some(false);
                 }
+                settings.ignore_foreign = a.ignore_foreign;
                 commands::migrate::run(
                     &settings,
                     Target::Up {
@@ -159,6 +161,10 @@ fn run(
                     anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
                 }
                 commands::migrate::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
+            }
+            Command::Adopt(a) if a.from_set.is_some() => {
+                let old = a.from_set.as_deref().unwrap_or_default();
+                commands::adopt::from_set(&settings, old, a.apply, &mut io).await
             }
             Command::Adopt(a) if a.infer => commands::adopt::infer(&settings, a.apply, &mut io).await,
             Command::Adopt(a) => commands::adopt::run(&settings, a.tool.as_deref(), a.apply, &mut io).await,

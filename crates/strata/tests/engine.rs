@@ -273,7 +273,6 @@ fn non_transactional_failure_is_recorded_and_resumed() {
 #[test]
 fn status_json_contract() {
     let tmp = tempfile::tempdir().unwrap();
-    // A repository: set names derive from the path below its root.
     std::fs::create_dir_all(tmp.path().join(".git")).unwrap();
     let dir = tmp.path().join("db");
     write(&dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -291,7 +290,10 @@ fn status_json_contract() {
     assert_eq!(run.code, 1, "pending migrations are findings under --check");
     let doc = run.json();
     let set = &doc["sets"][0];
-    assert_eq!(set["name"], "db");
+    assert_eq!(
+        set["name"], "default",
+        "an unnamed set's key is not its path"
+    );
     assert_eq!(set["layout"], "updown");
     assert!(set["dir"].as_str().unwrap().ends_with("db"));
     let m = set["migrations"].as_array().unwrap();

@@ -8,7 +8,7 @@
 use crate::ident::quote_ident;
 use futures_util::TryStreamExt;
 use strata_model::{AppliedMigration, AppliedState, Checksum, ChecksumAlgorithm, MigrationKind};
-use strata_plan::{Digest, HistorySummary};
+use strata_plan::{Digest, HistorySummary, OtherHistory};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
@@ -41,6 +41,14 @@ pub enum RegistryError {
         /// The server's refusal.
         #[source]
         source: tokio_postgres::Error,
+    },
+    /// A history was to be moved onto a set that already has one.
+    #[error("set `{set}` already has {rows} history row(s); a history can only be moved to a set that has none")]
+    Occupied {
+        /// The set that has a history.
+        set: String,
+        /// Its rows.
+        rows: u64,
     },
     /// A row strata cannot interpret.
     #[error("unreadable registry row for set `{set}`, key `{key}`: {message}")]
@@ -261,6 +269,125 @@ impl Registry {
             history.push(applied_of(set, &r)?);
         }
         Ok(history)
+    }
+}
+
+impl Registry {
+    /// The histories of sets other than `set` that record at least one of the given migrations
+    /// (`keys[i]` with checksum `checksums[i]`), most matching rows first: the candidates for
+    /// "these files were already applied under another name". One round trip; no registry yet
+    /// means none.
+    pub async fn other_histories(
+        &self,
+        client: &Client,
+        set: &str,
+        keys: &[String],
+        checksums: &[String],
+    ) -> Result<Vec<OtherHistory>, RegistryError> {
+        let sql = format!(
+            "SELECT m.set_name, count(*)::int8, count(f.key)::int8 \
+             FROM {} m LEFT JOIN unnest($2::text[], $3::text[]) AS f(key, checksum) \
+             ON f.key = m.key AND f.checksum = m.checksum \
+             WHERE m.set_name <> $1 GROUP BY m.set_name HAVING count(f.key) > 0 \
+             ORDER BY 3 DESC, 1",
+            self.table(HISTORY_TABLE)
+        );
+        let rows = match client
+            .query_typed(
+                &sql,
+                &[
+                    (&set, Type::TEXT),
+                    (&keys, Type::TEXT_ARRAY),
+                    (&checksums, Type::TEXT_ARRAY),
+                ],
+            )
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) if no_registry(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(rows
+            .iter()
+            .map(|r| OtherHistory {
+                set: r.get(0),
+                rows: u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+                matching: u64::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Moves every history row of set `from` to set `to` (which must have none), in one
+    /// transaction with an `adopt` event on `to` that records where the rows came from and
+    /// `why`. Nothing runs: the migrations stay applied, only their set's key changes. Call
+    /// with the migration lock held. Returns the number of rows moved.
+    pub async fn move_history(
+        &self,
+        client: &Client,
+        from: &str,
+        to: &str,
+        why: &str,
+    ) -> Result<u64, RegistryError> {
+        let migrations = self.table(HISTORY_TABLE);
+        let events = self.table("events");
+        client.batch_execute("BEGIN").await?;
+        let result = async {
+            let existing: i64 = client
+                .query_one(
+                    &format!("SELECT count(*) FROM {migrations} WHERE set_name = $1"),
+                    &[&to],
+                )
+                .await?
+                .get(0);
+            if existing > 0 {
+                return Ok(Err(RegistryError::Occupied {
+                    set: to.to_owned(),
+                    rows: existing as u64,
+                }));
+            }
+            let moved = client
+                .execute(
+                    &format!("UPDATE {migrations} SET set_name = $2 WHERE set_name = $1"),
+                    &[&from, &to],
+                )
+                .await?;
+            let details = serde_json::json!({
+                "source": "strata",
+                "from_set": from,
+                "rows": moved,
+                "reason": why,
+            })
+            .to_string();
+            client
+                .execute(
+                    &format!(
+                        "INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details) \
+                         VALUES ($1, NULL, 'adopt', $2, $3, $4, $5::text::jsonb)"
+                    ),
+                    &[
+                        &to,
+                        &crate::who::os_user(),
+                        &crate::who::host_name(),
+                        &env!("CARGO_PKG_VERSION"),
+                        &details,
+                    ],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await?;
+            Ok::<_, tokio_postgres::Error>(Ok(moved))
+        }
+        .await;
+        match result {
+            Ok(Ok(moved)) => Ok(moved),
+            Ok(Err(refused)) => {
+                client.batch_execute("ROLLBACK").await?;
+                Err(refused)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(RegistryError::Query(e))
+            }
+        }
     }
 }
 

@@ -6,8 +6,10 @@
 //! means every rule about ordering, drift and refusal is unit-tested without PostgreSQL, and the
 //! executor can stay dumb: it only runs steps.
 
+mod identity;
 mod infer;
 mod summary;
+pub use identity::{disagreement, identity_of, Disagreement, Identity, OtherHistory};
 pub use infer::{infer_baseline, Evidence, Inference, Verdict};
 pub use summary::{plan_from_summary, Digest, HistorySummary};
 

@@ -275,6 +275,12 @@ fn plan_sqitch_adoption(
     Adoption { adopt, problems }
 }
 
+/// The migrations of `set` that another tool's `history` records as applied, matched by
+/// version (checksums are not compared and no script is read).
+pub fn applied_by_tool(set: &LoadedSet, history: &ForeignHistory) -> Vec<usize> {
+    plan_adoption(set, history, &[], false).adopt
+}
+
 /// Another tool's history still present beside strata's, as `status` reports it.
 pub struct SharedHistory {
     /// The tool.
@@ -345,7 +351,7 @@ pub async fn shared_history(
         return Ok(None);
     };
     let history = adopt::read(client, *tool, schema).await?;
-    let by_tool = plan_adoption(set, &history, &[], false).adopt;
+    let by_tool = applied_by_tool(set, &history);
     let local = set.migrations();
     let tool_versions: Vec<&Version> = by_tool
         .iter()
@@ -372,6 +378,101 @@ pub async fn shared_history(
         only_tool,
         only_strata,
     }))
+}
+
+/// `adopt --from-set OLD`: the history strata recorded under another set key (an older
+/// strata's path-derived key, a renamed `[[set]]`) becomes the selected set's, which must have
+/// none yet. Nothing runs; the rows move in one transaction with an `adopt` event that names
+/// the old key. A dry run unless `apply`.
+pub async fn from_set(settings: &Settings, old: &str, apply: bool, io: &mut Io<'_>) -> Result<i32> {
+    let sets = app::load_sets(settings)?;
+    let [set] = sets.as_slice() else {
+        bail!("adopt --from-set moves a history to one set; choose it with --set NAME");
+    };
+    if set.spec.name == old {
+        bail!("set `{old}` is already the selected set; name the other set's key with --from-set");
+    }
+    let err = &mut *io.err;
+    let mut say = |m: &str| {
+        let _ = writeln!(err, "{m}");
+    };
+    let db = app::database(settings, &mut say)?;
+    let session = app::connect(&db).await?;
+    let registry = Registry::new(&settings.registry_schema);
+    let lock = if apply {
+        let mut lock = app::lock(&db, settings, &mut say).await?;
+        registry.ensure(&session.client).await?;
+        lock.register(&registry).await?;
+        Some(lock)
+    } else {
+        None
+    };
+    let result = async {
+        let own = app::read_history(&session, &registry, &set.spec.name).await?;
+        if !own.is_empty() {
+            bail!(
+                "set `{}` already has {} history row(s) in this database; a history can only be moved to a set that has none",
+                set.spec.name,
+                own.len()
+            );
+        }
+        let rows = app::read_history(&session, &registry, old).await?;
+        if rows.is_empty() {
+            let others = crate::history_guard::other_histories(&session, &registry, set).await?;
+            bail!(
+                "there is no history recorded as `{old}` in this database{}",
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; histories that record these files: {}",
+                        crate::history_guard::describe(&others)
+                    )
+                }
+            );
+        }
+        let matching = crate::history_guard::other_histories(&session, &registry, set)
+            .await?
+            .into_iter()
+            .find(|o| o.set == old)
+            .map_or(0, |o| o.matching);
+        let moved = if apply {
+            registry
+                .move_history(
+                    &session.client,
+                    old,
+                    &set.spec.name,
+                    "strata adopt --from-set",
+                )
+                .await?
+        } else {
+            rows.len() as u64
+        };
+        Ok((moved, matching))
+    }
+    .await;
+    if let Some(lock) = lock {
+        lock.release().await?;
+    }
+    let (moved, matching) = result?;
+    if settings.json {
+        writeln!(
+            io.out,
+            "{}",
+            json!({"set": set.spec.name, "from_set": old, "rows": moved, "matching_files": matching, "applied": apply})
+        )?;
+    } else {
+        writeln!(
+            io.out,
+            "set {}: {} {moved} history row(s) recorded as `{old}` ({matching} of them match these files unchanged)",
+            set.spec.name,
+            if apply { "took over" } else { "would take over" },
+        )?;
+        if !apply {
+            writeln!(io.out, "dry run: nothing was moved; run again with --apply")?;
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// Runs `adopt`.

@@ -143,7 +143,22 @@ pub async fn run_with_reason(
     if dry_run {
         let mut plans = Vec::with_capacity(sets.len());
         for set in &mut sets {
-            let (_, plan) = app::plan_set(&session, &registry, set, &target, settings).await?;
+            let planned = app::plan_set(&session, &registry, set, &target, settings).await;
+            let (applied, plan) =
+                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                    .await?;
+            let plan = crate::history_guard::check(
+                &session,
+                &registry,
+                settings,
+                set,
+                &target,
+                plan,
+                applied.len() as u64,
+                true,
+                &mut say,
+            )
+            .await?;
             plans.push(plan);
         }
         // The real run would lint first. With --json the refusal is the one document printed;
@@ -197,7 +212,10 @@ pub async fn run_with_reason(
                 Some(summary),
                 None,
             )
-            .await?;
+            .await;
+            let planned =
+                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                    .await?;
             let busy = !planned.1.steps.is_empty();
             earlier.push(Some(planned));
             if busy {
@@ -248,19 +266,42 @@ pub async fn run_with_reason(
     let mut plans = Vec::with_capacity(sets.len());
     earlier.resize_with(sets.len(), || None);
     for (i, (set, before)) in sets.iter_mut().zip(earlier).enumerate() {
-        let plan = if matches!(target, Target::Up { .. }) {
+        let (plan, history_rows) = if matches!(target, Target::Up { .. }) {
             // Read under the lock while the files loaded, or now.
             let summary = summaries_under_lock
                 .as_mut()
                 .map(|summaries| std::mem::take(&mut summaries[i]));
-            app::plan_up(&session, &registry, set, &target, settings, summary, before)
-                .await?
-                .1
+            let planned =
+                app::plan_up(&session, &registry, set, &target, settings, summary, before).await;
+            let (basis, plan) =
+                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                    .await?;
+            let rows = match &basis {
+                app::HistoryBasis::Summary(summary) => summary.rows,
+                app::HistoryBasis::Rows(rows) => rows.len() as u64,
+            };
+            (plan, rows)
         } else {
-            app::plan_set(&session, &registry, set, &target, settings)
-                .await?
-                .1
+            let planned = app::plan_set(&session, &registry, set, &target, settings).await;
+            let (applied, plan) =
+                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                    .await?;
+            (plan, applied.len() as u64)
         };
+        // Still under the lock and before anything runs: never apply what another history
+        // already records.
+        let plan = crate::history_guard::check(
+            &session,
+            &registry,
+            settings,
+            set,
+            &target,
+            plan,
+            history_rows,
+            false,
+            &mut say,
+        )
+        .await?;
         plans.push(plan);
     }
     if matches!(target, Target::Up { .. } | Target::Goto(_)) {

@@ -48,16 +48,35 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
         clean &= plan.is_clean();
         // Another tool's history still in the database: say when it disagrees with strata's.
         let shared = super::adopt::shared_history(&session, set, &applied, &tools).await?;
+        // No history under this set's key, but under another: say what `up` will do about it.
+        let others = if applied.is_empty() && !set.migrations().is_empty() {
+            crate::history_guard::other_histories(&session, &registry, set).await?
+        } else {
+            Vec::new()
+        };
+        let elsewhere = other_histories_note(settings, set, &others);
         if settings.json {
             let mut doc = render::status_json(set, &plan);
-            if let (Some(s), Some(obj)) = (&shared, doc.as_object_mut()) {
-                obj.insert("shared_history".into(), s.json());
+            if let Some(obj) = doc.as_object_mut() {
+                if let Some(s) = &shared {
+                    obj.insert("shared_history".into(), s.json());
+                }
+                if !others.is_empty() {
+                    let list: Vec<_> = others
+                        .iter()
+                        .map(|o| json!({"set": o.set, "rows": o.rows, "matching": o.matching}))
+                        .collect();
+                    obj.insert("other_histories".into(), json!(list));
+                }
             }
             docs.push(doc);
         } else {
             render::status_text(set, &plan, io.out)?;
             if let Some(w) = shared.as_ref().and_then(|s| s.warning(&set.spec.name)) {
                 writeln!(io.out, "  {w}")?;
+            }
+            if let Some(note) = elsewhere {
+                writeln!(io.out, "  {note}")?;
             }
         }
         finished.push((applied, plan));
@@ -75,4 +94,23 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
     } else {
         exit::OK
     })
+}
+
+/// What `status` says about other strata histories that record a history-less set's files.
+fn other_histories_note(
+    settings: &Settings,
+    set: &app::LoadedSet,
+    others: &[strata_plan::OtherHistory],
+) -> Option<String> {
+    match strata_plan::identity_of(set.spec.named, &settings.configured_sets, others) {
+        strata_plan::Identity::Fresh => None,
+        strata_plan::Identity::Move { from, rows } => Some(format!(
+            "note: these migrations are recorded as set `{from}` ({rows} row(s), all matching these files; an older strata keyed unnamed sets by their path): the next `strata up` takes that history over and runs none of them again"
+        )),
+        strata_plan::Identity::Refuse { candidates } => Some(format!(
+            "warning: other histories record these migrations: {}; `strata up` refuses until you choose: `strata adopt --from-set {} --apply` if one is this set's, or `strata up --ignore-foreign` if this set is separate",
+            crate::history_guard::describe(&candidates),
+            candidates[0].set
+        )),
+    }
 }

@@ -1,0 +1,269 @@
+//! The checks that stand between a plan and running it twice.
+//!
+//! A migration strata applies is recorded under its set's key. Three ways exist to run an
+//! applied migration again, and each is refused here, under the migration lock and before
+//! anything runs: an unnamed set whose history names files this directory does not have
+//! (another folder sharing the `default` key); a set with no history whose migrations another
+//! strata set already records (a folder keyed by its path in an older strata, a second
+//! `[[set]]` over the same directory); and migrations another tool's history table records
+//! (golang-migrate, Flyway, goose, ...). The one safe automatic answer, an old path-keyed
+//! history that holds exactly these files, is moved to the set's key with an event; every
+//! other case stops with the command that settles it.
+
+use crate::app::{self, LoadedSet};
+use crate::commands::adopt::applied_by_tool;
+use crate::config::Settings;
+use anyhow::{bail, Result};
+use strata_pg::adopt::{self as foreign, Tool};
+use strata_pg::{Registry, Session};
+use strata_plan::{Identity, OtherHistory, Plan, Step, Target};
+
+/// The `strata ...` prefix that selects `set` again (its `--set` when it was named).
+fn set_flag(set: &LoadedSet) -> String {
+    if set.spec.named {
+        format!(" --set {}", set.spec.name)
+    } else {
+        String::new()
+    }
+}
+
+/// The migrations `plan` applies for the first time (not a resumed part-way one).
+fn first_applies(plan: &Plan) -> Vec<usize> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Apply {
+                index,
+                resume_from: 0,
+                ..
+            } => Some(*index),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs the checks for one set whose `plan` was made from a history of `history_rows` rows,
+/// and returns the plan to run: the same one, or, when an old history was moved to this set
+/// (or, in a dry run, would be), the plan made from that history. `say` reports the move.
+#[allow(clippy::too_many_arguments)]
+pub async fn check(
+    session: &Session,
+    registry: &Registry,
+    settings: &Settings,
+    set: &mut LoadedSet,
+    target: &Target,
+    plan: Plan,
+    history_rows: u64,
+    dry_run: bool,
+    say: &mut dyn FnMut(&str),
+) -> Result<Plan> {
+    if first_applies(&plan).is_empty() {
+        return Ok(plan);
+    }
+    let plan = if history_rows > 0 {
+        refuse_foreign_rows(set, &plan)?;
+        plan
+    } else {
+        take_old_history(session, registry, settings, set, target, plan, dry_run, say).await?
+    };
+    if !settings.ignore_foreign {
+        refuse_other_tools(session, registry, set, &plan).await?;
+    }
+    Ok(plan)
+}
+
+/// An unnamed set whose history records migrations this directory does not have: that is
+/// another folder's history (two unnamed sets share the `default` key), and applying these
+/// files would merge them into it.
+fn refuse_foreign_rows(set: &LoadedSet, plan: &Plan) -> Result<()> {
+    if set.spec.named {
+        return Ok(());
+    }
+    let disagreement = strata_plan::disagreement(plan);
+    if disagreement.missing.is_empty() {
+        return Ok(());
+    }
+    let edited = if disagreement.modified.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", and {} have a file with other contents ({})",
+            disagreement.modified.len(),
+            shortened(&disagreement.modified)
+        )
+    };
+    bail!(
+        "set `{name}` (the unnamed set) has a history in this database that does not match {dir}: {n} applied migration(s) have no file there ({keys}){edited}, so it looks like the history of another folder of migrations. Nothing was applied.\n\
+         If {dir} is a second set of migrations in this database, give it a name of its own: `strata --dir {dir} --set NAME up`, or a `[[set]]` with `name` in strata.toml. If it is the same set on another branch or checkout, restore the missing files first.",
+        name = set.spec.name,
+        dir = set.spec.dir.display(),
+        n = disagreement.missing.len(),
+        keys = shortened(&disagreement.missing),
+    );
+}
+
+/// Planning's `result` for `set` and `target`. When planning for `up` or `goto` failed (an applied migration's file changed)
+/// for an unnamed set whose history also names files this directory lacks, the files are most
+/// likely another folder's, and the error says that instead.
+pub async fn explain<T>(
+    result: Result<T>,
+    session: &Session,
+    registry: &Registry,
+    settings: &Settings,
+    set: &mut LoadedSet,
+    target: &Target,
+) -> Result<T> {
+    let Err(error) = result else {
+        return result;
+    };
+    // Only verbs that apply: a revert's own error (its file is missing) says it better.
+    if set.spec.named || !matches!(target, Target::Up { .. } | Target::Goto(_)) {
+        return Err(error);
+    }
+    match app::plan_set(session, registry, set, &Target::Status, settings).await {
+        Ok((_, plan)) => refuse_foreign_rows(set, &plan).and(Err(error)),
+        Err(_) => Err(error),
+    }
+}
+
+/// The first few of `items`, and how many more there are.
+fn shortened(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
+}
+
+/// The registry's other histories that record some of `set`'s migrations.
+pub async fn other_histories(
+    session: &Session,
+    registry: &Registry,
+    set: &LoadedSet,
+) -> Result<Vec<OtherHistory>> {
+    let migrations = set.migrations();
+    let keys: Vec<String> = migrations.iter().map(|m| m.id.registry_key()).collect();
+    let checksums: Vec<String> = migrations.iter().map(|m| m.checksum.hex.clone()).collect();
+    Ok(registry
+        .other_histories(&session.client, &set.spec.name, &keys, &checksums)
+        .await?)
+}
+
+/// How other histories are listed in messages.
+pub fn describe(candidates: &[OtherHistory]) -> String {
+    candidates
+        .iter()
+        .map(|c| {
+            format!(
+                "`{}` ({} of its {} row(s) match these files)",
+                c.set, c.matching, c.rows
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A set with no history: first make sure no other set's history already records these files.
+#[allow(clippy::too_many_arguments)]
+async fn take_old_history(
+    session: &Session,
+    registry: &Registry,
+    settings: &Settings,
+    set: &mut LoadedSet,
+    target: &Target,
+    plan: Plan,
+    dry_run: bool,
+    say: &mut dyn FnMut(&str),
+) -> Result<Plan> {
+    let others = other_histories(session, registry, set).await?;
+    match strata_plan::identity_of(set.spec.named, &settings.configured_sets, &others) {
+        Identity::Fresh => Ok(plan),
+        Identity::Move { from, rows } => {
+            if dry_run {
+                say(&format!(
+                    "set {}: would take over the history recorded as `{from}` ({rows} row(s), every one matching these files; an older strata keyed unnamed sets by their path); nothing would run again",
+                    set.spec.name
+                ));
+                let applied = app::read_history(session, registry, &from).await?;
+                return app::plan_with_rows(session, registry, set, target, settings, &applied)
+                    .await;
+            }
+            let moved = registry
+                .move_history(
+                    &session.client,
+                    &from,
+                    &set.spec.name,
+                    "the unnamed set's history was keyed by its directory path; strata now keys it `default`",
+                )
+                .await?;
+            say(&format!(
+                "set {}: took over the history recorded as `{from}` ({moved} row(s), every one matching these files; an older strata keyed unnamed sets by their path); nothing runs again",
+                set.spec.name
+            ));
+            Ok(app::plan_set(session, registry, set, target, settings)
+                .await?
+                .1)
+        }
+        Identity::Refuse { .. } if settings.ignore_foreign => Ok(plan),
+        Identity::Refuse { candidates } => {
+            let flag = set_flag(set);
+            bail!(
+                "set `{name}` has no history in this database, but {n} other strata histor{ies} already {verb} these migrations with the same checksums: {list}. Applying them now would run them a second time. Nothing was applied.\n\
+                 If one of them is this set's history under an older name, move it: `strata{flag} adopt --from-set {first} --apply` (without --apply it shows what would move). If this set really is separate and only shares the files (another schema), run `strata{flag} up --ignore-foreign`.",
+                name = set.spec.name,
+                n = candidates.len(),
+                ies = if candidates.len() == 1 { "y" } else { "ies" },
+                verb = if candidates.len() == 1 { "records" } else { "record" },
+                list = describe(&candidates),
+                first = candidates[0].set,
+            );
+        }
+    }
+}
+
+/// Migrations this run would apply that another tool's history already records.
+async fn refuse_other_tools(
+    session: &Session,
+    registry: &Registry,
+    set: &LoadedSet,
+    plan: &Plan,
+) -> Result<()> {
+    let found = foreign::detect(&session.client, set.spec.schema.as_deref(), registry).await?;
+    let is_sqitch = set.set.sqitch.is_some();
+    let applying = first_applies(plan);
+    for (tool, schema) in found
+        .iter()
+        .filter(|(tool, _)| (*tool == Tool::Sqitch) == is_sqitch)
+    {
+        // A table of that name the project made for itself may not have the tool's columns;
+        // it is no history, so it does not stop anything.
+        let Ok(history) = foreign::read(&session.client, *tool, schema).await else {
+            continue;
+        };
+        let recorded: Vec<String> = applied_by_tool(set, &history)
+            .into_iter()
+            .filter(|i| applying.contains(i))
+            .map(|i| set.migrations()[i].id.to_string())
+            .collect();
+        if recorded.is_empty() {
+            continue;
+        }
+        let flag = set_flag(set);
+        bail!(
+            "set `{name}`: {tool}'s history in {table} records {n} migration(s) this run would apply ({list}), and strata has no record of them: they ran already, under {tool}. Applying them again would run them twice. Nothing was applied.\n\
+             Take over that history first: `strata{flag} adopt --from {tool} --apply` (without --apply it shows what it would record), then `strata{flag} up`. If that table is not this set's history, run `strata{flag} up --ignore-foreign`.",
+            name = set.spec.name,
+            tool = tool.name(),
+            table = history.table,
+            n = recorded.len(),
+            list = shortened(&recorded),
+        );
+    }
+    Ok(())
+}
