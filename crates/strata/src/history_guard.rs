@@ -8,7 +8,8 @@
 //! `[[set]]` over the same directory); and migrations another tool's history table records
 //! (golang-migrate, Flyway, goose, ...). The one safe automatic answer, an old path-keyed
 //! history that holds exactly these files, is moved to the set's key with an event; every
-//! other case stops with the command that settles it.
+//! other case stops with the command that settles it. A migration that is still the template
+//! `strata new` wrote is refused here too: applied, it would be recorded with nothing in it.
 
 use crate::app::{self, LoadedSet};
 use crate::commands::adopt::applied_by_tool;
@@ -60,6 +61,8 @@ pub async fn check(
     if first_applies(&plan).is_empty() {
         return Ok(plan);
     }
+    strata_plan::refuse_templates(&plan, set.migrations())
+        .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
     let plan = if history_rows > 0 {
         refuse_foreign_rows(set, &plan)?;
         plan

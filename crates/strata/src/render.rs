@@ -58,9 +58,39 @@ pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
         "layout": set.set.detection.layout.as_str(),
         "layout_reason": set.set.detection.reason,
         "ignored_files": set.set.ignored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "warnings": set.set.warnings.iter().map(|w| json!({
+            "files": w.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "message": w.message,
+        })).collect::<Vec<_>>(),
         "migrations": migrations,
         "findings": plan.findings,
     })
+}
+
+/// The ignored files as `status` lists them: top-level files by name, and the files below a
+/// sub-directory once, as that directory with a count (a sqitch project's `queries/`, a
+/// `seeds/` folder), so a large helper tree does not bury the table.
+fn ignored_summary(ignored: &[std::path::PathBuf]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut dirs: Vec<(String, usize)> = Vec::new();
+    for path in ignored {
+        let mut parts = path.components();
+        let first = parts
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        match (first, parts.next()) {
+            (Some(dir), Some(_)) => match dirs.iter_mut().find(|(d, _)| *d == dir) {
+                Some((_, n)) => *n += 1,
+                None => dirs.push((dir, 1)),
+            },
+            _ => out.push(path.display().to_string()),
+        }
+    }
+    out.extend(
+        dirs.into_iter()
+            .map(|(dir, n)| format!("{dir}/ ({n} file{})", if n == 1 { "" } else { "s" })),
+    );
+    out
 }
 
 /// The BY cell of a status row: who applied it and how long it took.
@@ -111,13 +141,14 @@ fn status_table(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::R
         set.set.detection.reason
     )?;
     if !set.set.ignored.is_empty() {
-        let names: Vec<String> = set
-            .set
-            .ignored
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        writeln!(out, "  not migrations (ignored): {}", names.join(", "))?;
+        writeln!(
+            out,
+            "  not migrations (ignored): {}",
+            ignored_summary(&set.set.ignored).join(", ")
+        )?;
+    }
+    for warning in &set.set.warnings {
+        writeln!(out, "  warning: {warning}")?;
     }
     if plan.entries.is_empty() {
         writeln!(out, "  no migrations")?;

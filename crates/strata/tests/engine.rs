@@ -872,7 +872,7 @@ fn file_problems_are_reported_before_connection_errors() {
     let dir = tmp.path().join("migrations");
     write(&dir, "001_a.up.sql", "CREATE TABLE a (id int);\n");
     write(&dir, "001_a.down.sql", "DROP TABLE a;\n");
-    write(&dir, "002_b.down.sql", "DROP TABLE b;\n");
+    write(&dir, "002_b.up.sq", "CREATE TABLE b (id int);\n");
     // A port nobody listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
@@ -885,7 +885,7 @@ fn file_problems_are_reported_before_connection_errors() {
         );
         assert_eq!(run.code, 2, "{verb}: {}\n{}", run.stdout, run.stderr);
         assert!(
-            run.stderr.contains("002_b.down.sql") && run.stderr.contains("has no up migration"),
+            run.stderr.contains("002_b.up.sq") && run.stderr.contains("cannot parse"),
             "{verb}: {}",
             run.stderr
         );

@@ -358,10 +358,10 @@ fn bad_input_corpus() {
         Case { name: "BEGIN without COMMIT", files: vec![("001_b.sql", b"CREATE TABLE a (id int);\nBEGIN;\nCREATE TABLE b (id int);\n".to_vec())], verb: "up", expect: vec!["001_b.sql:2:1", "never commits"] },
         Case { name: "non-UTF-8 bytes", files: vec![("001_u.sql", b"CREATE TABLE a (id int);\n-- caf\xe9\n".to_vec())], verb: "up", expect: vec!["001_u.sql", "not valid UTF-8 at line 2"] },
         Case { name: "duplicate versions", files: vec![("001_a.sql", b"SELECT 1;".to_vec()), ("1_b.sql", b"SELECT 2;".to_vec())], verb: "up", expect: vec!["001_a.sql", "1_b.sql", "duplicate version"] },
-        Case { name: "empty file", files: vec![("001_e.sql", b"\n  \n-- nothing yet\n".to_vec())], verb: "up", expect: vec!["001_e.sql", "empty"] },
+        Case { name: "template left by strata new", files: vec![("001_e.sql", strata_source::UP_TEMPLATE.as_bytes().to_vec())], verb: "up", expect: vec!["001_e.sql", "still the template"] },
         Case { name: "missing down", files: vec![("001_a.sql", b"CREATE TABLE a (id int);\n".to_vec())], verb: "down", expect: vec!["001", "has no down script"] },
         Case { name: "unknown directive", files: vec![("001_a.sql", b"-- strata:no-transactoin\nSELECT 1;\n".to_vec())], verb: "up", expect: vec!["001_a.sql", "unknown directive", "did you mean"] },
-        Case { name: "file matching no layout", files: vec![("001_a.sql", b"SELECT 1;".to_vec()), ("schema.sql", b"SELECT 2;".to_vec())], verb: "up", expect: vec!["schema.sql", "matches no layout"] },
+        Case { name: "name starting like a migration", files: vec![("001_a.sql", b"SELECT 1;".to_vec()), ("002add.sql", b"SELECT 2;".to_vec())], verb: "up", expect: vec!["002add.sql", "cannot parse"] },
     ];
     let mut passed = 0;
     for case in &cases {

@@ -49,6 +49,36 @@ fn ok_case(layout: &str, case: &Path) {
     let doc = status.json();
     let set = &doc["sets"][0];
     assert_eq!(set["layout"], layout, "{ctx}: detected layout");
+    // `<case>.ignored` and `<case>.warnings` beside the case: files listed as ignored, and
+    // phrases of the warnings, that status must show (and nothing else is ignored or warned).
+    let sidecar = |ext: &str| {
+        std::fs::read_to_string(case.with_extension(ext))
+            .map(|t| {
+                t.lines()
+                    .map(str::to_owned)
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|_| Vec::<String>::new())
+    };
+    let ignored: Vec<String> = set["ignored_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ignored, sidecar("ignored"), "{ctx}: ignored files");
+    let warnings = set["warnings"].to_string();
+    let expected_warnings = sidecar("warnings");
+    for phrase in &expected_warnings {
+        assert!(
+            warnings.contains(phrase.as_str()),
+            "{ctx}: warnings lack {phrase:?}: {warnings}"
+        );
+    }
+    if expected_warnings.is_empty() {
+        assert_eq!(warnings, "[]", "{ctx}: unexpected warnings");
+    }
     let migrations = set["migrations"].as_array().unwrap();
     assert!(!migrations.is_empty());
     for m in migrations {
@@ -290,7 +320,10 @@ fn baseline_and_new_in_every_layout() {
             .collect();
         assert!(!files.is_empty());
         for f in &files {
-            let text = std::fs::read_to_string(f).unwrap();
+            // Written as a user writes it: the template marker line goes.
+            let text = std::fs::read_to_string(f)
+                .unwrap()
+                .replace("-- strata:template\n", "");
             let is_down = f.ends_with("down.sql");
             let new_text = if layout == "dbmate" {
                 text.replacen(

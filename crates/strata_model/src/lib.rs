@@ -208,6 +208,9 @@ pub enum DirectiveKind {
     /// `-- strata:squashed-baseline`: this migration replaces every migration up to its own
     /// version (written by `strata squash`); databases that applied those count it as applied.
     SquashedBaseline,
+    /// `-- strata:template`: the file is still the template `strata new` wrote; `up` refuses
+    /// to apply it (every other verb works with it present).
+    Template,
     /// `-- strata:lock-timeout 10s`: this migration's `lock_timeout`, in milliseconds.
     LockTimeout {
         /// Milliseconds (0 = none).
@@ -282,6 +285,12 @@ pub fn closest_name<'a>(
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, c)| c)
+}
+
+/// True when `a` becomes `b` with at most one inserted, deleted or replaced character (`sq`,
+/// `sqll` and `sgl` for `sql`).
+pub fn edit_distance_at_most_one(a: &str, b: &str) -> bool {
+    edit_distance(a, b) <= 1
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -467,7 +467,8 @@ pub async fn execute(
                     script_opts.statement_timeout = format!("{ms}ms")
                 }
                 strata_model::DirectiveKind::NoTransaction
-                | strata_model::DirectiveKind::SquashedBaseline => {}
+                | strata_model::DirectiveKind::SquashedBaseline
+                | strata_model::DirectiveKind::Template => {}
             }
         }
         let script_ctx = Ctx {

@@ -290,6 +290,16 @@ pub enum PlanError {
         /// What the operator asked, and what fits instead.
         wanted: String,
     },
+    /// A migration to apply is still the template `strata new` wrote.
+    #[error("migration {key} ({path}) is still the template `strata new` wrote (its up script has the `-- strata:template` line, or is exactly the old template): write its SQL and delete that line, or delete the file; {before}")]
+    Template {
+        /// The migration.
+        key: String,
+        /// Its up script's file.
+        path: String,
+        /// How to apply the migrations before it meanwhile.
+        before: String,
+    },
     /// A partial run whose file changed since: the statement journal no longer lines up.
     #[error("migration {key} stopped part-way ({done} statement(s) ran) and its file has changed since, so strata cannot tell where to resume; restore the file and run `strata up`, or finish the migration by hand and record it with `strata baseline {key}`")]
     PartialModified {
@@ -551,6 +561,37 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// Refuses a plan that would apply a migration that is still the template `strata new`
+/// wrote (see [`strata_model::DirectiveKind::Template`]): recording it as applied with nothing
+/// in it would make the SQL written into it later never run. Every other verb, and planning
+/// itself, work with the template present.
+pub fn refuse_templates(plan: &Plan, local: &[Migration]) -> Result<(), PlanError> {
+    let is_template = |m: &Migration| {
+        m.up.directives
+            .iter()
+            .any(|d| d.kind == strata_model::DirectiveKind::Template)
+    };
+    let mut previous: Option<&str> = None;
+    for step in &plan.steps {
+        let Step::Apply { index, key, .. } = step else {
+            continue;
+        };
+        let m = &local[*index];
+        if is_template(m) {
+            return Err(PlanError::Template {
+                key: key.clone(),
+                path: m.path().display().to_string(),
+                before: match previous {
+                    Some(v) => format!("`strata up --to {v}` applies the migrations before it"),
+                    None => "nothing before it is pending".into(),
+                },
+            });
+        }
+        previous = Some(key);
+    }
+    Ok(())
 }
 
 /// Marks pending migrations whose last attempt failed (and was rolled back) as

@@ -665,3 +665,38 @@ fn rows_spelled_otherwise_or_more_than_the_files_take_the_matching_path() {
         .collect();
     assert_eq!(states, [("1", State::OutOfOrder), ("2", State::Applied)]);
 }
+
+#[test]
+fn a_template_stops_up_at_itself_and_nothing_else() {
+    let mut template = mig("2", "-- strata:template\n-- Write it here.\n", false);
+    template.up.directives.push(strata_model::Directive {
+        kind: strata_model::DirectiveKind::Template,
+        line: 1,
+        text: "-- strata:template".into(),
+    });
+    let local = vec![
+        mig("1", "select 1;", false),
+        template,
+        mig("3", "select 3;", false),
+    ];
+    let up = Target::Up {
+        to: None,
+        steps: None,
+    };
+    let planned = super::plan(&local, &[], &up, &Policy::default()).unwrap();
+    match refuse_templates(&planned, &local) {
+        Err(PlanError::Template { key, before, .. }) => {
+            assert_eq!(key, "2");
+            assert!(before.contains("strata up --to 1"), "{before}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Up to the version before it, and every other verb, plan as usual.
+    let to_1 = Target::Up {
+        to: Some("1".into()),
+        steps: None,
+    };
+    let planned = super::plan(&local, &[], &to_1, &Policy::default()).unwrap();
+    assert!(refuse_templates(&planned, &local).is_ok());
+    assert!(super::plan(&local, &[], &Target::Status, &Policy::default()).is_ok());
+}

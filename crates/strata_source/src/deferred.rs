@@ -161,28 +161,19 @@ impl MigrationSet {
     }
 
     /// Reads every deferred script (before placeholders are rendered, or for verbs that look
-    /// at all texts). A blank down script becomes no down script, as [`crate::load_dir`]
-    /// reads it.
+    /// at all texts).
     pub fn load_all(&mut self) -> Result<(), SourceError> {
         let wanted: Vec<(usize, Part)> = (0..self.migrations.len())
             .flat_map(|i| [(i, Part::Up), (i, Part::Down)])
             .collect();
-        self.load(&wanted, false)
+        self.load_scripts(&wanted)
     }
 
     /// Reads the given deferred scripts (others are left alone), for a plan that runs them.
     /// An up script must still have the checksum planning used, or the file changed during
-    /// the run; a down script that turns out blank is refused, as the planner refuses to
-    /// revert a migration without one.
+    /// the run. A blank down script (only comments, `-- no-op`) is a revert that does nothing
+    /// but remove the history row, as golang-migrate runs one.
     pub fn load_scripts(&mut self, wanted: &[(usize, Part)]) -> Result<(), SourceError> {
-        self.load(wanted, true)
-    }
-
-    fn load(
-        &mut self,
-        wanted: &[(usize, Part)],
-        blank_down_fails: bool,
-    ) -> Result<(), SourceError> {
         let mut problems = Vec::new();
         for &(index, part) in wanted {
             let Some(m) = self.migrations.get_mut(index) else {
@@ -232,20 +223,6 @@ impl MigrationSet {
             }
             let directives = directives_of(&file, 0..file.text().len(), &rel, &mut problems);
             let script = Script::whole(file, directives);
-            if part == Part::Down && script.is_blank() && !blank_down_fails {
-                m.down = None;
-                continue;
-            }
-            if script.is_blank() {
-                problems.push(Problem::new(
-                    &rel,
-                    match part {
-                        Part::Up => "the up migration is empty (only whitespace or comments); write its SQL or delete the file",
-                        Part::Down => "the down migration is empty (only whitespace or comments), so this migration cannot be reverted; write its down SQL",
-                    },
-                ));
-                continue;
-            }
             match part {
                 Part::Up => m.up = script,
                 Part::Down => m.down = Some(script),
@@ -481,15 +458,15 @@ mod tests {
     }
 
     #[test]
-    fn blank_down_fails_a_revert_but_reads_as_none_otherwise() {
+    fn a_blank_down_is_a_no_op_revert() {
         let (_tmp, dir, cache) = setup();
         fs::write(dir.join("1_a.down.sql"), "-- nothing\n").unwrap();
         let mut set = load(&dir, &cache);
-        let err = set.load_scripts(&[(0, Part::Down)]).unwrap_err();
-        assert!(err.problems[0].message.contains("down migration is empty"));
+        set.load_scripts(&[(0, Part::Down)]).unwrap();
+        assert!(set.migrations[0].down.as_ref().unwrap().is_blank());
         let mut set = load(&dir, &cache);
         set.load_all().unwrap();
-        assert!(set.migrations[0].down.is_none(), "as load_dir reads it");
+        assert!(set.migrations[0].down.as_ref().unwrap().is_blank());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use cache::{CacheWrites, FileCache, FileKey, RACY_MARGIN};
 pub use deferred::{load_dir_cached, load_dir_cached_writing_later, Part};
 pub use layouts::{layout_for, Layout, LayoutKind};
 pub use listing::{Deferred, Entry, Listing};
-pub use new_file::{new_migration_files, NewFile, Timestamp};
+pub use new_file::{new_migration_files, NewFile, Timestamp, UP_TEMPLATE};
 pub use placeholders::{render_placeholders, validate_value, Syntax};
 pub use snapshot::{hint as snapshot_hint, SnapshotHint};
 
@@ -47,6 +47,9 @@ pub struct MigrationSet {
     /// Files that are not migrations (READMEs, `.gitkeep`, Go files of goose projects), listed
     /// so that nothing is skipped silently.
     pub ignored: Vec<PathBuf>,
+    /// What the source tool accepts but deserves a look (a down without its up, a file named
+    /// like a migration without a version), each naming its files; `status` shows them.
+    pub warnings: Vec<Problem>,
     /// The parsed `sqitch.plan` of a sqitch project (change `i` is migration version `i + 1`).
     pub sqitch: Option<sqitch::SqitchPlan>,
 }
@@ -160,11 +163,18 @@ pub fn load_listing(
             problems,
         });
     }
+    let mut ignored = loaded.ignored;
+    ignored.sort_unstable();
     Ok(MigrationSet {
         dir: listing.dir().to_owned(),
         detection,
         migrations,
-        ignored: loaded.ignored,
+        ignored,
+        warnings: {
+            let mut warnings = loaded.warnings;
+            warnings.sort_by(|a, b| a.paths.cmp(&b.paths));
+            warnings
+        },
         sqitch: loaded.sqitch,
     })
 }

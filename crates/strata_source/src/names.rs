@@ -22,7 +22,14 @@ pub(crate) fn split_version_name(stem: &str) -> Option<(Version, String)> {
         && digits(11, 6)
         && !bytes.get(17).is_some_and(u8::is_ascii_digit)
     {
-        17
+        // diesel's `print-schema`-era names carry a `-0000` suffix after the timestamp
+        // (`2025-09-19-132648-0000_name`), and diesel records it in the version
+        // (`202509191326480000`): it is part of the version, not of the name.
+        if sep(17) && digits(18, 4) && !bytes.get(22).is_some_and(u8::is_ascii_digit) {
+            22
+        } else {
+            17
+        }
     } else {
         bytes.iter().take_while(|b| b.is_ascii_digit()).count()
     };
@@ -63,6 +70,10 @@ mod tests {
         assert_eq!(
             s("2025-11-14-000001_create"),
             Some(("2025-11-14-000001".into(), "create".into()))
+        );
+        assert_eq!(
+            s("2025-09-19-132648-0000_create_users"),
+            Some(("2025-09-19-132648-0000".into(), "create_users".into()))
         );
         assert_eq!(s("00001"), Some(("00001".into(), "".into())));
         assert_eq!(s("init"), None);

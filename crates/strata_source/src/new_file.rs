@@ -63,6 +63,19 @@ pub fn sanitize_name(name: &str) -> String {
     out.trim_end_matches('_').to_owned()
 }
 
+/// The up script `strata new` writes: a marker `up` refuses to apply until it is deleted, so a
+/// migration created and forgotten is never recorded as applied with nothing in it.
+pub const UP_TEMPLATE: &str =
+    "-- strata:template\n-- Write the forward migration here, then delete the line above.\n";
+
+/// Whole files as earlier strata releases wrote them from `strata new`, before the marker:
+/// a blank up script whose file is exactly one of these is a template too.
+pub(crate) const LEGACY_TEMPLATES: &[&str] = &[
+    "-- Write the forward migration here.\n",
+    "-- migrate:up\n\n-- migrate:down\n\n",
+    "-- +goose Up\n\n-- +goose Down\n\n",
+];
+
 /// The files for a new migration called `name` in `set`.
 pub fn new_migration_files(
     set: &MigrationSet,
@@ -121,7 +134,7 @@ pub fn new_migration_files(
             return Err(format!("the next version {version} would not sort after the last one ({last}); check the system clock"));
         }
     }
-    let up_hint = "-- Write the forward migration here.\n";
+    let up_hint = UP_TEMPLATE;
     let down_hint = "-- Write the statements that undo the up migration here.\n";
     let stem = format!("{version}_{name}");
     let files = match layout {
@@ -151,11 +164,11 @@ pub fn new_migration_files(
         }],
         LayoutKind::Dbmate => vec![NewFile {
             rel: format!("{stem}.sql").into(),
-            content: "-- migrate:up\n\n-- migrate:down\n\n".into(),
+            content: format!("-- migrate:up\n{UP_TEMPLATE}\n-- migrate:down\n\n"),
         }],
         LayoutKind::Goose => vec![NewFile {
             rel: format!("{stem}.sql").into(),
-            content: "-- +goose Up\n\n-- +goose Down\n\n".into(),
+            content: format!("-- +goose Up\n{UP_TEMPLATE}\n-- +goose Down\n\n"),
         }],
         LayoutKind::Sqitch => Vec::new(),
         LayoutKind::Diesel => vec![

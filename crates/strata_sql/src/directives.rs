@@ -11,6 +11,7 @@ const KNOWN: &[(&str, bool)] = &[
     ("no-transaction", false),
     ("allow", false),
     ("squashed-baseline", false),
+    ("template", false),
     ("lock-timeout", true),
     ("statement-timeout", true),
 ];
@@ -87,6 +88,7 @@ pub fn parse_directives(text: &str, first_line: usize) -> Result<Vec<Directive>,
         let kind = match (name, takes_value, value) {
             ("no-transaction", _, None) => DirectiveKind::NoTransaction,
             ("squashed-baseline", _, None) => DirectiveKind::SquashedBaseline,
+            ("template", _, None) => DirectiveKind::Template,
             (_, true, Some(v)) => {
                 let ms = parse_duration_ms(v).map_err(|m| error(format!("directive `-- strata:{name}` at line {line_no}: {m}"), None))?;
                 if name == "lock-timeout" {

@@ -130,11 +130,12 @@ fn plan_adoption(
         if !row.applied {
             continue;
         }
-        let bytes = m.up.file.text().as_bytes();
+        // Only a verifying adoption reads the text: `status` and `up` compare versions on sets
+        // whose scripts may not have been read (the file cache vouched for them).
         let checksum_ok = match (tool, &row.checksum) {
             _ if !verify_sums => true,
             (Tool::Flyway, Some(sum)) => {
-                let local_sum = adopt::flyway_checksum(bytes).to_string();
+                let local_sum = adopt::flyway_checksum(m.up.file.text().as_bytes()).to_string();
                 if *sum != local_sum {
                     problems.push(format!(
                         "Migration checksum mismatch for migration version {v}\n    -> Applied to database : {sum}\n    -> Resolved locally    : {local_sum}\n    the file changed since Flyway applied it; restore it (or accept the change after adopting with `strata accept`)"

@@ -34,12 +34,11 @@ impl Layout for Diesel {
             match (top_level_dir, entry.name.as_str()) {
                 (Some(dir), "up.sql") => dirs.entry(dir).or_default().0 = Some(entry),
                 (Some(dir), "down.sql") => dirs.entry(dir).or_default().1 = Some(entry),
-                (None, name) if name.ends_with(".sql") && entry.parent.is_some() => loaded
-                    .problems
-                    .push(super::nested(LayoutKind::Diesel, &entry.rel)),
-                (_, name) if name.ends_with(".sql") => loaded
-                    .problems
-                    .push(unclaimed(LayoutKind::Diesel, &entry.rel)),
+                // diesel reads `up.sql`/`down.sql` one directory deep and nothing else: a
+                // top-level `schema.sql` or a script deeper down is not a migration.
+                (None, _) if entry.parent.is_none() => {
+                    super::not_a_migration(LayoutKind::Diesel, entry, &mut loaded)
+                }
                 _ => loaded.ignored.push(entry.rel.clone()),
             }
         }
@@ -64,10 +63,7 @@ impl Layout for Diesel {
                 version: Some(version),
                 name,
             };
-            if let Some(m) = versioned(id, up, down, checksum, &up_entry.rel, &mut loaded.problems)
-            {
-                loaded.migrations.push(m);
-            }
+            loaded.migrations.push(versioned(id, up, down, checksum));
         }
         loaded
     }

@@ -2,9 +2,7 @@
 //! `R__<description>.sql` repeatables. Flyway spells `1.1` as `1_1` too; both are the same
 //! version here, as in Flyway.
 
-use super::{
-    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
-};
+use super::{common_checks, directives_of, source_file, versioned, Layout, LayoutKind, Loaded};
 use crate::listing::{Entry, Listing};
 use crate::Problem;
 use std::collections::BTreeMap;
@@ -93,14 +91,8 @@ impl Layout for Flyway {
                         &mut loaded.problems,
                     );
                     let checksum = file.checksum().clone();
+                    // Empty, it is a no-op that is recorded, as Flyway records it.
                     let up = Script::whole(file, directives);
-                    if up.is_blank() {
-                        loaded.problems.push(Problem::new(
-                            &entry.rel,
-                            "the repeatable migration is empty; write its SQL or delete the file",
-                        ));
-                        continue;
-                    }
                     loaded.migrations.push(Migration {
                         id: MigrationId {
                             version: None,
@@ -113,9 +105,7 @@ impl Layout for Flyway {
                         checksum,
                     });
                 }
-                None => loaded
-                    .problems
-                    .push(unclaimed(LayoutKind::Flyway, &entry.rel)),
+                None => super::not_a_migration(LayoutKind::Flyway, entry, &mut loaded),
             }
         }
         for (entry, version, desc) in versioned_entries {
@@ -140,9 +130,7 @@ impl Layout for Flyway {
                 version: Some(version),
                 name: desc.to_owned(),
             };
-            if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
-                loaded.migrations.push(m);
-            }
+            loaded.migrations.push(versioned(id, up, down, checksum));
         }
         for (entry, version) in undos.values() {
             loaded.problems.push(Problem::new(

@@ -98,6 +98,9 @@ pub struct Loaded {
     pub migrations: Vec<Migration>,
     /// Problems, each naming its files.
     pub problems: Vec<Problem>,
+    /// Things the source tool accepts that deserve a look (a down without its up, a file that
+    /// looks meant as a migration but is not one), each naming its files.
+    pub warnings: Vec<Problem>,
     /// Non-migration files.
     pub ignored: Vec<PathBuf>,
     /// The parsed `sqitch.plan` (sqitch layout only).
@@ -165,10 +168,18 @@ pub(crate) fn detect_from(evidence: impl Fn(LayoutKind) -> usize, sql_files: usi
             };
         }
         if n > 0 {
+            // Counted in migrations, not files: a set of 124 pairs has 248 files, all of them
+            // following the convention.
             return Detection {
                 layout: kind,
                 reason: format!(
-                    "{n} of {sql_files} .sql file(s) follow the {kind} convention: {}",
+                    "{n} {} named the {kind} way: {}",
+                    // Flyway's evidence counts its undo scripts too.
+                    if kind == LayoutKind::Flyway {
+                        "script(s)"
+                    } else {
+                        "migration(s)"
+                    },
                     kind.pattern()
                 ),
             };
@@ -221,30 +232,37 @@ pub(crate) fn directives_of(
     }
 }
 
-/// Builds a versioned migration, checking that the up script is not empty.
+/// Builds a versioned migration. An up script that is empty or holds only comments is a no-op
+/// that is applied and recorded, as golang-migrate and sqlx record one; a down script of that
+/// kind is a no-op revert. A blank up script that is exactly what an earlier `strata new` wrote
+/// is marked as a template, which `up` refuses to apply (see [`strata_model::DirectiveKind::Template`]).
 pub(crate) fn versioned(
     id: MigrationId,
-    up: Script,
+    mut up: Script,
     down: Option<Script>,
     checksum: Checksum,
-    rel: &std::path::Path,
-    problems: &mut Vec<Problem>,
-) -> Option<Migration> {
-    if up.is_blank() {
-        problems.push(Problem::new(
-            rel,
-            "the up migration is empty (only whitespace or comments); write its SQL or delete the file",
-        ));
-        return None;
+) -> Migration {
+    if up.is_blank()
+        && crate::new_file::LEGACY_TEMPLATES.contains(&up.file.text())
+        && !up
+            .directives
+            .iter()
+            .any(|d| d.kind == strata_model::DirectiveKind::Template)
+    {
+        up.directives.push(Directive {
+            kind: strata_model::DirectiveKind::Template,
+            line: 1,
+            text: up.file.text().lines().next().unwrap_or_default().to_owned(),
+        });
     }
-    Some(Migration {
+    Migration {
         id,
         kind: MigrationKind::Versioned,
         up,
-        down: down.filter(|d| !d.is_blank()),
+        down,
         verify: None,
         checksum,
-    })
+    }
 }
 
 /// The message for a `.sql` file that no layout can read.
@@ -258,24 +276,59 @@ pub(crate) fn unclaimed(kind: LayoutKind, rel: &std::path::Path) -> Problem {
     )
 }
 
-/// The message for a `.sql` file below the top level of a layout that reads only the top level.
-pub(crate) fn nested(kind: LayoutKind, rel: &std::path::Path) -> Problem {
-    Problem::new(
-        rel,
-        format!(
-            "this .sql file is in a sub-directory, and the {kind} layout reads migrations only from the top level of the set's directory; move it up, or configure that sub-directory as a set of its own"
-        ),
-    )
+/// Sorts an entry below the top level of a layout that reads only the top level: listed as
+/// ignored, as golang-migrate, goose and dbmate ignore sub-directories (a `seeds/` folder, a
+/// project's helper scripts).
+pub(crate) fn not_a_top_level_migration(entry: &Entry, loaded: &mut Loaded) {
+    loaded.ignored.push(entry.rel.clone());
 }
 
-/// Sorts a non-migration entry: `.sql` files below the top level are problems, anything else is
-/// listed as ignored.
-pub(crate) fn not_a_top_level_migration(kind: LayoutKind, entry: &Entry, loaded: &mut Loaded) {
-    if entry.name.ends_with(".sql") {
-        loaded.problems.push(nested(kind, &entry.rel));
-    } else {
-        loaded.ignored.push(entry.rel.clone());
+/// True when `name` begins the way a migration file of `kind` does: a version (`001_`,
+/// `20250101_`), or for Flyway `V`/`U` and a version, or `R__`. A file that begins so but is
+/// not a migration is a typo worth an error; any other file is not a migration at all.
+pub(crate) fn starts_like_a_migration(kind: LayoutKind, name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match kind {
+        LayoutKind::Flyway => match bytes {
+            [b'V' | b'U' | b'v' | b'u', next, ..] => next.is_ascii_digit() || *next == b'_',
+            [b'R' | b'r', b'_', ..] => true,
+            _ => false,
+        },
+        _ => bytes.first().is_some_and(u8::is_ascii_digit),
     }
+}
+
+/// True for `.sql`, and for an extension one typing slip away from it (`.sq`, `.sqll`,
+/// `.sl`): a file named like a migration with such an extension was meant to be one.
+pub(crate) fn sql_like_extension(name: &str) -> bool {
+    // An editor's backup (`001_init.sql~`) is no migration a tool would run.
+    let Some((_, ext)) = name.rsplit_once('.').filter(|_| !name.ends_with('~')) else {
+        return false;
+    };
+    let ext = ext.to_ascii_lowercase();
+    ext == "sql" || strata_model::edit_distance_at_most_one(&ext, "sql")
+}
+
+/// Sorts a top-level file that the layout does not read as a migration: named like one of its
+/// migrations (a version first, an SQL-like extension), it is an error naming the typo; named
+/// with one of the layout's own markers (`init.up.sql`) but no version, it is ignored, as the
+/// source tool ignores it, with a warning; anything else (`seed.sql`, `schema.sql`,
+/// `README.md`) is listed as ignored.
+pub(crate) fn not_a_migration(kind: LayoutKind, entry: &Entry, loaded: &mut Loaded) {
+    if starts_like_a_migration(kind, &entry.name) && sql_like_extension(&entry.name) {
+        loaded.problems.push(unclaimed(kind, &entry.rel));
+        return;
+    }
+    let marked = entry.name.ends_with(".up.sql") || entry.name.ends_with(".down.sql");
+    if marked && kind != LayoutKind::Flyway {
+        loaded.warnings.push(Problem::new(
+            &entry.rel,
+            format!(
+                "named like a {kind} migration but without a version, so it is not one and does not run (as the {kind} tool ignores it); give it a version prefix if it should run"
+            ),
+        ));
+    }
+    loaded.ignored.push(entry.rel.clone());
 }
 
 /// Reports files with undecodable names and classifies non-SQL files as ignored.

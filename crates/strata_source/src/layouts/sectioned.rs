@@ -2,9 +2,7 @@
 //! (`-- +goose Up` / `-- +goose Down`). Both scripts live in one file, so each is a byte range
 //! of it and positions map back to the file's real lines.
 
-use super::{
-    common_checks, directives_of, source_file, unclaimed, versioned, Layout, LayoutKind, Loaded,
-};
+use super::{common_checks, directives_of, source_file, versioned, Layout, LayoutKind, Loaded};
 use crate::listing::Listing;
 use crate::names::split_version_name;
 use crate::Problem;
@@ -146,13 +144,29 @@ fn load_sectioned(
     let mut loaded = Loaded::default();
     common_checks(listing, &mut loaded);
     for entry in listing.entries() {
-        if entry.parent.is_some() || !entry.name.ends_with(".sql") {
-            super::not_a_top_level_migration(kind, entry, &mut loaded);
+        if entry.parent.is_some() {
+            super::not_a_top_level_migration(entry, &mut loaded);
+            continue;
+        }
+        if !entry.name.ends_with(".sql") {
+            super::not_a_migration(kind, entry, &mut loaded);
             continue;
         }
         let stem = entry.name.trim_end_matches(".sql");
         let Some((version, name)) = split_version_name(stem) else {
-            loaded.problems.push(unclaimed(kind, &entry.rel));
+            // Without a version the tool does not read it, whatever it holds; with the
+            // tool's own marker in it, it was probably meant to run.
+            let marked = !super::starts_like_a_migration(kind, &entry.name)
+                && std::str::from_utf8(&entry.bytes).is_ok_and(|t| t.contains(up_text));
+            if marked {
+                loaded.warnings.push(Problem::new(
+                    &entry.rel,
+                    format!("holds a `{up_text}` section but its name has no version, so it is not a migration and does not run (as {kind} ignores it); give it a version prefix if it should run"),
+                ));
+                loaded.ignored.push(entry.rel.clone());
+            } else {
+                super::not_a_migration(kind, entry, &mut loaded);
+            }
             continue;
         };
         let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
@@ -213,9 +227,7 @@ fn load_sectioned(
             version: Some(version),
             name,
         };
-        if let Some(m) = versioned(id, up, down, checksum, &entry.rel, &mut loaded.problems) {
-            loaded.migrations.push(m);
-        }
+        loaded.migrations.push(versioned(id, up, down, checksum));
     }
     loaded
 }

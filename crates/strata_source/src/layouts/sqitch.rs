@@ -125,33 +125,27 @@ impl Layout for Sqitch {
                 ),
                 name: stem,
             };
-            if let Some(mut m) =
-                versioned(id, up, down, checksum, &deploy.rel, &mut loaded.problems)
-            {
-                m.verify = verify;
-                loaded.migrations.push(m);
-            }
+            let mut m = versioned(id, up, down, checksum);
+            m.verify = verify;
+            loaded.migrations.push(m);
         }
         for entry in listing.entries() {
             let rel = rel_key(&entry.rel);
             if claimed.contains(&rel) {
                 continue;
             }
+            // sqitch runs only the scripts its plan names; everything else in the project
+            // (query and test scripts, docs, other directories) is not read.
             let in_script_dir = ["deploy/", "revert/", "verify/"]
                 .iter()
                 .any(|d| rel.starts_with(d));
-            if entry.name.ends_with(".sql") {
-                loaded.problems.push(Problem::new(
+            if in_script_dir && entry.name.ends_with(".sql") {
+                loaded.warnings.push(Problem::new(
                     &entry.rel,
-                    if in_script_dir {
-                        format!("this script belongs to no change of {PLAN_FILE}; add the change to the plan (`sqitch add`), or delete the file")
-                    } else {
-                        "this .sql file is outside deploy/, revert/ and verify/, where a sqitch project keeps its scripts; move it there and add its change to sqitch.plan, or move it out of the set's directory".to_owned()
-                    },
+                    format!("this script belongs to no change of {PLAN_FILE}, so neither sqitch nor strata runs it; add its change to the plan (`sqitch add`) or delete it"),
                 ));
-            } else {
-                loaded.ignored.push(PathBuf::from(&entry.rel));
             }
+            loaded.ignored.push(PathBuf::from(&entry.rel));
         }
         loaded.sqitch = Some(plan);
         loaded

@@ -1,0 +1,176 @@
+//! Discovery as tolerant as the source tool: what golang-migrate, goose, dbmate or sqitch
+//! accept, strata runs the same way end to end (helper scripts beside the migrations, downs
+//! paired by version, empty ups and downs), and what it refuses it refuses for the one
+//! migration concerned (a `strata new` template) with every other verb still working.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn helper_scripts_and_sub_directories_are_listed_not_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_users.up.sql", "CREATE TABLE users (id int);\n");
+    write(&dir, "001_users.down.sql", "DROP TABLE users;\n");
+    write(&dir, "seed.sql", "INSERT INTO users VALUES (1);\n");
+    write(&dir, "check_after_006.sql", "SELECT count(*) FROM users;\n");
+    write(&dir, "seeds/dev.sql", "INSERT INTO users VALUES (2);\n");
+    write(&dir, "seeds/test.sql", "INSERT INTO users VALUES (3);\n");
+    let db = TestDatabase::new("disc_helpers");
+    let status = strata(tmp.path(), &db, &["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains("not migrations (ignored): check_after_006.sql, seed.sql, seeds/ (2 files)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("1 migration(s) named the updown way"),
+        "{}",
+        status.stdout
+    );
+    strata(tmp.path(), &db, &["up"]).ok();
+    assert_eq!(db.psql("SELECT count(*) FROM users").unwrap().trim(), "0");
+    let doc = strata(tmp.path(), &db, &["--json", "status"]).ok().json();
+    assert_eq!(doc["sets"][0]["ignored_files"].as_array().unwrap().len(), 4);
+    // A typo in a migration's own name is still an error.
+    write(&dir, "002-add.up.sq", "SELECT 1;\n");
+    let run = strata(tmp.path(), &db, &["status"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("002-add.up.sq: cannot parse"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn golang_migrate_downs_pair_by_version_and_empty_scripts_are_no_ops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "30_add_x.up.sql", "CREATE TABLE x (id int);\n");
+    write(&dir, "30_drop_x.down.sql", "DROP TABLE x;\n");
+    // Empty up, comment-only down: both no-ops, recorded as golang-migrate records them.
+    write(&dir, "31_placeholder.up.sql", "-- nothing to do here\n");
+    write(&dir, "31_placeholder.down.sql", "-- no-op\n");
+    // A down whose version has no up: an empty up plus this down, with a warning.
+    write(&dir, "32_drop_y.down.sql", "SELECT 1;\n");
+    let db = TestDatabase::new("disc_pairs");
+    let status = strata(tmp.path(), &db, &["status"]).ok();
+    assert!(
+        status.stdout.contains(
+            "warning: 32_drop_y.down.sql: this down migration has no up migration for version 32"
+        ),
+        "{}",
+        status.stdout
+    );
+    let run = strata(tmp.path(), &db, &["up"]).ok();
+    assert!(run.stdout.contains("3 step(s)"), "{}", run.stdout);
+    assert_eq!(
+        db.psql("SELECT string_agg(key, ',' ORDER BY key) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "30,31,32"
+    );
+    strata(tmp.path(), &db, &["down", "--all"]).ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('x') IS NULL").unwrap().trim(),
+        "t",
+        "30's down, paired by version, ran"
+    );
+}
+
+#[test]
+fn a_strata_new_template_blocks_only_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_users.up.sql", "CREATE TABLE users (id int);\n");
+    write(&dir, "001_users.down.sql", "DROP TABLE users;\n");
+    let db = TestDatabase::new("disc_template");
+    strata(tmp.path(), &db, &["new", "add email"]).ok();
+    let written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("000002") || n.starts_with("002"))
+        .collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    // status, lint and new still work with the template present.
+    strata(tmp.path(), &db, &["status"]).ok();
+    let lint = strata(tmp.path(), &db, &["lint"]);
+    assert!(lint.code == 0 || lint.code == 1, "{}", lint.stderr);
+    let run = strata(tmp.path(), &db, &["up"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("still the template `strata new` wrote")
+            && run.stderr.contains("strata up --to 001"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('strata.migrations') IS NULL")
+            .unwrap()
+            .trim(),
+        "t",
+        "nothing was applied"
+    );
+    strata(tmp.path(), &db, &["up", "--to", "001"]).ok();
+    // Written, with the marker line deleted, it applies.
+    let up = written.iter().find(|n| n.contains(".up.")).unwrap();
+    std::fs::write(dir.join(up), "ALTER TABLE users ADD COLUMN email text;\n").unwrap();
+    strata(tmp.path(), &db, &["up"]).ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+}
+
+#[test]
+fn sqitch_projects_ignore_their_other_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("db");
+    copy_dir(
+        &repo_root().join("fixtures/layouts/sqitch/ok/flipr"),
+        &project,
+    );
+    write(&project, "queries/report.sql", "SELECT 1;\n");
+    write(&project, "queries/top.sql", "SELECT 2;\n");
+    write(&project, "test/smoke.sql", "SELECT 3;\n");
+    write(
+        &project,
+        "deploy/orphan.sql",
+        "CREATE TABLE orphan (id int);\n",
+    );
+    let db = TestDatabase::new("disc_sqitch");
+    let status = strata(tmp.path(), &db, &["--dir", "db", "status"]).ok();
+    assert!(
+        status.stdout.contains("queries/ (2 files)") && status.stdout.contains("test/ (1 file)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("warning: deploy/orphan.sql: this script belongs to no change"),
+        "{}",
+        status.stdout
+    );
+    strata(tmp.path(), &db, &["--dir", "db", "up"]).ok();
+    assert_eq!(
+        db.psql("SELECT to_regclass('orphan') IS NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+}
