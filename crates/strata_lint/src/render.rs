@@ -43,6 +43,9 @@ pub fn render_text(report: &Report, color: bool) -> String {
         if let Some(rows) = &rows {
             footers.push(Tone::Note.title(rows));
         }
+        for note in &f.notes {
+            footers.push(Tone::Note.title(note));
+        }
         footers.push(Tone::Help.title(&f.help));
         footers.push(Tone::Note.title(&docs));
         let (text, span) = snippet_window(f);
@@ -226,11 +229,13 @@ fn artifact_location(path: &std::path::Path) -> Value {
 
 /// The rules table of `docs/rules/README.md`, generated from the registry.
 pub fn rules_index_markdown() -> String {
-    let mut out = String::from("| rule | category | default | flags |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| rule | category | default | an error stops `up` | flags |\n|---|---|---|---|---|\n",
+    );
     for r in RULES {
         let _ = writeln!(
             out,
-            "| [{}]({}.md) | {} | {} | {} |",
+            "| [{}]({}.md) | {} | {} | {} | {} |",
             r.name,
             r.name,
             r.category.as_str(),
@@ -238,6 +243,7 @@ pub fn rules_index_markdown() -> String {
                 Level::Off => "off (opt-in)",
                 other => other.as_str(),
             },
+            r.gate.as_str(),
             r.summary.replace('|', "\\|")
         );
     }
