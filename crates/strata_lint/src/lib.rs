@@ -22,7 +22,9 @@ mod suppress;
 pub use ast::ColType;
 pub use engine::{lint, lint_run};
 pub use gate::{apply_gate, may_block, GatePolicy, Gated, TableName};
-pub use render::{render_github, render_json, render_sarif, render_text, rules_index_markdown};
+pub use render::{
+    render_github, render_json, render_sarif, render_text, render_text_capped, rules_index_markdown,
+};
 pub use rules::{find_rule, RULES};
 pub use state::{Catalog, CatalogIndex, CatalogTable};
 
@@ -370,12 +372,13 @@ impl Report {
     }
 
     /// Orders findings so that the ones that hurt most come first: errors before warnings,
-    /// then by the affected table's estimated rows (largest first; unknown sizes last), then
-    /// by position.
+    /// then by the affected table's size in bytes, then its estimated rows (largest first;
+    /// unknown sizes last), then by position.
     pub fn rank_by_impact(&mut self) {
         self.findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
+                .then_with(|| b.table_bytes.cmp(&a.table_bytes))
                 .then_with(|| {
                     let rows = |f: &Finding| f.table_rows.unwrap_or(-1.0);
                     rows(b).total_cmp(&rows(a))

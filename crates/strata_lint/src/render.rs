@@ -19,13 +19,19 @@ fn tone(severity: Severity) -> Tone {
 /// Terminal diagnostics: each finding with its source line underlined, a `help:` line and the
 /// rule's page, then a one-line summary. `color` adds ANSI colours.
 pub fn render_text(report: &Report, color: bool) -> String {
+    render_text_capped(report, color, usize::MAX, "")
+}
+
+/// [`render_text`] showing at most `cap` findings, then a line saying how many more there are
+/// followed by `more` (where to see them all); the summary still counts every finding.
+pub fn render_text_capped(report: &Report, color: bool, cap: usize, more: &str) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
         Renderer::plain()
     };
     let mut out = String::new();
-    for f in &report.findings {
+    for f in report.findings.iter().take(cap) {
         let origin = f.file.display().to_string();
         let title = format!("{} [{}]", f.message, f.rule);
         let rows = f.table_rows.map(|rows| {
@@ -60,6 +66,13 @@ pub fn render_text(report: &Report, color: bool) -> String {
             )
             .footers(footers);
         let _ = writeln!(out, "{}\n", renderer.render(message));
+    }
+    if report.findings.len() > cap {
+        let _ = writeln!(
+            out,
+            "... and {} more; {more}\n",
+            report.findings.len() - cap
+        );
     }
     let _ = writeln!(out, "{}", summary_line(report));
     out
