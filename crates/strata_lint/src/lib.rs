@@ -36,13 +36,13 @@ use std::sync::Arc;
 use strata_model::{Script, SourceFile};
 
 /// How bad a finding is. `strata lint` exits 1 when any finding is an error, and `strata up`
-/// refuses to run migrations with errors.
+/// refuses to run migrations with errors that are risks where they run (see [`Gate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth a look; never blocks.
     Warning,
-    /// Blocks `strata up` and fails `strata lint`.
+    /// Fails `strata lint`; stops `strata up` as the rule's [`Gate`] says.
     Error,
 }
 
