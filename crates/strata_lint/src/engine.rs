@@ -21,11 +21,10 @@ pub fn lint(units: &[Unit<'_>], options: &Options) -> Report {
 /// table one set creates is new for the sets after it; it starts from the first part's
 /// [`Options::catalog`].
 pub fn lint_run(parts: &[(&[Unit<'_>], &Options)]) -> Vec<Report> {
-    let catalog = parts
-        .first()
-        .map(|(_, o)| o.catalog.clone())
-        .unwrap_or_default();
-    let mut state = SchemaState::with_catalog(&catalog);
+    let mut state = match parts.first() {
+        Some((_, options)) => SchemaState::with_catalog(&options.catalog),
+        None => SchemaState::default(),
+    };
     let mut index = 0;
     let mut reports = Vec::with_capacity(parts.len());
     for (units, options) in parts {

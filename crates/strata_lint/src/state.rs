@@ -254,8 +254,9 @@ pub struct SchemaState {
     script_statement_timeout: Option<bool>,
     /// Names the database does not have (from the [`Catalog`]).
     absent: HashSet<RelName>,
-    /// Tables dropped by the set (as written and as resolved) and not created again.
-    dropped_tables: HashSet<RelName>,
+    /// Tables dropped by the set and not created again: the schemas (as written and as
+    /// resolved) under each name, so a lookup by name stays cheap on a long history.
+    dropped_tables: HashMap<String, Vec<Option<String>>>,
     /// Indexes dropped by the set and not created again.
     dropped_indexes: HashSet<String>,
     /// The current migration set `search_path`: an unqualified name may now mean another
@@ -345,7 +346,7 @@ impl SchemaState {
     }
 
     fn insert_table(&mut self, key: RelName, table: Table) {
-        self.dropped_tables.retain(|d| d.name != key.name);
+        self.dropped_tables.remove(&key.name);
         let schemas = self.by_name.entry(key.name.clone()).or_default();
         if !schemas.contains(&key.schema) {
             schemas.push(key.schema.clone());
@@ -429,7 +430,11 @@ impl SchemaState {
     }
 
     fn was_dropped(&self, rel: &RelName) -> bool {
-        self.dropped_tables.iter().any(|d| same_table(d, rel))
+        self.dropped_tables.get(&rel.name).is_some_and(|schemas| {
+            schemas
+                .iter()
+                .any(|s| rel.schema.is_none() || s.is_none() || *s == rel.schema)
+        })
     }
 
     /// True when the table is known to be partitioned (`PARTITION BY`).
@@ -609,11 +614,16 @@ impl SchemaState {
                     };
                     match kind {
                         ObjectType::ObjectTable => {
-                            for key in self.candidates(&name) {
-                                self.remove_table(&key);
-                                self.dropped_tables.insert(key);
+                            let keys = self.candidates(&name);
+                            for key in &keys {
+                                self.remove_table(key);
                             }
-                            self.dropped_tables.insert(name);
+                            let schemas = self.dropped_tables.entry(name.name).or_default();
+                            for schema in keys.into_iter().map(|k| k.schema).chain([name.schema]) {
+                                if !schemas.contains(&schema) {
+                                    schemas.push(schema);
+                                }
+                            }
                         }
                         ObjectType::ObjectIndex => {
                             self.indexes.remove(&name.name);
