@@ -66,17 +66,7 @@ fn load(
             strata_source::load_dir(&spec.dir, spec.layout)
         };
         let rendered = set.and_then(|mut set| {
-            // Flyway replaces `${...}` by default; other layouts only when values are given.
-            let syntax = strata_source::Syntax {
-                dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway
-                    || !spec.placeholders.is_empty(),
-                go_template: !spec.placeholders.is_empty(),
-            };
-            if syntax.dollar_brace || syntax.go_template {
-                // Rendering rewrites every script's text, so every script is read.
-                set.load_all()?;
-                strata_source::render_placeholders(&mut set, &spec.placeholders, syntax)?;
-            }
+            render_placeholders(&mut set, &spec.placeholders)?;
             Ok(set)
         });
         match rendered {
@@ -93,6 +83,25 @@ fn load(
         anyhow::bail!("{}", errors.join("\n"));
     }
     Ok((loaded, writes))
+}
+
+/// Renders a loaded set's placeholders as every verb sees them: Flyway's `${...}` always (Flyway
+/// does by default), both syntaxes when values are given, nothing otherwise.
+pub fn render_placeholders(
+    set: &mut MigrationSet,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<(), strata_source::SourceError> {
+    let syntax = strata_source::Syntax {
+        dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway
+            || !values.is_empty(),
+        go_template: !values.is_empty(),
+    };
+    if syntax.dollar_brace || syntax.go_template {
+        // Rendering rewrites every script's text, so every script is read.
+        set.load_all()?;
+        strata_source::render_placeholders(set, values, syntax)?;
+    }
+    Ok(())
 }
 
 /// The project's file cache directory, `None` when `STRATA_NO_FILE_CACHE` turns it off.

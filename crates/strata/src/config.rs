@@ -51,9 +51,39 @@ pub struct LintConfig {
     pub target_version: Option<u32>,
     /// Whether `up` lints pending migrations first and refuses on errors (default true).
     pub on_up: Option<bool>,
+    /// Tables smaller than this do not stop `up` for a lock or a rewrite (default `10MB`):
+    /// `"500kB"`, `"1GB"`, or a number of bytes.
+    pub gate_min_table_size: Option<ByteSize>,
     /// Per-rule levels: `rule-name = "off" | "warning" | "error"`.
     #[serde(default)]
     pub rules: std::collections::BTreeMap<String, String>,
+}
+
+/// A size in strata.toml: a number of bytes, or text with a unit (`"10MB"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ByteSize {
+    /// A number of bytes.
+    Bytes(u64),
+    /// `"10MB"`, `"500kB"`, `"1GB"`, `"4096"`.
+    Text(String),
+}
+
+/// The gate's default size threshold: a table under 10 MB is read or indexed in well under
+/// a second on any server, so locking it holds nobody up noticeably.
+pub const DEFAULT_GATE_MIN_TABLE_BYTES: u64 = 10 << 20;
+
+impl LintConfig {
+    /// `gate_min_table_size` in bytes (the default when unset).
+    pub fn gate_min_table_bytes(&self) -> Result<u64> {
+        match &self.gate_min_table_size {
+            None => Ok(DEFAULT_GATE_MIN_TABLE_BYTES),
+            Some(ByteSize::Bytes(n)) => Ok(*n),
+            Some(ByteSize::Text(text)) => strata_model::parse_byte_size(text)
+                .map_err(anyhow::Error::msg)
+                .context("[lint] gate_min_table_size in strata.toml"),
+        }
+    }
 }
 
 /// One `[[set]]`.
@@ -154,6 +184,10 @@ pub struct Settings {
     /// `up --ignore-foreign`: apply even when another history (another tool's table, or
     /// another strata set) already records some of the pending migrations.
     pub ignore_foreign: bool,
+    /// `[lint] gate_min_table_size` in bytes.
+    pub gate_min_table_bytes: u64,
+    /// Placeholder values for a directory no `[[set]]` describes: the file's, then `--var`.
+    pub placeholders: std::collections::BTreeMap<String, String>,
 }
 
 /// Parses `5s`, `500ms`, `2min`, `1h`, `0` into milliseconds.
@@ -403,6 +437,8 @@ pub fn resolve_sets(
             .unwrap_or("500ms"),
     )?);
     Ok(Settings {
+        gate_min_table_bytes: file.lint.gate_min_table_bytes()?,
+        placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
         lint: file.lint.clone(),
         lock_retries,
         retry_delay,
@@ -531,6 +567,29 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), 0);
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn gate_min_table_size_takes_units_or_bytes() {
+        let parse = |text: &str| -> Result<u64> {
+            let file: FileConfig = toml::from_str(text)?;
+            file.lint.gate_min_table_bytes()
+        };
+        assert_eq!(parse("").unwrap(), 10 << 20);
+        assert_eq!(
+            parse("[lint]\ngate_min_table_size = \"500kB\"\n").unwrap(),
+            500 << 10
+        );
+        assert_eq!(
+            parse("[lint]\ngate_min_table_size = \"1GB\"\n").unwrap(),
+            1 << 30
+        );
+        assert_eq!(parse("[lint]\ngate_min_table_size = 4096\n").unwrap(), 4096);
+        let bad = parse("[lint]\ngate_min_table_size = \"10 parsecs\"\n").unwrap_err();
+        assert!(
+            format!("{bad:#}").contains("gate_min_table_size"),
+            "{bad:#}"
+        );
     }
 
     #[test]

@@ -219,6 +219,12 @@ fn since_reports_only_migrations_added_after_the_ref() {
 #[test]
 fn up_refuses_unsafe_pending_migrations_and_changes_nothing() {
     let tmp = project(&[("001_orders.up.sql", CREATE)]);
+    // 20,000 rows are about 1 MB: large for this threshold.
+    write(
+        tmp.path(),
+        "strata.toml",
+        "[lint]\ngate_min_table_size = \"64kB\"\n",
+    );
     let db = TestDatabase::new("lint_gate");
     strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
     db.psql(
@@ -308,6 +314,12 @@ fn the_gate_knows_existing_tables_from_the_catalog() {
         ("001_t.up.sql", "create table t (id bigint primary key, name varchar(20), note text);\nalter table t add constraint t_note_nn check (note is not null) not valid;\n"),
         ("002_validate.up.sql", "alter table t validate constraint t_note_nn;\n"),
     ]);
+    // Every existing table counts as large: what is tested is what the catalog proves safe.
+    write(
+        tmp.path(),
+        "strata.toml",
+        "[lint]\ngate_min_table_size = 0\n",
+    );
     let db = TestDatabase::new("lint_catalog");
     strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
     write(
@@ -342,4 +354,237 @@ fn the_gate_knows_existing_tables_from_the_catalog() {
     );
     assert_eq!(json.code, 1);
     assert_eq!(json.json()["refused"], "lint");
+}
+
+/// 70 bytes: PostgreSQL truncates it with a NOTICE.
+const LONG_INDEX: &str = "order_line_items_by_customer_and_product_and_created_at_descending_idx";
+
+/// On a fresh database nothing can be held up: `DROP INDEX IF EXISTS` of an index that is not
+/// there does nothing, a long name is only truncated, an index on a table an earlier migration
+/// of the same run creates locks nobody. A second run indexing that (still small) table is
+/// not refused either; each says what it let through.
+#[test]
+fn up_is_not_refused_for_what_is_safe_where_it_runs() {
+    let tmp = project(&[
+        (
+            "001_items.up.sql",
+            "create table order_line_items (id bigint generated always as identity primary key, customer_id bigint, product_id bigint, created_at timestamptz);\n",
+        ),
+        (
+            "002_indexes.up.sql",
+            &format!("drop index if exists missing_idx;\ncreate index {LONG_INDEX} on order_line_items (customer_id, product_id, created_at desc);\n"),
+        ),
+    ]);
+    let db = TestDatabase::new("gate_fresh");
+    let first = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(
+        first.stderr.contains(&format!(
+            "warning: identifier `{LONG_INDEX}` is 70 bytes; PostgreSQL silently truncates it"
+        )) && first.stderr.contains("[identifier-too-long]"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        !first.stderr.contains("missing_idx") && !first.stderr.contains("require-concurrent-index"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first
+            .stderr
+            .contains("strata: the warnings above do not stop `up` here"),
+        "{}",
+        first.stderr
+    );
+    // `strata lint` keeps its own levels: the long name is an error there.
+    assert_eq!(
+        strata_raw(tmp.path(), &["--dir", "migrations", "lint"]).code,
+        1
+    );
+
+    write(
+        &tmp.path().join("migrations"),
+        "003_by_product.up.sql",
+        "create index order_line_items_product on order_line_items (product_id);\n",
+    );
+    let second = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(
+        second
+            .stderr
+            .contains("warning: CREATE INDEX `order_line_items_product` on existing table")
+            && second.stderr.contains(
+                "`order_line_items` is 0 bytes on the target database, below [lint] gate_min_table_size (10 MB)"
+            ),
+        "{}",
+        second.stderr
+    );
+    let applied = db
+        .psql("select count(*) from pg_indexes where tablename = 'order_line_items'")
+        .unwrap();
+    assert_eq!(applied.trim(), "3", "the pkey and both indexes");
+}
+
+/// A lock on a table that existed before the run and is over the threshold (filled without
+/// ANALYZE: its row estimate says nothing) stops `up`, which prints the findings, capped, and
+/// how to override; a higher threshold lets the same migration through with a warning.
+#[test]
+fn up_refuses_an_index_build_on_a_large_table_and_says_how_to_override() {
+    let tmp = project(&[(
+        "001_events.up.sql",
+        "create table events (id bigint primary key, kind text, at timestamptz);\n",
+    )]);
+    write(
+        tmp.path(),
+        "strata.toml",
+        "[lint]\ngate_min_table_size = \"64kB\"\n",
+    );
+    let db = TestDatabase::new("gate_large");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    db.psql(
+        "insert into events select g, 'kind ' || (g % 7), now() from generate_series(1, 5000) g;",
+    )
+    .unwrap();
+    let indexes: String = (1..=12)
+        .map(|i| format!("create index events_kind_{i} on events (kind, id);\n"))
+        .collect();
+    write(
+        &tmp.path().join("migrations"),
+        "002_indexes.up.sql",
+        &indexes,
+    );
+    let before = snapshot(&db);
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(before, snapshot(&db), "a refused run changed the database");
+    assert_eq!(
+        run.stderr
+            .matches("[require-concurrent-index-creation]")
+            .count(),
+        10,
+        "{}",
+        run.stderr
+    );
+    for expected in [
+        "error: CREATE INDEX `events_kind_1` on existing table `events` blocks all writes",
+        "([lint] gate_min_table_size is 64 kB)",
+        "... and 2 more; `strata lint --pending` lists them all",
+        "lint: 12 errors, 0 warnings",
+        "-- strata:allow require-concurrent-index-creation <reason>",
+        "strata up --no-lint",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+    }
+    let json = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "--json", "up", "--dry-run"],
+    );
+    assert_eq!(json.code, 1);
+    let doc = json.json();
+    assert_eq!(doc["refused"], "lint");
+    assert!(
+        doc["lint"]["findings"][0]["table_bytes"].as_u64().unwrap() >= 64 << 10,
+        "{doc}"
+    );
+    write(
+        tmp.path(),
+        "strata.toml",
+        "[lint]\ngate_min_table_size = \"1GB\"\n",
+    );
+    let dry = strata(tmp.path(), &db, &["--dir", "migrations", "up", "--dry-run"]).ok();
+    assert!(
+        dry.stderr.contains("warning: CREATE INDEX")
+            && dry
+                .stderr
+                .contains("below [lint] gate_min_table_size (1 GB)"),
+        "{}",
+        dry.stderr
+    );
+    write(
+        tmp.path(),
+        "strata.toml",
+        "[lint]\ngate_min_table_size = \"ten megabytes\"\n",
+    );
+    let bad = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("gate_min_table_size"), "{}", bad.stderr);
+}
+
+/// A style rule never stops `up` at its default level, but a level set explicitly in
+/// strata.toml is the user's decision: an explicit "error" blocks.
+#[test]
+fn an_explicit_error_level_is_honoured_by_the_gate() {
+    let tmp = project(&[(
+        "001_notes.up.sql",
+        "create table notes (id bigint primary key, title varchar(80));\n",
+    )]);
+    write(
+        tmp.path(),
+        "strata.toml",
+        "[lint.rules]\nprefer-text-field = \"error\"\n",
+    );
+    let db = TestDatabase::new("gate_explicit");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: column `notes.title` is varchar(80)")
+            && run.stderr.contains("[prefer-text-field]")
+            && run
+                .stderr
+                .contains("-- strata:allow prefer-text-field <reason>"),
+        "{}",
+        run.stderr
+    );
+    write(tmp.path(), "strata.toml", "");
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(!run.stderr.contains("prefer-text-field"), "{}", run.stderr);
+}
+
+/// `strata lint PATH --var k=v` reads the SQL `strata --dir DIR lint --var k=v` reads; without
+/// the value, the syntax error at the placeholder says which `--var` is missing.
+#[test]
+fn lint_paths_render_placeholders_like_dir() {
+    let tmp = project(&[(
+        "001_tenant.up.sql",
+        "create schema ${tenant};\ncreate table ${tenant}.audit (id bigint primary key, at timestamp);\n",
+    )]);
+    let by_dir = strata_raw(
+        tmp.path(),
+        &["--dir", "migrations", "lint", "--var", "tenant=acme"],
+    );
+    let by_path = strata_raw(tmp.path(), &["lint", "migrations", "--var", "tenant=acme"]);
+    let by_file = strata_raw(
+        tmp.path(),
+        &[
+            "lint",
+            "migrations/001_tenant.up.sql",
+            "--var",
+            "tenant=acme",
+        ],
+    );
+    assert_eq!(by_dir.code, 0, "{}\n{}", by_dir.stdout, by_dir.stderr);
+    assert!(
+        by_dir
+            .stdout
+            .contains("column `acme.audit.at` is timestamp"),
+        "{}",
+        by_dir.stdout
+    );
+    assert_eq!(
+        (by_path.code, &by_path.stdout),
+        (by_dir.code, &by_dir.stdout)
+    );
+    assert_eq!(
+        (by_file.code, &by_file.stdout),
+        (by_dir.code, &by_dir.stdout)
+    );
+    let unrendered = strata_raw(tmp.path(), &["lint", "migrations"]);
+    assert_eq!(unrendered.code, 1, "{}", unrendered.stdout);
+    assert!(
+        unrendered.stdout.contains("[syntax-error]")
+            && unrendered.stdout.contains("pass `--var tenant=value`"),
+        "{}",
+        unrendered.stdout
+    );
 }

@@ -11,17 +11,36 @@ use strata_sql::{analyze, decide_transaction_mode, unclosed_transaction, Transac
 /// Lints `units` in order. Units with `report == false` only feed the schema state (their
 /// rules do not run), so linting the pending tail of a long history stays cheap.
 pub fn lint(units: &[Unit<'_>], options: &Options) -> Report {
-    let mut state = SchemaState::with_catalog(&options.catalog);
-    let mut report = Report::default();
-    for (index, unit) in units.iter().enumerate() {
-        state.begin_unit(index);
-        let statements = lint_unit(unit, options, &mut state, &mut report.findings);
-        if unit.report {
-            report.scripts += 1;
-            report.statements += statements;
+    lint_run(&[(units, options)])
+        .pop()
+        .expect("one report per part")
+}
+
+/// Lints the parts of one run in the order it applies them (several sets, each with its own
+/// options), one report per part. The schema state flows from one part into the next, so a
+/// table one set creates is new for the sets after it; it starts from the first part's
+/// [`Options::catalog`].
+pub fn lint_run(parts: &[(&[Unit<'_>], &Options)]) -> Vec<Report> {
+    let mut state = match parts.first() {
+        Some((_, options)) => SchemaState::with_catalog(&options.catalog),
+        None => SchemaState::default(),
+    };
+    let mut index = 0;
+    let mut reports = Vec::with_capacity(parts.len());
+    for (units, options) in parts {
+        let mut report = Report::default();
+        for unit in *units {
+            state.begin_unit(index);
+            index += 1;
+            let statements = lint_unit(unit, options, &mut state, &mut report.findings);
+            if unit.report {
+                report.scripts += 1;
+                report.statements += statements;
+            }
         }
+        reports.push(report);
     }
-    report
+    reports
 }
 
 /// Splits and classifies a script. After a syntax error the scanner splits it and each
@@ -264,6 +283,7 @@ fn lint_unit(
             message,
             help,
             table: None,
+            index: None,
         });
     }
     raws.sort_by_key(|r| r.at);
@@ -314,6 +334,14 @@ fn is_harmless_outside_transaction(node: &N) -> bool {
 fn syntax_error(sql: &str, range: std::ops::Range<usize>, message: &str, index: usize) -> Raw {
     let text = &sql[range.clone()];
     let at = range.start + error_offset(text, message);
+    let help = match unrendered_placeholder(sql, text, message) {
+        Some(name) => format!(
+            "this file has a placeholder that was not rendered; pass `--var {name}=value` (or set `{name}` under [placeholders] in strata.toml) so strata reads the SQL that will run"
+        ),
+        None => {
+            "fix the SQL; no other rule ran on this statement, and strata will not run it".into()
+        }
+    };
     Raw {
         rule: find_rule("syntax-error").expect("syntax-error is registered"),
         severity: crate::Severity::Error,
@@ -321,9 +349,37 @@ fn syntax_error(sql: &str, range: std::ops::Range<usize>, message: &str, index: 
         at,
         end: None,
         message: format!("syntax error in statement {}: {message}", index + 1),
-        help: "fix the SQL; no other rule ran on this statement, and strata will not run it".into(),
+        help,
         table: None,
+        index: None,
     }
+}
+
+/// The name of a placeholder left in the statement (`${name}`, `{{ index .Options "name" }}`,
+/// `{{ .name }}`) when the parser stopped at one of its characters: the file is a template
+/// whose values were not given, not broken SQL.
+fn unrendered_placeholder(sql: &str, statement: &str, message: &str) -> Option<String> {
+    if !(message.contains("\"{\"") || message.contains("\"$\"")) {
+        return None;
+    }
+    let name = |text: &str| -> Option<String> {
+        if let Some(start) = text.find("${") {
+            let rest = &text[start + 2..];
+            let name = rest[..rest.find('}')?].trim();
+            return (!name.is_empty()).then(|| name.to_owned());
+        }
+        let start = text.find("{{")?;
+        let rest = &text[start + 2..];
+        let inner = rest[..rest.find("}}")?].trim();
+        let name = inner
+            .strip_prefix("index .Options")
+            .map(|n| n.trim().trim_matches('"'))
+            .or_else(|| inner.strip_prefix('.'))
+            .unwrap_or(inner)
+            .trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    };
+    name(statement).or_else(|| name(sql))
 }
 
 fn finding(unit: &Unit<'_>, statements: &[std::ops::Range<usize>], raw: Raw) -> Finding {
@@ -359,6 +415,9 @@ fn finding(unit: &Unit<'_>, statements: &[std::ops::Range<usize>], raw: Raw) -> 
         table: raw.table.as_ref().map(|t| t.display.clone()),
         table_name: raw.table.map(|t| t.name),
         table_rows: None,
+        table_bytes: None,
+        index_name: raw.index,
+        notes: Vec::new(),
         span: start_file..end_file,
         source: script.file.clone(),
     }

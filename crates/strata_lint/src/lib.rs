@@ -13,16 +13,20 @@
 
 mod ast;
 mod engine;
+mod gate;
 mod render;
 mod rules;
 mod state;
 mod suppress;
 
 pub use ast::ColType;
-pub use engine::lint;
-pub use render::{render_github, render_json, render_sarif, render_text, rules_index_markdown};
+pub use engine::{lint, lint_run};
+pub use gate::{apply_gate, may_block, GatePolicy, Gated, TableName};
+pub use render::{
+    render_github, render_json, render_sarif, render_text, render_text_capped, rules_index_markdown,
+};
 pub use rules::{find_rule, RULES};
-pub use state::{Catalog, CatalogTable};
+pub use state::{Catalog, CatalogIndex, CatalogTable};
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,13 +36,13 @@ use std::sync::Arc;
 use strata_model::{Script, SourceFile};
 
 /// How bad a finding is. `strata lint` exits 1 when any finding is an error, and `strata up`
-/// refuses to run migrations with errors.
+/// refuses to run migrations with errors that are risks where they run (see [`Gate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth a look; never blocks.
     Warning,
-    /// Blocks `strata up` and fails `strata lint`.
+    /// Fails `strata lint`; stops `strata up` as the rule's [`Gate`] says.
     Error,
 }
 
@@ -117,6 +121,40 @@ impl Category {
     }
 }
 
+/// What a rule's errors mean to the lint gate in front of `strata up`, which refuses to apply
+/// migrations only for risks that are real where they run (`strata lint` itself reports every
+/// finding at its level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gate {
+    /// A lock, rewrite or validation scan on an existing table: how long it holds production up
+    /// depends on the table's size. An error blocks `up` only on a table that existed before
+    /// the run and is at least the gate's size threshold; below it, it is shown as a warning
+    /// stating the table's size.
+    TableSize,
+    /// Data loss, or damage that does not depend on size: an error blocks `up`.
+    Always,
+    /// Naming, types and style, and statements the server refuses by itself (nothing is lost
+    /// when it does): an error blocks `up` only when the configuration sets the rule's level
+    /// explicitly; otherwise `up` shows it as a warning.
+    Advisory,
+    /// Input the executor refuses before running anything, with the server's own message
+    /// (syntax errors, a `BEGIN` never committed): the gate leaves it to the executor.
+    Executor,
+}
+
+impl Gate {
+    /// How the rules index describes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::TableSize => "on large tables",
+            Gate::Always => "yes",
+            Gate::Advisory => "only if set to error",
+            Gate::Executor => "yes (the executor refuses it)",
+        }
+    }
+}
+
 /// One lint rule: its identity, defaults and documentation, and the check that implements it.
 pub struct Rule {
     /// Kebab-case name used in suppressions, configuration and output.
@@ -125,6 +163,8 @@ pub struct Rule {
     pub category: Category,
     /// Level when the configuration says nothing; [`Level::Off`] marks an opt-in rule.
     pub default: Level,
+    /// What its errors mean to the gate in front of `strata up`.
+    pub gate: Gate,
     /// One line saying what is flagged.
     pub summary: &'static str,
     /// The rule's documentation page (`docs/rules/<name>.md`), embedded in the binary so
@@ -221,6 +261,13 @@ impl Options {
     pub fn level(&self, rule: &Rule) -> Level {
         self.levels.get(rule.name).copied().unwrap_or(rule.default)
     }
+
+    /// The level the configuration sets for a rule, when it sets one (the rule's default
+    /// otherwise applies): an explicit level is the user's decision, which the gate of
+    /// `strata up` honours over its own defaults.
+    pub fn explicit_level(&self, rule: &Rule) -> Option<Level> {
+        self.levels.get(rule.name).copied()
+    }
 }
 
 /// One script to lint, in the order the runner would apply it.
@@ -274,6 +321,17 @@ pub struct Finding {
     /// The planner's row estimate for [`Finding::table`] on the target database, filled in by
     /// callers that have a connection.
     pub table_rows: Option<f64>,
+    /// The size of [`Finding::table`] on the target database (`pg_relation_size`, summed over
+    /// the partitions of a partitioned table), filled in by callers that have a connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_bytes: Option<u64>,
+    /// The index a statement drops or rebuilds, as written (schema when written, name), when
+    /// its table is not known yet: callers with a connection look it up.
+    #[serde(skip)]
+    pub index_name: Option<(Option<String>, String)>,
+    /// More context, one line each (the table's size and what the gate of `up` made of it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Byte range of the flagged code in the file's text.
     #[serde(skip)]
     pub span: Range<usize>,
@@ -314,12 +372,13 @@ impl Report {
     }
 
     /// Orders findings so that the ones that hurt most come first: errors before warnings,
-    /// then by the affected table's estimated rows (largest first; unknown sizes last), then
-    /// by position.
+    /// then by the affected table's size in bytes, then its estimated rows (largest first;
+    /// unknown sizes last), then by position.
     pub fn rank_by_impact(&mut self) {
         self.findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
+                .then_with(|| b.table_bytes.cmp(&a.table_bytes))
                 .then_with(|| {
                     let rows = |f: &Finding| f.table_rows.unwrap_or(-1.0);
                     rows(b).total_cmp(&rows(a))
@@ -336,6 +395,19 @@ impl Report {
             .findings
             .iter()
             .filter_map(|f| f.table_name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Indexes named by findings whose table is not known yet, for looking up whether they
+    /// exist and on which table.
+    pub fn indexes(&self) -> Vec<(Option<String>, String)> {
+        let mut names: Vec<_> = self
+            .findings
+            .iter()
+            .filter_map(|f| f.index_name.clone())
             .collect();
         names.sort();
         names.dedup();

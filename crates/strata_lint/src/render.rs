@@ -19,13 +19,19 @@ fn tone(severity: Severity) -> Tone {
 /// Terminal diagnostics: each finding with its source line underlined, a `help:` line and the
 /// rule's page, then a one-line summary. `color` adds ANSI colours.
 pub fn render_text(report: &Report, color: bool) -> String {
+    render_text_capped(report, color, usize::MAX, "")
+}
+
+/// [`render_text`] showing at most `cap` findings, then a line saying how many more there are
+/// followed by `more` (where to see them all); the summary still counts every finding.
+pub fn render_text_capped(report: &Report, color: bool, cap: usize, more: &str) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
         Renderer::plain()
     };
     let mut out = String::new();
-    for f in &report.findings {
+    for f in report.findings.iter().take(cap) {
         let origin = f.file.display().to_string();
         let title = format!("{} [{}]", f.message, f.rule);
         let rows = f.table_rows.map(|rows| {
@@ -43,6 +49,9 @@ pub fn render_text(report: &Report, color: bool) -> String {
         if let Some(rows) = &rows {
             footers.push(Tone::Note.title(rows));
         }
+        for note in &f.notes {
+            footers.push(Tone::Note.title(note));
+        }
         footers.push(Tone::Help.title(&f.help));
         footers.push(Tone::Note.title(&docs));
         let (text, span) = snippet_window(f);
@@ -57,6 +66,13 @@ pub fn render_text(report: &Report, color: bool) -> String {
             )
             .footers(footers);
         let _ = writeln!(out, "{}\n", renderer.render(message));
+    }
+    if report.findings.len() > cap {
+        let _ = writeln!(
+            out,
+            "... and {} more; {more}\n",
+            report.findings.len() - cap
+        );
     }
     let _ = writeln!(out, "{}", summary_line(report));
     out
@@ -226,11 +242,13 @@ fn artifact_location(path: &std::path::Path) -> Value {
 
 /// The rules table of `docs/rules/README.md`, generated from the registry.
 pub fn rules_index_markdown() -> String {
-    let mut out = String::from("| rule | category | default | flags |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| rule | category | default | an error stops `up` | flags |\n|---|---|---|---|---|\n",
+    );
     for r in RULES {
         let _ = writeln!(
             out,
-            "| [{}]({}.md) | {} | {} | {} |",
+            "| [{}]({}.md) | {} | {} | {} | {} |",
             r.name,
             r.name,
             r.category.as_str(),
@@ -238,6 +256,7 @@ pub fn rules_index_markdown() -> String {
                 Level::Off => "off (opt-in)",
                 other => other.as_str(),
             },
+            r.gate.as_str(),
             r.summary.replace('|', "\\|")
         );
     }

@@ -9,6 +9,12 @@
 //! it with the [`Catalog`] of the tables involved, so an `up` that lints only its pending
 //! migrations still knows the existing tables' columns and constraints.
 //!
+//! A caller with a connection also says which of the names it looked up the database does not
+//! have, so `DROP INDEX IF EXISTS` of an index that is not there is known to be a no-op, and
+//! which table an existing index belongs to. Within a migration the state follows what the
+//! statements do to the data as far as it matters: a table emptied by `DELETE` or `TRUNCATE`
+//! earlier in the same transaction has no rows for a new `NOT NULL` column to fail on.
+//!
 //! Tables are keyed by schema and name. A name written without a schema matches the table of
 //! that name created without one, else any table of that name; it counts as new only when
 //! every such table is new.
@@ -60,6 +66,38 @@ impl std::fmt::Display for RelName {
 pub struct Catalog {
     /// The tables.
     pub tables: Vec<CatalogTable>,
+    /// Existing indexes, with their tables.
+    pub indexes: Vec<CatalogIndex>,
+    /// Relations (tables or indexes) the caller looked up and the database does not have, as
+    /// the migrations write them (schema when written, name).
+    pub absent: Vec<(Option<String>, String)>,
+}
+
+/// One existing index.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CatalogIndex {
+    /// The index's name as the migrations write it (schema when written, name).
+    pub name: (Option<String>, String),
+    /// Its table's schema.
+    pub table_schema: String,
+    /// Its table's name.
+    pub table: String,
+}
+
+impl CatalogIndex {
+    /// An index (named as the migrations write it) of a table.
+    pub fn new(
+        name: (Option<String>, String),
+        table_schema: impl Into<String>,
+        table: impl Into<String>,
+    ) -> CatalogIndex {
+        CatalogIndex {
+            name,
+            table_schema: table_schema.into(),
+            table: table.into(),
+        }
+    }
 }
 
 /// One existing table.
@@ -214,6 +252,19 @@ pub struct SchemaState {
     script_lock_timeout: Option<bool>,
     /// The script's own `SET statement_timeout`, likewise.
     script_statement_timeout: Option<bool>,
+    /// Names the database does not have (from the [`Catalog`]).
+    absent: HashSet<RelName>,
+    /// Tables dropped by the set and not created again: the schemas (as written and as
+    /// resolved) under each name, so a lookup by name stays cheap on a long history.
+    dropped_tables: HashMap<String, Vec<Option<String>>>,
+    /// Indexes dropped by the set and not created again.
+    dropped_indexes: HashSet<String>,
+    /// The current migration set `search_path`: an unqualified name may now mean another
+    /// table than the one the caller looked up.
+    search_path_set: bool,
+    /// Tables emptied by `DELETE` (without `WHERE`) or `TRUNCATE` in the current migration,
+    /// with the transaction that emptied them; a later write into one removes it.
+    emptied: Vec<(RelName, usize)>,
 }
 
 /// Facts about the statement being applied to the state.
@@ -251,6 +302,26 @@ impl SchemaState {
             }
             state.insert_table(key, table);
         }
+        for i in &catalog.indexes {
+            state.indexes.insert(
+                i.name.1.clone(),
+                Index {
+                    origin: Origin::EXISTING,
+                    table: Some(RelName {
+                        schema: Some(i.table_schema.clone()),
+                        name: i.table.clone(),
+                    }),
+                },
+            );
+        }
+        state.absent = catalog
+            .absent
+            .iter()
+            .map(|(schema, name)| RelName {
+                schema: schema.clone(),
+                name: name.clone(),
+            })
+            .collect();
         state
     }
 
@@ -260,6 +331,8 @@ impl SchemaState {
         self.enum_values.clear();
         self.script_lock_timeout = None;
         self.script_statement_timeout = None;
+        self.search_path_set = false;
+        self.emptied.clear();
     }
 
     fn is_new(&self, origin: Origin) -> bool {
@@ -273,6 +346,7 @@ impl SchemaState {
     }
 
     fn insert_table(&mut self, key: RelName, table: Table) {
+        self.dropped_tables.remove(&key.name);
         let schemas = self.by_name.entry(key.name.clone()).or_default();
         if !schemas.contains(&key.schema) {
             schemas.push(key.schema.clone());
@@ -334,14 +408,33 @@ impl SchemaState {
         self.tables.get_mut(&key).expect("just resolved")
     }
 
-    /// True when the table was created in this migration or in a pending earlier one (every
-    /// table the name may mean, for an unqualified name).
+    /// True when the name means no table that predates the migrations being applied: the
+    /// table was created in this migration or in a pending earlier one (every table the name
+    /// may mean, for an unqualified name), or the set dropped it, or the database does not
+    /// have it. Nothing that was there before can be locked or rewritten through it.
     pub fn table_is_new(&self, rel: &RelName) -> bool {
         let candidates = self.candidates(rel);
-        !candidates.is_empty()
-            && candidates
+        if candidates.is_empty() {
+            return self.known_absent(rel) || self.was_dropped(rel);
+        }
+        candidates
+            .iter()
+            .all(|k| self.tables.get(k).is_some_and(|t| self.is_new(t.origin)))
+    }
+
+    /// True when the caller looked the name up and the database does not have it, and the
+    /// name still means what it meant then (an unqualified name after the migration set its
+    /// own `search_path` may not).
+    fn known_absent(&self, rel: &RelName) -> bool {
+        (rel.schema.is_some() || !self.search_path_set) && self.absent.contains(rel)
+    }
+
+    fn was_dropped(&self, rel: &RelName) -> bool {
+        self.dropped_tables.get(&rel.name).is_some_and(|schemas| {
+            schemas
                 .iter()
-                .all(|k| self.tables.get(k).is_some_and(|t| self.is_new(t.origin)))
+                .any(|s| rel.schema.is_none() || s.is_none() || *s == rel.schema)
+        })
     }
 
     /// True when the table is known to be partitioned (`PARTITION BY`).
@@ -350,11 +443,28 @@ impl SchemaState {
     }
 
     /// True when the index was created in this migration or in a pending earlier one, or is
-    /// on a table that was.
-    pub fn index_is_new(&self, name: &str) -> bool {
-        self.indexes.get(name).is_some_and(|i| {
-            self.is_new(i.origin) || i.table.as_ref().is_some_and(|t| self.table_is_new(t))
-        })
+    /// on a table that was, or the set dropped it, or the database does not have it: dropping
+    /// or rebuilding it holds up nothing that was there before.
+    pub fn index_is_new(&self, rel: &RelName) -> bool {
+        match self.indexes.get(&rel.name) {
+            Some(i) => {
+                self.is_new(i.origin) || i.table.as_ref().is_some_and(|t| self.table_is_new(t))
+            }
+            None => self.known_absent(rel) || self.dropped_indexes.contains(&rel.name),
+        }
+    }
+
+    /// The table of an index, when the set created the index or the catalog told.
+    pub fn index_table(&self, rel: &RelName) -> Option<&RelName> {
+        self.indexes.get(&rel.name)?.table.as_ref()
+    }
+
+    /// True when a `DELETE` without `WHERE` or a `TRUNCATE` emptied the table earlier in this
+    /// migration, in transaction `tx`, and nothing wrote into it since.
+    pub fn emptied_in(&self, rel: &RelName, tx: usize) -> bool {
+        self.emptied
+            .iter()
+            .any(|(t, in_tx)| *in_tx == tx && same_table(t, rel))
     }
 
     /// True when the schema was created in this migration or in a pending earlier one.
@@ -474,6 +584,7 @@ impl SchemaState {
                     Some(i.idxname.clone())
                 };
                 if let Some(name) = name {
+                    self.dropped_indexes.remove(&name);
                     self.indexes.insert(
                         name,
                         Index {
@@ -503,12 +614,20 @@ impl SchemaState {
                     };
                     match kind {
                         ObjectType::ObjectTable => {
-                            for key in self.candidates(&name) {
-                                self.remove_table(&key);
+                            let keys = self.candidates(&name);
+                            for key in &keys {
+                                self.remove_table(key);
+                            }
+                            let schemas = self.dropped_tables.entry(name.name).or_default();
+                            for schema in keys.into_iter().map(|k| k.schema).chain([name.schema]) {
+                                if !schemas.contains(&schema) {
+                                    schemas.push(schema);
+                                }
                             }
                         }
                         ObjectType::ObjectIndex => {
                             self.indexes.remove(&name.name);
+                            self.dropped_indexes.insert(name.name);
                         }
                         _ => {}
                     }
@@ -530,7 +649,26 @@ impl SchemaState {
             {
                 self.script_lock_timeout = None;
                 self.script_statement_timeout = None;
+                self.search_path_set = false;
             }
+            N::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("search_path") => {
+                self.search_path_set = !v.args.is_empty();
+            }
+            N::DeleteStmt(d) if s.in_tx && d.where_clause.is_none() => {
+                if let Some(rel) = &d.relation {
+                    self.emptied.push((RelName::of(rel), s.tx));
+                }
+            }
+            N::TruncateStmt(t) if s.in_tx => {
+                for r in &t.relations {
+                    if let Some(N::RangeVar(rel)) = ast::inner(r) {
+                        self.emptied.push((RelName::of(rel), s.tx));
+                    }
+                }
+            }
+            N::InsertStmt(i) => self.written(i.relation.as_ref()),
+            N::CopyStmt(c) if c.is_from => self.written(c.relation.as_ref()),
+            N::MergeStmt(m) => self.written(m.relation.as_ref()),
             N::VariableSetStmt(v)
                 if v.name.eq_ignore_ascii_case("lock_timeout")
                     || v.name.eq_ignore_ascii_case("statement_timeout") =>
@@ -549,6 +687,14 @@ impl SchemaState {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A statement wrote rows into the table: it is no longer known to be empty.
+    fn written(&mut self, rel: Option<&RangeVar>) {
+        if let Some(rel) = rel {
+            let rel = RelName::of(rel);
+            self.emptied.retain(|(t, _)| !same_table(t, &rel));
         }
     }
 
@@ -671,6 +817,12 @@ impl SchemaState {
             }
         }
     }
+}
+
+/// True when two references may mean the same table: the same name, and the same schema
+/// where both write one.
+fn same_table(a: &RelName, b: &RelName) -> bool {
+    a.name == b.name && (a.schema.is_none() || b.schema.is_none() || a.schema == b.schema)
 }
 
 /// The name PostgreSQL gives an unnamed index on plain columns (`<table>_<col>_..._idx`), so a

@@ -385,3 +385,261 @@ fn strata_statement_timeout_satisfies_the_opt_in_rule() {
     let found = rules(&run(&[(&s, false, true)], &options));
     assert!(!found.contains(&"require-statement-timeout"), "{found:?}");
 }
+
+fn gate_options(levels: &[(&str, Level)]) -> Options {
+    let mut options = Options::default();
+    for (rule, level) in levels {
+        options.set_level(rule, *level).unwrap();
+    }
+    options
+}
+
+/// A table emptied earlier in the same transaction has no row for a new NOT NULL column to
+/// fail on; emptied in another transaction, or written into since, it may have.
+#[test]
+fn a_table_emptied_in_the_same_transaction_takes_a_required_column() {
+    let options = Options::default();
+    let required = |sql: &str| {
+        let s = script("d.sql", sql);
+        rules(&run(&[(&s, false, true)], &options))
+            .into_iter()
+            .filter(|r| *r == "adding-required-field")
+            .count()
+    };
+    assert_eq!(required("alter table t add column c int not null;\n"), 1);
+    assert_eq!(
+        required("delete from t;\nalter table t add column c int not null;\n"),
+        0
+    );
+    assert_eq!(
+        required("truncate t;\nalter table public.t add column c int not null;\n"),
+        0
+    );
+    assert_eq!(
+        required("delete from t where id > 3;\nalter table t add column c int not null;\n"),
+        1,
+        "a DELETE with WHERE leaves rows"
+    );
+    assert_eq!(
+        required(
+            "delete from t;\ninsert into t values (1);\nalter table t add column c int not null;\n"
+        ),
+        1,
+        "rows written after the DELETE"
+    );
+    assert_eq!(
+        required("delete from other;\nalter table t add column c int not null;\n"),
+        1
+    );
+    assert_eq!(
+        required("begin;\ndelete from t;\ncommit;\nbegin;\nalter table t add column c int not null;\ncommit;\n"),
+        1,
+        "another transaction may have inserted in between"
+    );
+    assert_eq!(
+        required(
+            "-- strata:no-transaction\ndelete from t;\nalter table t add column c int not null;\n"
+        ),
+        1,
+        "outside a transaction the DELETE commits on its own"
+    );
+}
+
+/// `IF EXISTS` of what the database does not have (the caller looked it up) or what the set
+/// already dropped is a no-op; without that knowledge the statement is still flagged.
+#[test]
+fn if_exists_on_a_missing_object_is_a_no_op() {
+    let s = script(
+        "x.sql",
+        "drop index if exists missing_idx;\nalter table if exists gone add constraint c check (a > 0);\ndrop index if exists present_idx;\n",
+    );
+    let blind = run(&[(&s, true, true)], &Options::default());
+    assert_eq!(
+        rules(&blind),
+        [
+            "require-concurrent-index-deletion",
+            "adding-check-constraint",
+            "require-concurrent-index-deletion"
+        ]
+    );
+    assert_eq!(
+        blind.indexes(),
+        [(None, "missing_idx".into()), (None, "present_idx".into())],
+        "findings on indexes name them for the lookup"
+    );
+    let mut options = Options::default();
+    options.catalog.absent = vec![(None, "missing_idx".into()), (None, "gone".into())];
+    options.catalog.indexes = vec![strata_lint::CatalogIndex::new(
+        (None, "present_idx".into()),
+        "public",
+        "orders",
+    )];
+    let report = run(&[(&s, true, true)], &options);
+    assert_eq!(rules(&report), ["require-concurrent-index-deletion"]);
+    assert_eq!(report.findings[0].line, 3);
+    assert_eq!(
+        report.findings[0].table_name,
+        Some((Some("public".into()), "orders".into())),
+        "the catalog tells the index's table, which the gate measures"
+    );
+    let twice = script(
+        "y.sql",
+        "drop index if exists x_idx;\ndrop table if exists t;\n",
+    );
+    let first = script("w.sql", "drop index concurrently x_idx;\n");
+    let dropped = run(
+        &[(&first, true, true), (&twice, true, true)],
+        &gate_options(&[("ban-drop-table", Level::On(Severity::Error))]),
+    );
+    assert_eq!(
+        rules(&dropped),
+        ["ban-drop-table"],
+        "only x_idx was dropped before"
+    );
+    // After the migration sets its own search_path, an unqualified name may mean another
+    // table than the one looked up.
+    let moved = script(
+        "z.sql",
+        "set search_path = app;\ndrop index if exists missing_idx;\n",
+    );
+    let mut options = Options::default();
+    options.catalog.absent = vec![(None, "missing_idx".into())];
+    assert_eq!(
+        rules(&run(&[(&moved, true, true)], &options)),
+        ["require-concurrent-index-deletion"]
+    );
+}
+
+/// Tables created by any earlier pending migration of the run are new, also when another set
+/// of the same run created them.
+#[test]
+fn tables_created_earlier_in_the_run_are_new_across_sets() {
+    let create = script(
+        "a/1.sql",
+        "create table shared (id bigint primary key, v text);\n",
+    );
+    let index = script("b/1.sql", "create index shared_v on shared (v);\n");
+    fn unit(s: &Script) -> Unit<'_> {
+        Unit {
+            name: s.file.path().display().to_string(),
+            script: s,
+            pending: true,
+            report: true,
+        }
+    }
+    let (a, b) = ([unit(&create)], [unit(&index)]);
+    let options = Options::default();
+    let reports = strata_lint::lint_run(&[(&a, &options), (&b, &options)]);
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.findings.is_empty()), "{reports:?}");
+    assert_eq!((reports[0].scripts, reports[1].scripts), (1, 1));
+    let alone = strata_lint::lint_run(&[(&b, &options)]);
+    assert_eq!(rules(&alone[0]), ["require-concurrent-index-creation"]);
+}
+
+/// The gate: lock hazards block on large tables only, advisory errors become warnings unless
+/// configured explicitly, data loss always blocks, the executor's own checks are left to it.
+#[test]
+fn the_gate_weighs_findings_by_table_size_and_explicit_levels() {
+    let s = script(
+        "g.sql",
+        "create index big_a on big (a);\ncreate index small_a on small (a);\ncreate index gone_a on gone (a);\ncreate index ghost_a on ghost (a);\ncreate table t (id bigint primary key, name varchar(20));\ncreate index i_123456789_123456789_123456789_123456789_123456789_123456789_123456789 on t (id);\ndrop database prod;\nvacuum full;\n",
+    );
+    let policy = strata_lint::GatePolicy {
+        min_table_bytes: 64 << 10,
+        sizes: [
+            ((None, "big".to_owned()), Some(1 << 20)),
+            ((None, "small".to_owned()), Some(8 << 10)),
+            ((None, "gone".to_owned()), None),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let verdict = |options: &Options| {
+        let report = run(&[(&s, false, true)], options);
+        let gated = strata_lint::apply_gate(report.findings, options, &policy);
+        let names = |fs: &[strata_lint::Finding]| -> Vec<(&'static str, usize)> {
+            fs.iter().map(|f| (f.rule, f.line)).collect()
+        };
+        (names(&gated.blocking), names(&gated.passed), gated)
+    };
+    let options = Options::default();
+    let (blocking, passed, gated) = verdict(&options);
+    assert_eq!(
+        blocking,
+        [
+            ("require-concurrent-index-creation", 1),
+            ("require-concurrent-index-creation", 4),
+            ("ban-drop-database", 7),
+            ("vacuum-full-or-cluster", 8)
+        ],
+        "large, unmeasured, data loss, no table to measure"
+    );
+    assert_eq!(
+        passed,
+        [
+            ("require-concurrent-index-creation", 2),
+            ("require-concurrent-index-creation", 3),
+            ("identifier-too-long", 6)
+        ]
+    );
+    assert!(gated.passed.iter().all(|f| f.severity == Severity::Warning));
+    assert!(
+        gated.passed[0].notes[0].contains(
+            "`small` is 8 kB on the target database, below [lint] gate_min_table_size (64 kB)"
+        ),
+        "{:?}",
+        gated.passed[0].notes
+    );
+    assert_eq!(gated.passed[0].table_bytes, Some(8 << 10));
+    assert!(
+        gated.blocking[0].notes[0].contains("`big` is 1 MB"),
+        "{:?}",
+        gated.blocking[0].notes
+    );
+    assert!(strata_lint::may_block(&gated.blocking[0], &options));
+    // An explicit level wins: an explicit error blocks, an explicit warning or off never does.
+    let (blocking, passed, _) = verdict(&gate_options(&[
+        ("prefer-text-field", Level::On(Severity::Error)),
+        ("identifier-too-long", Level::On(Severity::Error)),
+        ("ban-drop-database", Level::On(Severity::Warning)),
+        ("vacuum-full-or-cluster", Level::Off),
+    ]));
+    assert_eq!(
+        blocking,
+        [
+            ("require-concurrent-index-creation", 1),
+            ("require-concurrent-index-creation", 4),
+            ("prefer-text-field", 5),
+            ("identifier-too-long", 6)
+        ]
+    );
+    assert_eq!(passed.len(), 2);
+    // Left to the executor.
+    let broken = script("s.sql", "create tabel x (id int);\n");
+    let report = run(&[(&broken, false, true)], &options);
+    assert_eq!(rules(&report), ["syntax-error"]);
+    assert!(!strata_lint::may_block(&report.findings[0], &options));
+    let gated = strata_lint::apply_gate(report.findings, &options, &policy);
+    assert!(gated.blocking.is_empty() && gated.passed.is_empty());
+}
+
+#[test]
+fn a_syntax_error_at_an_unrendered_placeholder_names_the_variable() {
+    for sql in [
+        "create schema ${tenant};\n",
+        "grant usage on schema {{ index .Options \"tenant\" }} to app;\n",
+    ] {
+        let s = script("p.sql", sql);
+        let report = run(&[(&s, false, true)], &Options::default());
+        assert_eq!(rules(&report), ["syntax-error"], "{sql}");
+        assert!(
+            report.findings[0].help.contains("--var tenant=value"),
+            "{sql}: {}",
+            report.findings[0].help
+        );
+    }
+    let s = script("q.sql", "create tabel x (id int);\n");
+    let report = run(&[(&s, false, true)], &Options::default());
+    assert!(!report.findings[0].help.contains("--var"));
+}

@@ -273,6 +273,74 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
+/// Parses a size as PostgreSQL's settings write them (`10MB`, `500kB`, `1GB`, `64 kB`) or a
+/// plain byte count into bytes. Units are powers of 1024, as in PostgreSQL, and are accepted in
+/// any case, since nobody means millibits.
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a size; write it like `10MB`, `500kB`, `1GB` or a number of bytes")
+    })?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        "tb" | "t" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "unknown size unit `{}` in `{s}`; use kB, MB, GB or TB (or a number of bytes)",
+                unit.trim()
+            ))
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large a size"))
+}
+
+/// A byte count for people, in the units PostgreSQL's `pg_size_pretty` uses (`48 kB`,
+/// `1.5 MB`): one decimal below 10 of a unit, whole numbers above.
+pub fn format_byte_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 && value.fract() >= 0.05 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{} {}", value.round(), UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn byte_sizes() {
+    assert_eq!(parse_byte_size("10MB"), Ok(10 << 20));
+    assert_eq!(parse_byte_size("500kB"), Ok(500 << 10));
+    assert_eq!(parse_byte_size("1GB"), Ok(1 << 30));
+    assert_eq!(parse_byte_size(" 64 kb "), Ok(64 << 10));
+    assert_eq!(parse_byte_size("4096"), Ok(4096));
+    assert_eq!(parse_byte_size("0"), Ok(0));
+    assert!(parse_byte_size("10 parsecs")
+        .unwrap_err()
+        .contains("unknown size unit"));
+    assert!(parse_byte_size("MB").is_err());
+    assert!(parse_byte_size("99999999999TB").is_err());
+    assert_eq!(format_byte_size(512), "512 bytes");
+    assert_eq!(format_byte_size(48 << 10), "48 kB");
+    assert_eq!(format_byte_size(1536 << 10), "1.5 MB");
+    assert_eq!(format_byte_size(10 << 20), "10 MB");
+    assert_eq!(format_byte_size(3 << 30), "3 GB");
+}
+
 /// The candidate closest to `name` by edit distance, when it is close enough to be a likely
 /// typo (at most 3 edits): the "did you mean" of every unknown-name error.
 pub fn closest_name<'a>(

@@ -1,8 +1,13 @@
 //! What the linter asks a live database besides its version ([`crate::exec::server_version`]):
 //! the facts about existing tables that decide whether a statement is safe (column types,
-//! proven non-null columns, partitioning), and the planner's row estimates, so a risky
-//! statement on a table with millions of rows is listed before the same statement on an empty
-//! one.
+//! proven non-null columns, partitioning), which of the relations the migrations name exist
+//! (and an index's table), the tables' sizes, which decide whether the gate of `up` stops for a
+//! lock or a rewrite, and the planner's row estimates, so a risky statement on a table with
+//! millions of rows is listed before the same statement on an empty one.
+//!
+//! Sizes come from `pg_relation_size`, which is exact and needs no `ANALYZE`: `reltuples` is -1
+//! on a table never analysed (PostgreSQL 14+) and 0 before, so a freshly filled table would
+//! look empty.
 
 use std::collections::HashMap;
 use tokio_postgres::Client;
@@ -43,6 +48,67 @@ pub async fn table_row_estimates(
         let estimate: f64 = row.get(1);
         if let Some(name) = usize::try_from(ord - 1).ok().and_then(|i| names.get(i)) {
             out.insert(name.clone(), estimate);
+        }
+    }
+    Ok(out)
+}
+
+/// A relation a migration names, as the database has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    /// `pg_class.relkind`: `r` table, `p` partitioned table, `i` index, ...
+    pub kind: String,
+    /// The table: the relation itself, or the table of an index (schema, name).
+    pub table: (String, String),
+    /// The table's size in bytes (`pg_relation_size` of its main fork; for a partitioned table,
+    /// the sum over its partitions, which is what an index build or a scan reads).
+    pub table_bytes: u64,
+}
+
+/// The named relations (tables, indexes, ...) that exist, one query; a name left out of the
+/// answer is one the database does not have (as `search_path` resolves it now).
+pub async fn relations(
+    client: &Client,
+    names: &[TableName],
+) -> Result<HashMap<TableName, Relation>, tokio_postgres::Error> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            "with recursive rel as ( \
+               select t.ord, c.relkind::text as kind, coalesce(x.indrelid, c.oid) as table_oid \
+               from unnest($1::text[]) with ordinality as t(name, ord) \
+               join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass(t.name) \
+               left join pg_catalog.pg_index x on x.indexrelid = c.oid), \
+             tree as ( \
+               select r.ord, r.table_oid as oid from rel r \
+               union all \
+               select t.ord, h.inhrelid from tree t \
+               join pg_catalog.pg_class p on p.oid = t.oid and p.relkind = 'p' \
+               join pg_catalog.pg_inherits h on h.inhparent = t.oid) \
+             select r.ord, r.kind, n.nspname::text, c.relname::text, \
+                    (select coalesce(sum(pg_catalog.pg_relation_size(t.oid)), 0) \
+                     from tree t where t.ord = r.ord)::int8 \
+             from rel r \
+             join pg_catalog.pg_class c on c.oid = r.table_oid \
+             join pg_catalog.pg_namespace n on n.oid = c.relnamespace",
+            &[&regclass_inputs(names)],
+        )
+        .await?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let ord: i64 = row.get(0);
+        let bytes: i64 = row.get(4);
+        if let Some(name) = usize::try_from(ord - 1).ok().and_then(|i| names.get(i)) {
+            out.insert(
+                name.clone(),
+                Relation {
+                    kind: row.get(1),
+                    table: (row.get(2), row.get(3)),
+                    table_bytes: u64::try_from(bytes).unwrap_or(0),
+                },
+            );
         }
     }
     Ok(out)

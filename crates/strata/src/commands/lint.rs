@@ -9,10 +9,10 @@ use crate::app::{self, LoadedSet};
 use crate::cli::LintArgs;
 use crate::config::Settings;
 use anyhow::{bail, Context, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use strata_lint::{Level, Options, Report, Unit};
+use strata_lint::{GatePolicy, Level, Options, Report, TableName, Unit};
 use strata_model::Migration;
 use strata_pg::Registry;
 use strata_plan::{State, Step, Target};
@@ -123,16 +123,34 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         sizes_from = Some(session);
     }
 
-    let mut report = Report::default();
-    for g in &groups {
-        let mut options = base.clone();
-        options.lock_timeout_ms = g.lock_timeout_ms;
-        options.statement_timeout_ms = g.statement_timeout_ms;
-        let units = units_of(g);
-        let mut part = strata_lint::lint(&units, &options);
-        if let Some(session) = &sizes_from {
-            part = lint_with_catalog(session, &units, &options, part).await?;
+    let options: Vec<Options> = groups
+        .iter()
+        .map(|g| {
+            let mut options = base.clone();
+            options.lock_timeout_ms = g.lock_timeout_ms;
+            options.statement_timeout_ms = g.statement_timeout_ms;
+            options
+        })
+        .collect();
+    let units: Vec<Vec<Unit<'_>>> = groups.iter().map(units_of).collect();
+    let parts: Vec<(&[Unit<'_>], &Options)> = units
+        .iter()
+        .zip(&options)
+        .map(|(u, o)| (u.as_slice(), o))
+        .collect();
+    let parts_reports = match &sizes_from {
+        // The sets of the database's pending run, as `up` would apply them: one after another.
+        Some(session) => {
+            let first = strata_lint::lint_run(&parts);
+            let mut reports = lint_with_catalog(session, &parts, first).await?;
+            measure(session, &mut reports).await?;
+            reports
         }
+        // Independent groups: each its own schema.
+        None => parts.iter().map(|(u, o)| strata_lint::lint(u, o)).collect(),
+    };
+    let mut report = Report::default();
+    for part in parts_reports {
         report.scripts += part.scripts;
         report.statements += part.statements;
         report.findings.extend(part.findings);
@@ -252,19 +270,36 @@ fn canonical(path: &Path) -> Option<PathBuf> {
 }
 
 /// Directories are loaded as sets; a file is linted in the context of its directory's set
-/// (when the directory is one) with only that file reported.
+/// (when the directory is one) with only that file reported. Placeholders are rendered as
+/// `strata --dir DIR lint` renders them: the values of the `[[set]]` with that directory, else
+/// the file's `[placeholders]`, then `--var`.
 fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>> {
-    let mut groups = Vec::new();
-    for path in paths {
-        let spec = settings
+    let configured = |dir: &Path| {
+        settings
             .sets
             .iter()
-            .find(|s| canonical(&s.dir).is_some() && canonical(&s.dir) == canonical(path))
+            .find(|s| canonical(&s.dir).is_some() && canonical(&s.dir) == canonical(dir))
+    };
+    let load = |dir: &Path| -> Result<strata_source::MigrationSet> {
+        let spec = configured(dir);
+        let mut set = strata_source::load_dir(dir, spec.and_then(|s| s.layout))
+            .map_err(anyhow::Error::msg)?;
+        app::render_placeholders(
+            &mut set,
+            spec.map_or(&settings.placeholders, |s| &s.placeholders),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(set)
+    };
+    let mut groups = Vec::new();
+    for path in paths {
+        let spec = configured(path)
+            .or_else(|| path.parent().and_then(configured))
             .or(settings.sets.first());
         let lock_timeout = spec.map_or(5_000, |s| duration_ms(&s.lock_timeout, 5_000));
         let statement_timeout = spec.map_or(0, |s| duration_ms(&s.statement_timeout, 0));
         if path.is_dir() {
-            let set = strata_source::load_dir(path, None).map_err(anyhow::Error::msg)?;
+            let set = load(path)?;
             let n = set.migrations.len();
             groups.push(Group {
                 migrations: set.migrations,
@@ -277,16 +312,23 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
         }
         let file = canonical(path)
             .with_context(|| format!("{}: no such file or directory", path.display()))?;
-        let in_set = file
-            .parent()
-            .and_then(|dir| strata_source::load_dir(dir, None).ok())
-            .and_then(|set| {
-                let index = set
-                    .migrations
+        // Only a directory that loads as a set gives the file its context; a broken sibling
+        // must not stop the file from being linted alone. Placeholders it cannot render are
+        // an error, as they are for the directory.
+        let in_set = match file.parent().and_then(|dir| {
+            strata_source::load_dir(dir, configured(dir).and_then(|s| s.layout)).ok()
+        }) {
+            Some(mut set) => {
+                let dir = file.parent().expect("loaded from it").to_owned();
+                let values = configured(&dir).map_or(&settings.placeholders, |s| &s.placeholders);
+                app::render_placeholders(&mut set, values).map_err(anyhow::Error::msg)?;
+                set.migrations
                     .iter()
-                    .position(|m| canonical(m.path()).as_deref() == Some(file.as_path()))?;
-                Some((set, index))
-            });
+                    .position(|m| canonical(m.path()).as_deref() == Some(file.as_path()))
+                    .map(|index| (set, index))
+            }
+            None => None,
+        };
         match in_set {
             Some((set, index)) => {
                 let n = set.migrations.len();
@@ -299,34 +341,7 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
                 });
             }
             None => {
-                let bytes = std::fs::read(&file)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let source =
-                    strata_model::SourceFile::from_bytes(path.clone(), &bytes).map_err(|at| {
-                        anyhow::anyhow!(
-                            "{}:{}:{}: not valid UTF-8",
-                            path.display(),
-                            at.line,
-                            at.col
-                        )
-                    })?;
-                let directives = strata_sql::parse_directives(source.text(), 1)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                let source = std::sync::Arc::new(source);
-                let migration = Migration {
-                    id: strata_model::MigrationId {
-                        version: None,
-                        name: path
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    },
-                    kind: strata_model::MigrationKind::Versioned,
-                    checksum: source.checksum().clone(),
-                    up: strata_model::Script::whole(source, directives),
-                    down: None,
-                    verify: None,
-                };
+                let migration = lone_file(path, &file, &settings.placeholders)?;
                 groups.push(Group {
                     migrations: vec![migration],
                     pending: vec![false],
@@ -338,6 +353,49 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
         }
     }
     Ok(groups)
+}
+
+/// A file that belongs to no set, as one migration (placeholders rendered when values are
+/// given: no layout says the file is a template otherwise).
+fn lone_file(
+    path: &Path,
+    file: &Path,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<Migration> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", path.display()))?;
+    let source = strata_model::SourceFile::from_bytes(path.to_owned(), &bytes).map_err(|at| {
+        anyhow::anyhow!("{}:{}:{}: not valid UTF-8", path.display(), at.line, at.col)
+    })?;
+    let directives = strata_sql::parse_directives(source.text(), 1)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let source = std::sync::Arc::new(source);
+    let migration = Migration {
+        id: strata_model::MigrationId {
+            version: None,
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        },
+        kind: strata_model::MigrationKind::Versioned,
+        checksum: source.checksum().clone(),
+        up: strata_model::Script::whole(source, directives),
+        down: None,
+        verify: None,
+    };
+    let mut set = strata_source::MigrationSet {
+        dir: file.parent().map(Path::to_owned).unwrap_or_default(),
+        detection: strata_source::Detection {
+            layout: strata_source::LayoutKind::Plain,
+            reason: "a single file".into(),
+        },
+        migrations: vec![migration],
+        ignored: Vec::new(),
+        warnings: Vec::new(),
+        sqitch: None,
+    };
+    app::render_placeholders(&mut set, values).map_err(anyhow::Error::msg)?;
+    Ok(set.migrations.pop().expect("one migration"))
 }
 
 /// Files added since `reference` (committed, staged or not yet tracked), as canonical paths.
@@ -408,18 +466,53 @@ async fn attach_sizes(session: &strata_pg::Session, report: &mut Report) -> Resu
     Ok(())
 }
 
-/// Lints again knowing what the database has for the tables the first pass flagged and the
+/// Measures the tables the findings name (`None`: the database has no such table) and writes
+/// each finding's size into it.
+async fn measure(
+    session: &strata_pg::Session,
+    reports: &mut [Report],
+) -> Result<HashMap<TableName, Option<u64>>> {
+    let mut names: Vec<TableName> = reports.iter().flat_map(Report::tables).collect();
+    names.sort();
+    names.dedup();
+    let found = strata_pg::estimates::relations(&session.client, &names).await?;
+    let sizes: HashMap<TableName, Option<u64>> = names
+        .into_iter()
+        .map(|n| {
+            let bytes = found.get(&n).map(|r| r.table_bytes);
+            (n, bytes)
+        })
+        .collect();
+    for f in reports.iter_mut().flat_map(|r| r.findings.iter_mut()) {
+        f.table_bytes = f
+            .table_name
+            .as_ref()
+            .and_then(|t| sizes.get(t))
+            .copied()
+            .flatten();
+    }
+    Ok(sizes)
+}
+
+/// Lints again knowing what the database has for the relations the first pass flagged and the
 /// tables the reported migrations create (`IF NOT EXISTS` on an existing table creates
-/// nothing): their column types, proven non-null columns and partitioning turn guesses into
-/// facts.
+/// nothing): whether they exist at all (`DROP INDEX IF EXISTS` of a missing index does
+/// nothing), an index's table, and the tables' column types, proven non-null columns and
+/// partitioning turn guesses into facts.
 async fn lint_with_catalog(
     session: &strata_pg::Session,
-    units: &[Unit<'_>],
-    options: &Options,
-    first: Report,
-) -> Result<Report> {
-    let mut names = first.tables();
-    for unit in units.iter().filter(|u| u.report) {
+    parts: &[(&[Unit<'_>], &Options)],
+    first: Vec<Report>,
+) -> Result<Vec<Report>> {
+    let mut names: Vec<TableName> = first
+        .iter()
+        .flat_map(|r| r.tables().into_iter().chain(r.indexes()))
+        .collect();
+    for unit in parts
+        .iter()
+        .flat_map(|(units, _)| units.iter())
+        .filter(|u| u.report)
+    {
         let effects = strata_sql::objects::effects(&strata_sql::analyze(unit.script.sql()));
         for created in effects.created {
             if let strata_sql::objects::DbObject::Relation { schema, name } = created {
@@ -432,9 +525,50 @@ async fn lint_with_catalog(
     if names.is_empty() {
         return Ok(first);
     }
-    let facts = strata_pg::estimates::table_facts(&session.client, &names).await?;
-    let mut options = options.clone();
-    options.catalog.tables = facts
+    let catalog = read_catalog(session, &names).await?;
+    let options: Vec<Options> = parts
+        .iter()
+        .map(|(_, o)| {
+            let mut o = (*o).clone();
+            o.catalog = catalog.clone();
+            o
+        })
+        .collect();
+    let parts: Vec<(&[Unit<'_>], &Options)> = parts
+        .iter()
+        .zip(&options)
+        .map(|((units, _), o)| (*units, o))
+        .collect();
+    Ok(strata_lint::lint_run(&parts))
+}
+
+/// What the database has of the named relations: which are missing, the tables of the
+/// indexes, and the facts of the tables.
+async fn read_catalog(
+    session: &strata_pg::Session,
+    names: &[TableName],
+) -> Result<strata_lint::Catalog> {
+    let found = strata_pg::estimates::relations(&session.client, names).await?;
+    let mut catalog = strata_lint::Catalog::default();
+    let mut tables = Vec::new();
+    for name in names {
+        match found.get(name) {
+            None => catalog.absent.push(name.clone()),
+            Some(rel) if rel.kind == "i" || rel.kind == "I" => {
+                catalog.indexes.push(strata_lint::CatalogIndex::new(
+                    name.clone(),
+                    rel.table.0.clone(),
+                    rel.table.1.clone(),
+                ));
+                tables.push((Some(rel.table.0.clone()), rel.table.1.clone()));
+            }
+            Some(_) => tables.push(name.clone()),
+        }
+    }
+    tables.sort();
+    tables.dedup();
+    let facts = strata_pg::estimates::table_facts(&session.client, &tables).await?;
+    catalog.tables = facts
         .into_iter()
         .map(|f| {
             let mut t = strata_lint::CatalogTable::new(f.schema, f.name);
@@ -453,14 +587,8 @@ async fn lint_with_catalog(
             t
         })
         .collect();
-    Ok(strata_lint::lint(units, &options))
+    Ok(catalog)
 }
-
-/// Problems the executor refuses by itself, with an exit code of 2 and the server's own
-/// position: the gate leaves them to it. The server is the authority on syntax (its version may
-/// accept what the bundled parser does not), and a script that never commits is refused before
-/// anything runs.
-const ENFORCED_BY_EXECUTOR: &[&str] = &["syntax-error", "uncommitted-transaction"];
 
 /// The server's major version (`15` for 15.4), which version-dependent rules read.
 async fn major_version(session: &strata_pg::Session) -> Result<u32> {
@@ -468,12 +596,18 @@ async fn major_version(session: &strata_pg::Session) -> Result<u32> {
     Ok(u32::try_from(num / 10_000).unwrap_or(0))
 }
 
-/// A finding that stops `up`.
-fn blocks(f: &strata_lint::Finding) -> bool {
-    f.severity == strata_lint::Severity::Error && !ENFORCED_BY_EXECUTOR.contains(&f.rule)
-}
+/// How many findings the gate prints; the rest are counted (`strata lint --pending` lists
+/// them all), so a refusal over a long pending list stays readable.
+const GATE_SHOWN: usize = 10;
 
-/// [`gate`] for every set of a run, in order; the first refusal stops it.
+/// The gate in front of `up`: lints the migrations the plans of all sets are about to apply,
+/// in the order they will run (a table an earlier set creates is new for the later ones; the
+/// applied history is not re-read), and returns the exit code to stop with when a finding
+/// stops the run (see [`strata_lint::apply_gate`]): a lock or rewrite on a table that existed
+/// before the run and is at least `[lint] gate_min_table_size`, data loss, or a rule the
+/// configuration explicitly set to `error`. Errors that do not stop it here are printed as
+/// warnings. Runs under the migration lock, after planning, so it sees exactly what will run,
+/// before anything is applied; `--no-lint` or `[lint] on_up = false` turn it off.
 pub async fn gate_sets(
     settings: &Settings,
     session: &strata_pg::Session,
@@ -481,29 +615,129 @@ pub async fn gate_sets(
     plans: &[strata_plan::Plan],
     io: &mut Io<'_>,
 ) -> Result<Option<i32>> {
-    for (set, plan) in sets.iter().zip(plans) {
-        if let Some(code) = gate(settings, session, set, &plan.steps, io).await? {
-            return Ok(Some(code));
-        }
-    }
-    Ok(None)
-}
-
-/// The gate in front of `up`: lints the migrations the plan is about to apply (with nothing
-/// else parsed: the applied history is not re-read) and, when it finds errors, prints them and
-/// returns the exit code to stop with. Runs under the migration lock, after planning, so it
-/// sees exactly what will run; `--no-lint` or `[lint] on_up = false` turn it off.
-async fn gate(
-    settings: &Settings,
-    session: &strata_pg::Session,
-    set: &LoadedSet,
-    steps: &[Step],
-    io: &mut Io<'_>,
-) -> Result<Option<i32>> {
     if settings.lint.on_up == Some(false) {
         return Ok(None);
     }
-    let indexes: Vec<usize> = steps
+    let units: Vec<Vec<Unit<'_>>> = sets
+        .iter()
+        .zip(plans)
+        .map(|(set, plan)| pending_units(set, &plan.steps))
+        .collect();
+    if units.iter().all(Vec::is_empty) {
+        return Ok(None);
+    }
+    let mut base = options(settings, None, &[])?;
+    if settings.lint.target_version.is_none() {
+        base.target_version = major_version(session).await?;
+    }
+    let options: Vec<Options> = sets
+        .iter()
+        .map(|set| {
+            let mut o = base.clone();
+            o.lock_timeout_ms = duration_ms(&set.spec.lock_timeout, 5_000);
+            o.statement_timeout_ms = duration_ms(&set.spec.statement_timeout, 0);
+            o
+        })
+        .collect();
+    let parts: Vec<(&[Unit<'_>], &Options)> = units
+        .iter()
+        .zip(&options)
+        .map(|(u, o)| (u.as_slice(), o))
+        .collect();
+    // On a worker thread: with glibc, memory a thread frees stays with that thread's arena, and
+    // the arena of a finished thread is handed to the next new one, the executor's parsing
+    // thread; linted on the main thread, the schema state of a long pending list would stay
+    // resident next to what the executor allocates afterwards.
+    let first = std::thread::scope(|scope| {
+        scope
+            .spawn(|| strata_lint::lint_run(&parts))
+            .join()
+            .map_err(|_| anyhow::anyhow!("the linter panicked; run with --no-lint and report it"))
+    })?;
+    let may_block = first
+        .iter()
+        .zip(&options)
+        .any(|(report, o)| report.findings.iter().any(|f| strata_lint::may_block(f, o)));
+    let mut policy = GatePolicy {
+        min_table_bytes: settings.gate_min_table_bytes,
+        sizes: HashMap::new(),
+    };
+    // Only when something could block: the pending migrations alone do not know the existing
+    // tables, their sizes, columns and constraints; the database does.
+    let mut reports = first;
+    if may_block {
+        reports = lint_with_catalog(session, &parts, reports).await?;
+        policy.sizes = measure(session, &mut reports).await?;
+    }
+    let mut blocking = Report::default();
+    let mut passed = Report::default();
+    let mut blocked_set = None;
+    for ((report, o), set) in reports.into_iter().zip(&options).zip(sets) {
+        let gated = strata_lint::apply_gate(report.findings, o, &policy);
+        if !gated.blocking.is_empty() && blocked_set.is_none() {
+            blocked_set = Some(set.spec.name.as_str());
+        }
+        for (into, findings) in [(&mut blocking, gated.blocking), (&mut passed, gated.passed)] {
+            into.findings.extend(findings);
+            into.scripts += report.scripts;
+            into.statements += report.statements;
+        }
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let Some(set_name) = blocked_set else {
+        if !passed.findings.is_empty() && !settings.json && !settings.quiet {
+            passed.rank_by_impact();
+            relative_paths(&mut passed);
+            write!(
+                io.err,
+                "{}",
+                strata_lint::render_text_capped(
+                    &passed,
+                    color,
+                    GATE_SHOWN,
+                    "`strata lint --pending` lists them all"
+                )
+            )?;
+            writeln!(io.err, "strata: the warnings above do not stop `up` here")?;
+        }
+        return Ok(None);
+    };
+    attach_sizes(session, &mut blocking).await?;
+    blocking.rank_by_impact();
+    relative_paths(&mut blocking);
+    if settings.json {
+        writeln!(
+            io.out,
+            "{}",
+            serde_json::json!({"refused": "lint", "set": set_name, "lint": strata_lint::render_json(&blocking)})
+        )?;
+    } else {
+        write!(
+            io.err,
+            "{}",
+            strata_lint::render_text_capped(
+                &blocking,
+                color,
+                GATE_SHOWN,
+                "`strata lint --pending` lists them all"
+            )
+        )?;
+        let rule = blocking.findings.first().map_or("<rule>", |f| f.rule);
+        writeln!(
+            io.err,
+            "strata: not applying set `{set_name}`: the linter found {} error(s) in the pending migrations that stop `up` (locks or rewrites of tables of {} or more, data loss, or rules set to \"error\")\n\
+             strata: fix them, or override: put `-- strata:allow {rule} <reason>` on the line above the statement, or run `strata up --no-lint` to skip the linter for this run",
+            blocking.errors(),
+            strata_model::format_byte_size(settings.gate_min_table_bytes),
+        )?;
+    }
+    Ok(Some(exit::FINDINGS))
+}
+
+/// The migrations a plan applies from their first statement (a part-way one resumes where it
+/// stopped, and its completed statements are not linted again).
+fn pending_units<'a>(set: &'a LoadedSet, steps: &[Step]) -> Vec<Unit<'a>> {
+    steps
         .iter()
         .filter_map(|s| match s {
             Step::Apply {
@@ -513,19 +747,7 @@ async fn gate(
             } => Some(*index),
             _ => None,
         })
-        .collect();
-    if indexes.is_empty() {
-        return Ok(None);
-    }
-    let mut options = options(settings, None, &[])?;
-    options.lock_timeout_ms = duration_ms(&set.spec.lock_timeout, 5_000);
-    options.statement_timeout_ms = duration_ms(&set.spec.statement_timeout, 0);
-    if settings.lint.target_version.is_none() {
-        options.target_version = major_version(session).await?;
-    }
-    let units: Vec<Unit<'_>> = indexes
-        .iter()
-        .map(|&i| {
+        .map(|i| {
             let m = &set.migrations()[i];
             Unit {
                 name: m.id.registry_key(),
@@ -534,45 +756,5 @@ async fn gate(
                 report: true,
             }
         })
-        .collect();
-    // On a worker thread: with glibc, memory a thread frees stays with that thread's arena, and
-    // the arena of a finished thread is handed to the next new one, the executor's parsing
-    // thread; linted on the main thread, the schema state of a long pending list would stay
-    // resident next to what the executor allocates afterwards.
-    let first = std::thread::scope(|scope| {
-        scope
-            .spawn(|| strata_lint::lint(&units, &options))
-            .join()
-            .map_err(|_| anyhow::anyhow!("the linter panicked; run with --no-lint and report it"))
-    })?;
-    if !first.findings.iter().any(blocks) {
-        return Ok(None);
-    }
-    // Only when something would block: the pending migrations alone do not know the existing
-    // tables' columns and constraints; the database does.
-    let mut report = lint_with_catalog(session, &units, &options, first).await?;
-    report.findings.retain(blocks);
-    if report.errors() == 0 {
-        return Ok(None);
-    }
-    attach_sizes(session, &mut report).await?;
-    report.rank_by_impact();
-    relative_paths(&mut report);
-    if settings.json {
-        writeln!(
-            io.out,
-            "{}",
-            serde_json::json!({"refused": "lint", "set": set.spec.name, "lint": strata_lint::render_json(&report)})
-        )?;
-    } else {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        write!(io.err, "{}", strata_lint::render_text(&report, color))?;
-        writeln!(
-            io.err,
-            "strata: not applying set `{}`: the linter found {} error(s) in the pending migrations; fix them, suppress one with `-- strata:allow <rule> <reason>` above the statement, or run `strata up --no-lint`",
-            set.spec.name,
-            report.errors()
-        )?;
-    }
-    Ok(Some(exit::FINDINGS))
+        .collect()
 }

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "adding-check-constraint",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "adding a CHECK constraint to an existing table without NOT VALID",
     docs: docs!("adding-check-constraint"),
     check,

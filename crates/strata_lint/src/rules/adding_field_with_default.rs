@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "adding-field-with-default",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "ADD COLUMN that rewrites an existing table (volatile default, serial, identity, stored generated; any default before PostgreSQL 11)",
     docs: docs!("adding-field-with-default"),
     check,

@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "adding-foreign-key-constraint",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "adding a FOREIGN KEY to an existing table without NOT VALID",
     docs: docs!("adding-foreign-key-constraint"),
     check,

@@ -6,6 +6,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "adding-primary-key-constraint",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "adding a PRIMARY KEY to an existing table without USING INDEX",
     docs: docs!("adding-primary-key-constraint"),
     check,

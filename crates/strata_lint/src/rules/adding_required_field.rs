@@ -1,5 +1,7 @@
 //! `ADD COLUMN ... NOT NULL` without a default fails as soon as the table has a row, and
-//! application versions still inserting without the column fail after it succeeds.
+//! application versions still inserting without the column fail after it succeeds. A table
+//! the same transaction emptied first (`DELETE` without `WHERE`, `TRUNCATE`) has no row to fail
+//! on: that is how a migration deliberately resets a table's contents.
 
 use super::prelude::*;
 
@@ -7,6 +9,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "adding-required-field",
     category: Category::Breaking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "ADD COLUMN ... NOT NULL without a DEFAULT on an existing table",
     docs: docs!("adding-required-field"),
     check,
@@ -16,6 +19,9 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
     let Some((rel, columns)) = cx.added_columns() else {
         return;
     };
+    if cx.in_tx && cx.state.emptied_in(&crate::state::RelName::of(rel), cx.tx) {
+        return;
+    }
     for col in columns {
         let kinds: Vec<ConstrType> = ast::column_constraints(col).map(ast::contype).collect();
         let not_null = col.is_not_null

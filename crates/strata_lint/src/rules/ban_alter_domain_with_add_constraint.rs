@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-alter-domain-with-add-constraint",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::TableSize,
     summary: "ALTER DOMAIN ... ADD CONSTRAINT",
     docs: docs!("ban-alter-domain-with-add-constraint"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-char-field",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "char(n) columns",
     docs: docs!("ban-char-field"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-create-domain-with-constraint",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "CREATE DOMAIN with a CHECK or NOT NULL constraint",
     docs: docs!("ban-create-domain-with-constraint"),
     check,

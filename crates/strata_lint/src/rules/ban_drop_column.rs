@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-drop-column",
     category: Category::Breaking,
     default: WARNING,
+    gate: Gate::Always,
     summary: "DROP COLUMN on an existing table",
     docs: docs!("ban-drop-column"),
     check,

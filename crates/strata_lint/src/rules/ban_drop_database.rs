@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-drop-database",
     category: Category::Breaking,
     default: ERROR,
+    gate: Gate::Always,
     summary: "DROP DATABASE",
     docs: docs!("ban-drop-database"),
     check,

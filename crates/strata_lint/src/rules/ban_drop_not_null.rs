@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-drop-not-null",
     category: Category::Breaking,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "DROP NOT NULL on an existing table",
     docs: docs!("ban-drop-not-null"),
     check,

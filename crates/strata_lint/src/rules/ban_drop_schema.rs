@@ -6,6 +6,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-drop-schema",
     category: Category::Breaking,
     default: WARNING,
+    gate: Gate::Always,
     summary: "DROP SCHEMA",
     docs: docs!("ban-drop-schema"),
     check,

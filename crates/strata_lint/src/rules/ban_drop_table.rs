@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-drop-table",
     category: Category::Breaking,
     default: WARNING,
+    gate: Gate::Always,
     summary: "DROP TABLE of an existing table",
     docs: docs!("ban-drop-table"),
     check,

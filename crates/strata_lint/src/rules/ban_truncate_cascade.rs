@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "ban-truncate-cascade",
     category: Category::Breaking,
     default: ERROR,
+    gate: Gate::Always,
     summary: "TRUNCATE ... CASCADE",
     docs: docs!("ban-truncate-cascade"),
     check,

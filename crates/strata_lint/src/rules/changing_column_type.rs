@@ -9,6 +9,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "changing-column-type",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "ALTER COLUMN ... TYPE that rewrites an existing table",
     docs: docs!("changing-column-type"),
     check,

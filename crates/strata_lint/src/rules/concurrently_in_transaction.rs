@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "concurrently-in-transaction",
     category: Category::Transactions,
     default: ERROR,
+    gate: Gate::Advisory,
     summary: "a statement that cannot run in a transaction block placed inside the script's own BEGIN ... COMMIT",
     docs: docs!("concurrently-in-transaction"),
     check,

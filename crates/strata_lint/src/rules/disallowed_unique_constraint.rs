@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "disallowed-unique-constraint",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "adding a UNIQUE or EXCLUDE constraint to an existing table without USING INDEX",
     docs: docs!("disallowed-unique-constraint"),
     check,

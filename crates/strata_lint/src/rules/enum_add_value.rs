@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "enum-add-value",
     category: Category::Transactions,
     default: ERROR,
+    gate: Gate::Advisory,
     summary: "an enum value used in the transaction that added it (or ADD VALUE in a transaction before PostgreSQL 12)",
     docs: docs!("enum-add-value"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "fk-naming",
     category: Category::Conventions,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "foreign-key constraint names not of the form fk_<table>_<column> (opt-in)",
     docs: docs!("fk-naming"),
     check,

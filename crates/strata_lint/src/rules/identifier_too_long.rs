@@ -10,6 +10,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "identifier-too-long",
     category: Category::Robustness,
     default: ERROR,
+    gate: Gate::Advisory,
     summary: "an identifier longer than 63 bytes (silently truncated)",
     docs: docs!("identifier-too-long"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "index-naming",
     category: Category::Conventions,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "index names not of the form idx_<table>_<column>[_<column>...] (opt-in)",
     docs: docs!("index-naming"),
     check,

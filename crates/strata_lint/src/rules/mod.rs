@@ -32,7 +32,7 @@ macro_rules! docs {
 mod prelude {
     pub(crate) use super::{Ctx, Sink};
     pub(crate) use crate::ast;
-    pub(crate) use crate::{Category, Level, Rule, Severity};
+    pub(crate) use crate::{Category, Gate, Level, Rule, Severity};
     pub(crate) use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType, ObjectType};
 
     /// Default level of most rules.
@@ -383,6 +383,8 @@ pub(crate) struct Raw {
     pub help: String,
     /// The table concerned.
     pub table: Option<RangeVarName>,
+    /// The index concerned, when its table is not known.
+    pub index: Option<(Option<String>, String)>,
 }
 
 /// A table named by a finding: as displayed, and as (schema, name).
@@ -429,6 +431,7 @@ impl Sink {
             message: message.into(),
             help: help.into(),
             table: None,
+            index: None,
         });
     }
 
@@ -441,13 +444,44 @@ impl Sink {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
+        self.flag_rel(at, &RelName::of(table), message, help);
+    }
+
+    /// Reports a problem concerning a table known by name.
+    pub fn flag_rel(
+        &mut self,
+        at: usize,
+        table: &RelName,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         self.flag(at, message, help);
         if let Some(last) = self.raws.last_mut() {
-            let name = RelName::of(table);
             last.table = Some(RangeVarName {
-                display: ast::rel_display(table),
-                name: (name.schema, name.name),
+                display: table.to_string(),
+                name: (table.schema.clone(), table.name.clone()),
             });
+        }
+    }
+
+    /// Reports a problem concerning an index: on its table when the state knows it, else
+    /// naming the index so callers with a connection can find the table.
+    pub fn flag_index(
+        &mut self,
+        at: usize,
+        state: &SchemaState,
+        index: &RelName,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        match state.index_table(index) {
+            Some(table) => self.flag_rel(at, table, message, help),
+            None => {
+                self.flag(at, message, help);
+                if let Some(last) = self.raws.last_mut() {
+                    last.index = Some((index.schema.clone(), index.name.clone()));
+                }
+            }
         }
     }
 }

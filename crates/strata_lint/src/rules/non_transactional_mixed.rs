@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "non-transactional-mixed",
     category: Category::Transactions,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "ordinary statements in a migration that runs outside a transaction",
     docs: docs!("non-transactional-mixed"),
     check,

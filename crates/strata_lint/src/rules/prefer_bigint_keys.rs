@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "prefer-bigint-keys",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "integer or smallint primary-key or identity columns",
     docs: docs!("prefer-bigint-keys"),
     check,

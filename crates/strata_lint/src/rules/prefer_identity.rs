@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "prefer-identity",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "serial columns",
     docs: docs!("prefer-identity"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "prefer-jsonb",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "json columns",
     docs: docs!("prefer-jsonb"),
     check,

@@ -9,6 +9,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "prefer-robust-stmts",
     category: Category::Robustness,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "CREATE without IF NOT EXISTS / DROP without IF EXISTS (opt-in)",
     docs: docs!("prefer-robust-stmts"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "prefer-text-field",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "varchar(n) columns",
     docs: docs!("prefer-text-field"),
     check,

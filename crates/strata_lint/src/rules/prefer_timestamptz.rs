@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "prefer-timestamptz",
     category: Category::Types,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "timestamp without time zone columns",
     docs: docs!("prefer-timestamptz"),
     check,

@@ -6,6 +6,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "renaming-column",
     category: Category::Breaking,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "renaming a column of an existing table",
     docs: docs!("renaming-column"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "renaming-table",
     category: Category::Breaking,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "renaming an existing table",
     docs: docs!("renaming-table"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-concurrent-detach-partition",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "ALTER TABLE ... DETACH PARTITION without CONCURRENTLY (PostgreSQL 14+)",
     docs: docs!("require-concurrent-detach-partition"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-concurrent-index-creation",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "CREATE INDEX without CONCURRENTLY on an existing table",
     docs: docs!("require-concurrent-index-creation"),
     check,

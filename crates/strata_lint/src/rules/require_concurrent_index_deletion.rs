@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-concurrent-index-deletion",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "DROP INDEX without CONCURRENTLY",
     docs: docs!("require-concurrent-index-deletion"),
     check,
@@ -22,12 +23,16 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             continue;
         };
         let parts = ast::strings(&l.items);
-        let Some(name) = parts.last() else { continue };
-        if cx.state.index_is_new(name) {
+        let Some(name) = crate::state::RelName::from_parts(&parts) else {
+            continue;
+        };
+        if cx.state.index_is_new(&name) {
             continue;
         }
-        out.flag(
+        out.flag_index(
             cx.start(),
+            cx.state,
+            &name,
             format!(
                 "DROP INDEX `{}` takes an ACCESS EXCLUSIVE lock on its table: every query on the table waits",
                 ast::dotted(&parts)

@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-concurrent-reindex",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "REINDEX without CONCURRENTLY (PostgreSQL 12+)",
     docs: docs!("require-concurrent-reindex"),
     check,
@@ -26,21 +27,19 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
     }
     let Some(rel) = &r.relation else { return };
     let kind = ReindexObjectType::try_from(r.kind).unwrap_or(ReindexObjectType::Undefined);
-    let new = match kind {
-        ReindexObjectType::ReindexObjectIndex => cx.state.index_is_new(&rel.relname),
-        ReindexObjectType::ReindexObjectTable => cx.is_new(rel),
-        _ => return,
-    };
-    if new {
-        return;
-    }
-    out.flag_table(
-        cx.start(),
-        rel,
-        format!(
-            "REINDEX of `{}` blocks writes to the table for the whole rebuild",
-            ast::rel_display(rel)
-        ),
-        "use REINDEX ... CONCURRENTLY; strata runs it outside a transaction automatically",
+    let name = crate::state::RelName::of(rel);
+    let message = format!(
+        "REINDEX of `{}` blocks writes to the table for the whole rebuild",
+        ast::rel_display(rel)
     );
+    let help = "use REINDEX ... CONCURRENTLY; strata runs it outside a transaction automatically";
+    match kind {
+        ReindexObjectType::ReindexObjectIndex if !cx.state.index_is_new(&name) => {
+            out.flag_index(cx.start(), cx.state, &name, message, help);
+        }
+        ReindexObjectType::ReindexObjectTable if !cx.is_new(rel) => {
+            out.flag_table(cx.start(), rel, message, help);
+        }
+        _ => {}
+    }
 }

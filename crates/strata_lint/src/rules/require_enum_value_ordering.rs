@@ -9,6 +9,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-enum-value-ordering",
     category: Category::Types,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "ALTER TYPE ... ADD VALUE without BEFORE or AFTER (opt-in)",
     docs: docs!("require-enum-value-ordering"),
     check,

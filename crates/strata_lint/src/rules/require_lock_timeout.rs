@@ -10,6 +10,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-lock-timeout",
     category: Category::Locking,
     default: WARNING,
+    gate: Gate::TableSize,
     summary: "a strong lock on an existing table with no lock_timeout in effect",
     docs: docs!("require-lock-timeout"),
     check,
@@ -98,7 +99,7 @@ fn drops_of_existing<'a>(cx: &Ctx<'a>, d: &pg_query::protobuf::DropStmt) -> Vec<
             if kind == ObjectType::ObjectTable as i32 {
                 !cx.state.table_is_new(name)
             } else {
-                !cx.state.index_is_new(&name.name)
+                !cx.state.index_is_new(name)
             }
         })
         .take(1)

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-schema-qualified",
     category: Category::Robustness,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "objects created, altered or dropped without a schema qualifier (opt-in)",
     docs: docs!("require-schema-qualified"),
     check,

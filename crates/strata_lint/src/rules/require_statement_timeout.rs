@@ -10,6 +10,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-statement-timeout",
     category: Category::Locking,
     default: OFF,
+    gate: Gate::TableSize,
     summary: "a strong lock on an existing table with no statement_timeout in effect (opt-in)",
     docs: docs!("require-statement-timeout"),
     check,

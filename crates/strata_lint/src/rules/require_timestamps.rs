@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "require-timestamps",
     category: Category::Conventions,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "CREATE TABLE without created_at and updated_at columns (opt-in)",
     docs: docs!("require-timestamps"),
     check,

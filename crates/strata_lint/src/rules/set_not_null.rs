@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "set-not-null",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "SET NOT NULL on an existing table without a validated CHECK (col IS NOT NULL)",
     docs: docs!("set-not-null"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "transaction-nesting",
     category: Category::Transactions,
     default: WARNING,
+    gate: Gate::Advisory,
     summary: "BEGIN inside an open transaction, or COMMIT/ROLLBACK with none open",
     docs: docs!("transaction-nesting"),
     check,

@@ -7,6 +7,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "uncommitted-transaction",
     category: Category::Transactions,
     default: ERROR,
+    gate: Gate::Executor,
     summary: "BEGIN without a matching COMMIT",
     docs: docs!("uncommitted-transaction"),
     check,

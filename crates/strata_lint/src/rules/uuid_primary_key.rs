@@ -6,6 +6,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "uuid-primary-key",
     category: Category::Conventions,
     default: OFF,
+    gate: Gate::Advisory,
     summary: "primary keys that are not uuid (opt-in)",
     docs: docs!("uuid-primary-key"),
     check,

@@ -7,13 +7,14 @@ pub(crate) static RULE: Rule = Rule {
     name: "vacuum-full-or-cluster",
     category: Category::Locking,
     default: ERROR,
+    gate: Gate::TableSize,
     summary: "VACUUM FULL or CLUSTER (full rewrite under ACCESS EXCLUSIVE)",
     docs: docs!("vacuum-full-or-cluster"),
     check,
 };
 
 fn check(cx: &Ctx<'_>, out: &mut Sink) {
-    let what = match cx.node {
+    let (what, table) = match cx.node {
         N::VacuumStmt(v)
             if v.is_vacuumcmd
                 && v.options.iter().any(|o| {
@@ -31,21 +32,24 @@ fn check(cx: &Ctx<'_>, out: &mut Sink) {
             if !tables.is_empty() && tables.iter().all(|t| cx.is_new(t)) {
                 return;
             }
-            "VACUUM FULL"
+            // Several tables are rewritten one after another; the first existing one stands
+            // for them when the finding is measured. None named: every table of the database.
+            ("VACUUM FULL", tables.into_iter().find(|t| !cx.is_new(t)))
         }
         N::ClusterStmt(c) => {
             if c.relation.as_ref().is_some_and(|r| cx.is_new(r)) {
                 return;
             }
-            "CLUSTER"
+            ("CLUSTER", c.relation.as_ref())
         }
         _ => return,
     };
-    out.flag(
-        cx.start(),
-        format!("{what} rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes"),
-        "use pg_repack or pg_squeeze outside migrations, or plain VACUUM; schedule a rewrite for a maintenance window",
-    );
+    let message = format!("{what} rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes");
+    let help = "use pg_repack or pg_squeeze outside migrations, or plain VACUUM; schedule a rewrite for a maintenance window";
+    match table {
+        Some(t) => out.flag_table(cx.start(), t, message, help),
+        None => out.flag(cx.start(), message, help),
+    }
 }
 
 /// `FULL`, `FULL true`, `FULL on`, `FULL 1` are on; `FULL false`/`off`/`0` are not.

@@ -8,6 +8,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "validate-in-same-transaction",
     category: Category::Locking,
     default: WARNING,
+    gate: Gate::TableSize,
     summary: "VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID",
     docs: docs!("validate-in-same-transaction"),
     check,
