@@ -7,6 +7,7 @@
 
 pub mod adopt;
 pub mod conn;
+mod conninfo;
 pub mod estimates;
 pub mod exec;
 pub mod ident;
