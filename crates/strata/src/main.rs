@@ -88,7 +88,10 @@ fn remember_secrets(found: Vec<String>) {
 }
 
 fn known_secrets() -> Vec<String> {
-    SECRETS.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    SECRETS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 /// A panic is a bug, but the report of it must still not leak a password (a panic message can
@@ -123,10 +126,7 @@ fn install_crash_report() {
 
 /// The one line a crash prints.
 fn crash_report(message: Option<&str>, location: &str, secrets: &[String]) -> String {
-    let message = message.map_or_else(
-        || "(message withheld)".to_owned(),
-        |m| scrub(m, secrets),
-    );
+    let message = message.map_or_else(|| "(message withheld)".to_owned(), |m| scrub(m, secrets));
     format!(
         "error: strata crashed (a bug): {message} at {}; nothing more was changed; please report it",
         scrub(location, secrets)
@@ -324,14 +324,27 @@ mod tests {
             ]),
             &env,
         );
-        for expected in ["S3cret%2é", "p%40ss", "p@ss", "from-env", "scratch pw", "pgpw"] {
+        for expected in [
+            "S3cret%2é",
+            "p%40ss",
+            "p@ss",
+            "from-env",
+            "scratch pw",
+            "pgpw",
+        ] {
             assert!(found.iter().any(|s| s == expected), "{expected}: {found:?}");
         }
         // Too short to mask without wrecking messages.
-        let found = secrets(&args(&["strata", "--database-url=postgres://u:ab@h/db"]), &env_of(&[]));
+        let found = secrets(
+            &args(&["strata", "--database-url=postgres://u:ab@h/db"]),
+            &env_of(&[]),
+        );
         assert!(found.is_empty(), "{found:?}");
         // After `--`, arguments are not flags.
-        let found = secrets(&args(&["strata", "--", "--database-url", "postgres://u:S3cret@h/db"]), &env_of(&[]));
+        let found = secrets(
+            &args(&["strata", "--", "--database-url", "postgres://u:S3cret@h/db"]),
+            &env_of(&[]),
+        );
         assert!(found.is_empty(), "{found:?}");
     }
 

@@ -14,17 +14,31 @@ fn the_former_panic_input_is_an_error_without_the_password() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "migrations/1_a.sql", "SELECT 1;\n");
     for args in [
-        &["--database-url", "postgres://u:S3cret%2é@127.0.0.1:1/db", "status"][..],
-        &["--json", "--database-url", "postgres://u:S3cret%2é@127.0.0.1:1/db", "status"][..],
+        &[
+            "--database-url",
+            "postgres://u:S3cret%2é@127.0.0.1:1/db",
+            "status",
+        ][..],
+        &[
+            "--json",
+            "--database-url",
+            "postgres://u:S3cret%2é@127.0.0.1:1/db",
+            "status",
+        ][..],
     ] {
         let run = strata_raw(tmp.path(), args);
         assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
         assert!(
-            run.stderr.contains("the password has an invalid percent-encoding"),
+            run.stderr
+                .contains("the password has an invalid percent-encoding"),
             "{}",
             run.stderr
         );
-        assert!(run.stderr.contains("--database-url / DATABASE_URL"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("--database-url / DATABASE_URL"),
+            "{}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         for text in [&run.stdout, &run.stderr] {
             assert!(!text.contains("S3cret"), "{text}");
@@ -49,9 +63,16 @@ fn a_panic_is_one_scrubbed_line_and_exit_code_2() {
     let tmp = tempfile::tempdir().unwrap();
     let run = Run::from_output(
         strata_cmd(tmp.path())
-            .env("STRATA_TEST_PANIC", "boom: S3cret-from-env and p@ssw0rd-from-flag")
+            .env(
+                "STRATA_TEST_PANIC",
+                "boom: S3cret-from-env and p@ssw0rd-from-flag",
+            )
             .env("DATABASE_URL", "postgres://u:S3cret-from-env@h/db")
-            .args(["--database-url", "postgres://u:p%40ssw0rd-from-flag@h/db", "status"])
+            .args([
+                "--database-url",
+                "postgres://u:p%40ssw0rd-from-flag@h/db",
+                "status",
+            ])
             .output()
             .unwrap(),
     );
@@ -59,7 +80,9 @@ fn a_panic_is_one_scrubbed_line_and_exit_code_2() {
     assert_eq!(run.stdout, "");
     let line = run.stderr.trim_end();
     assert!(
-        line.starts_with("error: strata crashed (a bug): boom: *** and *** at crates/strata/src/main.rs:"),
+        line.starts_with(
+            "error: strata crashed (a bug): boom: *** and *** at crates/strata/src/main.rs:"
+        ),
         "{line}"
     );
     assert!(
@@ -91,7 +114,10 @@ fn with_stdout_closed(cmd: &mut std::process::Command) -> (Option<i32>, String) 
 fn a_closed_stdout_ends_strata_quietly() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, stderr) = with_stdout_closed(strata_cmd(tmp.path()).args(["lint", "--list-rules"]));
-    assert!(matches!(code, Some(0) | Some(141)), "exit {code:?}\n{stderr}");
+    assert!(
+        matches!(code, Some(0) | Some(141)),
+        "exit {code:?}\n{stderr}"
+    );
     assert_eq!(stderr, "");
 }
 
@@ -113,7 +139,10 @@ fn status_into_a_closed_pipe_is_quiet() {
                 .arg(db.url())
                 .args(args),
         );
-        assert!(matches!(code, Some(0) | Some(141)), "exit {code:?}\n{stderr}");
+        assert!(
+            matches!(code, Some(0) | Some(141)),
+            "exit {code:?}\n{stderr}"
+        );
         assert_eq!(stderr, "", "{args:?}");
     }
 }

@@ -511,9 +511,10 @@ fn apply(
     for (key, value) in last {
         let name = conninfo::shown_name(&key);
         let seconds = |value: &str| -> Result<i64, ConnectError> {
-            value.trim().parse::<i64>().map_err(|_| {
-                config_error(format!("parameter {name} must be a whole number"))
-            })
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| config_error(format!("parameter {name} must be a whole number")))
         };
         let one_of = |allowed: &str| {
             config_error(format!(
@@ -892,12 +893,26 @@ mod tests {
     fn invalid_percent_encoding_is_an_error_without_the_password() {
         let url = "postgres://u:S3cret%2é@127.0.0.1:1/db";
         let message = config_message(url);
-        assert!(message.contains("the password has an invalid percent-encoding"), "{message}");
-        assert!(message.contains("--database-url / DATABASE_URL"), "{message}");
-        assert!(!message.contains("S3cret") && !message.contains("127.0.0.1"), "{message}");
+        assert!(
+            message.contains("the password has an invalid percent-encoding"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--database-url / DATABASE_URL"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("S3cret") && !message.contains("127.0.0.1"),
+            "{message}"
+        );
         assert_eq!(redact_url(url), "postgres://u:***@127.0.0.1:1/db");
         assert!(secrets_in(url).contains(&"S3cret%2é".to_owned()));
-        for input in ["postgres://u:S3cret%é", "postgres://u:%@h", "%2é", "password=%2é"] {
+        for input in [
+            "postgres://u:S3cret%é",
+            "postgres://u:%@h",
+            "%2é",
+            "password=%2é",
+        ] {
             let _ = ConnInfo::resolve(Some(input), &none);
             assert!(!redact_url(input).contains("S3cret"));
         }
@@ -943,8 +958,7 @@ mod tests {
     #[test]
     fn unix_socket_hosts() {
         let info =
-            ConnInfo::resolve(Some("postgresql://u@%2Fvar%2Frun%2Fpostgresql/app"), &none)
-                .unwrap();
+            ConnInfo::resolve(Some("postgresql://u@%2Fvar%2Frun%2Fpostgresql/app"), &none).unwrap();
         assert_eq!(
             info.config.get_hosts(),
             &[Host::Unix("/var/run/postgresql".into())]
@@ -981,14 +995,26 @@ mod tests {
     #[test]
     fn unknown_and_unsupported_parameters() {
         let message = config_message("postgres://u:S3cret@h/db?sslmod=require");
-        assert!(message.contains("unknown connection parameter `sslmod`"), "{message}");
+        assert!(
+            message.contains("unknown connection parameter `sslmod`"),
+            "{message}"
+        );
         assert!(!message.contains("S3cret"), "{message}");
         let message = config_message("host=h password=S3cret sslcert=/x");
-        assert!(message.contains("`sslcert` is a libpq parameter strata does not support"), "{message}");
+        assert!(
+            message.contains("`sslcert` is a libpq parameter strata does not support"),
+            "{message}"
+        );
         let message = config_message("postgres://h/db?target_session_attrs=primary");
-        assert!(message.contains("`primary`; use any, read-write or read-only"), "{message}");
+        assert!(
+            message.contains("`primary`; use any, read-write or read-only"),
+            "{message}"
+        );
         let message = config_message("postgres://h/db?sslmode=verify-everything");
-        assert!(message.contains("sslmode is `verify-everything`"), "{message}");
+        assert!(
+            message.contains("sslmode is `verify-everything`"),
+            "{message}"
+        );
         // Accepted as libpq does: sslmode values strata implements, aliases, harmless settings.
         for ok in [
             "postgres://h/db?sslmode=verify-full&sslrootcert=system",
@@ -1002,19 +1028,40 @@ mod tests {
         let info = ConnInfo::resolve(Some("postgres://h/db?ssl=true"), &none).unwrap();
         assert_eq!(info.ssl_mode, SslMode::Require);
         let info = ConnInfo::resolve(Some("postgres://h/db?connect_timeout=3"), &none).unwrap();
-        assert_eq!(info.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            info.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
     }
 
     #[test]
     fn bad_ports() {
         for (input, expected) in [
-            ("postgres://u:S3cret@h:54x2/db", "the port of host 1 in the host list"),
-            ("postgres://u:S3cret@h:0/db", "the port of host 1 in the host list"),
-            ("postgres://u:S3cret@h:99999/db", "the port of host 1 in the host list"),
+            (
+                "postgres://u:S3cret@h:54x2/db",
+                "the port of host 1 in the host list",
+            ),
+            (
+                "postgres://u:S3cret@h:0/db",
+                "the port of host 1 in the host list",
+            ),
+            (
+                "postgres://u:S3cret@h:99999/db",
+                "the port of host 1 in the host list",
+            ),
             // No `@`: `user:password` reads as `host:port`, and the password must not show.
-            ("postgres://u:S3cret/db", "the port of host 1 in the host list"),
-            ("postgres://h/db?port=S3cret", "parameter `port` is not a port number"),
-            ("host=h port=-1 password=S3cret", "parameter `port` is not a port number"),
+            (
+                "postgres://u:S3cret/db",
+                "the port of host 1 in the host list",
+            ),
+            (
+                "postgres://h/db?port=S3cret",
+                "parameter `port` is not a port number",
+            ),
+            (
+                "host=h port=-1 password=S3cret",
+                "parameter `port` is not a port number",
+            ),
         ] {
             let message = config_message(input);
             assert!(message.contains(expected), "{input}: {message}");

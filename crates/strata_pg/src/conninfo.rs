@@ -35,7 +35,10 @@ pub(crate) fn parse(s: &str) -> Result<Params, ParseError> {
         }
     }
     if let Some((scheme, _)) = s.split_once("://") {
-        let looks_like_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        let looks_like_scheme = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
@@ -393,19 +396,40 @@ mod tests {
     #[test]
     fn uri_errors_never_quote_the_input() {
         for (input, expected) in [
-            ("postgres://u:S3cret%2é@h/db", "the password has an invalid percent-encoding"),
-            ("postgres://u:S3cret%zz@h/db", "the password has an invalid percent-encoding"),
-            ("postgres://u:S3cret%ff@h/db", "the password is not valid UTF-8"),
-            ("postgres://u:S3cret%2", "the port of host 1 in the host list"),
+            (
+                "postgres://u:S3cret%2é@h/db",
+                "the password has an invalid percent-encoding",
+            ),
+            (
+                "postgres://u:S3cret%zz@h/db",
+                "the password has an invalid percent-encoding",
+            ),
+            (
+                "postgres://u:S3cret%ff@h/db",
+                "the password is not valid UTF-8",
+            ),
+            (
+                "postgres://u:S3cret%2",
+                "the port of host 1 in the host list",
+            ),
             ("postgres://S3cret%@h/db", "the user name has an invalid"),
-            ("postgres://h:S3cret/db", "the port of host 1 in the host list is not a number"),
+            (
+                "postgres://h:S3cret/db",
+                "the port of host 1 in the host list is not a number",
+            ),
             ("postgres://h:0/db", "the port of host 1"),
             ("postgres://h:65536/db", "the port of host 1"),
             ("postgres://a,b:x/db", "the port of host 2"),
             ("postgres://[::1/db", "opens `[` without a closing `]`"),
             ("postgres://[::1]x/db", "text after `]`"),
-            ("postgres://h/db?S3cret", "query parameter 1 of the URI has no `=`"),
-            ("postgres://h/db?a=1&password=S3cret%", "the password has an invalid"),
+            (
+                "postgres://h/db?S3cret",
+                "query parameter 1 of the URI has no `=`",
+            ),
+            (
+                "postgres://h/db?a=1&password=S3cret%",
+                "the password has an invalid",
+            ),
             ("postgres://h/S3cret%g", "the database name"),
             ("mysql://u:S3cret@h/db", "not a PostgreSQL one"),
         ] {
@@ -429,7 +453,10 @@ mod tests {
         );
         assert_eq!(pairs("  "), kv(&[]));
         for (input, expected) in [
-            ("host=db password=my S3cret", "entry 3 of the connection string has no `=`"),
+            (
+                "host=db password=my S3cret",
+                "entry 3 of the connection string has no `=`",
+            ),
             ("host=db =S3cret", "no parameter name"),
             ("password='S3cret", "parameter `password` has no closing"),
             ("password='S3cret\\", "has no closing"),

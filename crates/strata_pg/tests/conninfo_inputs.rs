@@ -56,9 +56,43 @@ const SEEDS: &[&str] = &[
 
 /// Pieces that matter to the parsers: delimiters, escapes, multi-byte characters.
 const PIECES: &[&str] = &[
-    "%", "%2", "%25", "%40", "%2F", "%zz", "%ff", "%c3%a9", "@", ":", "/", "?", "&", "=", ",", "[",
-    "]", "'", "\\", " ", "\t", "é", "€", "😀", "\u{0}", "password=", "password", "pw123",
-    "host=", "port=", "sslmode=", "://", "postgres://", "0", "65536", "::1", "x",
+    "%",
+    "%2",
+    "%25",
+    "%40",
+    "%2F",
+    "%zz",
+    "%ff",
+    "%c3%a9",
+    "@",
+    ":",
+    "/",
+    "?",
+    "&",
+    "=",
+    ",",
+    "[",
+    "]",
+    "'",
+    "\\",
+    " ",
+    "\t",
+    "é",
+    "€",
+    "😀",
+    "\u{0}",
+    "password=",
+    "password",
+    "pw123",
+    "host=",
+    "port=",
+    "sslmode=",
+    "://",
+    "postgres://",
+    "0",
+    "65536",
+    "::1",
+    "x",
 ];
 
 /// Byte offsets that are char boundaries, so mutations keep the input UTF-8 (the API takes
@@ -73,7 +107,10 @@ fn mutate(rng: &mut Rng, input: &str) -> String {
         let b = boundaries(&s);
         let at = *rng.pick(&b);
         match rng.below(6) {
-            0 | 1 => s.insert_str(at, *rng.pick(PIECES)),
+            0 | 1 => {
+                let piece = *rng.pick(PIECES);
+                s.insert_str(at, piece);
+            }
             2 => {
                 let end = *rng.pick(&b);
                 let (from, to) = (at.min(end), at.max(end));
@@ -124,11 +161,11 @@ fn check(input: &str) -> bool {
     match outcome {
         Ok(checked) => checked,
         Err(panic) => {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
             panic!("input {input:?}: {message}");
         }
     }
@@ -156,7 +193,10 @@ fn seeds_and_mutations_keep_the_property() {
     }
     // The property is only exercised by inputs that resolve to a password; make sure the
     // generator still produces enough of them.
-    assert!(with_password >= 200, "only {with_password} inputs had a password");
+    assert!(
+        with_password >= 200,
+        "only {with_password} inputs had a password"
+    );
 }
 
 #[test]
