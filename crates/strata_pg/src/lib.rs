@@ -8,6 +8,7 @@
 pub mod adopt;
 pub mod conn;
 mod conninfo;
+mod der;
 pub mod estimates;
 pub mod exec;
 pub mod ident;
