@@ -144,10 +144,11 @@ fn scrub(text: &str, secrets: &[String]) -> String {
 }
 
 /// Every password strata may have been given: in `--database-url` and `--scratch-url` (or
-/// their `STRATA_` variables), `DATABASE_URL` and `PGPASSWORD`, so no error text can carry one (a last line of defence:
-/// messages are written not to contain them in the first place). Read from the raw arguments,
-/// before they are parsed, so that even a crash while parsing them is covered. Secrets shorter
-/// than 3 bytes are left out: masking every `a` would make messages unreadable.
+/// their `STRATA_` variables), `DATABASE_URL` and `PGPASSWORD`, so no error text can carry one
+/// (a last line of defence: messages are written not to contain them in the first place). Read
+/// from the raw arguments, before they are parsed, so that even a crash while parsing them is
+/// covered. Secrets shorter than 3 bytes are left out: masking every `a` would make messages
+/// unreadable.
 fn secrets(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     const FLAGS: [&str; 2] = ["--database-url", "--scratch-url"];
     let mut urls = Vec::new();

@@ -179,15 +179,14 @@ fn stats_match_the_catalogs() {
 #[test]
 fn stats_count_public_apart() {
     let tmp = tempfile::tempdir().unwrap();
-    let ddl: String = (1..=14)
-        .map(|i| format!("CREATE SCHEMA s{i};\n"))
-        .collect();
+    let ddl: String = (1..=14).map(|i| format!("CREATE SCHEMA s{i};\n")).collect();
     write(tmp.path(), "migrations/1_schemas.sql", &ddl);
     let db = TestDatabase::new("stats_public");
     strata(tmp.path(), &db, &["up"]).ok();
     let text = strata(tmp.path(), &db, &["stats"]).ok().stdout;
     assert!(
-        text.lines().any(|l| l == "schemas            14 (plus public)"),
+        text.lines()
+            .any(|l| l == "schemas            14 (plus public)"),
         "{text}"
     );
     let json = strata(tmp.path(), &db, &["--json", "stats"]).ok().json();

@@ -3,9 +3,9 @@
 //! Teams already have `DATABASE_URL` or `PG*` variables and a `~/.pgpass`; strata honours them
 //! with libpq's precedence (explicit URL over environment over defaults) and adds the TLS modes
 //! tokio-postgres lacks (`verify-ca`, `verify-full`) through rustls. The string itself is read by
-//! the private `conninfo` module, which never panics and never quotes it in an error. Nothing here ever
-//! renders a password: [`ConnInfo::redacted`] and [`redact_url`] are the only printable forms,
-//! and [`secrets_in`] lets callers scrub what they print anyway.
+//! the private `conninfo` module, which never panics and never quotes it in an error. Nothing
+//! here ever renders a password: [`ConnInfo::redacted`] and [`redact_url`] are the only
+//! printable forms, and [`secrets_in`] lets callers scrub what they print anyway.
 
 use crate::conninfo;
 use std::path::{Path, PathBuf};
@@ -315,9 +315,9 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 impl ConnInfo {
     /// Resolves a target from an optional URL (or key=value string) and libpq variables.
     ///
-    /// The string is read by strata itself (the private `conninfo` module), never by tokio-postgres: every
-    /// problem becomes a [`ConnectError::Config`] that says where it is without quoting the
-    /// string, and no input can make this panic.
+    /// The string is read by strata itself (the private `conninfo` module), never by
+    /// tokio-postgres: every problem becomes a [`ConnectError::Config`] that says where it is
+    /// without quoting the string, and no input can make this panic.
     pub fn resolve(url: Option<&str>, env: EnvLookup<'_>) -> Result<ConnInfo, ConnectError> {
         let mut own = OwnParams {
             ssl_mode: env("PGSSLMODE"),
@@ -345,11 +345,7 @@ impl ConnInfo {
                 add_host(&mut config, h);
             }
         }
-        if let (Some(addr), true, true) = (
-            hostaddr,
-            config.get_hostaddrs().is_empty(),
-            config.get_hosts().len() <= 1,
-        ) {
+        if let (Some(addr), true) = (hostaddr, config.get_hostaddrs().is_empty()) {
             let ip = addr.parse().map_err(|_| ConnectError::Config {
                 message: format!("PGHOSTADDR `{addr}` is not an IP address"),
             })?;
@@ -510,7 +506,7 @@ fn apply(
     let mut fallback_application_name = None;
     for (key, value) in last {
         let name = conninfo::shown_name(&key);
-        let seconds = |value: &str| -> Result<i64, ConnectError> {
+        let number = |value: &str| -> Result<i64, ConnectError> {
             value
                 .trim()
                 .parse::<i64>()
@@ -570,35 +566,35 @@ fn apply(
             "fallback_application_name" => fallback_application_name = Some(value),
             // Zero or less means "no limit" in libpq; strata then keeps its own default.
             "connect_timeout" => {
-                let secs = seconds(&value)?;
+                let secs = number(&value)?;
                 if secs > 0 {
                     config.connect_timeout(Duration::from_secs(secs.unsigned_abs()));
                 }
             }
             // In milliseconds, as libpq documents it.
             "tcp_user_timeout" => {
-                let ms = seconds(&value)?;
+                let ms = number(&value)?;
                 if ms > 0 {
                     config.tcp_user_timeout(Duration::from_millis(ms.unsigned_abs()));
                 }
             }
             "keepalives" => {
-                config.keepalives(seconds(&value)? != 0);
+                config.keepalives(number(&value)? != 0);
             }
             "keepalives_idle" => {
-                let secs = seconds(&value)?;
+                let secs = number(&value)?;
                 if secs > 0 {
                     config.keepalives_idle(Duration::from_secs(secs.unsigned_abs()));
                 }
             }
             "keepalives_interval" => {
-                let secs = seconds(&value)?;
+                let secs = number(&value)?;
                 if secs > 0 {
                     config.keepalives_interval(Duration::from_secs(secs.unsigned_abs()));
                 }
             }
             "keepalives_count" => {
-                let count = u32::try_from(seconds(&value)?.max(0)).unwrap_or(u32::MAX);
+                let count = u32::try_from(number(&value)?.max(0)).unwrap_or(u32::MAX);
                 config.keepalives_retries(count);
             }
             "target_session_attrs" => {

@@ -355,7 +355,10 @@ mod tests {
         pairs.extend(names.iter().map(|n| (n.as_str(), "")));
         pairs.push(("schema \"Public\"", ""));
         let stats = snap(&pairs).stats();
-        assert_eq!(stats.schemas, 15, "a quoted \"Public\" is a schema of the set");
+        assert_eq!(
+            stats.schemas, 15,
+            "a quoted \"Public\" is a schema of the set"
+        );
         assert!(stats.public_schema);
         let json = serde_json::to_value(&stats).unwrap();
         assert_eq!(json["schemas"], 15);
