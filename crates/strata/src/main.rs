@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success or nothing to do; 1 findings (pending or drifted migrations under
 //! `--check`, `validate` failures); 2 errors (bad input, failed migration, unreachable
-//! database). Errors print their whole cause chain to stderr.
+//! database), crashes included; 141 when the reader of stdout went away. Errors print their
+//! whole cause chain to stderr, with every known password masked.
 
 mod app;
 mod cli;
@@ -18,24 +19,38 @@ use clap::Parser;
 use cli::{Cli, Command};
 use commands::{exit, Io};
 use std::io::Write;
+use std::sync::{Mutex, PoisonError};
 use strata_plan::Target;
 
 fn main() {
+    install_crash_report();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    remember_secrets(secrets(&args, &|k| std::env::var(k).ok()));
+    // Debug builds only: a way for the CLI tests to check the crash report end to end.
+    #[cfg(debug_assertions)]
+    if let Ok(message) = std::env::var("STRATA_TEST_PANIC") {
+        panic!("{message}");
+    }
     let cli = Cli::parse();
     let json = cli.global.json;
-    let secrets = secrets(&cli);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     let code = match run(cli, &mut stdout, &mut stderr) {
         Ok(code) => code,
+        // The reader went away (`strata status | head -1`): nothing to say, and nobody to say
+        // it to on stdout. 141 is what a shell reports for a process killed by SIGPIPE, which
+        // Rust programs ignore, so that the writes fail with EPIPE instead.
+        Err(e) if is_broken_pipe(&e) => exit::BROKEN_PIPE,
         Err(e) => {
-            let scrub = |text: String| {
-                secrets
-                    .iter()
-                    .fold(text, |t, s| t.replace(s.as_str(), "***"))
-            };
-            let causes: Vec<String> = e.chain().skip(1).map(|c| scrub(c.to_string())).collect();
-            let message = scrub(e.to_string());
+            let secrets = known_secrets();
+            let causes: Vec<String> = e
+                .chain()
+                .skip(1)
+                .map(|c| scrub(&c.to_string(), &secrets))
+                .collect();
+            let message = scrub(&e.to_string(), &secrets);
             if json {
                 let doc = serde_json::json!({"error": {"message": message, "causes": causes}});
                 let _ = writeln!(stdout, "{doc}");
@@ -52,22 +67,111 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Every password strata was given, so no error text can carry one (a last line of defence:
-/// messages are written not to contain them in the first place).
-fn secrets(cli: &Cli) -> Vec<String> {
-    let mut out = Vec::new();
-    for url in [
-        cli.global.database_url.clone(),
-        std::env::var("DATABASE_URL").ok(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        out.extend(strata_pg::secrets_in(&url));
+/// True when the error comes from writing to a pipe whose reader has exited.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Every password strata was given, for the error printer and the crash report, which runs
+/// where `main`'s locals are out of reach.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn remember_secrets(found: Vec<String>) {
+    let mut all = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
+    for s in found {
+        if !all.contains(&s) {
+            all.push(s);
+        }
     }
-    if let Ok(pw) = std::env::var("PGPASSWORD") {
-        out.push(pw);
+}
+
+fn known_secrets() -> Vec<String> {
+    SECRETS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// A panic is a bug, but the report of it must still not leak a password (a panic message can
+/// quote anything), must be short, and must end the process with strata's error code rather
+/// than Rust's 101. Exiting from the hook also means no destructor runs after a broken
+/// invariant: an open transaction is rolled back by the server when the connection drops.
+fn install_crash_report() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "an unknown place".into());
+        // `try_lock`: the panic may have happened while this thread held the lock. Without the
+        // secrets the message cannot be scrubbed, so it is left out.
+        let text = match SECRETS.try_lock() {
+            Ok(secrets) => crash_report(Some(&message), &location, &secrets),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                crash_report(Some(&message), &location, &p.into_inner())
+            }
+            Err(std::sync::TryLockError::WouldBlock) => crash_report(None, &location, &[]),
+        };
+        let _ = writeln!(std::io::stderr(), "{text}");
+        std::process::exit(exit::ERROR);
+    }));
+}
+
+/// The one line a crash prints.
+fn crash_report(message: Option<&str>, location: &str, secrets: &[String]) -> String {
+    let message = message.map_or_else(|| "(message withheld)".to_owned(), |m| scrub(m, secrets));
+    format!(
+        "error: strata crashed (a bug): {message} at {}; nothing more was changed; please report it",
+        scrub(location, secrets)
+    )
+}
+
+/// Replaces every secret in `text` with `***`, longer secrets first so that one containing
+/// another is replaced whole.
+fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut sorted: Vec<&String> = secrets.iter().collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    sorted
+        .into_iter()
+        .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "***"))
+}
+
+/// Every password strata may have been given: in `--database-url` and `--scratch-url` (or
+/// their `STRATA_` variables), `DATABASE_URL` and `PGPASSWORD`, so no error text can carry one
+/// (a last line of defence: messages are written not to contain them in the first place). Read
+/// from the raw arguments, before they are parsed, so that even a crash while parsing them is
+/// covered. Secrets shorter than 3 bytes are left out: masking every `a` would make messages
+/// unreadable.
+fn secrets(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    const FLAGS: [&str; 2] = ["--database-url", "--scratch-url"];
+    let mut urls = Vec::new();
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        if FLAGS.contains(&arg.as_str()) {
+            urls.extend(rest.next().cloned());
+        } else if let Some((flag, url)) = arg.split_once('=') {
+            if FLAGS.contains(&flag) {
+                urls.push(url.to_owned());
+            }
+        } else if arg == "--" {
+            break;
+        }
     }
+    urls.extend(
+        ["STRATA_DATABASE_URL", "DATABASE_URL", "STRATA_SCRATCH_URL"]
+            .into_iter()
+            .filter_map(env),
+    );
+    let mut out: Vec<String> = urls.iter().flat_map(|u| strata_pg::secrets_in(u)).collect();
+    out.extend(env("PGPASSWORD"));
     out.retain(|s| s.len() >= 3);
     out
 }
@@ -93,6 +197,12 @@ fn run(
     } else {
         config::resolve(&cli.global, &cwd, &env)?
     };
+    // strata.toml may name the database too.
+    if let config::DbTarget::Url(url) = &settings.db {
+        let mut found = strata_pg::secrets_in(url);
+        found.retain(|s| s.len() >= 3);
+        remember_secrets(found);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -185,4 +295,88 @@ fn run(
             Command::Drift(a) => commands::verify::drift(&settings, a.scratch_url.as_deref(), &mut io).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn secrets_come_from_flags_and_variables() {
+        let env = env_of(&[
+            ("DATABASE_URL", "postgres://u:from-env@h/db"),
+            ("STRATA_SCRATCH_URL", "host=h password='scratch pw'"),
+            ("PGPASSWORD", "pgpw"),
+        ]);
+        let found = secrets(
+            &args(&[
+                "strata",
+                "--database-url",
+                "postgres://u:S3cret%2é@h/db",
+                "--scratch-url=postgres://u:p%40ss@h/db",
+                "status",
+            ]),
+            &env,
+        );
+        for expected in [
+            "S3cret%2é",
+            "p%40ss",
+            "p@ss",
+            "from-env",
+            "scratch pw",
+            "pgpw",
+        ] {
+            assert!(found.iter().any(|s| s == expected), "{expected}: {found:?}");
+        }
+        // Too short to mask without wrecking messages.
+        let found = secrets(
+            &args(&["strata", "--database-url=postgres://u:ab@h/db"]),
+            &env_of(&[]),
+        );
+        assert!(found.is_empty(), "{found:?}");
+        // After `--`, arguments are not flags.
+        let found = secrets(
+            &args(&["strata", "--", "--database-url", "postgres://u:S3cret@h/db"]),
+            &env_of(&[]),
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn crash_reports_are_scrubbed() {
+        let secrets = vec!["S3cret".to_owned(), "S3cret%2é".to_owned()];
+        let report = crash_report(
+            Some("byte index 9 is not a char boundary; it is inside 'é' of `S3cret%2é`"),
+            "crates/strata_pg/src/conn.rs:10:5",
+            &secrets,
+        );
+        assert_eq!(
+            report,
+            "error: strata crashed (a bug): byte index 9 is not a char boundary; it is inside 'é' of `***` at crates/strata_pg/src/conn.rs:10:5; nothing more was changed; please report it"
+        );
+        assert!(!crash_report(None, "x.rs:1:1", &secrets).contains("S3cret"));
+        assert!(crash_report(None, "x.rs:1:1", &secrets).contains("(message withheld)"));
+    }
+
+    #[test]
+    fn broken_pipes_are_recognised_through_context() {
+        let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = anyhow::Error::from(pipe).context("writing the status table");
+        assert!(is_broken_pipe(&e));
+        let other = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(!is_broken_pipe(&other));
+    }
 }

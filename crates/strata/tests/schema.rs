@@ -142,7 +142,7 @@ fn stats_match_the_catalogs() {
         format!("NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass AND d.objid = {oid} AND d.deptype = 'e')")
     };
     let expected = [
-        ("schemas", count(&format!("SELECT count(*) FROM pg_namespace n WHERE {user_ns} AND {}", not_ext("pg_namespace", "n.oid")))),
+        ("schemas", count(&format!("SELECT count(*) FROM pg_namespace n WHERE {user_ns} AND n.nspname <> 'public' AND {}", not_ext("pg_namespace", "n.oid")))),
         ("extensions", count("SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'")),
         ("tables", count(&format!("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f') AND {user_ns} AND {}", not_ext("pg_class", "c.oid")))),
         ("indexes", count(&format!("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {user_ns} AND {}", not_ext("pg_class", "i.indrelid")))),
@@ -168,6 +168,35 @@ fn stats_match_the_catalogs() {
     assert_eq!(stats["constraints"]["unique"].as_u64(), Some(by_type("u")));
     assert_eq!(stats["constraints"]["check"].as_u64(), Some(by_type("c")));
     assert!(stats["tables"].as_u64().unwrap() > 0);
+    assert_eq!(
+        stats["public_schema"].as_bool(),
+        Some(count("SELECT count(*) FROM pg_namespace WHERE nspname = 'public'") == 1)
+    );
+}
+
+/// `public`, which initdb creates, is not counted with the set's schemas: a set that creates
+/// 14 schemas reports 14.
+#[test]
+fn stats_count_public_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ddl: String = (1..=14).map(|i| format!("CREATE SCHEMA s{i};\n")).collect();
+    write(tmp.path(), "migrations/1_schemas.sql", &ddl);
+    let db = TestDatabase::new("stats_public");
+    strata(tmp.path(), &db, &["up"]).ok();
+    let text = strata(tmp.path(), &db, &["stats"]).ok().stdout;
+    assert!(
+        text.lines()
+            .any(|l| l == "schemas            14 (plus public)"),
+        "{text}"
+    );
+    let json = strata(tmp.path(), &db, &["--json", "stats"]).ok().json();
+    assert_eq!(json["schemas"], 14);
+    assert_eq!(json["public_schema"], true);
+    db.psql("DROP SCHEMA public CASCADE").unwrap();
+    let text = strata(tmp.path(), &db, &["stats"]).ok().stdout;
+    assert!(text.lines().any(|l| l == "schemas            14"), "{text}");
+    let json = strata(tmp.path(), &db, &["--json", "stats"]).ok().json();
+    assert_eq!(json["public_schema"], false);
 }
 
 /// verify passes on every example set.

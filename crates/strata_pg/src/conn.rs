@@ -2,11 +2,13 @@
 //!
 //! Teams already have `DATABASE_URL` or `PG*` variables and a `~/.pgpass`; strata honours them
 //! with libpq's precedence (explicit URL over environment over defaults) and adds the TLS modes
-//! tokio-postgres lacks (`verify-ca`, `verify-full`) through rustls. Nothing here ever renders a
-//! password: [`ConnInfo::redacted`] and [`redact_url`] are the only printable forms.
+//! tokio-postgres lacks (`verify-ca`, `verify-full`) through rustls. The string itself is read by
+//! the private `conninfo` module, which never panics and never quotes it in an error. Nothing
+//! here ever renders a password: [`ConnInfo::redacted`] and [`redact_url`] are the only
+//! printable forms, and [`secrets_in`] lets callers scrub what they print anyway.
 
+use crate::conninfo;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::config::Host;
 
@@ -35,7 +37,10 @@ impl SslMode {
             "verify-full" => SslMode::VerifyFull,
             other => {
                 return Err(ConnectError::Config {
-                    message: format!("unknown sslmode `{other}`; use disable, prefer, require, verify-ca or verify-full"),
+                    message: format!(
+                        "sslmode is {}; use disable, prefer, require, verify-ca or verify-full",
+                        conninfo::shown_value(other)
+                    ),
                 })
             }
         })
@@ -85,143 +90,223 @@ impl std::fmt::Debug for ConnInfo {
 
 /// Removes the password from a `postgres://user:password@host/db` URL or a `password=...`
 /// key/value string, for messages. Anything it cannot take apart with certainty is replaced
-/// whole: a half-redacted secret is still a leak.
+/// whole: a half-redacted secret is still a leak. Any other occurrence of the password (a user
+/// name equal to it, say) is masked too, so the result never contains it.
 pub fn redact_url(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        // The password may itself contain `/`, `?` or `:`; the user info ends at the last `@`
-        // before the path, and an unencoded `@` in a password makes the last `@` the real one.
-        let (userinfo, after) = match rest.rfind('@') {
-            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-            None => (None, rest),
-        };
+    let shown = if let Some((scheme, rest)) = url.split_once("://") {
+        let (userinfo, after) = split_userinfo(rest);
         let masked_user = userinfo.map(|u| match u.split_once(':') {
             Some((user, _)) => format!("{user}:***@"),
             None => format!("{u}@"),
         });
+        // Without an `@`, `user:password` reads as `host:port`: a port that is not a number is
+        // masked in case it is a password.
+        let netloc_end = after.find(['/', '?']).unwrap_or(after.len());
+        let (netloc, after_netloc) = after.split_at(netloc_end);
+        let after = format!("{}{after_netloc}", mask_odd_ports(netloc));
         let tail = match after.split_once('?') {
             Some((path, query)) => {
                 let query: Vec<String> = query
                     .split('&')
-                    .map(|kv| {
-                        if kv.to_ascii_lowercase().starts_with("password=") {
-                            "password=***".to_owned()
-                        } else {
-                            kv.to_owned()
-                        }
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, _)) if is_password_key(k) => format!("{k}=***"),
+                        _ => kv.to_owned(),
                     })
                     .collect();
                 format!("{path}?{}", query.join("&"))
             }
             None => after.to_owned(),
         };
-        format!(
-            "{}://{}{tail}",
-            &url[..scheme_end],
-            masked_user.unwrap_or_default()
-        )
+        format!("{scheme}://{}{tail}", masked_user.unwrap_or_default())
     } else {
-        match split_key_values(url) {
-            Some(pairs) => pairs
+        match conninfo::parse_key_values(url) {
+            Ok(pairs) => pairs
                 .into_iter()
                 .map(|(k, v)| {
                     if k.eq_ignore_ascii_case("password") {
                         format!("{k}=***")
                     } else {
-                        format!("{k}={v}")
+                        format!("{k}={}", conninfo::quote_value(&v))
                     }
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
-            None => "[connection string not shown]".into(),
+            Err(_) => "[connection string not shown]".into(),
         }
+    };
+    scrub(shown, &secrets_in(url))
+}
+
+/// The user information of a URI (after the scheme) and what follows it. The parser's rule
+/// (the last `@` before the query string) comes first; when the part before the first `?`
+/// holds no `@`, a password with an unencoded `?` may still be there, so the last `@` anywhere
+/// is taken: for redaction, hiding too much is the safe mistake.
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    let before_query = rest.split_once('?').map_or(rest, |(before, _)| before);
+    let at = before_query.rfind('@').or_else(|| rest.rfind('@'));
+    match at {
+        // `@` is one byte, so `at + 1` is a char boundary.
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
     }
 }
 
-/// The secrets a connection string carries (its password, raw and percent-decoded), so a
-/// caller can scrub them from any text as a last line of defence.
+/// The port parts of a URI's host list that are not numbers (see [`redact_url`]).
+fn odd_ports(netloc: &str) -> impl Iterator<Item = &str> {
+    netloc
+        .split(',')
+        .filter(|entry| !entry.starts_with('['))
+        .filter_map(|entry| entry.split_once(':').map(|(_, port)| port))
+        .filter(|port| !port.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn mask_odd_ports(netloc: &str) -> String {
+    netloc
+        .split(',')
+        .map(|entry| match entry.split_once(':') {
+            Some((host, port))
+                if !entry.starts_with('[') && !port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("{host}:***")
+            }
+            _ => entry.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn is_password_key(raw_key: &str) -> bool {
+    conninfo::decode_lossy(raw_key).eq_ignore_ascii_case("password")
+}
+
+/// Replaces every occurrence of each secret of 3 bytes or more. The mask is made of a character
+/// no secret contains, so masking can never assemble a secret out of the mask and its
+/// neighbours (`***` unless a secret contains `*`).
+fn scrub(text: String, secrets: &[String]) -> String {
+    let mut secrets: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.len() >= 3)
+        .collect();
+    if secrets.is_empty() {
+        return text;
+    }
+    // Longer first, so that a secret containing a shorter one is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mask_char = std::iter::once('*')
+        .chain((0x21u32..).filter_map(char::from_u32))
+        .find(|c| !secrets.iter().any(|s| s.contains(*c)))
+        .unwrap_or('*');
+    let mask = mask_char.to_string().repeat(3);
+    secrets
+        .iter()
+        .fold(text, |text, secret| text.replace(secret, &mask))
+}
+
+/// The secrets a connection string carries (its password, raw and decoded), so a caller can
+/// scrub them from any text as a last line of defence. It reads the string the way
+/// [`ConnInfo::resolve`] does and also the looser ways a malformed string might be meant, so
+/// that what it returns covers every reading.
 pub fn secrets_in(url: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        if let Some(at) = rest.rfind('@') {
-            if let Some((_, pw)) = rest[..at].split_once(':') {
+    if let Ok(params) = conninfo::parse(url) {
+        out.extend(
+            params
+                .into_iter()
+                .filter(|(k, _)| k == "password")
+                .map(|(_, v)| v),
+        );
+    }
+    if let Some((_, rest)) = url.split_once("://") {
+        let before_query = rest.split_once('?').map_or(rest, |(before, _)| before);
+        for userinfo in [before_query.rsplit_once('@'), rest.rsplit_once('@')]
+            .into_iter()
+            .flatten()
+            .map(|(userinfo, _)| userinfo)
+        {
+            if let Some((_, pw)) = userinfo.split_once(':') {
                 out.push(pw.to_owned());
-                out.push(percent_decode(pw));
+                out.push(conninfo::decode_lossy(pw));
             }
         }
-        if let Some((_, query)) = rest.split_once('?') {
-            for kv in query.split('&') {
-                if let Some((k, v)) = kv.split_once('=') {
-                    if k.eq_ignore_ascii_case("password") {
-                        out.push(v.to_owned());
-                        out.push(percent_decode(v));
-                    }
+        let parser_reading = (!before_query.contains('@')).then_some(before_query);
+        for after in [Some(split_userinfo(rest).1), parser_reading]
+            .into_iter()
+            .flatten()
+        {
+            let netloc = after.split(['/', '?']).next().unwrap_or_default();
+            for port in odd_ports(netloc) {
+                out.push(port.to_owned());
+                out.push(conninfo::decode_lossy(port));
+            }
+        }
+        for kv in rest.split(['?', '&']) {
+            if let Some((k, v)) = kv.split_once('=') {
+                if is_password_key(k) {
+                    out.push(v.to_owned());
+                    out.push(conninfo::decode_lossy(v));
                 }
             }
         }
-    } else if let Some(pairs) = split_key_values(url) {
-        for (k, v) in pairs {
-            if k.eq_ignore_ascii_case("password") {
-                out.push(v.trim_matches('\'').to_owned());
-            }
-        }
+    } else {
+        out.extend(loose_key_value_passwords(url));
     }
     out.retain(|s| !s.is_empty());
-    out
+    let mut unique = Vec::with_capacity(out.len());
+    for s in out {
+        if !unique.contains(&s) {
+            unique.push(s);
+        }
+    }
+    unique
 }
 
-/// Splits a libpq `key=value` string (values optionally single-quoted with `\\` and `\'`
-/// escapes, spaces allowed around `=`). `None` when it is malformed.
-fn split_key_values(s: &str) -> Option<Vec<(String, String)>> {
+/// `password = value` wherever it appears in a key=value string, even one the parser rejects
+/// (an unterminated quote, say): the value raw and unescaped, up to the closing quote, the next
+/// space or the end.
+fn loose_key_value_passwords(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return Some(out);
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.next() != Some('=') || key.is_empty() {
-            return None;
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
-            loop {
-                match chars.next()? {
-                    '\\' => value.push(chars.next()?),
-                    '\'' => break,
-                    c => value.push(c),
+    // ASCII lowercasing keeps every byte offset, so offsets in `lower` are offsets in `s`.
+    let lower = s.to_ascii_lowercase();
+    for (at, _) in lower.match_indices("password") {
+        let after = s[at + "password".len()..].trim_start();
+        let Some(value) = after.strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let (raw, unescaped) = match value.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut raw = String::new();
+                let mut unescaped = String::new();
+                let mut chars = quoted.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\'' => break,
+                        '\\' => {
+                            raw.push(c);
+                            if let Some(n) = chars.next() {
+                                raw.push(n);
+                                unescaped.push(n);
+                            }
+                        }
+                        c => {
+                            raw.push(c);
+                            unescaped.push(c);
+                        }
+                    }
                 }
+                (raw, unescaped)
             }
-            value = format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                value.push(c);
-                chars.next();
+            None => {
+                let raw: String = value.chars().take_while(|c| !c.is_whitespace()).collect();
+                let unescaped = raw.replace('\\', "");
+                (raw, unescaped)
             }
-        }
-        out.push((key, value));
+        };
+        out.push(raw);
+        out.push(unescaped);
     }
+    out
 }
 
 /// Looks up environment variables; injectable for tests.
@@ -229,41 +314,35 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl ConnInfo {
     /// Resolves a target from an optional URL (or key=value string) and libpq variables.
+    ///
+    /// The string is read by strata itself (the private `conninfo` module), never by
+    /// tokio-postgres: every problem becomes a [`ConnectError::Config`] that says where it is
+    /// without quoting the string, and no input can make this panic.
     pub fn resolve(url: Option<&str>, env: EnvLookup<'_>) -> Result<ConnInfo, ConnectError> {
-        let mut ssl_mode = env("PGSSLMODE");
-        let mut ssl_root_cert = env("PGSSLROOTCERT");
-        let mut config = match url {
-            Some(url) => {
-                let (cleaned, extracted) = extract_params(url, &["sslmode", "sslrootcert"]);
-                for (k, v) in extracted {
-                    match k.as_str() {
-                        "sslmode" => ssl_mode = Some(v),
-                        _ => ssl_root_cert = Some(v),
-                    }
-                }
-                tokio_postgres::Config::from_str(&cleaned).map_err(|e| ConnectError::Config {
-                    message: format!("{e} in the database URL (not shown: it may hold a password); check --database-url / DATABASE_URL"),
-                })?
-            }
-            None => tokio_postgres::Config::new(),
+        let mut own = OwnParams {
+            ssl_mode: env("PGSSLMODE"),
+            ssl_root_cert: env("PGSSLROOTCERT"),
+            passfile: None,
         };
+        let mut config = tokio_postgres::Config::new();
+        if let Some(url) = url {
+            let params = conninfo::parse(url).map_err(|e| config_error(e.0))?;
+            apply(params, &mut config, &mut own)?;
+        }
         if env("PGSERVICE").is_some() {
             return Err(ConnectError::Config {
                 message: "PGSERVICE (pg_service.conf) is not supported; set DATABASE_URL, or PGHOST/PGPORT/PGDATABASE, instead".into(),
             });
         }
         let hostaddr = env("PGHOSTADDR");
-        if config.get_hosts().is_empty() {
-            // PGHOSTADDR alone names the server by address, as in libpq.
+        // A `hostaddr` alone names the server by address, as in libpq.
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             let hosts = env("PGHOST")
+                .filter(|h| !h.is_empty())
                 .or_else(|| hostaddr.clone())
                 .unwrap_or_else(default_host);
             for h in hosts.split(',') {
-                if h.starts_with('/') {
-                    config.host_path(h);
-                } else {
-                    config.host(h);
-                }
+                add_host(&mut config, h);
             }
         }
         if let (Some(addr), true) = (hostaddr, config.get_hostaddrs().is_empty()) {
@@ -274,11 +353,14 @@ impl ConnInfo {
         }
         if config.get_ports().is_empty() {
             let port = env("PGPORT").unwrap_or_else(|| "5432".into());
-            let port = port.parse::<u16>().map_err(|_| ConnectError::Config {
-                message: format!("PGPORT `{port}` is not a port number"),
+            let ports = port_list(&port).ok_or_else(|| ConnectError::Config {
+                message: format!("PGPORT `{port}` is not a port number (1 to 65535), nor a comma-separated list of them"),
             })?;
-            config.port(port);
+            for p in ports {
+                config.port(p);
+            }
         }
+        check_list_lengths(&config)?;
         if config.get_user().is_none() {
             let user = env("PGUSER").unwrap_or_else(crate::who::os_user);
             config.user(&user);
@@ -298,26 +380,36 @@ impl ConnInfo {
             config.connect_timeout(Duration::from_secs(secs.max(1)));
         }
         if config.get_password().is_none() {
+            let passfile = own
+                .passfile
+                .map(PathBuf::from)
+                .or_else(|| env("PGPASSFILE").map(PathBuf::from))
+                .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")));
             if let Some(pw) = env("PGPASSWORD") {
                 config.password(pw);
-            } else if let Some(pw) = pgpass_lookup(&config, env) {
+            } else if let Some(pw) = passfile.and_then(|f| pgpass_lookup(&config, &f)) {
                 config.password(pw);
             }
         }
-        let ssl_mode = SslMode::parse(ssl_mode.as_deref().unwrap_or("prefer"))?;
+        let ssl_mode = SslMode::parse(own.ssl_mode.as_deref().unwrap_or("prefer"))?;
         Ok(ConnInfo {
             config,
             ssl_mode,
-            ssl_root_cert,
+            ssl_root_cert: own.ssl_root_cert,
         })
     }
 
     /// `user@host:port/database`, never with a password.
     pub fn redacted(&self) -> String {
         let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) if h.contains(':') => format!("[{h}]"),
             Some(Host::Tcp(h)) => h.clone(),
             Some(Host::Unix(p)) => p.display().to_string(),
-            None => "?".into(),
+            None => match self.config.get_hostaddrs().first() {
+                Some(std::net::IpAddr::V6(a)) => format!("[{a}]"),
+                Some(a) => a.to_string(),
+                None => "?".into(),
+            },
         };
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         format!(
@@ -345,6 +437,271 @@ impl ConnInfo {
     pub fn ssl_mode(&self) -> SslMode {
         self.ssl_mode
     }
+
+    /// The password in force, if any. Never show it: it is here so that code handling text it
+    /// did not write (crash reports, fuzz checks) can make sure the password is not in it.
+    pub fn password(&self) -> Option<&[u8]> {
+        self.config.get_password()
+    }
+}
+
+/// What a connection string sets that strata acts on itself rather than tokio-postgres.
+struct OwnParams {
+    ssl_mode: Option<String>,
+    ssl_root_cert: Option<String>,
+    passfile: Option<String>,
+}
+
+/// A problem in the connection string, with the advice every such problem shares.
+fn config_error(what: impl std::fmt::Display) -> ConnectError {
+    ConnectError::Config {
+        message: format!(
+            "{what}; check --database-url / DATABASE_URL (the connection string is not shown: it may hold a password)"
+        ),
+    }
+}
+
+/// libpq parameters strata knows but does not implement: refused by name, so that nobody
+/// believes a client certificate or a GSSAPI requirement is in force when it is not.
+const UNSUPPORTED: &[&str] = &[
+    "service",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcertmode",
+    "sslcrl",
+    "sslcrldir",
+    "sslcompression",
+    "sslsni",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "requirepeer",
+    "require_auth",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "replication",
+    "requiressl",
+    "min_protocol_version",
+    "max_protocol_version",
+    "oauth_issuer",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_scope",
+];
+
+/// Applies the parameters to the driver's configuration, the last value of a keyword winning as
+/// in libpq.
+fn apply(
+    params: conninfo::Params,
+    config: &mut tokio_postgres::Config,
+    own: &mut OwnParams,
+) -> Result<(), ConnectError> {
+    let mut last: conninfo::Params = Vec::with_capacity(params.len());
+    for (key, value) in params {
+        last.retain(|(k, _)| *k != key);
+        last.push((key, value));
+    }
+    let mut application_name = None;
+    let mut fallback_application_name = None;
+    for (key, value) in last {
+        let name = conninfo::shown_name(&key);
+        let number = |value: &str| -> Result<i64, ConnectError> {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| config_error(format!("parameter {name} must be a whole number")))
+        };
+        let one_of = |allowed: &str| {
+            config_error(format!(
+                "parameter {name} is {}; use {allowed}",
+                conninfo::shown_value(&value)
+            ))
+        };
+        match key.as_str() {
+            "host" if value.is_empty() => {}
+            "host" => {
+                for h in value.split(',') {
+                    add_host(config, h);
+                }
+            }
+            "hostaddr" if value.is_empty() => {}
+            "hostaddr" => {
+                for (i, addr) in value.split(',').enumerate() {
+                    let ip = addr.trim().parse().map_err(|_| {
+                        config_error(format!(
+                            "entry {} of parameter `hostaddr` is not an IP address",
+                            i + 1
+                        ))
+                    })?;
+                    config.hostaddr(ip);
+                }
+            }
+            "port" if value.is_empty() => {}
+            "port" => {
+                let ports = port_list(&value).ok_or_else(|| {
+                    config_error("parameter `port` is not a port number (1 to 65535), nor a comma-separated list of them")
+                })?;
+                for p in ports {
+                    config.port(p);
+                }
+            }
+            "user" if value.is_empty() => {}
+            "user" => {
+                config.user(value);
+            }
+            // An empty password is no password: PGPASSWORD and the password file still apply.
+            "password" if value.is_empty() => {}
+            "password" => {
+                config.password(value);
+            }
+            "dbname" if value.is_empty() => {}
+            "dbname" => {
+                config.dbname(value);
+            }
+            "options" => {
+                config.options(value);
+            }
+            "application_name" => application_name = Some(value),
+            "fallback_application_name" => fallback_application_name = Some(value),
+            // Zero or less means "no limit" in libpq; strata then keeps its own default.
+            "connect_timeout" => {
+                let secs = number(&value)?;
+                if secs > 0 {
+                    config.connect_timeout(Duration::from_secs(secs.unsigned_abs()));
+                }
+            }
+            // In milliseconds, as libpq documents it.
+            "tcp_user_timeout" => {
+                let ms = number(&value)?;
+                if ms > 0 {
+                    config.tcp_user_timeout(Duration::from_millis(ms.unsigned_abs()));
+                }
+            }
+            "keepalives" => {
+                config.keepalives(number(&value)? != 0);
+            }
+            "keepalives_idle" => {
+                let secs = number(&value)?;
+                if secs > 0 {
+                    config.keepalives_idle(Duration::from_secs(secs.unsigned_abs()));
+                }
+            }
+            "keepalives_interval" => {
+                let secs = number(&value)?;
+                if secs > 0 {
+                    config.keepalives_interval(Duration::from_secs(secs.unsigned_abs()));
+                }
+            }
+            "keepalives_count" => {
+                let count = u32::try_from(number(&value)?.max(0)).unwrap_or(u32::MAX);
+                config.keepalives_retries(count);
+            }
+            "target_session_attrs" => {
+                use tokio_postgres::config::TargetSessionAttrs as T;
+                config.target_session_attrs(match value.as_str() {
+                    "any" => T::Any,
+                    "read-write" => T::ReadWrite,
+                    "read-only" => T::ReadOnly,
+                    _ => return Err(one_of("any, read-write or read-only (strata does not support primary, standby or prefer-standby)")),
+                });
+            }
+            "channel_binding" => {
+                use tokio_postgres::config::ChannelBinding as C;
+                config.channel_binding(match value.as_str() {
+                    "disable" => C::Disable,
+                    "prefer" => C::Prefer,
+                    "require" => C::Require,
+                    _ => return Err(one_of("disable, prefer or require")),
+                });
+            }
+            "load_balance_hosts" => {
+                use tokio_postgres::config::LoadBalanceHosts as L;
+                config.load_balance_hosts(match value.as_str() {
+                    "disable" => L::Disable,
+                    "random" => L::Random,
+                    _ => return Err(one_of("disable or random")),
+                });
+            }
+            "sslmode" => own.ssl_mode = Some(value),
+            "sslrootcert" => own.ssl_root_cert = Some(value),
+            "passfile" => own.passfile = Some(value),
+            "sslnegotiation" if value == "postgres" => {}
+            "sslnegotiation" => {
+                return Err(one_of("postgres (strata does not support direct TLS negotiation)"))
+            }
+            // strata has no GSSAPI: "prefer" and "allow" then mean an unencrypted GSS-less
+            // connection, as in a libpq built without GSSAPI.
+            "gssencmode" if matches!(value.as_str(), "disable" | "allow" | "prefer") => {}
+            "gssencmode" => {
+                return Err(one_of("disable, allow or prefer (strata does not support GSSAPI encryption)"))
+            }
+            // The driver always speaks UTF-8.
+            "client_encoding"
+                if matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "utf8" | "utf-8" | "unicode" | "auto"
+                ) => {}
+            "client_encoding" => return Err(one_of("UTF8 (strata always uses UTF-8)")),
+            k if UNSUPPORTED.contains(&k) => {
+                return Err(config_error(format!(
+                    "parameter {name} is a libpq parameter strata does not support; remove it"
+                )))
+            }
+            _ => {
+                return Err(config_error(format!(
+                    "unknown connection parameter {name} (libpq's parameters: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)"
+                )))
+            }
+        }
+    }
+    if let Some(name) = application_name.or(fallback_application_name) {
+        config.application_name(name);
+    }
+    Ok(())
+}
+
+/// Adds one entry of a host list: a directory for a unix socket, a name or address for TCP, or
+/// nothing (which libpq reads as the default socket directory).
+fn add_host(config: &mut tokio_postgres::Config, host: &str) {
+    if host.is_empty() {
+        config.host_path(default_host());
+    } else if host.starts_with('/') {
+        config.host_path(host);
+    } else {
+        config.host(host);
+    }
+}
+
+/// `5432` or `5432,,5433` (an empty entry is the default port, as in libpq).
+fn port_list(value: &str) -> Option<Vec<u16>> {
+    value
+        .split(',')
+        .map(|p| match p.trim() {
+            "" => Some(5432),
+            p => conninfo::parse_port(p),
+        })
+        .collect()
+}
+
+/// tokio-postgres wants as many addresses as hosts (or none), and one port or one per host; it
+/// would say so only when connecting, and less precisely.
+fn check_list_lengths(config: &tokio_postgres::Config) -> Result<(), ConnectError> {
+    let hosts = config.get_hosts().len();
+    let addrs = config.get_hostaddrs().len();
+    let ports = config.get_ports().len();
+    if hosts > 0 && addrs > 0 && hosts != addrs {
+        return Err(config_error(format!(
+            "the connection names {hosts} host(s) but {addrs} hostaddr(s); give one address per host, or none"
+        )));
+    }
+    let targets = hosts.max(addrs);
+    if ports > 1 && ports != targets {
+        return Err(config_error(format!(
+            "the connection names {targets} host(s) but {ports} ports; give one port for all, or one per host"
+        )));
+    }
+    Ok(())
 }
 
 fn default_host() -> String {
@@ -355,79 +712,23 @@ fn default_host() -> String {
         .to_owned()
 }
 
-/// Splits named query parameters out of a URL (or key=value string) so that tokio-postgres,
-/// which rejects `sslmode=verify-full`, only sees what it understands.
-fn extract_params(url: &str, names: &[&str]) -> (String, Vec<(String, String)>) {
-    let mut found = Vec::new();
-    if url.contains("://") {
-        let Some((base, query)) = url.split_once('?') else {
-            return (url.to_owned(), found);
-        };
-        let mut kept = Vec::new();
-        for kv in query.split('&') {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            if names.contains(&k) {
-                found.push((k.to_owned(), percent_decode(v)));
-            } else {
-                kept.push(kv);
-            }
-        }
-        let cleaned = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        (cleaned, found)
-    } else {
-        let mut kept = Vec::new();
-        for kv in url.split_whitespace() {
-            match kv.split_once('=') {
-                Some((k, v)) if names.contains(&k) => {
-                    found.push((k.to_owned(), v.trim_matches('\'').to_owned()))
-                }
-                _ => kept.push(kv),
-            }
-        }
-        (kept.join(" "), found)
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `~/.pgpass` (or `PGPASSFILE`) lookup with libpq's matching rules: `*` matches anything,
-/// `localhost` matches a unix socket, `\:` and `\\` are escapes; files readable by group or
-/// others are ignored, as libpq does.
-fn pgpass_lookup(config: &tokio_postgres::Config, env: EnvLookup<'_>) -> Option<String> {
-    let path = env("PGPASSFILE")
-        .map(PathBuf::from)
-        .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
+/// `~/.pgpass` (or `PGPASSFILE`, or `passfile=`) lookup with libpq's matching rules: `*` matches
+/// anything, `localhost` matches a unix socket, `\:` and `\\` are escapes; a file readable by
+/// group or others, or one that is not a regular file, is ignored, as libpq does.
+fn pgpass_lookup(config: &tokio_postgres::Config, path: &Path) -> Option<String> {
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(&path).ok()?;
-        if meta.permissions().mode() & 0o077 != 0 {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || meta.permissions().mode() & 0o077 != 0 {
             return None;
         }
     }
-    let text = std::fs::read_to_string(&path).ok()?;
-    let host = match config.get_hosts().first()? {
-        Host::Tcp(h) => h.clone(),
-        Host::Unix(_) => "localhost".into(),
+    let text = std::fs::read_to_string(path).ok()?;
+    let host = match (config.get_hosts().first(), config.get_hostaddrs().first()) {
+        (Some(Host::Tcp(h)), _) => h.clone(),
+        (Some(Host::Unix(_)), _) => "localhost".into(),
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => return None,
     };
     let port = config
         .get_ports()
@@ -568,5 +869,252 @@ mod tests {
         let info = ConnInfo::resolve(Some("postgres://bob@db/app"), &env).unwrap();
         assert_eq!(info.config.get_password(), None);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    fn config_message(input: &str) -> String {
+        match ConnInfo::resolve(Some(input), &none) {
+            Err(ConnectError::Config { message }) => message,
+            Err(other) => panic!("{input}: unexpected {other}"),
+            Ok(info) => panic!("{input}: accepted as {}", info.redacted()),
+        }
+    }
+
+    /// The input that used to panic inside the hand-written decoder (slicing into `é`), with
+    /// the password in the panic message.
+    #[test]
+    fn invalid_percent_encoding_is_an_error_without_the_password() {
+        let url = "postgres://u:S3cret%2é@127.0.0.1:1/db";
+        let message = config_message(url);
+        assert!(
+            message.contains("the password has an invalid percent-encoding"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--database-url / DATABASE_URL"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("S3cret") && !message.contains("127.0.0.1"),
+            "{message}"
+        );
+        assert_eq!(redact_url(url), "postgres://u:***@127.0.0.1:1/db");
+        assert!(secrets_in(url).contains(&"S3cret%2é".to_owned()));
+        for input in [
+            "postgres://u:S3cret%é",
+            "postgres://u:%@h",
+            "%2é",
+            "password=%2é",
+        ] {
+            let _ = ConnInfo::resolve(Some(input), &none);
+            assert!(!redact_url(input).contains("S3cret"));
+        }
+    }
+
+    #[test]
+    fn multiple_hosts_and_ports() {
+        let info = ConnInfo::resolve(Some("postgres://u@a:5433,b,c:5435/app"), &none).unwrap();
+        let hosts: Vec<_> = info.config.get_hosts().to_vec();
+        assert_eq!(
+            hosts,
+            vec![
+                Host::Tcp("a".into()),
+                Host::Tcp("b".into()),
+                Host::Tcp("c".into())
+            ]
+        );
+        assert_eq!(info.config.get_ports(), &[5433, 5432, 5435]);
+        assert_eq!(info.redacted(), "u@a:5433/app");
+        let info = ConnInfo::resolve(Some("host=a,b port=6000 user=u"), &none).unwrap();
+        assert_eq!(info.config.get_hosts().len(), 2);
+        assert_eq!(info.config.get_ports(), &[6000]);
+        let message = config_message("host=a,b,c port=1,2 user=u");
+        assert!(message.contains("3 host(s) but 2 ports"), "{message}");
+        let env = env_of(&[("PGPORT", "7000")]);
+        let info = ConnInfo::resolve(Some("postgres://u@a,b/app"), &env).unwrap();
+        assert_eq!(info.config.get_ports(), &[7000]);
+    }
+
+    #[test]
+    fn ipv6_hosts() {
+        let info = ConnInfo::resolve(Some("postgres://u@[::1]:6543/app"), &none).unwrap();
+        assert_eq!(info.config.get_hosts(), &[Host::Tcp("::1".into())]);
+        assert_eq!(info.config.get_ports(), &[6543]);
+        assert_eq!(info.redacted(), "u@[::1]:6543/app");
+        let info = ConnInfo::resolve(Some("postgres://u@[2001:db8::7]/app"), &none).unwrap();
+        assert_eq!(info.config.get_ports(), &[5432]);
+        let info = ConnInfo::resolve(Some("postgres://u@/app?hostaddr=::1"), &none).unwrap();
+        assert!(info.config.get_hosts().is_empty());
+        assert_eq!(info.redacted(), "u@[::1]:5432/app");
+    }
+
+    #[test]
+    fn unix_socket_hosts() {
+        let info =
+            ConnInfo::resolve(Some("postgresql://u@%2Fvar%2Frun%2Fpostgresql/app"), &none).unwrap();
+        assert_eq!(
+            info.config.get_hosts(),
+            &[Host::Unix("/var/run/postgresql".into())]
+        );
+        let info = ConnInfo::resolve(Some("postgres:///app?host=/tmp&port=5433"), &none).unwrap();
+        assert_eq!(info.config.get_hosts(), &[Host::Unix("/tmp".into())]);
+        assert_eq!(info.config.get_ports(), &[5433]);
+        assert_eq!(info.database(), "app");
+        // A query parameter overrides the host part, as in libpq.
+        let info = ConnInfo::resolve(Some("postgres://elsewhere/app?host=%2Ftmp"), &none).unwrap();
+        assert_eq!(info.config.get_hosts(), &[Host::Unix("/tmp".into())]);
+    }
+
+    #[test]
+    fn key_value_strings_with_quotes() {
+        let info = ConnInfo::resolve(
+            Some("host=db user=bob password='it''s' dbname='my app' application_name = 'x\\'y' sslmode=verify-ca sslrootcert='/etc/ca dir/root.crt'"),
+            &none,
+        );
+        // `'it''s'` is not SQL quoting here: the first quoted value ends at the second quote.
+        assert!(info.is_err());
+        let info = ConnInfo::resolve(
+            Some("host=db user=bob password='it\\'s a secret' dbname='my app' application_name = 'x\\'y' sslmode=verify-ca sslrootcert='/etc/ca dir/root.crt'"),
+            &none,
+        )
+        .unwrap();
+        assert_eq!(info.config.get_password(), Some(&b"it's a secret"[..]));
+        assert_eq!(info.database(), "my app");
+        assert_eq!(info.config.get_application_name(), Some("x'y"));
+        assert_eq!(info.ssl_mode, SslMode::VerifyCa);
+        assert_eq!(info.ssl_root_cert.as_deref(), Some("/etc/ca dir/root.crt"));
+    }
+
+    #[test]
+    fn unknown_and_unsupported_parameters() {
+        let message = config_message("postgres://u:S3cret@h/db?sslmod=require");
+        assert!(
+            message.contains("unknown connection parameter `sslmod`"),
+            "{message}"
+        );
+        assert!(!message.contains("S3cret"), "{message}");
+        let message = config_message("host=h password=S3cret sslcert=/x");
+        assert!(
+            message.contains("`sslcert` is a libpq parameter strata does not support"),
+            "{message}"
+        );
+        let message = config_message("postgres://h/db?target_session_attrs=primary");
+        assert!(
+            message.contains("`primary`; use any, read-write or read-only"),
+            "{message}"
+        );
+        let message = config_message("postgres://h/db?sslmode=verify-everything");
+        assert!(
+            message.contains("sslmode is `verify-everything`"),
+            "{message}"
+        );
+        // Accepted as libpq does: sslmode values strata implements, aliases, harmless settings.
+        for ok in [
+            "postgres://h/db?sslmode=verify-full&sslrootcert=system",
+            "postgres://h/db?ssl=true",
+            "postgres://h/db?gssencmode=disable&client_encoding=UTF8&connect_timeout=3",
+            "postgres://h/db?target_session_attrs=read-write&keepalives=1&keepalives_idle=30",
+            "postgres://h/db?fallback_application_name=tool&channel_binding=prefer",
+        ] {
+            ConnInfo::resolve(Some(ok), &none).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let info = ConnInfo::resolve(Some("postgres://h/db?ssl=true"), &none).unwrap();
+        assert_eq!(info.ssl_mode, SslMode::Require);
+        let info = ConnInfo::resolve(Some("postgres://h/db?connect_timeout=3"), &none).unwrap();
+        assert_eq!(
+            info.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn bad_ports() {
+        for (input, expected) in [
+            (
+                "postgres://u:S3cret@h:54x2/db",
+                "the port of host 1 in the host list",
+            ),
+            (
+                "postgres://u:S3cret@h:0/db",
+                "the port of host 1 in the host list",
+            ),
+            (
+                "postgres://u:S3cret@h:99999/db",
+                "the port of host 1 in the host list",
+            ),
+            // No `@`: `user:password` reads as `host:port`, and the password must not show.
+            (
+                "postgres://u:S3cret/db",
+                "the port of host 1 in the host list",
+            ),
+            (
+                "postgres://h/db?port=S3cret",
+                "parameter `port` is not a port number",
+            ),
+            (
+                "host=h port=-1 password=S3cret",
+                "parameter `port` is not a port number",
+            ),
+        ] {
+            let message = config_message(input);
+            assert!(message.contains(expected), "{input}: {message}");
+            assert!(!message.contains("S3cret"), "{input}: {message}");
+        }
+        let env = env_of(&[("PGPORT", "fifty")]);
+        assert!(ConnInfo::resolve(None, &env).is_err());
+    }
+
+    #[test]
+    fn empty_password_is_no_password() {
+        let env = env_of(&[("PGPASSWORD", "from-env")]);
+        let info = ConnInfo::resolve(Some("postgres://u:@h/db"), &env).unwrap();
+        assert_eq!(info.password(), Some(&b"from-env"[..]));
+        let info = ConnInfo::resolve(Some("host=h password='' user=u"), &none).unwrap();
+        assert_eq!(info.password(), None);
+        assert_eq!(redact_url("postgres://u:@h/db"), "postgres://u:***@h/db");
+        assert!(secrets_in("postgres://u:@h/db").is_empty());
+    }
+
+    #[test]
+    fn at_sign_inside_the_password() {
+        for url in ["postgres://u:p@ss@h/db", "postgres://u:p%40ss@h/db"] {
+            let info = ConnInfo::resolve(Some(url), &none).unwrap();
+            assert_eq!(info.password(), Some(&b"p@ss"[..]), "{url}");
+            assert_eq!(info.redacted(), "u@h:5432/db");
+            assert_eq!(redact_url(url), "postgres://u:***@h/db");
+            assert!(secrets_in(url).contains(&"p@ss".to_owned()), "{url}");
+        }
+        // A query string with an `@` does not move the end of the user information.
+        let url = "postgres://u:pw12@h/db?application_name=me@work";
+        let info = ConnInfo::resolve(Some(url), &none).unwrap();
+        assert_eq!(info.config.get_application_name(), Some("me@work"));
+        assert_eq!(
+            redact_url(url),
+            "postgres://u:***@h/db?application_name=me@work"
+        );
+    }
+
+    #[test]
+    fn redaction_masks_every_occurrence_of_the_password() {
+        assert_eq!(
+            redact_url("postgres://app:app@db/app"),
+            "postgres://***:***@db/***"
+        );
+        // Percent-encoded key, password elsewhere in the string.
+        let url = "postgres://db/x?pass%77ord=hunter2&application_name=hunter2";
+        assert_eq!(
+            ConnInfo::resolve(Some(url), &none).unwrap().password(),
+            Some(&b"hunter2"[..])
+        );
+        let shown = redact_url(url);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        // A password made of the mask character gets another mask.
+        let shown = redact_url("postgres://u:***x@h/db?application_name=***x");
+        assert!(!shown.contains("***x"), "{shown}");
+        // Unterminated quotes: the scrubber still finds the value.
+        assert!(secrets_in("host=db password='unterminated").contains(&"unterminated".to_owned()));
     }
 }

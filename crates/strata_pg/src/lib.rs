@@ -7,6 +7,8 @@
 
 pub mod adopt;
 pub mod conn;
+mod conninfo;
+mod der;
 pub mod estimates;
 pub mod exec;
 pub mod ident;

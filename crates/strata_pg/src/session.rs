@@ -30,14 +30,14 @@ pub struct Session {
     notices: mpsc::UnboundedReceiver<Notice>,
     task: tokio::task::JoinHandle<()>,
     target: String,
-    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    tls: Option<crate::tls::Connector>,
 }
 
 /// Cancels whatever statement a [`Session`] is running, from another task (Ctrl-C handling).
 #[derive(Clone)]
 pub struct CancelHandle {
     token: tokio_postgres::CancelToken,
-    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    tls: Option<crate::tls::Connector>,
 }
 
 impl CancelHandle {
@@ -84,8 +84,26 @@ impl Session {
                     tokio_postgres::config::SslMode::Require
                 });
                 let tls = crate::tls::make_connector(mode, info.ssl_root_cert.as_deref())?;
-                let (client, conn) = config.connect(tls.clone()).await.map_err(wrap)?;
-                (client, spawn_connection(conn, tx), Some(tls))
+                match config.connect(tls.clone()).await {
+                    Ok((client, conn)) => (client, spawn_connection(conn, tx), Some(tls)),
+                    // libpq's `prefer`: when the server accepts TLS but the handshake fails
+                    // (no protocol version or cipher in common, say), connect without it.
+                    Err(_) if mode == SslMode::Prefer && tls.report().handshake_failed() => {
+                        config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                        let (client, conn) =
+                            config.connect(tokio_postgres::NoTls).await.map_err(wrap)?;
+                        (client, spawn_connection(conn, tx), None)
+                    }
+                    Err(_) if tls.report().v1_certificate() => {
+                        return Err(ConnectError::Tls {
+                            message: format!(
+                                "the server at {target} presented an X.509 version 1 certificate, which sslmode={} cannot verify (only version 3 certificates can be verified); reissue the server certificate as version 3 (with a subjectAltName for its host name), or use sslmode=require, which encrypts without verifying",
+                                if mode == SslMode::VerifyFull { "verify-full" } else { "verify-ca" }
+                            ),
+                        })
+                    }
+                    Err(e) => return Err(wrap(e)),
+                }
             }
         };
         Ok(Session {

@@ -193,6 +193,9 @@ impl Snapshot {
         for (identity, definition) in &self.objects {
             let kind = identity.split(' ').next().unwrap_or("");
             match kind {
+                // initdb creates `public`; counting it would make a set that creates 14
+                // schemas report 15.
+                "schema" if identity == "schema public" => s.public_schema = true,
                 "schema" => s.schemas += 1,
                 "extension" => s.extensions += 1,
                 "table" => s.tables += 1,
@@ -254,8 +257,10 @@ fn normalize(definition: &str) -> String {
 /// Counts of user objects (extension members excluded).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
-    /// Schemas.
+    /// Schemas, `public` excluded.
     pub schemas: usize,
+    /// Whether the `public` schema exists (initdb creates it; migrations may drop it).
+    pub public_schema: bool,
     /// Extensions.
     pub extensions: usize,
     /// Tables, partitions included.
@@ -341,5 +346,24 @@ mod tests {
         assert!(matches!(&d[1], Difference::Added { object, .. } if object == "table public.b"));
         assert!(a.diff(&a).is_empty());
         assert_eq!(Snapshot::from_json(&a.to_json()).unwrap(), a);
+    }
+
+    #[test]
+    fn public_is_counted_apart() {
+        let mut pairs = vec![("schema public", "")];
+        let names: Vec<String> = (1..=14).map(|i| format!("schema s{i}")).collect();
+        pairs.extend(names.iter().map(|n| (n.as_str(), "")));
+        pairs.push(("schema \"Public\"", ""));
+        let stats = snap(&pairs).stats();
+        assert_eq!(
+            stats.schemas, 15,
+            "a quoted \"Public\" is a schema of the set"
+        );
+        assert!(stats.public_schema);
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["schemas"], 15);
+        assert_eq!(json["public_schema"], true);
+        let stats = snap(&[("schema app", "")]).stats();
+        assert_eq!((stats.schemas, stats.public_schema), (1, false));
     }
 }

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
 use serde_json::json;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use strata_pg::Registry;
@@ -23,10 +23,11 @@ async fn watch_signals(interrupted: Arc<AtomicBool>, cancel: strata_pg::session:
             _ = term.recv() => {}
         }
         if interrupted.swap(true, Ordering::SeqCst) {
-            eprintln!("strata: second signal, exiting now (the server rolls back the open transaction and releases the lock)");
+            // Not `eprintln!`: it panics when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "strata: second signal, exiting now (the server rolls back the open transaction and releases the lock)");
             std::process::exit(exit::ERROR);
         }
-        eprintln!("strata: interrupted; cancelling the running statement and stopping (signal again to exit at once)");
+        let _ = writeln!(std::io::stderr(), "strata: interrupted; cancelling the running statement and stopping (signal again to exit at once)");
         let _ = cancel.cancel().await;
     }
 }

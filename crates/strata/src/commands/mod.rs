@@ -20,8 +20,11 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// Findings: pending or drifted migrations under `--check`, validation failures.
     pub const FINDINGS: i32 = 1;
-    /// Errors: bad input, failed migration, unreachable database.
+    /// Errors: bad input, failed migration, unreachable database; also crashes (panics).
     pub const ERROR: i32 = 2;
+    /// The reader of stdout exited first (`strata status | head -1`): 128 + SIGPIPE, as a shell
+    /// reports a process the signal killed.
+    pub const BROKEN_PIPE: i32 = 141;
 }
 
 /// Output streams of a command.

@@ -74,7 +74,12 @@ pub async fn stats(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
         writeln!(io.out, "{}", serde_json::to_string(&stats)?)?;
     } else {
         let c = &stats.constraints;
-        writeln!(io.out, "schemas            {}", stats.schemas)?;
+        let public = if stats.public_schema {
+            " (plus public)"
+        } else {
+            ""
+        };
+        writeln!(io.out, "schemas            {}{public}", stats.schemas)?;
         writeln!(io.out, "extensions         {}", stats.extensions)?;
         writeln!(
             io.out,

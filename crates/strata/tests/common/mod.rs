@@ -23,7 +23,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    /// Captures a finished process.
+    pub fn from_output(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -83,12 +84,12 @@ pub fn strata(cwd: &Path, db: &TestDatabase, args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("run strata");
-    Run::from(out)
+    Run::from_output(out)
 }
 
 /// Runs strata with no database flag.
 pub fn strata_raw(cwd: &Path, args: &[&str]) -> Run {
-    Run::from(strata_cmd(cwd).args(args).output().expect("run strata"))
+    Run::from_output(strata_cmd(cwd).args(args).output().expect("run strata"))
 }
 
 /// Copies a directory tree.
