@@ -174,3 +174,100 @@ fn sqitch_projects_ignore_their_other_directories() {
         "t"
     );
 }
+
+const DBMATE_USERS: &str =
+    "-- migrate:up\nCREATE TABLE users (id int);\n\n-- migrate:down\nDROP TABLE users;\n";
+
+fn state_of(tmp: &std::path::Path, db: &TestDatabase) -> String {
+    let doc = strata(tmp, db, &["--json", "status"]).ok().json();
+    doc["sets"][0]["migrations"][0]["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn editing_only_the_down_section_is_not_an_edit_of_the_applied_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_users.sql", DBMATE_USERS);
+    let db = TestDatabase::new("disc_down_edit");
+    strata(tmp.path(), &db, &["up"]).ok();
+    let algorithm = db
+        .psql("SELECT checksum_algorithm FROM strata.migrations")
+        .unwrap();
+    assert_eq!(algorithm.trim(), "sha256-lf-up");
+    write(
+        &dir,
+        "001_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id int);\n\n-- migrate:down\nDROP TABLE IF EXISTS users;\n",
+    );
+    assert_eq!(state_of(tmp.path(), &db), "applied");
+    strata(tmp.path(), &db, &["down"]).ok();
+    assert_eq!(
+        db.psql("SELECT to_regclass('users') IS NULL")
+            .unwrap()
+            .trim(),
+        "t",
+        "the edited down ran"
+    );
+    strata(tmp.path(), &db, &["up"]).ok();
+    // The up section is what was applied: editing it is an edit.
+    write(
+        &dir,
+        "001_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id bigint);\n\n-- migrate:down\nDROP TABLE IF EXISTS users;\n",
+    );
+    assert_eq!(state_of(tmp.path(), &db), "modified");
+}
+
+#[test]
+fn rows_of_the_previous_release_are_rehashed_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_users.sql", DBMATE_USERS);
+    let db = TestDatabase::new("disc_rehash");
+    strata(tmp.path(), &db, &["up"]).ok();
+    // What the previous release left: registry layout 1 and the whole file's sha256-lf.
+    let whole = strata_model::Checksum::of_bytes(DBMATE_USERS.as_bytes()).hex;
+    db.psql(&format!(
+        "DELETE FROM strata.registry_version WHERE version = 2; \
+         ALTER TABLE strata.events DROP CONSTRAINT events_kind_check; \
+         ALTER TABLE strata.events ADD CONSTRAINT events_kind_check CHECK (kind IN ('apply', 'revert', 'fail', 'baseline', 'mark', 'accept', 'adopt', 'resume', 'fresh')); \
+         UPDATE strata.migrations SET checksum = '{whole}', checksum_algorithm = 'sha256-lf';"
+    ))
+    .unwrap();
+    // Read-only verbs see it as applied, not modified.
+    assert_eq!(state_of(tmp.path(), &db), "applied");
+    strata(tmp.path(), &db, &["validate"]).ok();
+    // The next up (nothing to apply) upgrades the row and the registry, and says so.
+    let run = strata(tmp.path(), &db, &["up"]).ok();
+    assert!(
+        run.stderr.contains("recorded 1 checksum(s)"),
+        "{}",
+        run.stderr
+    );
+    let row = db
+        .psql("SELECT checksum_algorithm FROM strata.migrations")
+        .unwrap();
+    assert_eq!(row.trim(), "sha256-lf-up");
+    let event = db
+        .psql("SELECT details->>'from' FROM strata.events WHERE kind = 'rehash'")
+        .unwrap();
+    assert_eq!(event.trim(), format!("sha256-lf:{whole}"));
+    assert_eq!(
+        db.psql("SELECT max(version) FROM strata.registry_version")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    // From now on the down section is free to change.
+    write(
+        &dir,
+        "001_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id int);\n\n-- migrate:down\nDROP TABLE IF EXISTS users;\n",
+    );
+    assert_eq!(state_of(tmp.path(), &db), "applied");
+    let run = strata(tmp.path(), &db, &["up"]).ok();
+    assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+}

@@ -137,9 +137,18 @@ fn ok_case(layout: &str, case: &Path) {
     strata(tmp.path(), &db, &["--dir", "migrations", "validate"]).ok();
     // Editing an applied migration is drift that validate and status --check must report.
     let first = loaded.versioned().next().unwrap();
-    let mut text = std::fs::read(first.path()).unwrap();
-    text.extend_from_slice(b"\n-- edited after it was applied\n");
-    std::fs::write(first.path(), text).unwrap();
+    // (In the up section: a dbmate or goose file's down section is not part of what ran.)
+    let text = std::fs::read_to_string(first.path()).unwrap();
+    let edit = "-- edited after it was applied\n";
+    let edited = ["-- migrate:up", "-- +goose Up", "-- +goose up"]
+        .iter()
+        .find_map(|marker| {
+            let at = text.find(marker)?;
+            let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+            Some(format!("{}{edit}{}", &text[..line_end], &text[line_end..]))
+        })
+        .unwrap_or_else(|| format!("{text}\n{edit}"));
+    std::fs::write(first.path(), edited).unwrap();
     let run = strata(tmp.path(), &db, &["--dir", "migrations", "validate"]);
     assert_eq!(
         run.code, 1,

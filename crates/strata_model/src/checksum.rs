@@ -14,6 +14,11 @@ pub enum ChecksumAlgorithm {
     /// SHA-256 after stripping a BOM and CRLF -> LF.
     #[serde(rename = "sha256-lf")]
     Sha256Lf,
+    /// `sha256-lf` of a sectioned file (dbmate, goose) without its down section (from the
+    /// down marker line to the section's end): the checksum of what `up` ran, so editing only
+    /// the down section of an applied migration is not an edit of it.
+    #[serde(rename = "sha256-lf-up")]
+    Sha256LfUp,
 }
 
 impl ChecksumAlgorithm {
@@ -21,6 +26,7 @@ impl ChecksumAlgorithm {
     pub fn as_str(self) -> &'static str {
         match self {
             ChecksumAlgorithm::Sha256Lf => "sha256-lf",
+            ChecksumAlgorithm::Sha256LfUp => "sha256-lf-up",
         }
     }
 
@@ -28,6 +34,7 @@ impl ChecksumAlgorithm {
     pub fn from_name(name: &str) -> Option<ChecksumAlgorithm> {
         match name {
             "sha256-lf" => Some(ChecksumAlgorithm::Sha256Lf),
+            "sha256-lf-up" => Some(ChecksumAlgorithm::Sha256LfUp),
             _ => None,
         }
     }
@@ -56,24 +63,18 @@ pub struct Checksum {
 impl Checksum {
     /// Computes the `sha256-lf` checksum of raw file bytes.
     pub fn of_bytes(bytes: &[u8]) -> Checksum {
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut hasher = Sha256::new();
-        let mut start = 0;
-        let mut i = 0;
-        while i + 1 < body.len() {
-            if body[i] == b'\r' && body[i + 1] == b'\n' {
-                hasher.update(&body[start..i]);
-                start = i + 1;
-                i += 2;
-            } else {
-                i += 1;
-            }
-        }
-        hasher.update(&body[start..]);
-        let hex = to_hex(&hasher.finalize());
         Checksum {
             algorithm: ChecksumAlgorithm::Sha256Lf,
-            hex,
+            hex: sha256_lf(bytes),
+        }
+    }
+
+    /// Computes the `sha256-lf-up` checksum of a sectioned file given as the parts of it that
+    /// are not its down section, in order (see [`ChecksumAlgorithm::Sha256LfUp`]).
+    pub fn of_up_parts(parts: &[&[u8]]) -> Checksum {
+        Checksum {
+            algorithm: ChecksumAlgorithm::Sha256LfUp,
+            hex: sha256_lf(&parts.concat()),
         }
     }
 
@@ -81,6 +82,25 @@ impl Checksum {
     pub fn short(&self) -> &str {
         &self.hex[..self.hex.len().min(12)]
     }
+}
+
+/// Hex SHA-256 of `bytes` after removing a UTF-8 BOM and turning CRLF into LF.
+fn sha256_lf(bytes: &[u8]) -> String {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut hasher = Sha256::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + 1 < body.len() {
+        if body[i] == b'\r' && body[i + 1] == b'\n' {
+            hasher.update(&body[start..i]);
+            start = i + 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    hasher.update(&body[start..]);
+    to_hex(&hasher.finalize())
 }
 
 impl std::fmt::Display for Checksum {
@@ -115,5 +135,19 @@ mod tests {
         );
         // A lone CR is content, not a line ending.
         assert_ne!(Checksum::of_bytes(b"a\r"), Checksum::of_bytes(b"a\n"));
+    }
+
+    #[test]
+    fn up_parts_hash_like_the_file_without_its_down() {
+        let up = Checksum::of_up_parts(&[b"-- migrate:up\r\nselect 1;\r\n", b""]);
+        assert_eq!(up.algorithm, ChecksumAlgorithm::Sha256LfUp);
+        assert_eq!(
+            up.hex,
+            Checksum::of_bytes(b"-- migrate:up\nselect 1;\n").hex
+        );
+        assert_eq!(
+            ChecksumAlgorithm::from_name(up.algorithm.as_str()),
+            Some(ChecksumAlgorithm::Sha256LfUp)
+        );
     }
 }

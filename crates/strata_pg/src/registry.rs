@@ -14,7 +14,10 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
 /// The registry layouts, in order. Index + 1 is the version.
-const UPGRADES: &[&str] = &[include_str!("registry/v1.sql")];
+const UPGRADES: &[&str] = &[
+    include_str!("registry/v1.sql"),
+    include_str!("registry/v2.sql"),
+];
 
 /// Registry problems.
 #[derive(Debug, thiserror::Error)]
@@ -388,6 +391,57 @@ impl Registry {
                 Err(RegistryError::Query(e))
             }
         }
+    }
+}
+
+impl Registry {
+    /// Records `checksums` (registry key, checksum under the current algorithm) for rows of
+    /// `set` that were written with an older algorithm and whose file is unchanged (see
+    /// `strata_plan::rehashes`), with a `rehash` event each, in one transaction. Nothing runs.
+    /// Call with the migration lock held, after [`Registry::ensure`].
+    pub async fn rehash(
+        &self,
+        client: &Client,
+        set: &str,
+        checksums: &[(String, strata_model::Checksum)],
+    ) -> Result<(), RegistryError> {
+        if checksums.is_empty() {
+            return Ok(());
+        }
+        let migrations = self.table(HISTORY_TABLE);
+        let events = self.table("events");
+        let expect_rows = self.table("expect_rows");
+        let update = format!(
+            "WITH old AS (SELECT checksum, checksum_algorithm FROM {migrations} WHERE set_name = $1 AND key = $2),              changed AS (UPDATE {migrations} SET checksum = $3, checksum_algorithm = $4 WHERE set_name = $1 AND key = $2 RETURNING 1),              logged AS (INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details)                         SELECT $1, $2, 'rehash', $5, $6, $7, jsonb_build_object('from', old.checksum_algorithm || ':' || old.checksum, 'to', $4 || ':' || $3) FROM old RETURNING 1)              SELECT {expect_rows}((SELECT count(*) FROM changed), 1, $2)"
+        );
+        let (user, host) = (crate::who::os_user(), crate::who::host_name());
+        let version = env!("CARGO_PKG_VERSION");
+        client.batch_execute("BEGIN").await?;
+        let result = async {
+            for (key, checksum) in checksums {
+                client
+                    .execute(
+                        &update,
+                        &[
+                            &set,
+                            key,
+                            &checksum.hex,
+                            &checksum.algorithm.as_str(),
+                            &user,
+                            &host,
+                            &version,
+                        ],
+                    )
+                    .await?;
+            }
+            client.batch_execute("COMMIT").await
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e.into());
+        }
+        Ok(())
     }
 }
 

@@ -464,8 +464,8 @@ pub fn plan(
         let state = match (row, m.kind) {
             _ if is_covered_baseline => State::Applied,
             (Some(r), _) if matches!(r.state, AppliedState::Partial { .. }) => State::Partial,
-            (Some(r), MigrationKind::Versioned) if r.checksum != m.checksum => State::Modified,
-            (Some(r), MigrationKind::Repeatable) if r.checksum != m.checksum => State::Pending,
+            (Some(r), MigrationKind::Versioned) if !recorded_matches(r, m) => State::Modified,
+            (Some(r), MigrationKind::Repeatable) if !recorded_matches(r, m) => State::Pending,
             (Some(_), _) => State::Applied,
             (None, MigrationKind::Versioned) => match (&newest_applied, &m.id.version) {
                 (Some(newest), Some(v)) if v < newest => State::OutOfOrder,
@@ -561,6 +561,33 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// True when history row `r` vouches for migration `m` as it is on disk: the same checksum,
+/// or, for a sectioned file now checksummed without its down section (`sha256-lf-up`), a row
+/// that an older strata wrote with the whole file's `sha256-lf` checksum and a whole file that
+/// is unchanged since. Such rows are upgraded in place by the next run that writes (see
+/// [`rehashes`]), so no applied migration turns `modified` when strata is upgraded.
+pub fn recorded_matches(r: &AppliedMigration, m: &Migration) -> bool {
+    r.checksum == m.checksum
+        || (r.checksum.algorithm == strata_model::ChecksumAlgorithm::Sha256Lf
+            && m.checksum.algorithm == strata_model::ChecksumAlgorithm::Sha256LfUp
+            && !m.up.file.is_deferred()
+            && *m.up.file.checksum() == r.checksum)
+}
+
+/// The applied migrations of `plan` whose history row vouches for them under an older
+/// checksum algorithm (see [`recorded_matches`]), with the checksum to record instead.
+pub fn rehashes(plan: &Plan, local: &[Migration]) -> Vec<(String, strata_model::Checksum)> {
+    plan.entries
+        .iter()
+        .filter(|e| e.state == State::Applied)
+        .filter_map(|e| {
+            let m = &local[e.local?];
+            let r = e.applied.as_ref()?;
+            (r.checksum != m.checksum).then(|| (e.key.clone(), m.checksum.clone()))
+        })
+        .collect()
 }
 
 /// Refuses a plan that would apply a migration that is still the template `strata new`
@@ -690,7 +717,7 @@ fn steps_for(
                 // any after it, is the normal way out of a failed run.
                 if e.applied
                     .as_ref()
-                    .is_some_and(|a| a.checksum != local[index].checksum)
+                    .is_some_and(|a| !recorded_matches(a, &local[index]))
                     && !completed_part_unchanged(e, &local[index], done)
                 {
                     return Err(PlanError::PartialModified {

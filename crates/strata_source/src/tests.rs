@@ -381,3 +381,36 @@ fn sqitch_layout_can_be_forced_and_needs_a_plan() {
     assert!(err.to_string().contains("needs a sqitch.plan"), "{err}");
     assert_eq!(LayoutKind::from_name("sqitch"), Some(LayoutKind::Sqitch));
 }
+
+#[test]
+fn sectioned_checksums_cover_what_up_runs() {
+    let checksum = |text: &[u8]| {
+        let set = load(&[("001_a.sql", text)]).unwrap();
+        set.migrations[0].checksum.clone()
+    };
+    let base = checksum(b"-- migrate:up\nselect 1;\n-- migrate:down\nselect 2;\n");
+    assert_eq!(base.algorithm, strata_model::ChecksumAlgorithm::Sha256LfUp);
+    // The down section (marker line included) is not part of it.
+    assert_eq!(
+        base,
+        checksum(b"-- migrate:up\nselect 1;\n-- migrate:down\nselect 3; -- fixed\n")
+    );
+    assert_eq!(
+        base,
+        checksum(b"-- migrate:up\r\nselect 1;\r\n-- migrate:down\r\nx\r\n")
+    );
+    assert_ne!(
+        base,
+        checksum(b"-- migrate:up\nselect 9;\n-- migrate:down\nselect 2;\n")
+    );
+    // goose, down first: still only the down section is left out.
+    let goose = checksum(b"-- +goose Down\nselect 2;\n-- +goose Up\nselect 1;\n");
+    assert_eq!(
+        goose,
+        checksum(b"-- +goose Down\nselect 5;\n-- +goose Up\nselect 1;\n")
+    );
+    assert_eq!(
+        goose.hex,
+        strata_model::Checksum::of_bytes(b"-- +goose Up\nselect 1;\n").hex
+    );
+}

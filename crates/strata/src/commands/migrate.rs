@@ -217,7 +217,9 @@ pub async fn run_with_reason(
             let planned =
                 crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
-            let busy = !planned.1.steps.is_empty();
+            // Rows an older strata checksummed another way are upgraded under the lock.
+            let busy = !planned.1.steps.is_empty()
+                || !strata_plan::rehashes(&planned.1, set.migrations()).is_empty();
             earlier.push(Some(planned));
             if busy {
                 idle = false;
@@ -318,6 +320,22 @@ pub async fn run_with_reason(
     let watcher = tokio::spawn(watch_signals(interrupted.clone(), session.cancel_handle()));
     registry.ensure(&session.client).await?;
     lock.register(&registry).await?;
+    for (set, plan) in sets.iter().zip(&plans) {
+        let rehashes = strata_plan::rehashes(plan, set.migrations());
+        if !rehashes.is_empty() {
+            registry
+                .rehash(&session.client, &set.spec.name, &rehashes)
+                .await?;
+            if !settings.quiet && !settings.json {
+                writeln!(
+                    io.err,
+                    "set {}: recorded {} checksum(s) in the current algorithm (the files are unchanged; see docs/REGISTRY.md)",
+                    set.spec.name,
+                    rehashes.len()
+                )?;
+            }
+        }
+    }
     let mut results = Vec::new();
     let mut failure = None;
     for (set, plan) in sets.iter().zip(&plans) {

@@ -6,7 +6,7 @@ use super::{common_checks, directives_of, source_file, versioned, Layout, Layout
 use crate::listing::Listing;
 use crate::names::split_version_name;
 use crate::Problem;
-use strata_model::{Directive, DirectiveKind, MigrationId, Script, SourceFile};
+use strata_model::{Checksum, Directive, DirectiveKind, MigrationId, Script, SourceFile};
 
 /// The dbmate layout.
 pub struct Dbmate;
@@ -220,9 +220,20 @@ fn load_sectioned(
                 directives,
             }
         };
+        // What `up` runs is the file without its down section: that is what the history's
+        // checksum vouches for, so a fix to the down section alone is not an edit of an
+        // applied migration. (Rows an older strata wrote with the whole file's checksum are
+        // recognised by the planner and upgraded in place.)
+        let text = file.text();
+        let checksum = match &down {
+            Some(d) => {
+                let start = file.line_start(d.marker_line).min(d.range.start);
+                Checksum::of_up_parts(&[&text.as_bytes()[..start], &text.as_bytes()[d.range.end..]])
+            }
+            None => Checksum::of_up_parts(&[text.as_bytes()]),
+        };
         let up = script(up, &mut loaded.problems);
         let down = down.map(|d| script(d, &mut loaded.problems));
-        let checksum = file.checksum().clone();
         let id = MigrationId {
             version: Some(version),
             name,
