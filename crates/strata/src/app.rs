@@ -465,6 +465,19 @@ pub async fn run_on_scratch(
     statement_timeout: &str,
     steps: Vec<Step>,
 ) -> Result<(), String> {
+    // A code migration only its own tool can run: say so rather than feed it to PostgreSQL.
+    for step in &steps {
+        if let Step::Apply { index, .. } | Step::Revert { index, .. } = step {
+            let m = &migrations[*index];
+            if let Some(language) = strata_plan::code_language(m) {
+                return Err(format!(
+                    "migration {} ({}) is a {language} migration, which strata cannot run on a throwaway database; this command needs every migration it replays to be SQL",
+                    m.id.registry_key(),
+                    m.path().display()
+                ));
+            }
+        }
+    }
     let opts = strata_pg::ExecOptions {
         set_name: set_name.to_owned(),
         lock_timeout: "0".into(),

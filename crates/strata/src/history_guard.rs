@@ -17,7 +17,7 @@ use crate::config::Settings;
 use anyhow::{bail, Result};
 use strata_pg::adopt::{self as foreign, Tool};
 use strata_pg::{Registry, Session};
-use strata_plan::{Identity, OtherHistory, Plan, Step, Target};
+use strata_plan::{CodeStop, Identity, OtherHistory, Plan, Step, Target};
 
 /// The `strata ...` prefix that selects `set` again (its `--set` when it was named).
 fn set_flag(set: &LoadedSet) -> String {
@@ -45,7 +45,8 @@ fn first_applies(plan: &Plan) -> Vec<usize> {
 
 /// Runs the checks for one set whose `plan` was made from a history of `history_rows` rows,
 /// and returns the plan to run: the same one, or, when an old history was moved to this set
-/// (or, in a dry run, would be), the plan made from that history. `say` reports the move.
+/// (or, in a dry run, would be), the plan made from that history; cut short before the first
+/// code migration, which is returned too, for the caller to report. `say` reports the move.
 #[allow(clippy::too_many_arguments)]
 pub async fn check(
     session: &Session,
@@ -57,9 +58,11 @@ pub async fn check(
     history_rows: u64,
     dry_run: bool,
     say: &mut dyn FnMut(&str),
-) -> Result<Plan> {
+) -> Result<(Plan, Option<CodeStop>)> {
+    let mut plan = plan;
+    let stop = strata_plan::stop_at_code(&mut plan, set.migrations());
     if first_applies(&plan).is_empty() {
-        return Ok(plan);
+        return Ok((plan, stop));
     }
     strata_plan::refuse_templates(&plan, set.migrations())
         .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
@@ -72,7 +75,21 @@ pub async fn check(
     if !settings.ignore_foreign {
         refuse_other_tools(session, registry, set, &plan).await?;
     }
-    Ok(plan)
+    Ok((plan, stop))
+}
+
+/// What `up` says when it stopped before a code migration: which one, and the way on.
+pub fn code_stop_message(set: &LoadedSet, stop: &CodeStop) -> String {
+    let flag = set_flag(set);
+    format!(
+        "set `{name}`: stopped before migration {key} ({path}), a {language} migration, which only its own tool can run ({done} migration(s) before it were applied). Run it with that tool, then record it: `strata{flag} adopt --apply` reads the tool's history (goose, Flyway, ...), or `strata{flag} baseline {version}` records everything up to it; the next `strata{flag} up` goes on after it.",
+        name = set.spec.name,
+        key = stop.key,
+        path = stop.path.display(),
+        language = stop.language,
+        done = stop.applied_before,
+        version = stop.version,
+    )
 }
 
 /// An unnamed set whose history records migrations this directory does not have: that is

@@ -271,3 +271,72 @@ fn rows_of_the_previous_release_are_rehashed_in_place() {
     let run = strata(tmp.path(), &db, &["up"]).ok();
     assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
 }
+
+#[test]
+fn up_stops_before_a_code_migration_and_goes_on_once_it_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "00001_users.sql",
+        "-- +goose Up\nCREATE TABLE users (id int);\n-- +goose Down\nDROP TABLE users;\n",
+    );
+    write(
+        &dir,
+        "00002_backfill.go",
+        "package migrations\n\n// Backfills users in Go.\n",
+    );
+    write(
+        &dir,
+        "00003_orders.sql",
+        "-- +goose Up\nCREATE TABLE orders (id int);\n-- +goose Down\nDROP TABLE orders;\n",
+    );
+    let db = TestDatabase::new("disc_code");
+    let status = strata(tmp.path(), &db, &["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains("warning: 00002_backfill.go: a Go migration"),
+        "{}",
+        status.stdout
+    );
+    // lint skips it instead of parsing Go as SQL.
+    let lint = strata(tmp.path(), &db, &["lint"]);
+    assert!(!lint.stdout.contains("syntax"), "{}", lint.stdout);
+    let run = strata(tmp.path(), &db, &["up"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("stopped before migration 00002")
+            && run.stderr.contains("Go migration")
+            && run.stderr.contains("1 migration(s) before it were applied")
+            && run.stderr.contains("strata baseline 00002"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        db.psql("SELECT string_agg(key, ',' ORDER BY key) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "00001"
+    );
+    // goose ran it (and recorded it in its own table); adopt records it, up goes on.
+    db.psql(
+        "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now()); \
+         INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true);",
+    )
+    .unwrap();
+    strata(tmp.path(), &db, &["adopt", "--apply"]).ok();
+    strata(tmp.path(), &db, &["up"]).ok();
+    assert_eq!(
+        db.psql("SELECT string_agg(key, ',' ORDER BY key) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "00001,00002,00003"
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('orders') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+}

@@ -211,6 +211,13 @@ pub enum DirectiveKind {
     /// `-- strata:template`: the file is still the template `strata new` wrote; `up` refuses
     /// to apply it (every other verb works with it present).
     Template,
+    /// Not a directive anyone writes: the migration is code (a goose `.go` file, a Flyway
+    /// `.java` class, a JavaScript migration) that only its own tool can run. `up` applies the
+    /// SQL migrations before it and stops there; the linter skips it.
+    Code {
+        /// The programming language, for messages (`Go`, `Java`, ...).
+        language: &'static str,
+    },
     /// `-- strata:lock-timeout 10s`: this migration's `lock_timeout`, in milliseconds.
     LockTimeout {
         /// Milliseconds (0 = none).

@@ -468,7 +468,8 @@ pub async fn execute(
                 }
                 strata_model::DirectiveKind::NoTransaction
                 | strata_model::DirectiveKind::SquashedBaseline
-                | strata_model::DirectiveKind::Template => {}
+                | strata_model::DirectiveKind::Template
+                | strata_model::DirectiveKind::Code { .. } => {}
             }
         }
         let script_ctx = Ctx {

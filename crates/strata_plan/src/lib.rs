@@ -563,6 +563,55 @@ fn findings_of(entries: &[Entry], local: &[Migration]) -> Vec<Finding> {
     out
 }
 
+/// A code migration (see [`strata_model::DirectiveKind::Code`]) that `up` stopped before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeStop {
+    /// Its registry key.
+    pub key: String,
+    /// Its version as written.
+    pub version: String,
+    /// Its file.
+    pub path: std::path::PathBuf,
+    /// Its language.
+    pub language: &'static str,
+    /// How many migrations the plan still applies before it.
+    pub applied_before: usize,
+}
+
+/// The language of `m` when it is a code migration.
+pub fn code_language(m: &Migration) -> Option<&'static str> {
+    m.up.directives.iter().find_map(|d| match d.kind {
+        strata_model::DirectiveKind::Code { language } => Some(language),
+        _ => None,
+    })
+}
+
+/// Cuts `plan` short before the first code migration it would apply: the SQL migrations before
+/// it run, and the code migration is left to its own tool. `None` when the plan applies none.
+pub fn stop_at_code(plan: &mut Plan, local: &[Migration]) -> Option<CodeStop> {
+    let at = plan.steps.iter().position(
+        |step| matches!(step, Step::Apply { index, .. } if code_language(&local[*index]).is_some()),
+    )?;
+    let Step::Apply { index, key, .. } = &plan.steps[at] else {
+        unreachable!("found above");
+    };
+    let m = &local[*index];
+    let stop = CodeStop {
+        key: key.clone(),
+        version: m
+            .id
+            .version
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        path: m.path().to_owned(),
+        language: code_language(m).unwrap_or("code"),
+        applied_before: at,
+    };
+    plan.steps.truncate(at);
+    Some(stop)
+}
+
 /// True when history row `r` vouches for migration `m` as it is on disk: the same checksum,
 /// or, for a sectioned file now checksummed without its down section (`sha256-lf-up`), a row
 /// that an older strata wrote with the whole file's `sha256-lf` checksum and a whole file that

@@ -700,3 +700,34 @@ fn a_template_stops_up_at_itself_and_nothing_else() {
     assert!(refuse_templates(&planned, &local).is_ok());
     assert!(super::plan(&local, &[], &Target::Status, &Policy::default()).is_ok());
 }
+
+#[test]
+fn up_stops_before_a_code_migration() {
+    let mut code = mig("2", "package migrations\n", false);
+    code.up.directives.push(strata_model::Directive {
+        kind: strata_model::DirectiveKind::Code { language: "Go" },
+        line: 1,
+        text: "Go migration".into(),
+    });
+    let local = vec![
+        mig("1", "select 1;", false),
+        code,
+        mig("3", "select 3;", false),
+    ];
+    let up = Target::Up {
+        to: None,
+        steps: None,
+    };
+    let mut planned = super::plan(&local, &[], &up, &Policy::default()).unwrap();
+    let stop = stop_at_code(&mut planned, &local).unwrap();
+    assert_eq!(
+        (stop.key.as_str(), stop.language, stop.applied_before),
+        ("2", "Go", 1)
+    );
+    assert_eq!(planned.steps.len(), 1);
+    // Once it is recorded (by adopt or baseline), up goes on after it.
+    let applied = [row("1", "select 1;"), row("2", "package migrations\n")];
+    let mut planned = super::plan(&local, &applied, &up, &Policy::default()).unwrap();
+    assert!(stop_at_code(&mut planned, &local).is_none());
+    assert_eq!(planned.steps.len(), 1);
+}

@@ -141,6 +141,8 @@ pub async fn run_with_reason(
         .await?;
     let (mut early_lock, mut summaries_under_lock) = early.unzip();
 
+    // Code migrations `up` stopped before, one message each (see `history_guard`).
+    let mut stops: Vec<String> = Vec::new();
     if dry_run {
         let mut plans = Vec::with_capacity(sets.len());
         for set in &mut sets {
@@ -148,7 +150,7 @@ pub async fn run_with_reason(
             let (applied, plan) =
                 crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
-            let plan = crate::history_guard::check(
+            let (plan, stop) = crate::history_guard::check(
                 &session,
                 &registry,
                 settings,
@@ -160,6 +162,9 @@ pub async fn run_with_reason(
                 &mut say,
             )
             .await?;
+            if let Some(stop) = stop {
+                stops.push(crate::history_guard::code_stop_message(set, &stop));
+            }
             plans.push(plan);
         }
         // The real run would lint first. With --json the refusal is the one document printed;
@@ -185,6 +190,9 @@ pub async fn run_with_reason(
             return Ok(exit::OK);
         }
         writeln!(io.out, "dry run: nothing was changed")?;
+        for stop in &stops {
+            writeln!(io.err, "dry run: {stop}")?;
+        }
         if lints {
             if let Some(code) =
                 super::lint::gate_sets(settings, &session, &sets, &plans, io).await?
@@ -293,7 +301,7 @@ pub async fn run_with_reason(
         };
         // Still under the lock and before anything runs: never apply what another history
         // already records.
-        let plan = crate::history_guard::check(
+        let (plan, stop) = crate::history_guard::check(
             &session,
             &registry,
             settings,
@@ -305,6 +313,9 @@ pub async fn run_with_reason(
             &mut say,
         )
         .await?;
+        if let Some(stop) = stop {
+            stops.push(crate::history_guard::code_stop_message(set, &stop));
+        }
         plans.push(plan);
     }
     if matches!(target, Target::Up { .. } | Target::Goto(_)) {
@@ -413,6 +424,9 @@ pub async fn run_with_reason(
         if let Some(f) = &failure {
             doc["error"] = f.json.clone();
         }
+        if !stops.is_empty() {
+            doc["stopped"] = json!(stops);
+        }
         writeln!(io.out, "{doc}")?;
     }
     exit_without_freeing((sets, plans));
@@ -423,7 +437,16 @@ pub async fn run_with_reason(
         }
         None => {
             released?;
-            Ok(exit::OK)
+            // The database is not where `up` was asked to take it: say why, and fail the
+            // deploy step that ran it.
+            for stop in &stops {
+                writeln!(io.err, "{stop}")?;
+            }
+            Ok(if stops.is_empty() {
+                exit::OK
+            } else {
+                exit::ERROR
+            })
         }
     }
 }

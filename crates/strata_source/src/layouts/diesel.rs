@@ -37,7 +37,7 @@ impl Layout for Diesel {
                 // diesel reads `up.sql`/`down.sql` one directory deep and nothing else: a
                 // top-level `schema.sql` or a script deeper down is not a migration.
                 (None, _) if entry.parent.is_none() => {
-                    super::not_a_migration(LayoutKind::Diesel, entry, &mut loaded)
+                    super::not_a_migration(LayoutKind::Diesel, listing, entry, &mut loaded)
                 }
                 _ => loaded.ignored.push(entry.rel.clone()),
             }

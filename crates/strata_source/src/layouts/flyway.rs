@@ -58,9 +58,10 @@ impl Layout for Flyway {
         let mut undos: BTreeMap<String, (&Entry, Version)> = BTreeMap::new();
         let mut versioned_entries = Vec::new();
         for entry in listing.entries() {
-            // Flyway scans its locations recursively; so does strata.
+            // Flyway scans its locations recursively; so does strata. (Java migrations are
+            // code, which `not_a_migration` places in the order for `up` to stop before.)
             if !entry.name.ends_with(".sql") {
-                loaded.ignored.push(entry.rel.clone());
+                super::not_a_migration(LayoutKind::Flyway, listing, entry, &mut loaded);
                 continue;
             }
             match parse_name(&entry.name) {
@@ -105,7 +106,7 @@ impl Layout for Flyway {
                         checksum,
                     });
                 }
-                None => super::not_a_migration(LayoutKind::Flyway, entry, &mut loaded),
+                None => super::not_a_migration(LayoutKind::Flyway, listing, entry, &mut loaded),
             }
         }
         for (entry, version, desc) in versioned_entries {

@@ -309,12 +309,89 @@ pub(crate) fn sql_like_extension(name: &str) -> bool {
     ext == "sql" || strata_model::edit_distance_at_most_one(&ext, "sql")
 }
 
-/// Sorts a top-level file that the layout does not read as a migration: named like one of its
-/// migrations (a version first, an SQL-like extension), it is an error naming the typo; named
-/// with one of the layout's own markers (`init.up.sql`) but no version, it is ignored, as the
-/// source tool ignores it, with a warning; anything else (`seed.sql`, `schema.sql`,
-/// `README.md`) is listed as ignored.
-pub(crate) fn not_a_migration(kind: LayoutKind, entry: &Entry, loaded: &mut Loaded) {
+/// Languages of code migrations by file extension: goose's Go migrations, Flyway's Java (and
+/// Kotlin) classes, the JavaScript/TypeScript tools, and the scripting languages some teams
+/// mix in.
+const CODE_EXTENSIONS: &[(&str, &str)] = &[
+    ("go", "Go"),
+    ("java", "Java"),
+    ("kt", "Kotlin"),
+    ("js", "JavaScript"),
+    ("cjs", "JavaScript"),
+    ("mjs", "JavaScript"),
+    ("ts", "TypeScript"),
+    ("py", "Python"),
+    ("rb", "Ruby"),
+];
+
+/// The version, name and language of a code migration of `kind` named `name`
+/// (`00005_backfill.go`, `V3__Backfill.java`), or `None`.
+pub(crate) fn code_migration_name(
+    kind: LayoutKind,
+    name: &str,
+) -> Option<(strata_model::Version, String, &'static str)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let language = CODE_EXTENSIONS
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))?
+        .1;
+    // Go's tests sit beside the migrations they test.
+    if stem.ends_with("_test") {
+        return None;
+    }
+    match kind {
+        LayoutKind::Flyway => {
+            let (version, desc) = stem.strip_prefix('V')?.split_once("__")?;
+            let version = strata_model::Version::parse(version).ok()?;
+            (!desc.is_empty()).then(|| (version, desc.to_owned(), language))
+        }
+        _ => {
+            let (version, name) = crate::names::split_version_name(stem)?;
+            Some((version, name, language))
+        }
+    }
+}
+
+/// Sorts a top-level file that the layout does not read as an SQL migration: a code migration
+/// (`00005_backfill.go`) takes its place in the order, marked so that `up` stops before it;
+/// named like one of its migrations (a version first, an SQL-like extension), it is an error
+/// naming the typo; named with one of the layout's own markers (`init.up.sql`) but no version,
+/// it is ignored, as the source tool ignores it, with a warning; anything else (`seed.sql`,
+/// `schema.sql`, `README.md`) is listed as ignored.
+pub(crate) fn not_a_migration(
+    kind: LayoutKind,
+    listing: &Listing,
+    entry: &Entry,
+    loaded: &mut Loaded,
+) {
+    if let Some((version, name, language)) = code_migration_name(kind, &entry.name) {
+        let Some(file) = source_file(listing, entry, &mut loaded.problems) else {
+            return;
+        };
+        loaded.warnings.push(Problem::new(
+            &entry.rel,
+            format!("a {language} migration: strata runs SQL only, so `up` applies the migrations before it and stops there; run it with its own tool, then record it with `strata adopt` (or `strata baseline {version}`)"),
+        ));
+        let checksum = file.checksum().clone();
+        let up = Script::whole(
+            file,
+            vec![Directive {
+                kind: strata_model::DirectiveKind::Code { language },
+                line: 1,
+                text: format!("{language} migration"),
+            }],
+        );
+        loaded.migrations.push(versioned(
+            MigrationId {
+                version: Some(version),
+                name,
+            },
+            up,
+            None,
+            checksum,
+        ));
+        return;
+    }
     if starts_like_a_migration(kind, &entry.name) && sql_like_extension(&entry.name) {
         loaded.problems.push(unclaimed(kind, &entry.rel));
         return;

@@ -58,13 +58,13 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
         if entry.parent.is_some() {
             super::not_a_top_level_migration(entry, &mut loaded);
         } else if !entry.name.ends_with(".sql") {
-            not_a_migration(kind, entry, &mut loaded);
+            not_a_migration(kind, listing, entry, &mut loaded);
         } else if let Some(stem) = entry.name.strip_suffix(".down.sql") {
             downs.push((stem, entry));
         } else if let Some(stem) = entry.name.strip_suffix(up_suffix) {
             ups.push((stem, entry));
         } else {
-            not_a_migration(kind, entry, &mut loaded);
+            not_a_migration(kind, listing, entry, &mut loaded);
         }
     }
     // golang-migrate pairs an up and a down by version, not by the whole name
@@ -73,7 +73,7 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
     let mut down_of: HashMap<String, (&str, &Entry, Version)> = HashMap::with_capacity(downs.len());
     for &(stem, entry) in &downs {
         let Some((version, _)) = split_version_name(stem) else {
-            not_a_migration(kind, entry, &mut loaded);
+            not_a_migration(kind, listing, entry, &mut loaded);
             continue;
         };
         match down_of.entry(version.canonical_key()) {
@@ -96,7 +96,7 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
     let mut problems = Vec::new();
     for &(stem, entry) in &ups {
         let Some((version, name)) = split_version_name(stem) else {
-            not_a_migration(kind, entry, &mut loaded);
+            not_a_migration(kind, listing, entry, &mut loaded);
             continue;
         };
         let Some(up) = whole_script(listing, entry, &mut problems) else {

@@ -149,7 +149,7 @@ fn load_sectioned(
             continue;
         }
         if !entry.name.ends_with(".sql") {
-            super::not_a_migration(kind, entry, &mut loaded);
+            super::not_a_migration(kind, listing, entry, &mut loaded);
             continue;
         }
         let stem = entry.name.trim_end_matches(".sql");
@@ -165,7 +165,7 @@ fn load_sectioned(
                 ));
                 loaded.ignored.push(entry.rel.clone());
             } else {
-                super::not_a_migration(kind, entry, &mut loaded);
+                super::not_a_migration(kind, listing, entry, &mut loaded);
             }
             continue;
         };
