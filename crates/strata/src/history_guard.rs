@@ -254,9 +254,29 @@ async fn refuse_other_tools(
     set: &LoadedSet,
     plan: &Plan,
 ) -> Result<()> {
+    // What this run applies that strata has no record of (a `redo` applies a migration
+    // strata recorded; that one ran under strata, whatever another table says).
+    let recorded: std::collections::HashSet<usize> = plan
+        .entries
+        .iter()
+        .filter(|e| e.applied.is_some())
+        .filter_map(|e| e.local)
+        .collect();
+    let applying: Vec<usize> = first_applies(plan)
+        .into_iter()
+        .filter(|i| !recorded.contains(i))
+        .collect();
+    if applying.is_empty() {
+        return Ok(());
+    }
     let found = foreign::detect(&session.client, set.spec.schema.as_deref(), registry).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let adopted = registry
+        .adopted_tables(&session.client, &set.spec.name)
+        .await?;
     let is_sqitch = set.set.sqitch.is_some();
-    let applying = first_applies(plan);
     for (tool, schema) in found
         .iter()
         .filter(|(tool, _)| (*tool == Tool::Sqitch) == is_sqitch)
@@ -266,6 +286,9 @@ async fn refuse_other_tools(
         let Ok(history) = foreign::read(&session.client, *tool, schema).await else {
             continue;
         };
+        if adopted.contains(&history.table) {
+            continue;
+        }
         let recorded: Vec<String> = applied_by_tool(set, &history)
             .into_iter()
             .filter(|i| applying.contains(i))

@@ -326,6 +326,12 @@ fn other_tools_histories_stop_up_with_the_adopt_command() {
     .ok();
     strata(tmp.path(), &db, &["up"]).ok();
     assert_eq!(ledger(&db), "1,2,3");
+    // Once adopted, the old table is the past: reverting and applying again under strata (its
+    // table still says version 2) goes ahead, and so does a redo.
+    strata(tmp.path(), &db, &["down", "--steps", "2"]).ok();
+    strata(tmp.path(), &db, &["up"]).ok();
+    strata(tmp.path(), &db, &["redo"]).ok();
+    assert_eq!(ledger(&db), "1,2,2,3,3,3");
 
     // goose applied 001, then reverted and re-applied nothing else.
     let db = TestDatabase::new("identity_goose");

@@ -395,6 +395,26 @@ impl Registry {
 }
 
 impl Registry {
+    /// The other tools' history tables (`schema.table`) that `strata adopt` has taken set
+    /// `set`'s history from: once adopted, such a table is the past, and what it records is no
+    /// reason to stop `up` (a migration reverted and applied again under strata, say).
+    pub async fn adopted_tables(
+        &self,
+        client: &Client,
+        set: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        let sql = format!(
+            "SELECT DISTINCT details->>'source_table' FROM {} \
+             WHERE set_name = $1 AND kind = 'adopt' AND details ? 'source_table'",
+            self.table("events")
+        );
+        match client.query_typed(&sql, &[(&set, Type::TEXT)]).await {
+            Ok(rows) => Ok(rows.iter().map(|r| r.get(0)).collect()),
+            Err(e) if no_registry(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records `checksums` (registry key, checksum under the current algorithm) for rows of
     /// `set` that were written with an older algorithm and whose file is unchanged (see
     /// `strata_plan::rehashes`), with a `rehash` event each, in one transaction. Nothing runs.
