@@ -270,6 +270,9 @@ pub struct GotoArgs {
     /// Print the plan and the exact SQL; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply even when another history already records some of the migrations (see `up`).
+    #[arg(long)]
+    pub ignore_foreign: bool,
 }
 
 /// `strata status`.

@@ -375,6 +375,9 @@ pub fn resolve_sets(
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for s in &file.sets {
+            if s.name == DEFAULT_SET {
+                bail!("set name `{DEFAULT_SET}` in {} is the key of the unnamed set (a --dir or migrations/ without a name); choose another name so the two never share a history", config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            }
             if !seen.insert(s.name.clone()) {
                 bail!("set `{}` is defined twice in {}; set names key their history and must be unique", s.name, config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
             }

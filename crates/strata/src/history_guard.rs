@@ -43,11 +43,20 @@ fn first_applies(plan: &Plan) -> Vec<usize> {
         .collect()
 }
 
-/// Runs the checks for one set whose `plan` was made from a history of `history_rows` rows,
-/// and returns the plan to run: the same one, or, when an old history was moved to this set
-/// (or, in a dry run, would be), the plan made from that history; cut short before the first
-/// code migration, which is returned too, for the caller to report. `say` reports the move.
-#[allow(clippy::too_many_arguments)]
+/// What the checks decided for one set.
+pub struct Checked {
+    /// The plan to run: the one checked, or, when an old history is to be taken over, the
+    /// plan made from that history; cut short before the first code migration.
+    pub plan: Plan,
+    /// The code migration the plan stops before, for the caller to report.
+    pub stop: Option<CodeStop>,
+    /// An old history (its key and rows) to move to this set's key once every set's checks
+    /// and the lint gate have passed, before anything runs (see [`take_over`]).
+    pub take_over: Option<(String, u64)>,
+}
+
+/// Runs the checks for one set whose `plan` was made from a history of `history_rows` rows.
+/// Nothing is written: a history to take over is only named (see [`Checked::take_over`]).
 pub async fn check(
     session: &Session,
     registry: &Registry,
@@ -56,38 +65,79 @@ pub async fn check(
     target: &Target,
     plan: Plan,
     history_rows: u64,
-    dry_run: bool,
-    say: &mut dyn FnMut(&str),
-) -> Result<(Plan, Option<CodeStop>)> {
-    let mut plan = plan;
-    let stop = strata_plan::stop_at_code(&mut plan, set.migrations());
+) -> Result<Checked> {
     if first_applies(&plan).is_empty() {
-        return Ok((plan, stop));
+        return Ok(Checked {
+            plan,
+            stop: None,
+            take_over: None,
+        });
     }
-    strata_plan::refuse_templates(&plan, set.migrations())
-        .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
-    let plan = if history_rows > 0 {
+    let (mut plan, take_over) = if history_rows > 0 {
         refuse_foreign_rows(set, &plan)?;
-        plan
+        (plan, None)
     } else {
-        take_old_history(session, registry, settings, set, target, plan, dry_run, say).await?
+        old_history(session, registry, settings, set, target, plan).await?
     };
-    if !settings.ignore_foreign {
-        refuse_other_tools(session, registry, set, &plan).await?;
+    let stop = strata_plan::stop_at_code(&mut plan, set.migrations());
+    if !first_applies(&plan).is_empty() {
+        strata_plan::refuse_templates(&plan, set.migrations())
+            .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
+        if !settings.ignore_foreign {
+            refuse_other_tools(session, registry, set, &plan).await?;
+        }
     }
-    Ok((plan, stop))
+    Ok(Checked {
+        plan,
+        stop,
+        take_over,
+    })
+}
+
+/// Moves the old history `from` to `set`'s key (see [`Checked::take_over`]) and says so.
+/// Call with the migration lock held, after the lint gate.
+pub async fn take_over(
+    session: &Session,
+    registry: &Registry,
+    set: &LoadedSet,
+    from: &str,
+    say: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let moved = registry
+        .move_history(
+            &session.client,
+            from,
+            &set.spec.name,
+            "the unnamed set's history was keyed by its directory path; strata now keys it `default`",
+        )
+        .await?;
+    say(&format!(
+        "set {}: took over the history recorded as `{from}` ({moved} row(s), every one matching these files; an older strata keyed unnamed sets by their path); nothing runs again",
+        set.spec.name
+    ));
+    Ok(())
+}
+
+/// What a dry run says of a history it would take over.
+pub fn take_over_preview(set: &LoadedSet, from: &str, rows: u64) -> String {
+    format!(
+        "set {}: would take over the history recorded as `{from}` ({rows} row(s), every one matching these files; an older strata keyed unnamed sets by their path); nothing would run again",
+        set.spec.name
+    )
 }
 
 /// What `up` says when it stopped before a code migration: which one, and the way on.
-pub fn code_stop_message(set: &LoadedSet, stop: &CodeStop) -> String {
+pub fn code_stop_message(set: &LoadedSet, stop: &CodeStop, dry_run: bool) -> String {
     let flag = set_flag(set);
     format!(
-        "set `{name}`: stopped before migration {key} ({path}), a {language} migration, which only its own tool can run ({done} migration(s) before it were applied). Run it with that tool, then record it: `strata{flag} adopt --apply` reads the tool's history (goose, Flyway, ...), or `strata{flag} baseline {version}` records everything up to it; the next `strata{flag} up` goes on after it.",
+        "set `{name}`: {stopped} before migration {key} ({path}), a {language} migration, which only its own code can run ({done} migration(s) before it {applied}). Run that migration's code yourself (with goose or Flyway only once their own history records every earlier version, or they run those again), then record it with `strata{flag} baseline {version}` (or `strata{flag} adopt --apply` when the tool's history records it); the next `strata{flag} up` goes on after it.",
         name = set.spec.name,
+        stopped = if dry_run { "up would stop" } else { "stopped" },
         key = stop.key,
         path = stop.path.display(),
         language = stop.language,
         done = stop.applied_before,
+        applied = if dry_run { "would be applied" } else { "were applied" },
         version = stop.version,
     )
 }
@@ -170,8 +220,18 @@ pub async fn other_histories(
     let migrations = set.migrations();
     let keys: Vec<String> = migrations.iter().map(|m| m.id.registry_key()).collect();
     let checksums: Vec<String> = migrations.iter().map(|m| m.checksum.hex.clone()).collect();
+    // A dbmate/goose file was recorded by an older strata with its whole file's checksum.
+    let earlier: Vec<String> = migrations
+        .iter()
+        .map(|m| match m.checksum.algorithm {
+            strata_model::ChecksumAlgorithm::Sha256LfUp if !m.up.file.is_deferred() => {
+                m.up.file.checksum().hex.clone()
+            }
+            _ => m.checksum.hex.clone(),
+        })
+        .collect();
     Ok(registry
-        .other_histories(&session.client, &set.spec.name, &keys, &checksums)
+        .other_histories(&session.client, &set.spec.name, &keys, &checksums, &earlier)
         .await?)
 }
 
@@ -189,53 +249,32 @@ pub fn describe(candidates: &[OtherHistory]) -> String {
         .join(", ")
 }
 
-/// A set with no history: first make sure no other set's history already records these files.
-#[allow(clippy::too_many_arguments)]
-async fn take_old_history(
+/// A set with no history: first make sure no other set's history already records these
+/// files. Returns the plan to run and, when an old history is this set's, its key and rows
+/// (the plan is then made from that history, so nothing it records runs again).
+async fn old_history(
     session: &Session,
     registry: &Registry,
     settings: &Settings,
     set: &mut LoadedSet,
     target: &Target,
     plan: Plan,
-    dry_run: bool,
-    say: &mut dyn FnMut(&str),
-) -> Result<Plan> {
+) -> Result<(Plan, Option<(String, u64)>)> {
     let others = other_histories(session, registry, set).await?;
     match strata_plan::identity_of(set.spec.named, &settings.configured_sets, &others) {
-        Identity::Fresh => Ok(plan),
+        Identity::Fresh => Ok((plan, None)),
         Identity::Move { from, rows } => {
-            if dry_run {
-                say(&format!(
-                    "set {}: would take over the history recorded as `{from}` ({rows} row(s), every one matching these files; an older strata keyed unnamed sets by their path); nothing would run again",
-                    set.spec.name
-                ));
-                let applied = app::read_history(session, registry, &from).await?;
-                return app::plan_with_rows(session, registry, set, target, settings, &applied)
-                    .await;
-            }
-            let moved = registry
-                .move_history(
-                    &session.client,
-                    &from,
-                    &set.spec.name,
-                    "the unnamed set's history was keyed by its directory path; strata now keys it `default`",
-                )
-                .await?;
-            say(&format!(
-                "set {}: took over the history recorded as `{from}` ({moved} row(s), every one matching these files; an older strata keyed unnamed sets by their path); nothing runs again",
-                set.spec.name
-            ));
-            Ok(app::plan_set(session, registry, set, target, settings)
-                .await?
-                .1)
+            let applied = app::read_history(session, registry, &from).await?;
+            let plan =
+                app::plan_with_rows(session, registry, set, target, settings, &applied).await?;
+            Ok((plan, Some((from, rows))))
         }
-        Identity::Refuse { .. } if settings.ignore_foreign => Ok(plan),
+        Identity::Refuse { .. } if settings.ignore_foreign => Ok((plan, None)),
         Identity::Refuse { candidates } => {
             let flag = set_flag(set);
             bail!(
                 "set `{name}` has no history in this database, but {n} other strata histor{ies} already {verb} these migrations with the same checksums: {list}. Applying them now would run them a second time. Nothing was applied.\n\
-                 If one of them is this set's history under an older name, move it: `strata{flag} adopt --from-set {first} --apply` (without --apply it shows what would move). If this set really is separate and only shares the files (another schema), run `strata{flag} up --ignore-foreign`.",
+                 If one of them is this set's history under an older name, move it: `strata{flag} adopt --from-set {first} --apply` (without --apply it shows what would move). If this set really is separate and only shares the files (another schema), run again with `--ignore-foreign`.",
                 name = set.spec.name,
                 n = candidates.len(),
                 ies = if candidates.len() == 1 { "y" } else { "ies" },
@@ -300,7 +339,7 @@ async fn refuse_other_tools(
         let flag = set_flag(set);
         bail!(
             "set `{name}`: {tool}'s history in {table} records {n} migration(s) this run would apply ({list}), and strata has no record of them: they ran already, under {tool}. Applying them again would run them twice. Nothing was applied.\n\
-             Take over that history first: `strata{flag} adopt --from {tool} --apply` (without --apply it shows what it would record), then `strata{flag} up`. If that table is not this set's history, run `strata{flag} up --ignore-foreign`.",
+             Take over that history first: `strata{flag} adopt --from {tool} --apply` (without --apply it shows what it would record), then `strata{flag} up`. If that table is not this set's history, run again with `--ignore-foreign`.",
             name = set.spec.name,
             tool = tool.name(),
             table = history.table,

@@ -242,6 +242,8 @@ fn run(
                 commands::migrate::run(&settings, Target::Redo, a.dry_run, &mut io).await
             }
             Command::Goto(a) => {
+                let mut settings = settings.clone();
+                settings.ignore_foreign = a.ignore_foreign;
                 commands::migrate::run(&settings, Target::Goto(a.target), a.dry_run, &mut io).await
             }
             Command::Status(a) => commands::status::run(&settings, a.check, &mut io).await,

@@ -142,6 +142,23 @@ fn a_registry_keyed_by_path_is_taken_over_without_running_anything() {
         "{}",
         status.stdout
     );
+    // A run refused after the checks (here: a template left by `strata new`) moves nothing;
+    // nor does a dry run.
+    write(&dir, "004_later.up.sql", strata_source::UP_TEMPLATE);
+    let refused = strata(tmp.path(), &db, &["--dir", "app/migrations", "up"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    std::fs::remove_file(dir.join("004_later.up.sql")).unwrap();
+    let dry = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "app/migrations", "up", "--dry-run"],
+    )
+    .ok();
+    assert!(dry.stderr.contains("would take over"), "{}", dry.stderr);
+    let keys = db
+        .psql("SELECT string_agg(DISTINCT set_name, ',') FROM strata.migrations")
+        .unwrap();
+    assert_eq!(keys.trim(), "app/migrations");
     let run = strata(tmp.path(), &db, &["--dir", "app/migrations", "up"]).ok();
     assert!(
         run.stderr
@@ -372,4 +389,43 @@ fn a_history_table_the_migrations_create_themselves_is_not_another_tool() {
             .trim(),
         "2"
     );
+}
+
+#[test]
+fn an_older_strata_s_dbmate_history_under_a_path_key_is_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db/migrations");
+    let first = "-- migrate:up\nCREATE TABLE ledger (step int);\nINSERT INTO ledger VALUES (1);\n-- migrate:down\nDROP TABLE ledger;\n";
+    let second = "-- migrate:up\nINSERT INTO ledger VALUES (2);\n-- migrate:down\nDELETE FROM ledger WHERE step = 2;\n";
+    write(&dir, "20250101000000_ledger.sql", first);
+    write(&dir, "20250102000000_two.sql", second);
+    let db = TestDatabase::new("identity_dbmate_old");
+    strata(
+        tmp.path(),
+        &db,
+        &["--dir", "db/migrations", "--set", "db/migrations", "up"],
+    )
+    .ok();
+    // What an older strata recorded: the path key, and each whole file's sha256-lf.
+    for (key, text) in [("20250101000000", first), ("20250102000000", second)] {
+        let whole = strata_model::Checksum::of_bytes(text.as_bytes()).hex;
+        db.psql(&format!(
+            "UPDATE strata.migrations SET checksum = '{whole}', checksum_algorithm = 'sha256-lf' WHERE key = '{key}'"
+        ))
+        .unwrap();
+    }
+    write(
+        &dir,
+        "20250103000000_three.sql",
+        "-- migrate:up\nINSERT INTO ledger VALUES (3);\n",
+    );
+    let run = strata(tmp.path(), &db, &["--dir", "db/migrations", "up"]).ok();
+    assert!(
+        run.stderr
+            .contains("took over the history recorded as `db/migrations`")
+            && run.stderr.contains("recorded 2 checksum(s)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ledger(&db), "1,2,3");
 }

@@ -277,20 +277,22 @@ impl Registry {
 
 impl Registry {
     /// The histories of sets other than `set` that record at least one of the given migrations
-    /// (`keys[i]` with checksum `checksums[i]`), most matching rows first: the candidates for
-    /// "these files were already applied under another name". One round trip; no registry yet
-    /// means none.
+    /// (`keys[i]` with checksum `checksums[i]`, or `earlier[i]`: the checksum an older strata
+    /// recorded for the same file, see `strata_plan::recorded_matches`), most matching rows
+    /// first: the candidates for "these files were already applied under another name". One
+    /// round trip; no registry yet means none.
     pub async fn other_histories(
         &self,
         client: &Client,
         set: &str,
         keys: &[String],
         checksums: &[String],
+        earlier: &[String],
     ) -> Result<Vec<OtherHistory>, RegistryError> {
         let sql = format!(
             "SELECT m.set_name, count(*)::int8, count(f.key)::int8 \
-             FROM {} m LEFT JOIN unnest($2::text[], $3::text[]) AS f(key, checksum) \
-             ON f.key = m.key AND f.checksum = m.checksum \
+             FROM {} m LEFT JOIN unnest($2::text[], $3::text[], $4::text[]) AS f(key, checksum, earlier) \
+             ON f.key = m.key AND m.checksum IN (f.checksum, f.earlier) \
              WHERE m.set_name <> $1 GROUP BY m.set_name HAVING count(f.key) > 0 \
              ORDER BY 3 DESC, 1",
             self.table(HISTORY_TABLE)
@@ -302,6 +304,7 @@ impl Registry {
                     (&set, Type::TEXT),
                     (&keys, Type::TEXT_ARRAY),
                     (&checksums, Type::TEXT_ARRAY),
+                    (&earlier, Type::TEXT_ARRAY),
                 ],
             )
             .await
@@ -320,9 +323,9 @@ impl Registry {
             .collect())
     }
 
-    /// Moves every history row of set `from` to set `to` (which must have none), in one
-    /// transaction with an `adopt` event on `to` that records where the rows came from and
-    /// `why`. Nothing runs: the migrations stay applied, only their set's key changes. Call
+    /// Moves every history row of set `from` to set `to` (which must have none), and its
+    /// events with it, in one transaction with an `adopt` event on `to` that records where the
+    /// rows came from and `why`. Nothing runs: the migrations stay applied, only their set's key changes. Call
     /// with the migration lock held. Returns the number of rows moved.
     pub async fn move_history(
         &self,
@@ -351,6 +354,14 @@ impl Registry {
             let moved = client
                 .execute(
                     &format!("UPDATE {migrations} SET set_name = $2 WHERE set_name = $1"),
+                    &[&from, &to],
+                )
+                .await?;
+            // The log goes with the history it describes: its `adopt` events name the tables
+            // the set was adopted from, its failures mark pending migrations.
+            client
+                .execute(
+                    &format!("UPDATE {events} SET set_name = $2 WHERE set_name = $1"),
                     &[&from, &to],
                 )
                 .await?;

@@ -618,11 +618,16 @@ pub fn stop_at_code(plan: &mut Plan, local: &[Migration]) -> Option<CodeStop> {
 /// is unchanged since. Such rows are upgraded in place by the next run that writes (see
 /// [`rehashes`]), so no applied migration turns `modified` when strata is upgraded.
 pub fn recorded_matches(r: &AppliedMigration, m: &Migration) -> bool {
-    r.checksum == m.checksum
-        || (r.checksum.algorithm == strata_model::ChecksumAlgorithm::Sha256Lf
-            && m.checksum.algorithm == strata_model::ChecksumAlgorithm::Sha256LfUp
-            && !m.up.file.is_deferred()
-            && *m.up.file.checksum() == r.checksum)
+    r.checksum == m.checksum || recorded_by_an_older_strata(r, m)
+}
+
+/// The second case of [`recorded_matches`]: `r` is `sha256-lf` of `m`'s whole file, which is
+/// unchanged, and `m` is now checksummed `sha256-lf-up`.
+fn recorded_by_an_older_strata(r: &AppliedMigration, m: &Migration) -> bool {
+    r.checksum.algorithm == strata_model::ChecksumAlgorithm::Sha256Lf
+        && m.checksum.algorithm == strata_model::ChecksumAlgorithm::Sha256LfUp
+        && !m.up.file.is_deferred()
+        && *m.up.file.checksum() == r.checksum
 }
 
 /// The applied migrations of `plan` whose history row vouches for them under an older
@@ -634,7 +639,7 @@ pub fn rehashes(plan: &Plan, local: &[Migration]) -> Vec<(String, strata_model::
         .filter_map(|e| {
             let m = &local[e.local?];
             let r = e.applied.as_ref()?;
-            (r.checksum != m.checksum).then(|| (e.key.clone(), m.checksum.clone()))
+            recorded_by_an_older_strata(r, m).then(|| (e.key.clone(), m.checksum.clone()))
         })
         .collect()
 }

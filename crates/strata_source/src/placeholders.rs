@@ -101,6 +101,15 @@ pub fn render_placeholders(
     }
     let mut rendered_files: BTreeMap<std::path::PathBuf, RenderedFile> = BTreeMap::new();
     for m in &mut set.migrations {
+        // A code migration (`${x}` in Kotlin, `{{ }}` in Go) is not SQL, and strata never
+        // runs it: its text is left as it is.
+        let is_code =
+            m.up.directives
+                .iter()
+                .any(|d| matches!(d.kind, strata_model::DirectiveKind::Code { .. }));
+        if is_code {
+            continue;
+        }
         for script in std::iter::once(&mut m.up).chain(m.down.as_mut()) {
             let path = script.file.path().to_owned();
             if !rendered_files.contains_key(&path) {

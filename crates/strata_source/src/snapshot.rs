@@ -43,7 +43,9 @@ use strata_model::{
 };
 
 /// The first line; the version makes every other strata release ignore the file.
-const HEADER: &str = concat!("strata set snapshot v2 ", env!("CARGO_PKG_VERSION"));
+/// (v3: files not named like a migration are ignored, code migrations are read, empty scripts
+/// are no-ops; a v2 snapshot may hold a set those rules read differently.)
+const HEADER: &str = concat!("strata set snapshot v3 ", env!("CARGO_PKG_VERSION"));
 
 /// Where the snapshot of `dir` lives in `cache_dir`, and the absolute directory it is for.
 fn location(cache_dir: &Path, dir: &Path) -> (PathBuf, String) {

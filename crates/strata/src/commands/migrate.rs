@@ -150,7 +150,7 @@ pub async fn run_with_reason(
             let (applied, plan) =
                 crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
-            let (plan, stop) = crate::history_guard::check(
+            let checked = crate::history_guard::check(
                 &session,
                 &registry,
                 settings,
@@ -158,14 +158,15 @@ pub async fn run_with_reason(
                 &target,
                 plan,
                 applied.len() as u64,
-                true,
-                &mut say,
             )
             .await?;
-            if let Some(stop) = stop {
-                stops.push(crate::history_guard::code_stop_message(set, &stop));
+            if let Some((from, rows)) = &checked.take_over {
+                say(&crate::history_guard::take_over_preview(set, from, *rows));
             }
-            plans.push(plan);
+            if let Some(stop) = &checked.stop {
+                stops.push(crate::history_guard::code_stop_message(set, stop, true));
+            }
+            plans.push(checked.plan);
         }
         // The real run would lint first. With --json the refusal is the one document printed;
         // in text the plan is shown, then why it would not run.
@@ -186,7 +187,11 @@ pub async fn run_with_reason(
             }
         }
         if settings.json {
-            writeln!(io.out, "{}", json!({"dry_run": true, "sets": docs}))?;
+            let mut doc = json!({"dry_run": true, "sets": docs});
+            if !stops.is_empty() {
+                doc["stopped"] = json!(stops);
+            }
+            writeln!(io.out, "{doc}")?;
             return Ok(exit::OK);
         }
         writeln!(io.out, "dry run: nothing was changed")?;
@@ -275,6 +280,7 @@ pub async fn run_with_reason(
     // A set planned by the lock-free read above is planned again only if its history changed
     // meanwhile (another run may have applied it while this one waited for the lock).
     let mut plans = Vec::with_capacity(sets.len());
+    let mut take_overs = Vec::with_capacity(sets.len());
     earlier.resize_with(sets.len(), || None);
     for (i, (set, before)) in sets.iter_mut().zip(earlier).enumerate() {
         let (plan, history_rows) = if matches!(target, Target::Up { .. }) {
@@ -301,7 +307,7 @@ pub async fn run_with_reason(
         };
         // Still under the lock and before anything runs: never apply what another history
         // already records.
-        let (plan, stop) = crate::history_guard::check(
+        let checked = crate::history_guard::check(
             &session,
             &registry,
             settings,
@@ -309,14 +315,13 @@ pub async fn run_with_reason(
             &target,
             plan,
             history_rows,
-            false,
-            &mut say,
         )
         .await?;
-        if let Some(stop) = stop {
-            stops.push(crate::history_guard::code_stop_message(set, &stop));
+        if let Some(stop) = &checked.stop {
+            stops.push(crate::history_guard::code_stop_message(set, stop, false));
         }
-        plans.push(plan);
+        take_overs.push(checked.take_over);
+        plans.push(checked.plan);
     }
     if matches!(target, Target::Up { .. } | Target::Goto(_)) {
         if let Some(code) = super::lint::gate_sets(settings, &session, &sets, &plans, io).await? {
@@ -331,6 +336,16 @@ pub async fn run_with_reason(
     let watcher = tokio::spawn(watch_signals(interrupted.clone(), session.cancel_handle()));
     registry.ensure(&session.client).await?;
     lock.register(&registry).await?;
+    // Every check and the gate passed: old histories become their sets' now, before anything
+    // runs (the plans were made from them).
+    for (set, take_over) in sets.iter().zip(&take_overs) {
+        if let Some((from, _)) = take_over {
+            crate::history_guard::take_over(&session, &registry, set, from, &mut |m: &str| {
+                let _ = writeln!(io.err, "{m}");
+            })
+            .await?;
+        }
+    }
     for (set, plan) in sets.iter().zip(&plans) {
         let rehashes = strata_plan::rehashes(plan, set.migrations());
         if !rehashes.is_empty() {

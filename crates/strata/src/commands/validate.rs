@@ -46,6 +46,10 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
         {
             let Some(i) = e.local else { continue };
             let m = &set.migrations()[i];
+            // Code (goose `.go`, Flyway `.java`) is not parsed as SQL: `up` stops before it.
+            if strata_plan::code_language(m).is_some() {
+                continue;
+            }
             for (what, script) in [("up", Some(&m.up)), ("down", m.down.as_ref())] {
                 let Some(script) = script else { continue };
                 let analysis = strata_sql::analyze(script.sql());

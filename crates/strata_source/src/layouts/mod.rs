@@ -309,20 +309,23 @@ pub(crate) fn sql_like_extension(name: &str) -> bool {
     ext == "sql" || strata_model::edit_distance_at_most_one(&ext, "sql")
 }
 
-/// Languages of code migrations by file extension: goose's Go migrations, Flyway's Java (and
-/// Kotlin) classes, the JavaScript/TypeScript tools, and the scripting languages some teams
-/// mix in.
-const CODE_EXTENSIONS: &[(&str, &str)] = &[
-    ("go", "Go"),
-    ("java", "Java"),
-    ("kt", "Kotlin"),
-    ("js", "JavaScript"),
-    ("cjs", "JavaScript"),
-    ("mjs", "JavaScript"),
-    ("ts", "TypeScript"),
-    ("py", "Python"),
-    ("rb", "Ruby"),
-];
+/// Languages of code migrations by file extension, per layout: goose's Go migrations,
+/// Flyway's Java (and Kotlin) classes, and the JavaScript/TypeScript migrations of
+/// node-pg-migrate projects, whose SQL migrations strata reads as plain files. dbmate,
+/// golang-migrate, diesel and sqitch have no code migrations: there such files are helpers.
+fn code_extensions(kind: LayoutKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        LayoutKind::Goose => &[("go", "Go")],
+        LayoutKind::Flyway => &[("java", "Java"), ("kt", "Kotlin")],
+        LayoutKind::Plain => &[
+            ("js", "JavaScript"),
+            ("cjs", "JavaScript"),
+            ("mjs", "JavaScript"),
+            ("ts", "TypeScript"),
+        ],
+        _ => &[],
+    }
+}
 
 /// The version, name and language of a code migration of `kind` named `name`
 /// (`00005_backfill.go`, `V3__Backfill.java`), or `None`.
@@ -331,7 +334,7 @@ pub(crate) fn code_migration_name(
     name: &str,
 ) -> Option<(strata_model::Version, String, &'static str)> {
     let (stem, ext) = name.rsplit_once('.')?;
-    let language = CODE_EXTENSIONS
+    let language = code_extensions(kind)
         .iter()
         .find(|(e, _)| e.eq_ignore_ascii_case(ext))?
         .1;
