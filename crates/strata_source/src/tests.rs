@@ -424,6 +424,13 @@ fn prisma_directories_are_detected_and_read_without_downs() {
             PathBuf::from("README.md")
         ]
     );
+    // A folder that is no migration does not make plain files a Prisma project.
+    let plain = load(&[
+        ("001_init.sql", b"create table a (id int);\n"),
+        ("seeds/migration.sql", b"insert into a values (1);\n"),
+    ])
+    .unwrap();
+    assert_eq!(plain.detection.layout, LayoutKind::Plain);
     // The lock file alone is enough evidence (a project before its first migration).
     let empty = load(&[("migration_lock.toml", b"provider = \"postgresql\"\n")]).unwrap();
     assert_eq!(empty.detection.layout, LayoutKind::Prisma);

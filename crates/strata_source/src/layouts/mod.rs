@@ -345,7 +345,8 @@ pub(crate) fn not_a_migration(kind: LayoutKind, entry: &Entry, loaded: &mut Load
         return;
     }
     let marked = entry.name.ends_with(".up.sql") || entry.name.ends_with(".down.sql");
-    if marked && kind != LayoutKind::Flyway {
+    // Flyway and Prisma name their migrations otherwise: `.up.sql` is no marker of theirs.
+    if marked && !matches!(kind, LayoutKind::Flyway | LayoutKind::Prisma) {
         loaded.warnings.push(Problem::new(
             &entry.rel,
             format!(

@@ -37,8 +37,10 @@ impl Layout for Prisma {
         listing
             .entries()
             .iter()
+            // Only a directory named like a migration counts: a `seeds/migration.sql` beside
+            // plain numbered files does not make them a Prisma project.
             .filter(|e| match migration_dir(e) {
-                Some(_) => e.name == SCRIPT,
+                Some(dir) => e.name == SCRIPT && split_version_name(dir).is_some(),
                 None => e.parent.is_none() && e.name == LOCK_FILE,
             })
             .count()
