@@ -4,7 +4,7 @@
 //! `Version::parse_user`, whose results must be deterministic and whose ordering must be a
 //! total order consistent with equality.
 //!
-//! Input format: the first byte picks the layout (0..=6 force one of `LayoutKind::ALL`, anything
+//! Input format: the first byte picks the layout (0..=8 force one of `LayoutKind::ALL`, anything
 //! else lets detection choose); the rest is split at 0xFF bytes (never part of UTF-8) into at
 //! most 16 entries, each `name NUL content` (no NUL: a name with empty content).
 

@@ -52,7 +52,9 @@ fn load(
     let mut errors = Vec::new();
     let mut writes = strata_source::CacheWrites::default();
     for spec in &settings.sets {
-        let set = if deferred {
+        let set = if !uses_the_cache(spec) {
+            load_spec(spec)
+        } else if deferred {
             strata_source::load_dir_cached_writing_later(
                 &spec.dir,
                 spec.layout,
@@ -66,7 +68,11 @@ fn load(
             strata_source::load_dir(&spec.dir, spec.layout)
         };
         let rendered = set.and_then(|mut set| {
-            render_placeholders(&mut set, &spec.placeholders)?;
+            render_placeholders(
+                &mut set,
+                &spec.placeholders,
+                spec.placeholder_syntax.as_ref(),
+            )?;
             Ok(set)
         });
         match rendered {
@@ -85,18 +91,51 @@ fn load(
     Ok((loaded, writes))
 }
 
-/// Renders a loaded set's placeholders as every verb sees them: Flyway's `${...}` always (Flyway
-/// does by default), both syntaxes when values are given, nothing otherwise.
+/// True for the sets the file cache and the set snapshot serve: one directory read with a
+/// layout chosen by kind. A set of several Flyway locations or with a configured pattern is
+/// read in full on every run (the snapshot is keyed by one directory and one layout name, and
+/// would not notice a changed pattern).
+fn uses_the_cache(spec: &SetSpec) -> bool {
+    spec.locations.is_empty() && spec.pattern.is_none()
+}
+
+/// Reads one set in full (no file cache), whatever its kind: several Flyway locations, a
+/// configured pattern, or one directory.
+pub fn load_spec(spec: &SetSpec) -> Result<MigrationSet, strata_source::SourceError> {
+    if !spec.locations.is_empty() {
+        return strata_source::load_locations(&spec.dir, &spec.locations);
+    }
+    if let Some(pattern) = &spec.pattern {
+        let mut set = strata_source::load_dir_with(&spec.dir, pattern)?;
+        set.detection.reason = format!("configured: file names matching `{}`", pattern.as_str());
+        return Ok(set);
+    }
+    strata_source::load_dir(&spec.dir, spec.layout)
+}
+
+/// Renders a loaded set's placeholders as every verb sees them. A syntax the set declares
+/// (`placeholder_syntax`) is the only one, as Flyway's configurable prefix and suffix replace
+/// its `${...}`; otherwise Flyway's `${...}` always (Flyway does by default), both default
+/// syntaxes when values are given, nothing else.
 pub fn render_placeholders(
     set: &mut MigrationSet,
     values: &std::collections::BTreeMap<String, String>,
+    declared: Option<&strata_source::PlaceholderSyntax>,
 ) -> Result<(), strata_source::SourceError> {
-    let syntax = strata_source::Syntax {
-        dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway
-            || !values.is_empty(),
-        go_template: !values.is_empty(),
+    let syntax = match declared {
+        Some(declared) => strata_source::Syntax {
+            dollar_brace: false,
+            go_template: false,
+            declared: Some(declared.clone()),
+        },
+        None => strata_source::Syntax {
+            dollar_brace: set.detection.layout == strata_source::LayoutKind::Flyway
+                || !values.is_empty(),
+            go_template: !values.is_empty(),
+            declared: None,
+        },
     };
-    if syntax.dollar_brace || syntax.go_template {
+    if syntax.dollar_brace || syntax.go_template || syntax.declared.is_some() {
         // Rendering rewrites every script's text, so every script is read.
         set.load_all()?;
         strata_source::render_placeholders(set, values, syntax)?;
@@ -114,6 +153,9 @@ fn cache_dir(settings: &Settings) -> Option<std::path::PathBuf> {
 /// What set `spec`'s snapshot says before the set loads (read in a few kB): `None` without a
 /// file cache or a snapshot.
 pub fn snapshot_hint(settings: &Settings, spec: &SetSpec) -> Option<strata_source::SnapshotHint> {
+    if !uses_the_cache(spec) {
+        return None;
+    }
     strata_source::snapshot_hint(&cache_dir(settings)?, &spec.dir, spec.layout)
 }
 

@@ -53,7 +53,7 @@ pub struct GlobalArgs {
     /// Schema holding strata's registry (default `strata`).
     #[arg(long, global = true, env = "STRATA_REGISTRY_SCHEMA")]
     pub registry_schema: Option<String>,
-    /// Layout of --dir when detection should be overridden (updown, plain, flyway, dbmate, goose, diesel).
+    /// Layout of --dir when detection should be overridden (updown, plain, flyway, dbmate, goose, diesel, sqitch, prisma; `pattern` needs its `[[set]] pattern`).
     #[arg(long, global = true, env = "STRATA_LAYOUT")]
     pub layout: Option<String>,
     /// lock_timeout for migration statements (`5s`, `500ms`, `0` = none; default 5s).
@@ -100,7 +100,7 @@ pub enum Command {
     Repair(RepairArgs),
     /// Accept the edited file of an applied migration (records the new checksum and why).
     Accept(AcceptArgs),
-    /// Take over a database another tool manages (golang-migrate, Flyway, dbmate, goose, sqlx, diesel, node-pg-migrate, Laravel): record its applied migrations without running them.
+    /// Take over a database another tool manages (golang-migrate, Flyway, dbmate, goose, sqlx, diesel, node-pg-migrate, Laravel, sqitch, Prisma): record its applied migrations without running them.
     Adopt(AdoptArgs),
     /// Give pending migrations that are older than applied ones (after a branch merge) new versions after all others, renaming their files.
     Renumber(ApplyArgs),

@@ -92,12 +92,25 @@ impl LintConfig {
 pub struct SetConfig {
     /// Name; keys the set's history.
     pub name: String,
-    /// Migration directory, relative to strata.toml.
-    pub dir: PathBuf,
+    /// Migration directory, relative to strata.toml (exactly one of `dir` and `dirs`).
+    pub dir: Option<PathBuf>,
+    /// Several Flyway locations, relative to strata.toml, merged in version order as Flyway
+    /// merges its `locations` (exactly one of `dir` and `dirs`).
+    pub dirs: Option<Vec<PathBuf>>,
     /// The schema the set owns (used by `fresh`).
     pub schema: Option<String>,
     /// Force a layout instead of detecting it.
     pub layout: Option<LayoutKind>,
+    /// `layout = "pattern"`: the regular expression file names match, with named groups
+    /// `version` (required), `name` and `direction`.
+    pub pattern: Option<String>,
+    /// `layout = "pattern"`: the `direction` of up scripts (default `up`).
+    pub up_direction: Option<String>,
+    /// `layout = "pattern"`: the `direction` of down scripts (default `down`).
+    pub down_direction: Option<String>,
+    /// The set's own placeholder syntax, a template around `{name}` such as `/* {name} */`;
+    /// it replaces the default syntaxes.
+    pub placeholder_syntax: Option<String>,
     /// lock_timeout for this set.
     pub lock_timeout: Option<String>,
     /// statement_timeout for this set.
@@ -119,12 +132,20 @@ pub struct SetSpec {
     /// True when the user chose the name (`[[set]] name`, `--set`); false for
     /// [`DEFAULT_SET`].
     pub named: bool,
-    /// Directory.
+    /// Directory; for a set of several locations, the directory their paths are relative to
+    /// (the one holding strata.toml).
     pub dir: PathBuf,
+    /// The Flyway locations of a set kept in several directories (absolute); empty for a set
+    /// in one directory.
+    pub locations: Vec<PathBuf>,
     /// Owned schema.
     pub schema: Option<String>,
     /// Forced layout.
     pub layout: Option<LayoutKind>,
+    /// The configured layout of a `layout = "pattern"` set.
+    pub pattern: Option<strata_source::PatternLayout>,
+    /// The set's declared placeholder syntax (`placeholder_syntax`).
+    pub placeholder_syntax: Option<strata_source::PlaceholderSyntax>,
     /// PostgreSQL-syntax lock_timeout.
     pub lock_timeout: String,
     /// PostgreSQL-syntax statement_timeout.
@@ -218,6 +239,83 @@ fn merged_placeholders(
     Ok(out)
 }
 
+/// What a `[[set]]` adds to the plain directory-and-layout case, checked when the file is
+/// read (so a bad pattern is reported before anything loads).
+struct SetExtras {
+    locations: Vec<PathBuf>,
+    pattern: Option<strata_source::PatternLayout>,
+    placeholder_syntax: Option<strata_source::PlaceholderSyntax>,
+}
+
+/// Checks a `[[set]]`'s keys that depend on each other; `base` is strata.toml's directory.
+fn check_set(s: &SetConfig, base: &Path) -> Result<SetExtras> {
+    let name = &s.name;
+    let locations = match (&s.dir, &s.dirs) {
+        (Some(_), Some(_)) => bail!("set `{name}`: `dir` and `dirs` exclude each other; use `dir` for one directory, `dirs` for several Flyway locations"),
+        (None, None) => bail!("set `{name}`: give its migration directory with `dir` (or several Flyway locations with `dirs`)"),
+        (Some(_), None) => Vec::new(),
+        (None, Some(dirs)) => {
+            if dirs.is_empty() {
+                bail!("set `{name}`: `dirs` is empty; list the Flyway locations, e.g. dirs = [\"db/migration\", \"db/other\"]");
+            }
+            if s.layout.is_some_and(|l| l != LayoutKind::Flyway) {
+                bail!("set `{name}`: `dirs` lists Flyway locations; it cannot be read with layout `{}`", s.layout.map_or("", LayoutKind::as_str));
+            }
+            let normal: Vec<PathBuf> = dirs.iter().map(|d| normalize(&base.join(d))).collect();
+            for (i, a) in normal.iter().enumerate() {
+                for (j, b) in normal.iter().enumerate() {
+                    if i != j && a.starts_with(b) {
+                        bail!(
+                            "set `{name}`: location `{}` is {} location `{}`; every file must belong to one location",
+                            dirs[i].display(),
+                            if a == b { "the same as" } else { "inside" },
+                            dirs[j].display()
+                        );
+                    }
+                }
+            }
+            normal
+        }
+    };
+    let pattern_keys =
+        s.pattern.is_some() || s.up_direction.is_some() || s.down_direction.is_some();
+    let pattern = match (s.layout, &s.pattern) {
+        (Some(LayoutKind::Pattern), Some(p)) => Some(
+            strata_source::PatternLayout::new(p, s.up_direction.as_deref(), s.down_direction.as_deref())
+                .map_err(|e| anyhow::anyhow!("set `{name}`: {e}"))?,
+        ),
+        (Some(LayoutKind::Pattern), None) => bail!("set `{name}`: layout \"pattern\" needs `pattern`, a regular expression with a named group `version`, e.g. pattern = '^M(?P<version>\\d+)\\.(?P<name>[a-z_]+)\\.sql$'"),
+        _ if pattern_keys => bail!("set `{name}`: `pattern`, `up_direction` and `down_direction` belong to layout = \"pattern\""),
+        _ => None,
+    };
+    let placeholder_syntax = s
+        .placeholder_syntax
+        .as_deref()
+        .map(strata_source::PlaceholderSyntax::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("set `{name}`: {e}"))?;
+    Ok(SetExtras {
+        locations,
+        pattern,
+        placeholder_syntax,
+    })
+}
+
+/// `path` with `.` and `..` resolved lexically (locations may not exist yet when compared).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Finds strata.toml by walking up from `start`.
 pub fn find_config(start: &Path) -> Option<PathBuf> {
     start
@@ -305,19 +403,48 @@ pub fn resolve_sets(
         .unwrap_or_else(|| "0".into());
     let forced_layout = match &args.layout {
         Some(l) => Some(LayoutKind::from_name(l).with_context(|| {
-            format!("unknown layout `{l}`; use updown, plain, flyway, dbmate, goose or diesel")
+            let names: Vec<&str> = LayoutKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown layout `{l}`; use one of {}", names.join(", "))
         })?),
         None => None,
+    };
+    let extras = file
+        .sets
+        .iter()
+        .map(|s| check_set(s, &base))
+        .collect::<Result<Vec<_>>>()?;
+    let extras_of = |s: &SetConfig| {
+        let i = file
+            .sets
+            .iter()
+            .position(|x| std::ptr::eq(x, s))
+            .expect("a set of the file");
+        &extras[i]
     };
 
     // A `[[set]]` from the file (flags still win over its timeouts and layout).
     let configured_spec = |s: &SetConfig, dir: PathBuf| -> Result<SetSpec> {
+        let extra = extras_of(s);
+        let layout = forced_layout.or(s.layout);
+        if !extra.locations.is_empty() && layout.is_some_and(|l| l != LayoutKind::Flyway) {
+            bail!(
+                "set `{}` lists Flyway locations (`dirs`); --layout cannot read it another way",
+                s.name
+            );
+        }
         Ok(SetSpec {
             name: s.name.clone(),
             named: true,
             dir,
+            locations: extra.locations.clone(),
             schema: s.schema.clone(),
-            layout: forced_layout.or(s.layout),
+            // A forced layout other than the set's own pattern drops the pattern.
+            pattern: extra
+                .pattern
+                .clone()
+                .filter(|_| layout == Some(LayoutKind::Pattern)),
+            placeholder_syntax: extra.placeholder_syntax.clone(),
+            layout,
             lock_timeout: pg_duration(
                 args.lock_timeout
                     .as_deref()
@@ -345,7 +472,10 @@ pub fn resolve_sets(
             name: args.set.clone().unwrap_or_else(|| DEFAULT_SET.to_owned()),
             named: args.set.is_some(),
             dir,
+            locations: Vec::new(),
             schema: None,
+            pattern: None,
+            placeholder_syntax: None,
             layout: forced_layout,
             lock_timeout: pg_duration(&lock_timeout)?,
             statement_timeout: pg_duration(&statement_timeout)?,
@@ -361,10 +491,28 @@ pub fn resolve_sets(
             cwd.join(dir)
         };
         let canonical = std::fs::canonicalize(&dir).ok();
+        // One location of a set kept in several would be a different set of migrations under
+        // the same history: refused, naming the set to use instead.
+        if let Some(s) = file.sets.iter().find(|s| {
+            canonical.is_some()
+                && extras_of(s)
+                    .locations
+                    .iter()
+                    .any(|l| std::fs::canonicalize(l).ok() == canonical)
+        }) {
+            bail!(
+                "--dir {} is one of the Flyway locations of set `{}`; the set is all its locations together: use --set {} instead",
+                dir.display(),
+                s.name,
+                s.name
+            );
+        }
         // `--dir` naming a configured set's directory is that set: same name, same history.
         let configured = file.sets.iter().find(|s| {
             canonical.is_some()
-                && std::fs::canonicalize(base.join(&s.dir)).ok() == canonical
+                && s.dir
+                    .as_ref()
+                    .is_some_and(|d| std::fs::canonicalize(base.join(d)).ok() == canonical)
                 && args.set.as_ref().is_none_or(|n| *n == s.name)
         });
         match configured {
@@ -384,7 +532,12 @@ pub fn resolve_sets(
             if args.set.as_ref().is_some_and(|want| want != &s.name) {
                 continue;
             }
-            out.push(configured_spec(s, base.join(&s.dir))?);
+            // A set of several locations reads them relative to strata.toml's directory.
+            let dir = s
+                .dir
+                .as_ref()
+                .map_or_else(|| base.clone(), |d| base.join(d));
+            out.push(configured_spec(s, dir)?);
         }
         if out.is_empty() {
             let names: Vec<&str> = file.sets.iter().map(|s| s.name.as_str()).collect();
@@ -613,5 +766,64 @@ mod tests {
         }
         let bad: Result<FileConfig, _> = toml::from_str("lock_timeot = \"5s\"\n");
         assert!(bad.unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn sets_of_locations_patterns_and_placeholder_syntaxes_are_checked_on_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("db/migration")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("db/other")).unwrap();
+        let resolve_with = |toml: &str, args: &GlobalArgs| {
+            std::fs::write(tmp.path().join("strata.toml"), toml).unwrap();
+            resolve(args, tmp.path(), &no_env)
+        };
+        let error = |toml: &str| {
+            format!(
+                "{:#}",
+                resolve_with(toml, &GlobalArgs::default()).unwrap_err()
+            )
+        };
+        let s = resolve_with(
+            "[[set]]\nname = \"app\"\ndirs = [\"db/migration\", \"./db/other\"]\n",
+            &GlobalArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(s.sets[0].dir, tmp.path());
+        assert_eq!(
+            s.sets[0].locations,
+            [tmp.path().join("db/migration"), tmp.path().join("db/other")]
+        );
+        // --dir naming one location is refused: the set is all of them.
+        let one = GlobalArgs {
+            dir: Some("db/other".into()),
+            ..Default::default()
+        };
+        let err = resolve_with(
+            "[[set]]\nname = \"app\"\ndirs = [\"db/migration\", \"db/other\"]\n",
+            &one,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("use --set app"), "{err}");
+        for (toml, phrase) in [
+            ("[[set]]\nname = \"a\"\ndir = \"db\"\ndirs = [\"db/other\"]\n", "exclude each other"),
+            ("[[set]]\nname = \"a\"\n", "give its migration directory"),
+            ("[[set]]\nname = \"a\"\ndirs = []\n", "`dirs` is empty"),
+            ("[[set]]\nname = \"a\"\ndirs = [\"db\", \"db/other\"]\n", "location `db/other` is inside location `db`"),
+            ("[[set]]\nname = \"a\"\ndirs = [\"db/other\"]\nlayout = \"updown\"\n", "cannot be read with layout `updown`"),
+            ("[[set]]\nname = \"a\"\ndir = \"db\"\nlayout = \"pattern\"\n", "needs `pattern`"),
+            ("[[set]]\nname = \"a\"\ndir = \"db\"\nlayout = \"pattern\"\npattern = '^(?P<name>\\w+)\\.sql$'\n", "set `a`: `pattern` has no group named `version`"),
+            ("[[set]]\nname = \"a\"\ndir = \"db\"\nlayout = \"pattern\"\npattern = '^(?P<version>\\d+'\n", "not a valid regular expression"),
+            ("[[set]]\nname = \"a\"\ndir = \"db\"\npattern = '^(?P<version>\\d+)\\.sql$'\n", "belong to layout = \"pattern\""),
+            ("[[set]]\nname = \"a\"\ndir = \"db\"\nplaceholder_syntax = \"/* name */\"\n", "set `a`: placeholder_syntax `/* name */` has no `{name}`"),
+        ] {
+            let err = error(toml);
+            assert!(err.contains(phrase), "{toml}: {err}");
+        }
+        let s = resolve_with(
+            "[[set]]\nname = \"a\"\ndir = \"db/migration\"\nlayout = \"pattern\"\npattern = '^M(?P<version>\\d+)\\.(?P<name>[a-z_]+)\\.(?P<direction>forward|backward)\\.sql$'\nup_direction = \"forward\"\ndown_direction = \"backward\"\nplaceholder_syntax = \"/* {name} */\"\n",
+            &GlobalArgs::default(),
+        )
+        .unwrap();
+        assert!(s.sets[0].pattern.is_some() && s.sets[0].placeholder_syntax.is_some());
     }
 }

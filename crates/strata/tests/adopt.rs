@@ -384,6 +384,129 @@ fn laravel() {
     );
 }
 
+/// Prisma Migrate's table as Prisma creates it on PostgreSQL.
+const PRISMA_DDL: &str = "CREATE TABLE IF NOT EXISTS \"_prisma_migrations\" (\"id\" VARCHAR(36) PRIMARY KEY NOT NULL, \"checksum\" VARCHAR(64) NOT NULL, \
+     \"finished_at\" TIMESTAMPTZ, \"migration_name\" VARCHAR(255) NOT NULL, \"logs\" TEXT, \"rolled_back_at\" TIMESTAMPTZ, \
+     \"started_at\" TIMESTAMPTZ NOT NULL DEFAULT now(), \"applied_steps_count\" INTEGER NOT NULL DEFAULT 0);";
+
+/// A `_prisma_migrations` row as Prisma writes it: the SHA-256 of `sql` (computed by
+/// PostgreSQL), `finished` or not, `rolled_back` or not, started `minutes` after a fixed time.
+fn prisma_row(
+    id: u32,
+    name: &str,
+    sql: &str,
+    finished: bool,
+    rolled_back: bool,
+    minutes: u32,
+) -> String {
+    let at = format!("timestamptz '2024-01-01 12:00:00+00' + interval '{minutes} minutes'");
+    format!(
+        "INSERT INTO \"_prisma_migrations\" VALUES ('00000000-0000-0000-0000-{id:012}', encode(sha256(convert_to($q${sql}$q$, 'UTF8')), 'hex'), {}, '{name}', {}, {}, {at}, {});",
+        if finished { at.clone() } else { "NULL".into() },
+        if finished { "NULL" } else { "'Database error code: 42P07'" },
+        if rolled_back { at.clone() } else { "NULL".into() },
+        u32::from(finished),
+    )
+}
+
+#[test]
+fn prisma_by_directory_name_with_sha256_checksums() {
+    let files: &[(&str, &[u8])] = &[
+        ("migration_lock.toml", b"provider = \"postgresql\"\n"),
+        ("20240101120000_users/migration.sql", USERS.as_bytes()),
+        ("20240102120000_orders/migration.sql", ORDERS.as_bytes()),
+        ("20240103120000_name/migration.sql", NAME.as_bytes()),
+    ];
+    // 1 and 2 applied; 3 failed once and was marked rolled back (`prisma migrate resolve
+    // --rolled-back`), so Prisma would run it again: it stays pending.
+    let history = format!(
+        "{PRISMA_DDL} {} {} {}",
+        prisma_row(1, "20240101120000_users", USERS, true, false, 0),
+        prisma_row(2, "20240102120000_orders", ORDERS, true, false, 1),
+        prisma_row(3, "20240103120000_name", NAME, false, true, 2),
+    );
+    let (db, tmp) = scenario(
+        "prisma",
+        "_prisma_migrations",
+        files,
+        &format!("{USERS}{ORDERS}"),
+        &history,
+        2,
+    );
+    assert_eq!(
+        db.psql("SELECT string_agg(key, ',' ORDER BY key) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "20240101120000,20240102120000,20240103120000"
+    );
+    drop((db, tmp));
+
+    // Checked as Prisma checks: an edited file, a failed attempt and a renamed directory are
+    // reported, not adopted.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    for (name, bytes) in files {
+        write(&dir, name, bytes);
+    }
+    let db = TestDatabase::new("adopt_prisma_problems");
+    db.psql(&format!(
+        "{USERS}{ORDERS}{PRISMA_DDL} {} {} {} {}",
+        prisma_row(
+            1,
+            "20240101120000_users",
+            "CREATE TABLE users (id int);\n",
+            true,
+            false,
+            0
+        ),
+        prisma_row(2, "20240102120000_orders", ORDERS, false, false, 1),
+        prisma_row(3, "20240103120000_name_old", NAME, true, false, 2),
+        // Applied after a rolled-back attempt: the latest attempt decides.
+        prisma_row(4, "20240103120000_name", NAME, false, true, 3),
+    ))
+    .unwrap();
+    db.psql(&prisma_row(5, "20240103120000_name", NAME, true, false, 4))
+        .unwrap();
+    db.psql(NAME).unwrap();
+    let run = strata(
+        tmp.path(),
+        &db,
+        &["--dir", "migrations", "adopt", "--from", "prisma"],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Prisma recorded checksum")
+            && run
+                .stdout
+                .contains("20240101120000_users/migration.sql now has"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("20240102120000_orders: failed: Prisma started this migration and never finished it (its log: Database error code: 42P07)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "prisma recorded version 20240103120000_name_old as applied, but no migration file"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("would adopt").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("would adopt 20240103120000_name"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn no_history_points_to_baseline() {
     let tmp = tempfile::tempdir().unwrap();

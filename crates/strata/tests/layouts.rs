@@ -261,10 +261,17 @@ fn sqitch() {
     layout_suite("sqitch");
 }
 
+#[test]
+fn prisma() {
+    layout_suite("prisma");
+}
+
 /// `baseline` and `new` in every layout, on the layout's first ok case.
 #[test]
 fn baseline_and_new_in_every_layout() {
-    for layout in ["updown", "plain", "flyway", "dbmate", "goose", "diesel"] {
+    for layout in [
+        "updown", "plain", "flyway", "dbmate", "goose", "diesel", "prisma",
+    ] {
         let case = &cases(layout, "ok")[0];
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("migrations");
@@ -368,7 +375,8 @@ fn baseline_and_new_in_every_layout() {
             snapshot(&db2).contains("rel public.strata_probe r"),
             "{layout}: the new migration was not applied"
         );
-        if layout != "flyway" {
+        // Neither writes a down script for a new migration.
+        if layout != "flyway" && layout != "prisma" {
             strata(tmp.path(), &db2, &["--dir", "migrations", "down"]).ok();
             assert!(
                 !snapshot(&db2).contains("strata_probe"),
@@ -376,4 +384,201 @@ fn baseline_and_new_in_every_layout() {
             );
         }
     }
+}
+
+/// A Flyway set kept in two locations (`[[set]] dirs`): the versions interleave across them and
+/// apply in version order (each migration needs the one before it), paths stay relative and
+/// unambiguous, and a version claimed in both locations is refused naming both files.
+#[test]
+fn flyway_locations_merge_in_version_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(
+        root.join("strata.toml"),
+        "[[set]]\nname = \"app\"\ndirs = [\"db/migration\", \"db/tenant\"]\n",
+    )
+    .unwrap();
+    let main = root.join("db/migration");
+    let tenant = root.join("db/tenant");
+    write(
+        &main,
+        "V1__users.sql",
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        &tenant,
+        "V2__users_tenant.sql",
+        "ALTER TABLE users ADD COLUMN tenant text;\n",
+    );
+    write(
+        &main,
+        "V3__orders.sql",
+        "CREATE TABLE orders (id bigint PRIMARY KEY, tenant text);\nCREATE VIEW tenant_orders AS SELECT o.id, u.tenant FROM orders o JOIN users u ON u.tenant = o.tenant;\n",
+    );
+    write(
+        &tenant,
+        "nested/V4__tenant_index.sql",
+        "CREATE INDEX users_tenant ON users (tenant);\n",
+    );
+    write(
+        &main,
+        "V10__orders_total.sql",
+        "ALTER TABLE orders ADD COLUMN total bigint;\n",
+    );
+    // Outside both locations: not part of the set.
+    write(
+        &root.join("db/seeds"),
+        "V99__seed.sql",
+        "INSERT INTO users VALUES (1);\n",
+    );
+    let db = TestDatabase::new("locations");
+    let status = strata(root, &db, &["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains("2 Flyway locations (db/migration, db/tenant)"),
+        "{}",
+        status.stdout
+    );
+    strata(root, &db, &["up"]).ok();
+    let applied = db
+        .psql("SELECT string_agg(key, ',' ORDER BY id) FROM strata.events WHERE kind = 'apply'")
+        .unwrap();
+    assert_eq!(applied.trim(), "1,2,3,4,10");
+    let doc = strata(root, &db, &["--json", "status", "--check"])
+        .ok()
+        .json();
+    let files: Vec<String> = doc["sets"][0]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["file"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        files[1].ends_with("db/tenant/V2__users_tenant.sql"),
+        "{files:?}"
+    );
+    assert!(
+        files[3].ends_with("db/tenant/nested/V4__tenant_index.sql"),
+        "{files:?}"
+    );
+    // A new migration lands in the first location.
+    let created = strata(root, &db, &["--json", "new", "add notes"])
+        .ok()
+        .json();
+    let path = created["created"][0].as_str().unwrap().to_owned();
+    assert!(path.ends_with("db/migration/V11__add_notes.sql"), "{path}");
+    std::fs::remove_file(path).unwrap();
+    // One version in both locations: refused before touching the database, naming both.
+    write(&tenant, "V3__tenant_orders.sql", "SELECT 1;\n");
+    let run = strata(root, &db, &["status"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "db/migration/V3__orders.sql, db/tenant/V3__tenant_orders.sql: duplicate version 3"
+        ),
+        "{}",
+        run.stderr
+    );
+    // --dir naming one location is not the set.
+    let run = strata(root, &db, &["--dir", "db/tenant", "status"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("use --set app"), "{}", run.stderr);
+}
+
+/// A home-grown naming scheme read through `layout = "pattern"`, with a declared placeholder
+/// syntax (`/* SCHEMA */`) rendered from `--var`; the checksum is the unrendered file's.
+#[test]
+fn pattern_layout_with_a_declared_placeholder_syntax() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(
+        root.join("strata.toml"),
+        r#"[[set]]
+name = "app"
+dir = "db"
+layout = "pattern"
+pattern = '^M(?P<version>\d+)\.(?P<name>[a-z_]+)\.(?P<direction>forward|backward)\.sql$'
+up_direction = "forward"
+down_direction = "backward"
+placeholder_syntax = "/* {name} */"
+"#,
+    )
+    .unwrap();
+    let dir = root.join("db");
+    write(
+        &dir,
+        "M0001.add_users.forward.sql",
+        "/* Users of one tenant. */\nCREATE SCHEMA /* SCHEMA */;\nCREATE TABLE /* SCHEMA */.users (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        &dir,
+        "M0001.add_users.backward.sql",
+        "DROP SCHEMA /* SCHEMA */ CASCADE;\n",
+    );
+    write(
+        &dir,
+        "M0002.add_orders.forward.sql",
+        "CREATE TABLE /* SCHEMA */.orders (id bigint PRIMARY KEY, user_id bigint REFERENCES /* SCHEMA */.users (id));\n",
+    );
+    write(
+        &dir,
+        "M0002.add_orders.backward.sql",
+        "DROP TABLE /* SCHEMA */.orders;\n",
+    );
+    write(&dir, "README.md", "How we name migrations.\n");
+    write(&dir, "cleanup.sql", "VACUUM;\n");
+    let db = TestDatabase::new("pattern");
+    // Without a value the placeholder is an error naming file and line.
+    let run = strata(root, &db, &["up"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("M0001.add_users.forward.sql: line 2: no value for placeholder `SCHEMA`"),
+        "{}",
+        run.stderr
+    );
+    strata(root, &db, &["--var", "SCHEMA=tenant_a", "up"]).ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM tenant_a.orders")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    let doc = strata(
+        root,
+        &db,
+        &["--var", "SCHEMA=tenant_a", "--json", "status", "--check"],
+    )
+    .ok()
+    .json();
+    let set = &doc["sets"][0];
+    assert_eq!(set["layout"], "pattern");
+    assert_eq!(
+        set["ignored_files"],
+        serde_json::json!(["README.md", "cleanup.sql"])
+    );
+    let versions: Vec<&str> = set["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["0001", "0002"]);
+    // The checksum is the unrendered file's: another value is not an edit.
+    strata(root, &db, &["--var", "SCHEMA=other", "status", "--check"]).ok();
+    strata(root, &db, &["--var", "SCHEMA=tenant_a", "down", "--all"]).ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_a'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    let run = strata(root, &db, &["new", "add_more"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("create the files by hand"),
+        "{}",
+        run.stderr
+    );
 }

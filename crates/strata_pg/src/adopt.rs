@@ -5,14 +5,15 @@
 //! append-only log of `(version_id, is_applied)`, Flyway a rank-ordered table with its own CRC32
 //! checksums, sqlx SHA-384 checksums, node-pg-migrate and Laravel file names, sqitch a registry
 //! schema (`sqitch.changes`, one row per deployed change of each project, with the SHA-1 of its
-//! deploy script). This module reads them into one shape, [`ForeignHistory`]; the CLI matches it
+//! deploy script), Prisma one row per attempt with the directory name and the SHA-256 of
+//! `migration.sql`. This module reads them into one shape, [`ForeignHistory`]; the CLI matches it
 //! against the files on disk and records the result in strata's registry. The source tables are
 //! only read, never changed.
 
 use crate::quote_ident;
 use crate::registry::{Registry, HISTORY_TABLE};
 use serde::Serialize;
-use sha2::{Digest, Sha384};
+use sha2::{Digest, Sha256, Sha384};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
@@ -39,11 +40,14 @@ pub enum Tool {
     /// sqitch: its registry schema (default `sqitch`), whose `changes` table lists the deployed
     /// changes of every project (`change`, `project`, `script_hash`, `committed_at`, ...).
     Sqitch,
+    /// Prisma Migrate: `_prisma_migrations(id, checksum, finished_at, migration_name, logs,
+    /// rolled_back_at, started_at, applied_steps_count)`, one row per attempt.
+    Prisma,
 }
 
 impl Tool {
     /// Every tool, in detection order.
-    pub const ALL: [Tool; 9] = [
+    pub const ALL: [Tool; 10] = [
         Tool::Flyway,
         Tool::Sqlx,
         Tool::Diesel,
@@ -53,6 +57,7 @@ impl Tool {
         Tool::NodePgMigrate,
         Tool::Laravel,
         Tool::Sqitch,
+        Tool::Prisma,
     ];
 
     /// The name used on the command line.
@@ -67,6 +72,7 @@ impl Tool {
             Tool::NodePgMigrate => "node-pg-migrate",
             Tool::Laravel => "laravel",
             Tool::Sqitch => "sqitch",
+            Tool::Prisma => "prisma",
         }
     }
 
@@ -85,6 +91,7 @@ impl Tool {
             Tool::NodePgMigrate => "pgmigrations",
             Tool::Laravel => "migrations",
             Tool::Sqitch => "changes",
+            Tool::Prisma => "_prisma_migrations",
         }
     }
 
@@ -100,6 +107,7 @@ impl Tool {
             Tool::NodePgMigrate => "run_on",
             Tool::Laravel => "batch",
             Tool::Sqitch => "script_hash",
+            Tool::Prisma => "applied_steps_count",
         }
     }
 }
@@ -108,7 +116,7 @@ impl Tool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForeignRow {
     /// The version as the tool stored it (or taken from the stored file name); for sqitch,
-    /// which has no versions, the change name.
+    /// which has no versions, the change name; for Prisma, the migration's directory name.
     pub version: String,
     /// Description or file name, when the tool keeps one; for sqitch, the project.
     pub name: Option<String>,
@@ -117,7 +125,8 @@ pub struct ForeignRow {
     /// A problem the tool itself would report: dirty, failed, ...
     pub problem: Option<String>,
     /// The tool's checksum, when it keeps one (Flyway CRC32 as decimal, sqlx SHA-384 as hex,
-    /// sqitch the SHA-1 of the deploy script as hex).
+    /// sqitch the SHA-1 of the deploy script as hex, Prisma the SHA-256 of `migration.sql` as
+    /// hex).
     pub checksum: Option<String>,
     /// Flyway baseline marker: everything up to this version counts as applied.
     pub baseline: bool,
@@ -243,6 +252,29 @@ pub async fn read(
             .iter()
             .map(|r| ForeignRow { version: r.get(0), name: r.get(1), applied: true, problem: None, checksum: r.get(2), baseline: false })
             .collect(),
+        // One row per attempt, oldest first, so the latest attempt of a name decides (a failed
+        // attempt marked rolled back, then applied again, is applied). Prisma counts a
+        // migration as applied when it finished and was not rolled back afterwards.
+        Tool::Prisma => client
+            .query(&format!("SELECT migration_name, migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL, finished_at IS NULL AND rolled_back_at IS NULL, checksum, logs FROM {table} ORDER BY started_at, finished_at NULLS LAST, id"), &[])
+            .await?
+            .iter()
+            .map(|r| {
+                let failed: bool = r.get(3);
+                let logs: Option<String> = r.get(5);
+                ForeignRow {
+                    version: r.get(0),
+                    name: r.get(1),
+                    applied: r.get(2),
+                    problem: failed.then(|| {
+                        let first = logs.as_deref().and_then(|l| l.lines().find(|l| !l.trim().is_empty())).unwrap_or("no logs");
+                        format!("failed: Prisma started this migration and never finished it (its log: {first}); resolve it with `prisma migrate resolve`, or check its effects and apply it with strata")
+                    }),
+                    checksum: r.get(4),
+                    baseline: false,
+                }
+            })
+            .collect(),
         Tool::Goose => client
             // The latest row per version decides: goose appends `is_applied = false` on down.
             .query(&format!("SELECT DISTINCT ON (version_id) version_id::text, is_applied FROM {table} WHERE version_id > 0 ORDER BY version_id, id DESC"), &[])
@@ -344,6 +376,35 @@ pub fn flyway_checksum(bytes: &[u8]) -> i32 {
 /// sqlx's checksum: SHA-384 of the file's bytes, hex.
 pub fn sqlx_checksum(bytes: &[u8]) -> String {
     strata_model::to_hex(&Sha384::digest(bytes))
+}
+
+/// Whether `bytes` (a `migration.sql`) has the checksum Prisma recorded: the SHA-256 of the
+/// file, hex. Like Prisma, the file with its line endings turned the other way (CRLF to LF, or
+/// LF to CRLF) matches too, so a checkout on another system is not an edit.
+pub fn prisma_checksum_matches(bytes: &[u8], recorded: &str) -> bool {
+    let hex = |b: &[u8]| strata_model::to_hex(&Sha256::digest(b));
+    let recorded = recorded.trim().to_ascii_lowercase();
+    if hex(bytes) == recorded {
+        return true;
+    }
+    let mut lf = Vec::with_capacity(bytes.len());
+    let mut crlf = Vec::with_capacity(bytes.len() + bytes.len() / 16);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        if b == b'\n' {
+            crlf.push(b'\r');
+        }
+        lf.push(b);
+        crlf.push(b);
+    }
+    hex(&lf) == recorded || hex(&crlf) == recorded
+}
+
+/// Prisma's checksum of a `migration.sql`: SHA-256 of its bytes, hex.
+pub fn prisma_checksum(bytes: &[u8]) -> String {
+    strata_model::to_hex(&Sha256::digest(bytes))
 }
 
 /// sqitch's `script_hash`: SHA-1 of the deploy script's raw bytes, hex (sqitch reads the file
@@ -577,6 +638,27 @@ mod tests {
         assert_eq!(
             sqitch_script_hash(&file),
             "5c4b2be44e4ed974a8268c671621c7a5904bd2b7"
+        );
+    }
+
+    #[test]
+    fn prisma_checksums_ignore_line_endings_as_prisma_does() {
+        let lf = b"CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n";
+        let crlf = b"CREATE TABLE a (id int);\r\nCREATE TABLE b (id int);\r\n";
+        // sha256 of the LF text, as `sha256sum` prints it.
+        let sum = prisma_checksum(lf);
+        assert_eq!(sum.len(), 64);
+        assert!(prisma_checksum_matches(lf, &sum));
+        assert!(prisma_checksum_matches(crlf, &sum));
+        assert!(prisma_checksum_matches(lf, &prisma_checksum(crlf)));
+        assert!(prisma_checksum_matches(lf, &sum.to_uppercase()));
+        assert!(!prisma_checksum_matches(
+            b"CREATE TABLE a (id bigint);\n",
+            &sum
+        ));
+        assert_eq!(
+            prisma_checksum(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 

@@ -485,4 +485,42 @@ mod tests {
         assert_eq!(set.detection.layout, LayoutKind::Dbmate);
         assert!(!set.has_deferred());
     }
+
+    #[test]
+    fn prisma_sets_load_through_the_cache_but_are_never_snapshotted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m");
+        fs::create_dir_all(dir.join("20240101120000_init")).unwrap();
+        fs::write(
+            dir.join("migration_lock.toml"),
+            "provider = \"postgresql\"\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.join("20240101120000_init/migration.sql"),
+            "create table a (id int);\n",
+        )
+        .unwrap();
+        let cache = tmp.path().join("cache");
+        for _ in 0..3 {
+            let (set, writes) = load_cached_at(&dir, None, Some(&cache), Some(later())).unwrap();
+            writes.write();
+            assert_eq!(set.detection.layout, LayoutKind::Prisma);
+            assert!(!set.has_deferred(), "every Prisma script is read");
+            assert_eq!(set.migrations[0].up.sql(), "create table a (id int);\n");
+        }
+        let snapshots = fs::read_dir(&cache)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("set-")
+                })
+                .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(snapshots, 0, "a Prisma set has no snapshot");
+    }
 }

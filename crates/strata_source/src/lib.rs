@@ -1,10 +1,11 @@
 //! Finding migrations on disk, in whatever layout a team already uses.
 //!
 //! strata must drop into a repository without renaming a file, so it reads golang-migrate/sqlx
-//! pairs, plain numbered files, Flyway `V/U/R` scripts, dbmate and goose sectioned files and
-//! diesel's directory-per-migration layout. Each layout is one module behind the [`Layout`]
-//! trait; [`load_dir`] lists the directory once, lets every layout score the listing, picks one
-//! and says why. Every `.sql` file must be claimed: a file the chosen layout cannot read is an
+//! pairs, plain numbered files, Flyway `V/U/R` scripts (in one directory or several
+//! locations), dbmate and goose sectioned files, diesel's and Prisma's directory-per-migration
+//! layouts, and a team's own naming scheme described by a regular expression. Each layout is
+//! one module behind the [`Layout`] trait; [`load_dir`] lists the directory once, lets every
+//! layout score the listing, picks one and says why. Every `.sql` file must be claimed: a file the chosen layout cannot read is an
 //! error naming it, never silently skipped. Discovery never touches a database.
 
 mod cache;
@@ -19,10 +20,10 @@ pub mod sqitch;
 
 pub use cache::{CacheWrites, FileCache, FileKey, RACY_MARGIN};
 pub use deferred::{load_dir_cached, load_dir_cached_writing_later, Part};
-pub use layouts::{layout_for, Layout, LayoutKind};
+pub use layouts::{layout_for, Layout, LayoutKind, PatternLayout};
 pub use listing::{Deferred, Entry, Listing};
 pub use new_file::{new_migration_files, NewFile, Timestamp, UP_TEMPLATE};
-pub use placeholders::{render_placeholders, validate_value, Syntax};
+pub use placeholders::{render_placeholders, validate_value, PlaceholderSyntax, Syntax};
 pub use snapshot::{hint as snapshot_hint, SnapshotHint};
 
 /// Splits a `<version>_<name>` stem (a file or directory name without extension) into its
@@ -133,7 +134,63 @@ pub fn load_listing(
         },
         None => layouts::detect(listing),
     };
-    let loaded = layout_for(detection.layout).load(listing);
+    let layout = layout_for(detection.layout);
+    load_listing_with(listing, layout, detection)
+}
+
+/// Reads a migration directory with a layout that carries configuration of its own (a
+/// [`PatternLayout`]), which [`load_dir`] cannot pick by kind.
+pub fn load_dir_with(dir: &Path, layout: &dyn Layout) -> Result<MigrationSet, SourceError> {
+    let listing = Listing::read(dir).map_err(|e| SourceError {
+        dir: dir.to_owned(),
+        problems: vec![Problem::new(
+            dir,
+            format!("cannot read the directory: {e}; check `dir` in strata.toml or --dir"),
+        )],
+    })?;
+    let detection = Detection {
+        layout: layout.kind(),
+        reason: "configured".into(),
+    };
+    load_listing_with(&listing, layout, detection)
+}
+
+/// Reads a Flyway set kept in several locations (`[[set]] dirs` in strata.toml), merged in
+/// version order as Flyway merges its `locations`. Each location is read recursively, as
+/// Flyway reads it; `root` is the directory the paths in messages are relative to (the one
+/// holding strata.toml), so two files of the same name in different locations are told
+/// apart. A version claimed in two locations is a duplicate naming both files.
+pub fn load_locations(root: &Path, locations: &[PathBuf]) -> Result<MigrationSet, SourceError> {
+    let listing =
+        Listing::read_locations(root, locations).map_err(|(location, e)| SourceError {
+            dir: root.to_owned(),
+            problems: vec![Problem::new(
+                location,
+                format!("cannot read this location: {e}; check `dirs` in strata.toml"),
+            )],
+        })?;
+    let shown: Vec<String> = locations
+        .iter()
+        .map(|l| listing.relative(l).display().to_string())
+        .collect();
+    let detection = Detection {
+        layout: LayoutKind::Flyway,
+        reason: format!(
+            "configured: {} Flyway locations ({}), merged in version order",
+            locations.len(),
+            shown.join(", ")
+        ),
+    };
+    load_listing_with(&listing, layout_for(LayoutKind::Flyway), detection)
+}
+
+/// Loads a listing with `layout`, ordering the migrations and reporting duplicates.
+pub(crate) fn load_listing_with(
+    listing: &Listing,
+    layout: &dyn Layout,
+    detection: Detection,
+) -> Result<MigrationSet, SourceError> {
+    let loaded = layout.load(listing);
     let mut problems = loaded.problems;
     let mut migrations = loaded.migrations;
     // Files listed by name are usually in version order already (zero-padded or timestamped

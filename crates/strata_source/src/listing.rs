@@ -69,6 +69,35 @@ impl Listing {
         Ok(listing)
     }
 
+    /// Reads several directories (Flyway `locations`) into one listing rooted at `root`: each
+    /// entry's relative path starts with its location's path relative to `root` (or the
+    /// location as given, when it is not below `root`), so every file has one unambiguous
+    /// name. A location that cannot be read is returned with the error.
+    pub fn read_locations(
+        root: &Path,
+        locations: &[PathBuf],
+    ) -> Result<Listing, (PathBuf, std::io::Error)> {
+        let mut listing = Listing {
+            dir: root.to_owned(),
+            entries: Vec::new(),
+            unreadable_names: Vec::new(),
+            hit_keys: Vec::new(),
+            dirs: None,
+        };
+        let mut found = Vec::new();
+        for location in locations {
+            let rel = listing.relative(location);
+            let abs = root.join(&rel);
+            listing
+                .walk(&abs, &rel, &mut found)
+                .map_err(|e| (rel.clone(), e))?;
+        }
+        listing
+            .fill(found, None)
+            .map_err(|e| (root.to_owned(), e))?;
+        Ok(listing)
+    }
+
     /// Finishes a walked directory like [`Listing::read`], but reads only what planning
     /// needs: a `.sql` file whose `stat` matches `cache` is not read (its entry is
     /// [`Deferred::Cached`]), and down scripts (`*.down.sql`, `down.sql`) are not read at all

@@ -90,6 +90,9 @@ pub fn new_migration_files(
         );
     }
     let layout = set.detection.layout;
+    if layout == LayoutKind::Pattern {
+        return Err("the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand".into());
+    }
     if layout == LayoutKind::Sqitch {
         return Err(format!("a sqitch project's changes are planned in sqitch.plan, with the planner's name and email; add one with `sqitch add {name}` (strata reads the plan, it does not write it)"));
     }
@@ -123,9 +126,9 @@ pub fn new_migration_files(
             LayoutKind::Updown => "000001".into(),
             LayoutKind::Plain => "001".into(),
             LayoutKind::Flyway => "1".into(),
-            LayoutKind::Dbmate | LayoutKind::Goose => ts(None),
+            LayoutKind::Dbmate | LayoutKind::Goose | LayoutKind::Prisma => ts(None),
             LayoutKind::Diesel => ts(Some('-')),
-            LayoutKind::Sqitch => String::new(),
+            LayoutKind::Sqitch | LayoutKind::Pattern => String::new(),
         },
     };
     if let Some(last) = &last {
@@ -170,7 +173,12 @@ pub fn new_migration_files(
             rel: format!("{stem}.sql").into(),
             content: format!("-- +goose Up\n{UP_TEMPLATE}\n-- +goose Down\n\n"),
         }],
-        LayoutKind::Sqitch => Vec::new(),
+        LayoutKind::Sqitch | LayoutKind::Pattern => Vec::new(),
+        // Prisma has no down scripts.
+        LayoutKind::Prisma => vec![NewFile {
+            rel: PathBuf::from(&stem).join("migration.sql"),
+            content: up_hint.into(),
+        }],
         LayoutKind::Diesel => vec![
             NewFile {
                 rel: PathBuf::from(&stem).join("up.sql"),

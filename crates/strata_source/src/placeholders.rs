@@ -1,7 +1,9 @@
-//! Placeholders: Flyway's `${name}` and Go-template `{{ index .Options "name" }}`.
+//! Placeholders: Flyway's `${name}`, Go-template `{{ index .Options "name" }}`, and any
+//! syntax a team declares (`/* {name} */`).
 //!
 //! Teams that template their migrations (a schema name per tenant, a role per environment)
-//! keep doing so: values come from `strata.toml` or `--var name=value`. Rendering happens after
+//! keep doing so, in the syntax their own tooling used: values come from `strata.toml` or
+//! `--var name=value`. Rendering happens after
 //! loading, on the text that runs; the checksum stays the one of the unrendered file, so
 //! changing a value is not an edit. Values must look like identifiers or simple literals (no
 //! quotes, semicolons or whitespace) so a value can never change the shape of the SQL. Values
@@ -13,12 +15,101 @@ use std::sync::Arc;
 use strata_model::{Script, SourceFile};
 
 /// Which placeholder syntaxes are active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Syntax {
     /// Flyway's `${name}`.
     pub dollar_brace: bool,
     /// Go templates' `{{ index .Options "name" }}`.
     pub go_template: bool,
+    /// A syntax the set declares (`placeholder_syntax` in strata.toml).
+    pub declared: Option<PlaceholderSyntax>,
+}
+
+/// A placeholder syntax declared in strata.toml as a template around `{name}`, such as
+/// `/* {name} */` (a comment token, so the unrendered file is still valid SQL) or `:{name}`
+/// (psql's variables).
+///
+/// A placeholder is the text before `{name}`, a name (a letter or `_`, then letters, digits
+/// and `_`), and the text after it. Spaces beside `{name}` in the template stand for any run
+/// of spaces or tabs, none included (`/*SCHEMA*/` matches `/* {name} */` too); without them,
+/// nothing may stand there (`: x` is no `:{name}`). A placeholder never spans lines, so line
+/// numbers in messages stay exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceholderSyntax {
+    prefix: String,
+    suffix: String,
+    /// Blanks may stand between the prefix and the name.
+    blank_before: bool,
+    /// Blanks may stand between the name and the suffix.
+    blank_after: bool,
+}
+
+impl PlaceholderSyntax {
+    /// Parses a template; the error says what a template must look like.
+    pub fn parse(template: &str) -> Result<PlaceholderSyntax, String> {
+        let (before, after) = template.split_once("{name}").ok_or_else(|| {
+            format!("placeholder_syntax `{template}` has no `{{name}}` where the placeholder's name goes, e.g. \"/* {{name}} */\"")
+        })?;
+        if after.contains("{name}") {
+            return Err(format!(
+                "placeholder_syntax `{template}` holds `{{name}}` twice; write it once"
+            ));
+        }
+        let prefix = before.trim();
+        let suffix = after.trim();
+        if prefix.is_empty() {
+            return Err(format!("placeholder_syntax `{template}` needs text before `{{name}}` (a placeholder must start with something that is not a name, e.g. \"/* {{name}} */\")"));
+        }
+        if template.contains(['\n', '\r']) {
+            return Err(format!(
+                "placeholder_syntax `{template}` spans lines; a placeholder must fit on one line"
+            ));
+        }
+        Ok(PlaceholderSyntax {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            blank_before: before.ends_with([' ', '\t']),
+            blank_after: after.starts_with([' ', '\t']),
+        })
+    }
+
+    /// Every placeholder of `text` in this syntax.
+    fn find(&self, text: &str, out: &mut Vec<Found>) {
+        let blanks = |s: &str, allowed: bool| {
+            if allowed {
+                s.len() - s.trim_start_matches([' ', '\t']).len()
+            } else {
+                0
+            }
+        };
+        let mut from = 0;
+        while let Some(i) = text[from..].find(&self.prefix) {
+            let start = from + i;
+            from = start + self.prefix.len();
+            let mut at = from + blanks(&text[from..], self.blank_before);
+            let name_len = text[at..]
+                .char_indices()
+                .find(|&(k, c)| {
+                    !(c == '_' || c.is_ascii_alphabetic() || (k > 0 && c.is_ascii_digit()))
+                })
+                .map_or(text.len() - at, |(k, _)| k);
+            if name_len == 0 {
+                continue;
+            }
+            let name = &text[at..at + name_len];
+            at += name_len;
+            at += blanks(&text[at..], self.blank_after);
+            if !text[at..].starts_with(&self.suffix) {
+                continue;
+            }
+            let end = at + self.suffix.len();
+            out.push(Found {
+                range: start..end,
+                name: name.to_owned(),
+            });
+            from = end;
+        }
+    }
 }
 
 /// Checks that a value cannot change the shape of the SQL it is put in.
@@ -40,8 +131,11 @@ struct Found {
     name: String,
 }
 
-fn find(text: &str, syntax: Syntax) -> Vec<Found> {
+fn find(text: &str, syntax: &Syntax) -> Vec<Found> {
     let mut out = Vec::new();
+    if let Some(declared) = &syntax.declared {
+        declared.find(text, &mut out);
+    }
     if syntax.dollar_brace {
         let mut from = 0;
         while let Some(i) = text[from..].find("${") {
@@ -114,7 +208,7 @@ pub fn render_placeholders(
             let path = script.file.path().to_owned();
             if !rendered_files.contains_key(&path) {
                 let text = script.file.text();
-                let found = find(text, syntax);
+                let found = find(text, &syntax);
                 if found.is_empty() {
                     continue;
                 }
@@ -209,6 +303,7 @@ mod tests {
             Syntax {
                 dollar_brace: true,
                 go_template: true,
+                declared: None,
             },
         )
         .unwrap();
@@ -239,6 +334,7 @@ mod tests {
             Syntax {
                 dollar_brace: true,
                 go_template: false,
+                declared: None,
             },
         )
         .unwrap_err();
@@ -254,6 +350,7 @@ mod tests {
             Syntax {
                 dollar_brace: true,
                 go_template: false,
+                declared: None,
             },
         )
         .unwrap_err();
@@ -271,6 +368,7 @@ mod tests {
             Syntax {
                 dollar_brace: false,
                 go_template: true,
+                declared: None,
             },
         )
         .unwrap();
@@ -279,5 +377,64 @@ mod tests {
             set.migrations[0].down.as_ref().unwrap().sql().trim(),
             "DROP SCHEMA t1;"
         );
+    }
+
+    #[test]
+    fn a_declared_syntax_replaces_the_default_ones() {
+        let listing = Listing::from_memory(
+            "/m",
+            &[(
+                "V1__a.sql",
+                b"/* create the schema */\nCREATE SCHEMA /* SCHEMA */;\nCREATE TABLE /*SCHEMA*/.t (id int); -- ${kept}\nSELECT '/* 1 */';\n" as &[u8],
+            )],
+        );
+        let mut set = load_listing(&listing, None).unwrap();
+        let before = set.migrations[0].checksum.clone();
+        let values = BTreeMap::from([("SCHEMA".to_owned(), "tenant_1".to_owned())]);
+        let syntax = Syntax {
+            dollar_brace: false,
+            go_template: false,
+            declared: Some(PlaceholderSyntax::parse("/* {name} */").unwrap()),
+        };
+        render_placeholders(&mut set, &values, syntax.clone()).unwrap();
+        assert_eq!(
+            set.migrations[0].up.sql(),
+            "/* create the schema */\nCREATE SCHEMA tenant_1;\nCREATE TABLE tenant_1.t (id int); -- ${kept}\nSELECT '/* 1 */';\n"
+        );
+        assert_eq!(set.migrations[0].checksum, before);
+        // An unknown one is an error with its line, as in the other syntaxes.
+        let listing = Listing::from_memory(
+            "/m",
+            &[(
+                "V1__a.sql",
+                b"SELECT 1;\nCREATE SCHEMA /* OTHER */;\n" as &[u8],
+            )],
+        );
+        let mut set = load_listing(&listing, None).unwrap();
+        let err = render_placeholders(&mut set, &values, syntax).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("line 2: no value for placeholder `OTHER`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn declared_syntaxes_are_checked() {
+        assert!(PlaceholderSyntax::parse("/* name */")
+            .unwrap_err()
+            .contains("no `{name}`"));
+        assert!(PlaceholderSyntax::parse("{name}")
+            .unwrap_err()
+            .contains("needs text before"));
+        assert!(PlaceholderSyntax::parse("<{name}{name}>")
+            .unwrap_err()
+            .contains("twice"));
+        // psql's variables: no suffix.
+        let colon = PlaceholderSyntax::parse(":{name}").unwrap();
+        let mut found = Vec::new();
+        colon.find("select :a, :b_2, : c, :9 from t", &mut found);
+        let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a", "b_2"]);
     }
 }

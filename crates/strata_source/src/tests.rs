@@ -414,3 +414,292 @@ fn sectioned_checksums_cover_what_up_runs() {
         strata_model::Checksum::of_bytes(b"-- +goose Up\nselect 1;\n").hex
     );
 }
+
+#[test]
+fn prisma_directories_are_detected_and_read_without_downs() {
+    let set = load(&[
+        ("migration_lock.toml", b"provider = \"postgresql\"\n"),
+        (
+            "20240101120000_init/migration.sql",
+            b"create table a (id int);\n",
+        ),
+        (
+            "20240102090000_add_b/migration.sql",
+            b"create table b (id int);\n",
+        ),
+        // Prisma runs neither: a hand-run down script and notes beside a migration.
+        ("20240102090000_add_b/down.sql", b"drop table b;\n"),
+        ("0_baseline/migration.sql", b"-- baselined by hand\n"),
+        ("README.md", b"docs"),
+    ])
+    .unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Prisma);
+    assert!(
+        set.detection
+            .reason
+            .contains("4 file(s) named the prisma way"),
+        "{}",
+        set.detection.reason
+    );
+    assert_eq!(
+        versions(&set),
+        ["0_baseline", "20240101120000_init", "20240102090000_add_b"]
+    );
+    assert!(set.migrations.iter().all(|m| m.down.is_none()));
+    assert!(
+        set.migrations[0].up.is_blank(),
+        "an empty script is a no-op"
+    );
+    assert_eq!(
+        set.ignored,
+        [
+            PathBuf::from("20240102090000_add_b/down.sql"),
+            PathBuf::from("README.md")
+        ]
+    );
+    // A folder that is no migration does not make plain files a Prisma project.
+    let plain = load(&[
+        ("001_init.sql", b"create table a (id int);\n"),
+        ("seeds/migration.sql", b"insert into a values (1);\n"),
+    ])
+    .unwrap();
+    assert_eq!(plain.detection.layout, LayoutKind::Plain);
+    // The lock file alone is enough evidence (a project before its first migration).
+    let empty = load(&[("migration_lock.toml", b"provider = \"postgresql\"\n")]).unwrap();
+    assert_eq!(empty.detection.layout, LayoutKind::Prisma);
+    assert!(empty.migrations.is_empty());
+}
+
+#[test]
+fn prisma_problems_name_their_directory() {
+    let err = load(&[
+        ("migration_lock.toml", b"provider = \"postgresql\"\n"),
+        ("20240101120000_init/migration.sql", b"select 1;\n"),
+        // The script lost: Prisma refuses the directory (P3015).
+        ("20240102000000_lost/notes.md", b"x"),
+        // A directory name with no version.
+        ("add_users/migration.sql", b"select 2;\n"),
+        // Two directories with one timestamp.
+        ("20240101120000_again/migration.sql", b"select 3;\n"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.problems.len(), 3, "{text}");
+    assert!(
+        text.contains(
+            "20240102000000_lost: this Prisma migration directory has no `migration.sql`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("add_users/migration.sql: cannot parse this file name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("20240101120000_again/migration.sql, 20240101120000_init/migration.sql: duplicate version"),
+        "{text}"
+    );
+    // A top-level script named like a migration is a typo, as in diesel.
+    let err = load(&[
+        ("migration_lock.toml", b"provider = \"postgresql\"\n"),
+        ("20240101120000_init/migration.sql", b"select 1;\n"),
+        ("20240102000000_more.sql", b"select 2;\n"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("20240102000000_more.sql: cannot parse"),
+        "{err}"
+    );
+}
+
+fn load_pattern(
+    layout: &PatternLayout,
+    files: &[(&str, &[u8])],
+) -> Result<MigrationSet, SourceError> {
+    let listing = Listing::from_memory("/m", files);
+    load_listing_with(
+        &listing,
+        layout,
+        Detection {
+            layout: LayoutKind::Pattern,
+            reason: "configured".into(),
+        },
+    )
+}
+
+const HOME_GROWN: &str =
+    r"^M(?P<version>\d+)\.(?P<name>[a-z_]+)\.(?P<direction>forward|backward)\.sql$";
+
+#[test]
+fn pattern_layout_reads_a_home_grown_scheme() {
+    let layout = PatternLayout::new(HOME_GROWN, Some("forward"), Some("backward")).unwrap();
+    let set = load_pattern(
+        &layout,
+        &[
+            ("M0002.add_orders.forward.sql", b"create table o (id int);"),
+            ("M0001.add_users.forward.sql", b"create table u (id int);"),
+            ("M0001.add_users.backward.sql", b"drop table u;"),
+            ("M0010.add_index.forward.sql", b"create index i on u (id);"),
+            ("seed.sql", b"insert into u values (1);"),
+            ("old/M0003.x.forward.sql", b"select 1;"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        versions(&set),
+        ["0001_add_users", "0002_add_orders", "0010_add_index"]
+    );
+    assert_eq!(
+        set.migrations[0].down.as_ref().unwrap().sql(),
+        "drop table u;"
+    );
+    assert!(set.migrations[1].down.is_none());
+    assert_eq!(
+        set.ignored,
+        [
+            PathBuf::from("old/M0003.x.forward.sql"),
+            PathBuf::from("seed.sql")
+        ]
+    );
+    // The pattern must match the whole name: no anchors needed, no partial matches.
+    let unanchored =
+        PatternLayout::new(r"(?P<version>\d+)_(?P<name>\w+)\.sql", None, None).unwrap();
+    let set = load_pattern(
+        &unanchored,
+        &[("1_a.sql", b"select 1;"), ("x1_b.sql.bak", b"")],
+    )
+    .unwrap();
+    assert_eq!(versions(&set), ["1_a"]);
+    assert_eq!(set.ignored, [PathBuf::from("x1_b.sql.bak")]);
+    // Without a direction group every match is an up script.
+    assert!(set.migrations[0].down.is_none());
+}
+
+#[test]
+fn pattern_layout_reports_what_does_not_make_sense() {
+    let layout = PatternLayout::new(
+        r"^(?P<version>[0-9.x]+)-(?P<name>[a-z]+)\.(?P<direction>\w+)\.sql$",
+        None,
+        None,
+    )
+    .unwrap();
+    let err = load_pattern(
+        &layout,
+        &[
+            ("1-a.up.sql", b"select 1;"),
+            ("1-a.sideways.sql", b"select 2;"),
+            ("2-b.down.sql", b"select 3;"),
+            ("x-c.up.sql", b"select 4;"),
+            ("3-d.up.sql", b"select 5;"),
+            ("3-d.down.sql", b"select 6;"),
+            ("3-e.down.sql", b"select 7;"),
+        ],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.problems.len(), 4, "{text}");
+    assert!(text.contains("1-a.sideways.sql: direction `sideways` is neither `up_direction` (`up`) nor `down_direction` (`down`)"), "{text}");
+    assert!(
+        text.contains("2-b.down.sql: this down script has no up script"),
+        "{text}"
+    );
+    assert!(
+        text.contains("x-c.up.sql: the pattern's `version` group took `x`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3-d.down.sql, 3-e.down.sql: two down scripts for version 3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn pattern_configuration_is_checked() {
+    let err = |p: &str, up: Option<&str>, down: Option<&str>| {
+        PatternLayout::new(p, up, down).unwrap_err()
+    };
+    assert!(err(r"^(?P<version>\d+", None, None).contains("not a valid regular expression"));
+    assert!(err(r"^(?P<name>\w+)\.sql$", None, None).contains("no group named `version`"));
+    assert!(err(r"^(?P<version>\d+)_(?P<title>\w+)\.sql$", None, None)
+        .contains("names a group `title`"));
+    assert!(err(r"^(?P<version>\d+)\.sql$", Some("fwd"), None)
+        .contains("need a group named `direction`"));
+    assert!(err(
+        r"^(?P<version>\d+)\.(?P<direction>\w+)\.sql$",
+        Some("x"),
+        Some("x")
+    )
+    .contains("two different"));
+    assert_eq!(
+        PatternLayout::new(HOME_GROWN, None, None).unwrap().as_str(),
+        HOME_GROWN
+    );
+    // Forced without its pattern, the layout says what is missing.
+    let err = load_listing(
+        &Listing::from_memory("/m", &[("1_a.sql", b"select 1;")]),
+        Some(LayoutKind::Pattern),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("needs the set's `pattern`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn flyway_locations_merge_in_version_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let write = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("db/migration/V1__users.sql", "create table u (id int);");
+    write("db/migration/V3__orders.sql", "create table o (id int);");
+    write("db/migration/U3__orders.sql", "drop table o;");
+    write("db/other/V2__roles.sql", "create table r (id int);");
+    write("db/other/nested/V4__index.sql", "create index i on u (id);");
+    write(
+        "db/other/R__view.sql",
+        "create or replace view v as select 1;",
+    );
+    write("db/unlisted/V5__not_read.sql", "select 5;");
+    let locations = [root.join("db/migration"), root.join("db/other")];
+    let set = load_locations(root, &locations).unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Flyway);
+    assert!(
+        set.detection
+            .reason
+            .contains("2 Flyway locations (db/migration, db/other)"),
+        "{}",
+        set.detection.reason
+    );
+    assert_eq!(
+        versions(&set),
+        ["1_users", "2_roles", "3_orders", "4_index", "R__view"]
+    );
+    assert!(
+        set.migrations[2].down.is_some(),
+        "undo scripts pair across the set"
+    );
+    assert!(set.migrations[1].path().ends_with("db/other/V2__roles.sql"));
+    // A version in two locations: an error naming both files, relative to the root.
+    write("db/other/V3__orders_again.sql", "select 3;");
+    let err = load_locations(root, &locations).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "db/migration/V3__orders.sql, db/other/V3__orders_again.sql: duplicate version 3"
+        ),
+        "{err}"
+    );
+    // A missing location is named.
+    let err =
+        load_locations(root, &[root.join("db/migration"), root.join("db/nowhere")]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("db/nowhere: cannot read this location"),
+        "{err}"
+    );
+}

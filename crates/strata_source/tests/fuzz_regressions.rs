@@ -80,9 +80,9 @@ fn messages(err: &SourceError) -> String {
 /// character and panic during layout detection.
 #[test]
 fn flyway_name_starting_with_a_multibyte_char_does_not_panic() {
-    // Minimized fuzz input: layout byte 7 (detect), one entry named b"\x94.sql". Not named
+    // Minimized fuzz input: layout byte 0x7f (past `LayoutKind::ALL`: detect), one entry named b"\x94.sql". Not named
     // like a migration of any layout, it is listed as ignored.
-    let set = run_file_names_input(b"\x07\x94.sql").unwrap();
+    let set = run_file_names_input(b"\x7f\x94.sql").unwrap();
     assert_eq!(set.ignored.len(), 1);
     for name in ["\u{FFFD}.sql", "é__x.sql", "ÿ1__x.sql", "€.sql"] {
         for layout in LayoutKind::ALL.map(Some).into_iter().chain([None]) {
@@ -177,32 +177,38 @@ fn tricky_sectioned_files() {
 fn tricky_file_name_inputs() {
     let cases: &[&[u8]] = &[
         b"\x00",
-        b"\x07",
-        b"\x07\xFF\xFF",
-        b"\x07.sql",
-        b"\x07/\x00select 1;",
-        b"\x07up.sql\x00select 1;",
-        b"\x07/up.sql\x00select 1;",
-        b"\x071_a/up.sql\x00select 1;\xFF1_a/down.sql\x00select 2;",
+        b"\x7f",
+        b"\x7f\xFF\xFF",
+        b"\x7f.sql",
+        b"\x7f/\x00select 1;",
+        b"\x7fup.sql\x00select 1;",
+        b"\x7f/up.sql\x00select 1;",
+        b"\x7f1_a/up.sql\x00select 1;\xFF1_a/down.sql\x00select 2;",
         b"\x02V__a.sql\x00select 1;",
         b"\x02V1__.sql\x00select 1;",
         b"\x02R__.sql\x00select 1;",
         b"\x02U1__a.sql\x00select 1;",
         b"\x02V1..2__a.sql\x00select 1;",
-        b"\x07V1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;",
-        b"\x07001_a.sql\x00select 1;\xFF1_a.sql\x00select 2;",
-        b"\x072025_11_14_000001_a.sql\x00select 1;",
-        b"\x072025-11-14-0000011_a.sql\x00select 1;",
-        b"\x0799999999999999999999999999_a.up.sql\x00select 1;",
-        b"\x07001_a.sql\x00\xEF\xBB\xBF",
-        b"\x07001_a.sql\x00-- strata:no-transaction\rselect 1;",
-        b"\x07\xC3\xA9.sql\x00select 1;",
+        b"\x7fV1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;",
+        b"\x7f001_a.sql\x00select 1;\xFF1_a.sql\x00select 2;",
+        b"\x7f2025_11_14_000001_a.sql\x00select 1;",
+        b"\x7f2025-11-14-0000011_a.sql\x00select 1;",
+        b"\x7f99999999999999999999999999_a.up.sql\x00select 1;",
+        b"\x7f001_a.sql\x00\xEF\xBB\xBF",
+        b"\x7f001_a.sql\x00-- strata:no-transaction\rselect 1;",
+        b"\x7f\xC3\xA9.sql\x00select 1;",
+        // Prisma: a script outside a directory, a directory without its script, a deeper one.
+        b"\x07migration.sql\x00select 1;",
+        b"\x071_a/notes.txt\x00x\xFFmigration_lock.toml\x00provider",
+        b"\x071_a/b/migration.sql\x00select 1;\xFF/migration.sql\x00select 1;",
+        // The pattern layout without its pattern.
+        b"\x08001_a.sql\x00select 1;",
     ];
     for data in cases {
         let _ = run_file_names_input(data);
     }
     // Numerically equal versions are one migration, whatever the spelling.
-    let err = run_file_names_input(b"\x07V1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;")
+    let err = run_file_names_input(b"\x7fV1__a.sql\x00select 1;\xFFV1.0__b.sql\x00select 2;")
         .unwrap_err();
     assert!(messages(&err).contains("duplicate version"), "{err}");
 }

@@ -36,6 +36,25 @@ fn matches(tool: Tool, row_version: &str, local: &Version) -> bool {
     }
 }
 
+/// Whether a history row of `tool` records migration `m`. Prisma names a migration by its
+/// directory (`20240101120000_init`) and matches nothing else, so neither does strata; the
+/// other tools are matched by version.
+fn records(tool: Tool, row_version_text: &str, m: &strata_model::Migration) -> bool {
+    match tool {
+        Tool::Prisma => prisma_dir_name(m) == Some(row_version_text),
+        _ => {
+            m.id.version
+                .as_ref()
+                .is_some_and(|v| matches(tool, &row_version(tool, row_version_text), v))
+        }
+    }
+}
+
+/// The directory a Prisma migration's `migration.sql` sits in.
+fn prisma_dir_name(m: &strata_model::Migration) -> Option<&str> {
+    m.path().parent()?.file_name()?.to_str()
+}
+
 fn row_version(tool: Tool, version: &str) -> String {
     match tool {
         // node-pg-migrate and Laravel store file names; the version leads them.
@@ -116,10 +135,11 @@ fn plan_adoption(
                 }
             }
         }
-        let Some(row) =
-            history.rows.iter().rev().find(|r| {
-                !r.version.is_empty() && matches(tool, &row_version(tool, &r.version), v)
-            })
+        let Some(row) = history
+            .rows
+            .iter()
+            .rev()
+            .find(|r| !r.version.is_empty() && records(tool, &r.version, m))
         else {
             continue;
         };
@@ -142,6 +162,19 @@ fn plan_adoption(
                     ));
                 }
                 *sum == local_sum
+            }
+            (Tool::Prisma, Some(sum)) => {
+                let bytes = std::fs::read(m.path()).unwrap_or_default();
+                let ok = adopt::prisma_checksum_matches(&bytes, sum);
+                if !ok {
+                    problems.push(format!(
+                        "{}: Prisma recorded checksum {sum} in _prisma_migrations, and {} now has {}; the file changed since Prisma applied it; not adopted: restore it (or accept the change after adopting with `strata accept`)",
+                        m.id,
+                        m.path().display(),
+                        adopt::prisma_checksum(&bytes)
+                    ));
+                }
+                ok
             }
             (Tool::Sqlx, Some(sum)) => {
                 let local_sum =
@@ -166,12 +199,7 @@ fn plan_adoption(
         if tool == Tool::GolangMigrate {
             continue;
         }
-        let version = row_version(tool, &r.version);
-        let known = local.iter().any(|m| {
-            m.id.version
-                .as_ref()
-                .is_some_and(|v| matches(tool, &version, v))
-        });
+        let known = local.iter().any(|m| records(tool, &r.version, m));
         if !known {
             problems.push(format!(
                 "{} recorded version {} as applied, but no migration file has that version here",

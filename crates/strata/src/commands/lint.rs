@@ -276,19 +276,30 @@ fn canonical(path: &Path) -> Option<PathBuf> {
 /// `strata --dir DIR lint` renders them: the values of the `[[set]]` with that directory, else
 /// the file's `[placeholders]`, then `--var`.
 fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>> {
+    // A configured set's directory, or one of the locations of a set kept in several (which
+    // is linted as that whole set).
     let configured = |dir: &Path| {
-        settings
-            .sets
-            .iter()
-            .find(|s| canonical(&s.dir).is_some() && canonical(&s.dir) == canonical(dir))
+        let wanted = canonical(dir);
+        settings.sets.iter().find(|s| {
+            wanted.is_some()
+                && if s.locations.is_empty() {
+                    canonical(&s.dir) == wanted
+                } else {
+                    s.locations.iter().any(|l| canonical(l) == wanted)
+                }
+        })
     };
     let load = |dir: &Path| -> Result<strata_source::MigrationSet> {
         let spec = configured(dir);
-        let mut set = strata_source::load_dir(dir, spec.and_then(|s| s.layout))
-            .map_err(anyhow::Error::msg)?;
+        let mut set = match spec {
+            Some(spec) => app::load_spec(spec),
+            None => strata_source::load_dir(dir, None),
+        }
+        .map_err(anyhow::Error::msg)?;
         app::render_placeholders(
             &mut set,
             spec.map_or(&settings.placeholders, |s| &s.placeholders),
+            spec.and_then(|s| s.placeholder_syntax.as_ref()),
         )
         .map_err(anyhow::Error::msg)?;
         Ok(set)
@@ -318,12 +329,22 @@ fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>
         // must not stop the file from being linted alone. Placeholders it cannot render are
         // an error, as they are for the directory.
         let in_set = match file.parent().and_then(|dir| {
-            strata_source::load_dir(dir, configured(dir).and_then(|s| s.layout)).ok()
+            match configured(dir) {
+                Some(spec) => app::load_spec(spec),
+                None => strata_source::load_dir(dir, None),
+            }
+            .ok()
         }) {
             Some(mut set) => {
                 let dir = file.parent().expect("loaded from it").to_owned();
-                let values = configured(&dir).map_or(&settings.placeholders, |s| &s.placeholders);
-                app::render_placeholders(&mut set, values).map_err(anyhow::Error::msg)?;
+                let spec = configured(&dir);
+                let values = spec.map_or(&settings.placeholders, |s| &s.placeholders);
+                app::render_placeholders(
+                    &mut set,
+                    values,
+                    spec.and_then(|s| s.placeholder_syntax.as_ref()),
+                )
+                .map_err(anyhow::Error::msg)?;
                 set.migrations
                     .iter()
                     .position(|m| canonical(m.path()).as_deref() == Some(file.as_path()))
@@ -396,7 +417,7 @@ fn lone_file(
         warnings: Vec::new(),
         sqitch: None,
     };
-    app::render_placeholders(&mut set, values).map_err(anyhow::Error::msg)?;
+    app::render_placeholders(&mut set, values, None).map_err(anyhow::Error::msg)?;
     Ok(set.migrations.pop().expect("one migration"))
 }
 

@@ -32,20 +32,29 @@ pub fn run(settings: &Settings, name: &str, io: &mut Io<'_>) -> Result<i32> {
             "`strata new` creates a migration in one set; choose it with --set NAME (or use --dir)"
         );
     };
-    std::fs::create_dir_all(&spec.dir)
-        .with_context(|| format!("cannot create {}", spec.dir.display()))?;
-    let empty = std::fs::read_dir(&spec.dir)?.next().is_none();
-    let layout = spec.layout.or(if empty {
-        Some(LayoutKind::Updown)
+    // A set kept in several Flyway locations gets its new files in the first one listed.
+    let (set, target) = if spec.locations.is_empty() && spec.pattern.is_none() {
+        std::fs::create_dir_all(&spec.dir)
+            .with_context(|| format!("cannot create {}", spec.dir.display()))?;
+        let empty = std::fs::read_dir(&spec.dir)?.next().is_none();
+        let layout = spec.layout.or(if empty {
+            Some(LayoutKind::Updown)
+        } else {
+            None
+        });
+        (
+            strata_source::load_dir(&spec.dir, layout)?,
+            spec.dir.clone(),
+        )
     } else {
-        None
-    });
-    let set = strata_source::load_dir(&spec.dir, layout)?;
+        let target = spec.locations.first().unwrap_or(&spec.dir).clone();
+        (crate::app::load_spec(spec)?, target)
+    };
     let files =
         strata_source::new_migration_files(&set, name, now_utc()).map_err(anyhow::Error::msg)?;
     let mut created = Vec::new();
     for f in &files {
-        let path = spec.dir.join(&f.rel);
+        let path = target.join(&f.rel);
         if path.exists() {
             anyhow::bail!("{} already exists; pick another name", path.display());
         }

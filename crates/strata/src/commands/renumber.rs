@@ -39,6 +39,11 @@ pub async fn run(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<i3
     {
         bail!("set `{}` is a sqitch project: its versions are positions in sqitch.plan, so there is nothing to renumber; reorder changes with sqitch's own tools", s.spec.name);
     }
+    if let Some(s) = sets.iter().find(|s| {
+        s.set.detection.layout == strata_source::LayoutKind::Pattern || !s.spec.locations.is_empty()
+    }) {
+        bail!("set `{}` names its files with its own pattern or keeps them in several locations; renumber its files by hand", s.spec.name);
+    }
     let err = &mut *io.err;
     let mut say = |m: &str| {
         let _ = writeln!(err, "{m}");

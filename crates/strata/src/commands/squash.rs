@@ -92,6 +92,12 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
     if set.set.detection.layout == LayoutKind::Sqitch {
         bail!("set `{}` is a sqitch project, whose order is its sqitch.plan: strata does not rewrite the plan; squash it with sqitch's own tools", set.spec.name);
     }
+    if set.set.detection.layout == LayoutKind::Pattern {
+        bail!("set `{}` names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand", set.spec.name);
+    }
+    if !set.spec.locations.is_empty() {
+        bail!("set `{}` is kept in several Flyway locations, and strata would not know which one the baseline and the archive belong to; squash it by hand", set.spec.name);
+    }
     let goal = Version::parse_user(to).map_err(|e| anyhow::anyhow!("{e}"))?;
     let squashed: Vec<usize> = set
         .migrations()
@@ -211,7 +217,16 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
             PathBuf::from(format!("{version}_{name}")).join("up.sql"),
             body,
         ),
-        LayoutKind::Sqitch => bail!("sqitch projects cannot be squashed by strata"),
+        LayoutKind::Prisma => (
+            PathBuf::from(format!("{version}_{name}")).join("migration.sql"),
+            body,
+        ),
+        LayoutKind::Sqitch | LayoutKind::Pattern => {
+            bail!(
+                "{} sets cannot be squashed by strata",
+                set.set.detection.layout
+            )
+        }
     };
     // 3. The baseline file exactly as it will be written, loaded and run the way `strata up`
     // will run it on a new database, must produce the same schema.

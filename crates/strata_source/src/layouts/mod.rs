@@ -8,8 +8,12 @@
 mod diesel;
 mod flyway;
 mod pairs;
+mod pattern;
+mod prisma;
 mod sectioned;
 mod sqitch;
+
+pub use pattern::PatternLayout;
 
 use crate::listing::{Entry, Listing};
 use crate::{Detection, Problem};
@@ -38,12 +42,21 @@ pub enum LayoutKind {
     Diesel,
     /// A sqitch project: `sqitch.plan` with `deploy/`, `revert/` and `verify/` scripts.
     Sqitch,
+    /// Prisma Migrate: a directory `<timestamp>_<name>/` per migration holding
+    /// `migration.sql`, and `migration_lock.toml` at the top; no down scripts.
+    Prisma,
+    /// A team's own naming scheme, described by a regular expression in strata.toml (see
+    /// [`PatternLayout`]); never detected, only configured.
+    Pattern,
 }
 
 impl LayoutKind {
     /// Every layout, in detection priority order, except that a `sqitch.plan` is looked for
-    /// first (it is definitive); sqitch comes last here so the older layouts keep their indices.
-    pub const ALL: [LayoutKind; 7] = [
+    /// first (it is definitive); the layouts added later come last so the older ones keep
+    /// their indices (the fuzz targets pick a layout by index). Prisma is tried after the
+    /// others: its directories hold no file another layout claims, so a directory that also
+    /// has another layout's files is read as that layout. `Pattern` has no evidence of its own.
+    pub const ALL: [LayoutKind; 9] = [
         LayoutKind::Diesel,
         LayoutKind::Flyway,
         LayoutKind::Dbmate,
@@ -51,6 +64,8 @@ impl LayoutKind {
         LayoutKind::Updown,
         LayoutKind::Plain,
         LayoutKind::Sqitch,
+        LayoutKind::Prisma,
+        LayoutKind::Pattern,
     ];
 
     /// The configuration name.
@@ -63,6 +78,8 @@ impl LayoutKind {
             LayoutKind::Goose => "goose",
             LayoutKind::Diesel => "diesel",
             LayoutKind::Sqitch => "sqitch",
+            LayoutKind::Prisma => "prisma",
+            LayoutKind::Pattern => "pattern",
         }
     }
 
@@ -81,6 +98,8 @@ impl LayoutKind {
             LayoutKind::Goose => "`<version>_<name>.sql` containing `-- +goose Up` (and optionally `-- +goose Down`)",
             LayoutKind::Diesel => "a directory `<version>_<name>/` holding `up.sql` and `down.sql`",
             LayoutKind::Sqitch => "`sqitch.plan` naming changes whose scripts are `deploy/<change>.sql`, `revert/<change>.sql` and `verify/<change>.sql`",
+            LayoutKind::Prisma => "a directory `<timestamp>_<name>/` holding `migration.sql`, with `migration_lock.toml` beside them",
+            LayoutKind::Pattern => "file names matching the set's `pattern` in strata.toml",
         }
     }
 }
@@ -118,7 +137,9 @@ pub trait Layout {
     fn load(&self, listing: &Listing) -> Loaded;
 }
 
-/// The implementation of a layout.
+/// The implementation of a layout. A pattern set's layout lives in its configuration: for
+/// [`LayoutKind::Pattern`] this returns one that reports the missing pattern, and the set
+/// loads through [`crate::load_dir_with`] with its configured [`PatternLayout`].
 pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
     match kind {
         LayoutKind::Updown => &pairs::Updown,
@@ -128,6 +149,8 @@ pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
         LayoutKind::Goose => &sectioned::Goose,
         LayoutKind::Diesel => &diesel::Diesel,
         LayoutKind::Sqitch => &sqitch::Sqitch,
+        LayoutKind::Prisma => &prisma::Prisma,
+        LayoutKind::Pattern => &pattern::Unconfigured,
     }
 }
 
@@ -174,9 +197,11 @@ pub(crate) fn detect_from(evidence: impl Fn(LayoutKind) -> usize, sql_files: usi
                 layout: kind,
                 reason: format!(
                     "{n} {} named the {kind} way: {}",
-                    // Flyway's evidence counts its undo scripts too.
+                    // Flyway's evidence counts its undo scripts too, Prisma's its lock file.
                     if kind == LayoutKind::Flyway {
                         "script(s)"
+                    } else if kind == LayoutKind::Prisma {
+                        "file(s)"
                     } else {
                         "migration(s)"
                     },
@@ -400,7 +425,8 @@ pub(crate) fn not_a_migration(
         return;
     }
     let marked = entry.name.ends_with(".up.sql") || entry.name.ends_with(".down.sql");
-    if marked && kind != LayoutKind::Flyway {
+    // Flyway and Prisma name their migrations otherwise: `.up.sql` is no marker of theirs.
+    if marked && !matches!(kind, LayoutKind::Flyway | LayoutKind::Prisma) {
         loaded.warnings.push(Problem::new(
             &entry.rel,
             format!(

@@ -1,0 +1,101 @@
+//! Prisma Migrate: one directory per migration, `<timestamp>_<name>/migration.sql`, with
+//! `migration_lock.toml` at the top of the migrations directory.
+//!
+//! Prisma has no down scripts (a `down.sql` it can generate is run by hand, never by
+//! `prisma migrate`), so neither does this layout: such a file is listed as ignored. Prisma
+//! identifies a migration by its directory name; strata keys it by the version that name
+//! begins with, and `adopt` matches Prisma's `migration_name` against the directory name.
+
+use super::{common_checks, unclaimed, versioned, Layout, LayoutKind, Loaded};
+use crate::deferred::whole_script;
+use crate::listing::{Entry, Listing};
+use crate::names::split_version_name;
+use crate::Problem;
+use std::collections::BTreeMap;
+use strata_model::MigrationId;
+
+/// The Prisma layout.
+pub struct Prisma;
+
+/// The file Prisma keeps beside its migration directories (it records the provider).
+pub(crate) const LOCK_FILE: &str = "migration_lock.toml";
+
+/// The script of a Prisma migration.
+const SCRIPT: &str = "migration.sql";
+
+/// The migration directory an entry sits in directly, if any.
+fn migration_dir(entry: &Entry) -> Option<&str> {
+    entry.parent.as_deref().filter(|d| !d.contains('/'))
+}
+
+impl Layout for Prisma {
+    fn kind(&self) -> LayoutKind {
+        LayoutKind::Prisma
+    }
+
+    fn evidence(&self, listing: &Listing) -> usize {
+        listing
+            .entries()
+            .iter()
+            // Only a directory named like a migration counts: a `seeds/migration.sql` beside
+            // plain numbered files does not make them a Prisma project.
+            .filter(|e| match migration_dir(e) {
+                Some(dir) => e.name == SCRIPT && split_version_name(dir).is_some(),
+                None => e.parent.is_none() && e.name == LOCK_FILE,
+            })
+            .count()
+    }
+
+    fn load(&self, listing: &Listing) -> Loaded {
+        let mut loaded = Loaded::default();
+        common_checks(listing, &mut loaded);
+        // Every migration directory, with its script when it has one.
+        let mut dirs: BTreeMap<&str, Option<&Entry>> = BTreeMap::new();
+        for entry in listing.entries() {
+            match (migration_dir(entry), entry.name.as_str()) {
+                (Some(dir), SCRIPT) => {
+                    dirs.insert(dir, Some(entry));
+                }
+                (Some(dir), _) => {
+                    dirs.entry(dir).or_default();
+                    loaded.ignored.push(entry.rel.clone());
+                }
+                // Prisma's own file: part of the layout, not a stray one.
+                (None, LOCK_FILE) if entry.parent.is_none() => {}
+                (None, _) if entry.parent.is_none() => {
+                    super::not_a_migration(LayoutKind::Prisma, listing, entry, &mut loaded)
+                }
+                _ => loaded.ignored.push(entry.rel.clone()),
+            }
+        }
+        for (dir, script) in dirs {
+            let Some(entry) = script else {
+                // Prisma refuses a migration directory without its script (P3015); a folder
+                // not named like a migration is just not one.
+                if dir.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+                    loaded.problems.push(Problem::new(
+                        dir,
+                        format!("this Prisma migration directory has no `{SCRIPT}` (Prisma refuses it too); restore the file or delete the directory"),
+                    ));
+                }
+                continue;
+            };
+            let Some((version, name)) = split_version_name(dir) else {
+                loaded
+                    .problems
+                    .push(unclaimed(LayoutKind::Prisma, &entry.rel));
+                continue;
+            };
+            let Some(up) = whole_script(listing, entry, &mut loaded.problems) else {
+                continue;
+            };
+            let checksum = up.file.checksum().clone();
+            let id = MigrationId {
+                version: Some(version),
+                name,
+            };
+            loaded.migrations.push(versioned(id, up, None, checksum));
+        }
+        loaded
+    }
+}
