@@ -340,3 +340,31 @@ fn up_stops_before_a_code_migration_and_goes_on_once_it_is_recorded() {
         "t"
     );
 }
+
+#[test]
+fn a_goose_migration_without_a_down_section_reverts_as_a_no_op() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(
+        &dir,
+        "00001_users.sql",
+        "-- +goose Up\nCREATE TABLE users (id int);\n",
+    );
+    let db = TestDatabase::new("disc_goose_nodown");
+    strata(tmp.path(), &db, &["up"]).ok();
+    strata(tmp.path(), &db, &["down"]).ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "0",
+        "the revert is recorded"
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('users') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t",
+        "and did nothing, as goose does"
+    );
+}

@@ -1042,10 +1042,11 @@ mod tests {
                 "duplicate",
                 &[("02_orders.up.sql", "create table o (id int);\n")],
             ),
-            // Names that make the directory look like another layout.
+            // Names that make the directory look like another layout: a first `.up.sql` in a
+            // plain set makes it an updown set whose plain files are ups without downs.
             (
                 PLAIN,
-                "detection",
+                "mixed",
                 &[("003_x.up.sql", "create table x (id int);\n")],
             ),
             (
@@ -1053,10 +1054,10 @@ mod tests {
                 "detection",
                 &[("V3__x.sql", "create table x (id int);\n")],
             ),
-            // A file the layout cannot read.
+            // A file the layout reads with a warning (warnings are shown on every run).
             (
                 UPDOWN,
-                "unclaimed",
+                "warned",
                 &[("003_x.sql", "create table x (id int);\n")],
             ),
         ];
@@ -1071,6 +1072,12 @@ mod tests {
                 Ok(full) if what == "down" => assert!(full.migrations[1].down.is_some()),
                 Ok(full) if what == "detection" => {
                     assert_ne!(full.detection.layout, LayoutKind::Updown)
+                }
+                Ok(full) if what == "warned" => assert_eq!(full.warnings.len(), 1),
+                Ok(full) if what == "mixed" => {
+                    assert_eq!(full.detection.layout, LayoutKind::Updown);
+                    assert_eq!(full.migrations.len(), 3);
+                    assert_eq!(full.warnings.len(), 1);
                 }
                 Ok(full) => panic!("{what}: loaded {full:?}"),
                 Err(e) => assert_ne!(what, "down", "{e}"),

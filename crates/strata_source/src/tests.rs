@@ -703,3 +703,30 @@ fn flyway_locations_merge_in_version_order() {
         "{err}"
     );
 }
+
+#[test]
+fn updown_sets_that_stopped_writing_downs_read_their_plain_files() {
+    let set = load(&[
+        ("001_a.up.sql", b"select 1;"),
+        ("001_a.down.sql", b"select 0;"),
+        ("002_b.sql", b"select 2;"),
+        ("003_c.sql", b"select 3;"),
+        ("notes.sql", b"select 4;"),
+    ])
+    .unwrap();
+    assert_eq!(set.detection.layout, LayoutKind::Updown);
+    assert_eq!(versions(&set), ["001_a", "002_b", "003_c"]);
+    assert!(set.migrations[1].down.is_none());
+    assert_eq!(set.warnings.len(), 1);
+    assert_eq!(set.warnings[0].paths.len(), 2);
+    assert_eq!(set.ignored, [PathBuf::from("notes.sql")]);
+}
+
+#[test]
+fn a_goose_file_without_a_down_section_has_a_no_op_down() {
+    let goose = load(&[("001_a.sql", b"-- +goose Up\nselect 1;\n")]).unwrap();
+    assert!(goose.migrations[0].down.as_ref().unwrap().is_blank());
+    // dbmate refuses to roll back such a file, and so does strata.
+    let dbmate = load(&[("001_a.sql", b"-- migrate:up\nselect 1;\n")]).unwrap();
+    assert!(dbmate.migrations[0].down.is_none());
+}

@@ -54,6 +54,7 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
     // hashed for pairing: at 10,000 pairs, ordered maps were a large part of loading.
     let mut ups: Vec<(&str, &Entry)> = Vec::new();
     let mut downs: Vec<(&str, &Entry)> = Vec::new();
+    let mut plain_ups: Vec<std::path::PathBuf> = Vec::new();
     for entry in listing.entries() {
         if entry.parent.is_some() {
             super::not_a_top_level_migration(entry, &mut loaded);
@@ -63,9 +64,28 @@ fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
             downs.push((stem, entry));
         } else if let Some(stem) = entry.name.strip_suffix(up_suffix) {
             ups.push((stem, entry));
+        } else if let Some(stem) = entry
+            .name
+            .strip_suffix(".sql")
+            .filter(|stem| split_version_name(stem).is_some())
+        {
+            // `<version>_<name>.sql` beside `.up.sql`/`.down.sql` pairs (a project that
+            // stopped writing downs): its runner and psql apply it, so it is an up without
+            // a down. golang-migrate would skip it, which is worth a warning.
+            ups.push((stem, entry));
+            plain_ups.push(entry.rel.clone());
         } else {
             not_a_migration(kind, listing, entry, &mut loaded);
         }
+    }
+    if !plain_ups.is_empty() {
+        loaded.warnings.push(Problem {
+            message: format!(
+                "{} file(s) named `<version>_<name>.sql` beside the `.up.sql` pairs are read as up migrations without a down, as psql and most runners apply them (golang-migrate would skip them); rename them `.up.sql` to make that explicit",
+                plain_ups.len()
+            ),
+            paths: plain_ups,
+        });
     }
     // golang-migrate pairs an up and a down by version, not by the whole name
     // (`30_add_x.up.sql` with `30_drop_x.down.sql`); the down with the up's own stem wins when

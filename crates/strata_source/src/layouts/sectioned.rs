@@ -233,7 +233,17 @@ fn load_sectioned(
             None => Checksum::of_up_parts(&[text.as_bytes()]),
         };
         let up = script(up, &mut loaded.problems);
-        let down = down.map(|d| script(d, &mut loaded.problems));
+        let down = match down {
+            Some(d) => Some(script(d, &mut loaded.problems)),
+            // goose reads a file without a `-- +goose Down` section as one whose down does
+            // nothing (`goose down` only removes its version); dbmate refuses to roll back.
+            None if kind == LayoutKind::Goose => Some(Script {
+                file: file.clone(),
+                range: file.text().len()..file.text().len(),
+                directives: preamble.clone(),
+            }),
+            None => None,
+        };
         let id = MigrationId {
             version: Some(version),
             name,
