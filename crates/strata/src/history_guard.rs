@@ -17,7 +17,7 @@ use crate::config::Settings;
 use anyhow::{bail, Result};
 use strata_pg::adopt::{self as foreign, Tool};
 use strata_pg::{Registry, Session};
-use strata_plan::{CodeStop, Identity, OtherHistory, Plan, Step, Target};
+use strata_plan::{CodeStop, Identity, OtherHistory, Plan, Target};
 
 /// The `strata ...` prefix that selects `set` again (its `--set` when it was named).
 fn set_flag(set: &LoadedSet) -> String {
@@ -26,21 +26,6 @@ fn set_flag(set: &LoadedSet) -> String {
     } else {
         String::new()
     }
-}
-
-/// The migrations `plan` applies for the first time (not a resumed part-way one).
-fn first_applies(plan: &Plan) -> Vec<usize> {
-    plan.steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Apply {
-                index,
-                resume_from: 0,
-                ..
-            } => Some(*index),
-            _ => None,
-        })
-        .collect()
 }
 
 /// What the checks decided for one set.
@@ -66,7 +51,7 @@ pub async fn check(
     plan: Plan,
     history_rows: u64,
 ) -> Result<Checked> {
-    if first_applies(&plan).is_empty() {
+    if plan.first_applies().is_empty() {
         return Ok(Checked {
             plan,
             stop: None,
@@ -80,7 +65,7 @@ pub async fn check(
         old_history(session, registry, settings, set, target, plan).await?
     };
     let stop = strata_plan::stop_at_code(&mut plan, set.migrations());
-    if !first_applies(&plan).is_empty() {
+    if !plan.first_applies().is_empty() {
         strata_plan::refuse_templates(&plan, set.migrations())
             .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
         if !settings.ignore_foreign {
@@ -301,7 +286,8 @@ async fn refuse_other_tools(
         .filter(|e| e.applied.is_some())
         .filter_map(|e| e.local)
         .collect();
-    let applying: Vec<usize> = first_applies(plan)
+    let applying: Vec<usize> = plan
+        .first_applies()
         .into_iter()
         .filter(|i| !recorded.contains(i))
         .collect();

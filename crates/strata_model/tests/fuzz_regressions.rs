@@ -118,6 +118,17 @@ fn versions_parse_deterministically_and_order_totally() {
         "2025_11_14_000001",
         "2025-11-14-000002",
         "20250101120000",
+        // Dated spellings read as one number, and significant zeros after a `-`.
+        "2017-08-31-230457",
+        "20170831230457",
+        "2017_08_31_230457",
+        "2026-05-27-120000",
+        "2026-05-27-120000-0000",
+        "2026-05-27-120000.0",
+        "20260601000000",
+        "1-0",
+        "1-0-1",
+        "1.0.1",
     ];
     let mut versions = Vec::new();
     for s in inputs {

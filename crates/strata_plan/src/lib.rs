@@ -222,6 +222,27 @@ impl Plan {
     pub fn is_clean(&self) -> bool {
         self.findings.is_empty() && self.entries.iter().all(|e| e.state == State::Applied)
     }
+
+    /// The local indexes of the migrations this plan applies from their first statement (a
+    /// part-way one resumes where it stopped, so its completed statements are not new).
+    pub fn first_applies(&self) -> Vec<usize> {
+        first_applies(&self.steps)
+    }
+}
+
+/// [`Plan::first_applies`] of a list of steps.
+pub fn first_applies(steps: &[Step]) -> Vec<usize> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Apply {
+                index,
+                resume_from: 0,
+                ..
+            } => Some(*index),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a target cannot be planned. Each message says what to do.

@@ -760,16 +760,8 @@ pub async fn gate_sets(
 /// The migrations a plan applies from their first statement (a part-way one resumes where it
 /// stopped, and its completed statements are not linted again).
 fn pending_units<'a>(set: &'a LoadedSet, steps: &[Step]) -> Vec<Unit<'a>> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Apply {
-                index,
-                resume_from: 0,
-                ..
-            } => Some(*index),
-            _ => None,
-        })
+    strata_plan::first_applies(steps)
+        .into_iter()
         .map(|i| {
             let m = &set.migrations()[i];
             Unit {
