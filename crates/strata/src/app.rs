@@ -511,7 +511,7 @@ pub async fn run_on_scratch(
     for step in &steps {
         if let Step::Apply { index, .. } | Step::Revert { index, .. } = step {
             let m = &migrations[*index];
-            if let Some(language) = strata_plan::code_language(m) {
+            if let Some(language) = m.code_language() {
                 return Err(format!(
                     "migration {} ({}) is a {language} migration, which strata cannot run on a throwaway database; this command needs every migration it replays to be SQL",
                     m.id.registry_key(),

@@ -436,6 +436,23 @@ impl Migration {
     pub fn path(&self) -> &std::path::Path {
         self.up.file.path()
     }
+
+    /// The language of a code migration (see [`DirectiveKind::Code`]), `None` for SQL.
+    pub fn code_language(&self) -> Option<&'static str> {
+        self.up.directives.iter().find_map(|d| match d.kind {
+            DirectiveKind::Code { language } => Some(language),
+            _ => None,
+        })
+    }
+
+    /// True when the up script is still the template `strata new` wrote (see
+    /// [`DirectiveKind::Template`]).
+    pub fn is_template(&self) -> bool {
+        self.up
+            .directives
+            .iter()
+            .any(|d| d.kind == DirectiveKind::Template)
+    }
 }
 
 /// One row of strata's history for a set: a migration that has been applied.

@@ -599,19 +599,11 @@ pub struct CodeStop {
     pub applied_before: usize,
 }
 
-/// The language of `m` when it is a code migration.
-pub fn code_language(m: &Migration) -> Option<&'static str> {
-    m.up.directives.iter().find_map(|d| match d.kind {
-        strata_model::DirectiveKind::Code { language } => Some(language),
-        _ => None,
-    })
-}
-
 /// Cuts `plan` short before the first code migration it would apply: the SQL migrations before
 /// it run, and the code migration is left to its own tool. `None` when the plan applies none.
 pub fn stop_at_code(plan: &mut Plan, local: &[Migration]) -> Option<CodeStop> {
     let at = plan.steps.iter().position(
-        |step| matches!(step, Step::Apply { index, .. } if code_language(&local[*index]).is_some()),
+        |step| matches!(step, Step::Apply { index, .. } if local[*index].code_language().is_some()),
     )?;
     let Step::Apply { index, key, .. } = &plan.steps[at] else {
         unreachable!("found above");
@@ -626,7 +618,7 @@ pub fn stop_at_code(plan: &mut Plan, local: &[Migration]) -> Option<CodeStop> {
             .map(|v| v.to_string())
             .unwrap_or_default(),
         path: m.path().to_owned(),
-        language: code_language(m).unwrap_or("code"),
+        language: m.code_language().unwrap_or("code"),
         applied_before: at,
     };
     plan.steps.truncate(at);
@@ -670,18 +662,13 @@ pub fn rehashes(plan: &Plan, local: &[Migration]) -> Vec<(String, strata_model::
 /// in it would make the SQL written into it later never run. Every other verb, and planning
 /// itself, work with the template present.
 pub fn refuse_templates(plan: &Plan, local: &[Migration]) -> Result<(), PlanError> {
-    let is_template = |m: &Migration| {
-        m.up.directives
-            .iter()
-            .any(|d| d.kind == strata_model::DirectiveKind::Template)
-    };
     let mut previous: Option<&str> = None;
     for step in &plan.steps {
         let Step::Apply { index, key, .. } = step else {
             continue;
         };
         let m = &local[*index];
-        if is_template(m) {
+        if m.is_template() {
             return Err(PlanError::Template {
                 key: key.clone(),
                 path: m.path().display().to_string(),

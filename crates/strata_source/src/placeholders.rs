@@ -197,11 +197,7 @@ pub fn render_placeholders(
     for m in &mut set.migrations {
         // A code migration (`${x}` in Kotlin, `{{ }}` in Go) is not SQL, and strata never
         // runs it: its text is left as it is.
-        let is_code =
-            m.up.directives
-                .iter()
-                .any(|d| matches!(d.kind, strata_model::DirectiveKind::Code { .. }));
-        if is_code {
+        if m.code_language().is_some() {
             continue;
         }
         for script in std::iter::once(&mut m.up).chain(m.down.as_mut()) {

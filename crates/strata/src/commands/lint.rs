@@ -257,7 +257,7 @@ fn units_of(g: &Group) -> Vec<Unit<'_>> {
         .iter()
         .enumerate()
         // A code migration (goose `.go`, Flyway `.java`) is not SQL to lint.
-        .filter(|(_, m)| strata_plan::code_language(m).is_none())
+        .filter(|(_, m)| m.code_language().is_none())
         .map(|(i, m)| Unit {
             name: m.id.registry_key(),
             script: &m.up,

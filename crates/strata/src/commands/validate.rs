@@ -47,7 +47,7 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
             let Some(i) = e.local else { continue };
             let m = &set.migrations()[i];
             // Code (goose `.go`, Flyway `.java`) is not parsed as SQL: `up` stops before it.
-            if strata_plan::code_language(m).is_some() {
+            if m.code_language().is_some() {
                 continue;
             }
             for (what, script) in [("up", Some(&m.up)), ("down", m.down.as_ref())] {

@@ -267,13 +267,8 @@ pub(crate) fn versioned(
     down: Option<Script>,
     checksum: Checksum,
 ) -> Migration {
-    if up.is_blank()
-        && crate::new_file::LEGACY_TEMPLATES.contains(&up.file.text())
-        && !up
-            .directives
-            .iter()
-            .any(|d| d.kind == strata_model::DirectiveKind::Template)
-    {
+    // (A blank file holds no `-- strata:template` line: the older template is marked here.)
+    if up.is_blank() && crate::new_file::LEGACY_TEMPLATES.contains(&up.file.text()) {
         up.directives.push(Directive {
             kind: strata_model::DirectiveKind::Template,
             line: 1,
