@@ -19,13 +19,17 @@ use strata_pg::adopt::{self as foreign, Tool};
 use strata_pg::{Registry, Session};
 use strata_plan::{CodeStop, Identity, OtherHistory, Plan, Target};
 
-/// The `strata ...` prefix that selects `set` again (its `--set` when it was named).
-fn set_flag(set: &LoadedSet) -> String {
-    if set.spec.named {
-        format!(" --set {}", set.spec.name)
-    } else {
-        String::new()
+/// The options that select `set` again in a suggested command: `--set NAME` for a set of
+/// strata.toml, else its directory (and its `--set` name when it was given one).
+fn set_flag(settings: &Settings, set: &LoadedSet) -> String {
+    if settings.configured_sets.contains(&set.spec.name) {
+        return format!(" --set {}", set.spec.name);
     }
+    let mut flag = format!(" --dir {}", set.spec.dir.display());
+    if set.spec.named {
+        flag.push_str(&format!(" --set {}", set.spec.name));
+    }
+    flag
 }
 
 /// What the checks decided for one set.
@@ -69,7 +73,7 @@ pub async fn check(
         strata_plan::refuse_templates(&plan, set.migrations())
             .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
         if !settings.ignore_foreign {
-            refuse_other_tools(session, registry, set, &plan).await?;
+            refuse_other_tools(session, registry, settings, set, &plan).await?;
         }
     }
     Ok(Checked {
@@ -112,8 +116,13 @@ pub fn take_over_preview(set: &LoadedSet, from: &str, rows: u64) -> String {
 }
 
 /// What `up` says when it stopped before a code migration: which one, and the way on.
-pub fn code_stop_message(set: &LoadedSet, stop: &CodeStop, dry_run: bool) -> String {
-    let flag = set_flag(set);
+pub fn code_stop_message(
+    settings: &Settings,
+    set: &LoadedSet,
+    stop: &CodeStop,
+    dry_run: bool,
+) -> String {
+    let flag = set_flag(settings, set);
     format!(
         "set `{name}`: {stopped} before migration {key} ({path}), a {language} migration, which only its own code can run ({done} migration(s) before it {applied}). Run that migration's code yourself (with goose or Flyway only once their own history records every earlier version, or they run those again), then record it with `strata{flag} baseline {version}` (or `strata{flag} adopt --apply` when the tool's history records it); the next `strata{flag} up` goes on after it.",
         name = set.spec.name,
@@ -256,7 +265,7 @@ async fn old_history(
         }
         Identity::Refuse { .. } if settings.ignore_foreign => Ok((plan, None)),
         Identity::Refuse { candidates } => {
-            let flag = set_flag(set);
+            let flag = set_flag(settings, set);
             bail!(
                 "set `{name}` has no history in this database, but {n} other strata histor{ies} already {verb} these migrations with the same checksums: {list}. Applying them now would run them a second time. Nothing was applied.\n\
                  If one of them is this set's history under an older name, move it: `strata{flag} adopt --from-set {first} --apply` (without --apply it shows what would move). If this set really is separate and only shares the files (another schema), run again with `--ignore-foreign`.",
@@ -275,6 +284,7 @@ async fn old_history(
 async fn refuse_other_tools(
     session: &Session,
     registry: &Registry,
+    settings: &Settings,
     set: &LoadedSet,
     plan: &Plan,
 ) -> Result<()> {
@@ -322,7 +332,7 @@ async fn refuse_other_tools(
         if recorded.is_empty() {
             continue;
         }
-        let flag = set_flag(set);
+        let flag = set_flag(settings, set);
         bail!(
             "set `{name}`: {tool}'s history in {table} records {n} migration(s) this run would apply ({list}), and strata has no record of them: they ran already, under {tool}. Applying them again would run them twice. Nothing was applied.\n\
              Take over that history first: `strata{flag} adopt --from {tool} --apply` (without --apply it shows what it would record), then `strata{flag} up`. If that table is not this set's history, run again with `--ignore-foreign`.",

@@ -309,7 +309,7 @@ fn up_stops_before_a_code_migration_and_goes_on_once_it_is_recorded() {
         run.stderr.contains("stopped before migration 00002")
             && run.stderr.contains("Go migration")
             && run.stderr.contains("1 migration(s) before it were applied")
-            && run.stderr.contains("strata baseline 00002"),
+            && run.stderr.contains(" baseline 00002"),
         "{}",
         run.stderr
     );

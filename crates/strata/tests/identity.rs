@@ -287,7 +287,7 @@ fn a_named_set_over_applied_files_is_refused_unless_told_otherwise() {
             .contains("`default` (1 of its 1 row(s) match these files)")
             && run
                 .stderr
-                .contains("strata --set svc adopt --from-set default --apply")
+                .contains("migrations --set svc adopt --from-set default --apply")
             && run.stderr.contains("--ignore-foreign"),
         "{}",
         run.stderr
@@ -330,7 +330,7 @@ fn other_tools_histories_stop_up_with_the_adopt_command() {
             "golang-migrate's history in public.schema_migrations records 2 migration(s)"
         ) && run
             .stderr
-            .contains("strata adopt --from golang-migrate --apply"),
+            .contains("migrations adopt --from golang-migrate --apply"),
         "{}",
         run.stderr
     );

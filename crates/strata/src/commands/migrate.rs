@@ -164,7 +164,9 @@ pub async fn run_with_reason(
                 say(&crate::history_guard::take_over_preview(set, from, *rows));
             }
             if let Some(stop) = &checked.stop {
-                stops.push(crate::history_guard::code_stop_message(set, stop, true));
+                stops.push(crate::history_guard::code_stop_message(
+                    settings, set, stop, true,
+                ));
             }
             plans.push(checked.plan);
         }
@@ -318,7 +320,9 @@ pub async fn run_with_reason(
         )
         .await?;
         if let Some(stop) = &checked.stop {
-            stops.push(crate::history_guard::code_stop_message(set, stop, false));
+            stops.push(crate::history_guard::code_stop_message(
+                settings, set, stop, false,
+            ));
         }
         take_overs.push(checked.take_over);
         plans.push(checked.plan);
