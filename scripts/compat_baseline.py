@@ -7,7 +7,7 @@ writes OUTDIR/NNNN.sql, one file per migration in the order the project's own to
 them, and prints one line per migration: `NNNN<TAB>tx|notx<TAB>label`. The rules per layout
 are those of COMPAT.md ("psql baseline"):
 
-- updown: `<version>_*.up.sql`, by numeric version (then file name);
+- updown: `<version>[_*].up.sql` (and `<version>_*_up.sql`), by numeric version (then file name);
 - plain: `<version>_*.sql` (not `.down.sql`), by numeric version (then file name);
 - flyway: `V<version>__*.sql` (recursive) by version, components compared numerically, then
   `R__*.sql` by description; `U` files are not run; `${name}` rendered from --var;
@@ -48,7 +48,7 @@ def read(path):
 def updown(d):
     out = []
     for f in os.listdir(d):
-        m = re.match(r"^(\d+)_.*\.up\.sql$", f)
+        m = re.match(r"^(\d+)(?:_.*)?[._]up\.sql$", f)
         if m:
             out.append((vkey(m.group(1)), f, os.path.join(d, f), True))
     return sorted(out)

@@ -298,7 +298,8 @@ pub struct BaselineArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("decision").required(true).args(["resume", "mark_applied", "mark_reverted"]))]
 pub struct RepairArgs {
-    /// The migration (`5`, `005`, `V5`).
+    /// The migration (`5`, `005`, `V5`; the key, such as `0010_add_x`, of one of several
+    /// migrations sharing a version).
     #[arg(value_name = "VERSION")]
     pub target: String,
     /// Run the rest of it (what `strata up` does first anyway).

@@ -368,3 +368,86 @@ fn a_goose_migration_without_a_down_section_reverts_as_a_no_op() {
         "and did nothing, as goose does"
     );
 }
+
+#[test]
+fn a_version_shared_by_several_files_never_runs_one_twice() {
+    // midday keeps `0010_add_customer_enrichment.sql` beside `0010_add_invoice_recurring.sql`:
+    // both run, in file-name order, each recorded under its own key.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "0009_base.sql", "CREATE TABLE log (n int);\n");
+    write(&dir, "0010_b.sql", "INSERT INTO log VALUES (2);\n");
+    let db = TestDatabase::new("disc_shared");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    // A second file with an applied file's version arrives (a merge of two branches): it
+    // runs, and the applied one (recorded under the bare version) does not run again.
+    write(&dir, "0010_a.sql", "INSERT INTO log VALUES (1);\n");
+    write(&dir, "0011_c.sql", "INSERT INTO log VALUES (3);\n");
+    let status = strata(tmp.path(), &db, &["--dir", "migrations", "status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains("share their version with another one"),
+        "{}",
+        status.stdout
+    );
+    let run = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(run.stdout.contains("0010_a"), "{}", run.stdout);
+    assert_eq!(
+        db.psql("SELECT string_agg(n::text, ',' ORDER BY n) FROM log")
+            .unwrap()
+            .trim(),
+        "1,2,3"
+    );
+    assert_eq!(
+        db.psql("SELECT string_agg(key || '=' || name, ',' ORDER BY key) FROM strata.migrations")
+            .unwrap()
+            .trim(),
+        "0009=base,0010=b,0010_a=a,0011=c"
+    );
+    // Everything is applied; another run does nothing, from any path.
+    let again = strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert!(!again.stdout.contains("applied 0010"), "{}", again.stdout);
+    assert_eq!(db.psql("SELECT count(*) FROM log").unwrap().trim(), "3");
+    // A command that names one migration of the group needs its key.
+    let run = strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "repair",
+            "10",
+            "--mark-reverted",
+            "--reason",
+            "test",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("version `10` is shared by 2 migrations"),
+        "{}",
+        run.stderr
+    );
+    strata(
+        tmp.path(),
+        &db,
+        &[
+            "--dir",
+            "migrations",
+            "repair",
+            "0010_a",
+            "--mark-reverted",
+            "--reason",
+            "test",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        db.psql("SELECT count(*) FROM strata.migrations WHERE key = '0010_a'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+}

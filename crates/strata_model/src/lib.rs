@@ -389,13 +389,21 @@ pub struct MigrationId {
     pub version: Option<Version>,
     /// Human name / description taken from the file name.
     pub name: String,
+    /// True when another migration of the set has the same version (`0010_a.sql` beside
+    /// `0010_b.sql`, which psql loops and file-name-keyed runners apply one after the other):
+    /// the version alone then does not say which one a history row records, so the key
+    /// carries the name too. Set by discovery, never by a layout.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shared_version: bool,
 }
 
 impl MigrationId {
     /// The key under which the registry stores this migration: the version as written for
-    /// versioned migrations, `R__<name>` for repeatables.
+    /// versioned migrations (`<version>_<name>` when the version is shared, see
+    /// [`MigrationId::shared_version`]), `R__<name>` for repeatables.
     pub fn registry_key(&self) -> String {
         match &self.version {
+            Some(v) if self.shared_version => format!("{}_{}", v.as_str(), self.name),
             Some(v) => v.as_str().to_owned(),
             None => format!("R__{}", self.name),
         }

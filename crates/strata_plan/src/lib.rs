@@ -273,6 +273,14 @@ pub enum PlanError {
         /// As typed.
         input: String,
     },
+    /// A version given on the command line that several migrations share.
+    #[error("version `{input}` is shared by {} migrations ({}); name one by its key", keys.len(), keys.join(", "))]
+    SharedVersion {
+        /// As typed.
+        input: String,
+        /// The registry keys of the migrations with that version.
+        keys: Vec<String>,
+    },
     /// A version that cannot be parsed.
     #[error("`{input}` is not a version (expected digits such as `5`, `005`, `V5`, `1.2` or `20250101120000`)")]
     BadVersion {
@@ -390,12 +398,16 @@ fn rows_follow_the_files(
             a.kind == MigrationKind::Versioned
                 && m.kind == MigrationKind::Versioned
                 && matches!((&a.version, &m.id.version), (Some(row), Some(file)) if row == file.as_str())
+                && (!m.id.shared_version || a.name == m.id.name)
         })
 }
 
 /// For each local migration, the history row matching it (by canonical version, repeatables
 /// by name; the first such row when several match), with the newest and oldest applied
-/// versions.
+/// versions. Where a version is shared by several files or several rows (see
+/// [`strata_model::MigrationId::shared_version`]), a file takes the row of its own name, and
+/// otherwise the one row left of its version with its checksum: a renamed file keeps its row
+/// only when that is unambiguous.
 fn match_rows(
     local: &[Migration],
     applied: &[AppliedMigration],
@@ -411,10 +423,14 @@ fn match_rows(
     let oldest = applied_versions.iter().flatten().min().cloned();
     let mut by_version: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut by_name: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut rows_per_version: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::new();
     for (i, a) in applied.iter().enumerate() {
         match (a.kind, &applied_versions[i]) {
             (MigrationKind::Versioned, Some(v)) => {
-                by_version.entry(v.canonical_key()).or_insert(i);
+                let key = v.canonical_key();
+                *rows_per_version.entry(key.clone()).or_default() += 1;
+                by_version.entry(key).or_insert(i);
             }
             (MigrationKind::Versioned, None) => {}
             (MigrationKind::Repeatable, _) => {
@@ -422,13 +438,64 @@ fn match_rows(
             }
         }
     }
-    let row_of = local
+    let mut row_of: Vec<Option<usize>> = local
         .iter()
         .map(|m| match (&m.id.version, m.kind) {
+            (Some(_), MigrationKind::Versioned) if m.id.shared_version => None,
             (Some(v), MigrationKind::Versioned) => by_version.get(&v.canonical_key()).copied(),
             _ => by_name.get(m.id.name.as_str()).copied(),
         })
         .collect();
+    // Versions whose files or rows are several: matched by name, then by checksum.
+    let several_rows = rows_per_version.values().any(|&c| c > 1);
+    let mut shared: Vec<String> = local
+        .iter()
+        .filter(|m| m.kind == MigrationKind::Versioned && (several_rows || m.id.shared_version))
+        .filter_map(|m| m.id.version.as_ref().map(|v| (m, v.canonical_key())))
+        .filter(|(m, key)| m.id.shared_version || rows_per_version.get(key) > Some(&1))
+        .map(|(_, key)| key)
+        .collect();
+    shared.sort_unstable();
+    shared.dedup();
+    for key in shared {
+        let files: Vec<usize> = (0..local.len())
+            .filter(|&i| {
+                local[i].kind == MigrationKind::Versioned
+                    && local[i]
+                        .id
+                        .version
+                        .as_ref()
+                        .is_some_and(|v| v.canonical_key() == key)
+            })
+            .collect();
+        let mut rows: Vec<usize> = (0..applied.len())
+            .filter(|&i| {
+                applied[i].kind == MigrationKind::Versioned
+                    && applied_versions[i]
+                        .as_ref()
+                        .is_some_and(|v| v.canonical_key() == key)
+            })
+            .collect();
+        let mut unmatched = Vec::new();
+        for &f in &files {
+            match rows
+                .iter()
+                .position(|&r| applied[r].name == local[f].id.name)
+            {
+                Some(p) => row_of[f] = Some(rows.remove(p)),
+                None => unmatched.push(f),
+            }
+        }
+        for f in unmatched {
+            let same_content: Vec<usize> = (0..rows.len())
+                .filter(|&p| applied[rows[p]].checksum == local[f].checksum)
+                .collect();
+            row_of[f] = match same_content[..] {
+                [p] => Some(rows.remove(p)),
+                _ => None,
+            };
+        }
+    }
     (row_of, newest, oldest)
 }
 
@@ -974,14 +1041,7 @@ fn steps_for(
             version,
             applied: as_applied,
         } => {
-            let goal = resolve(version, local, applied)?;
-            let e = entries
-                .iter()
-                .filter(versioned)
-                .find(|e| version_of(e).is_some_and(|x| x == goal))
-                .ok_or_else(|| PlanError::UnknownVersion {
-                    input: version.clone(),
-                })?;
+            let e = one_entry(version, local, applied, entries)?;
             match (as_applied, e.state) {
                 (true, State::Partial | State::Pending | State::Failed | State::OutOfOrder) => {
                     let index = e
@@ -1013,14 +1073,7 @@ fn steps_for(
             }
         }
         Target::Accept(version) => {
-            let goal = resolve(version, local, applied)?;
-            let e = entries
-                .iter()
-                .filter(versioned)
-                .find(|e| version_of(e).is_some_and(|x| x == goal))
-                .ok_or_else(|| PlanError::UnknownVersion {
-                    input: version.clone(),
-                })?;
+            let e = one_entry(version, local, applied, entries)?;
             match (e.state, e.local) {
                 (State::Modified, Some(index)) => Ok(vec![Step::Accept { index, key: e.key.clone() }]),
                 (state, _) => Err(unfit(&e.key, state, "only an applied migration whose file was edited (state modified) can be accepted")),
@@ -1044,6 +1097,43 @@ fn steps_for(
                 .collect())
         }
     }
+}
+
+/// The one versioned entry a user names, by version (`5`, `005`, `V5`) or, where several
+/// migrations share that version, by registry key (`0010_add_x`).
+fn one_entry<'e>(
+    input: &str,
+    local: &[Migration],
+    applied: &[AppliedMigration],
+    entries: &'e [Entry],
+) -> Result<&'e Entry, PlanError> {
+    let versioned = entries
+        .iter()
+        .filter(|e| e.kind == MigrationKind::Versioned);
+    if let Some(e) = versioned.clone().find(|e| e.key == input) {
+        return Ok(e);
+    }
+    let goal = resolve(input, local, applied)?;
+    let mut matching = versioned.filter(|e| {
+        e.version
+            .as_deref()
+            .and_then(|s| Version::parse(s).ok())
+            .is_some_and(|x| x == goal)
+    });
+    let first = matching.next().ok_or_else(|| PlanError::UnknownVersion {
+        input: input.to_owned(),
+    })?;
+    let others: Vec<&Entry> = matching.collect();
+    if others.is_empty() {
+        return Ok(first);
+    }
+    Err(PlanError::SharedVersion {
+        input: input.to_owned(),
+        keys: std::iter::once(first)
+            .chain(others)
+            .map(|e| e.key.clone())
+            .collect(),
+    })
 }
 
 fn revert_step(e: &Entry, local: &[Migration]) -> Result<Step, PlanError> {

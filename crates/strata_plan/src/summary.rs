@@ -281,6 +281,7 @@ mod tests {
             id: MigrationId {
                 version: Some(Version::parse(version).unwrap()),
                 name: format!("m{version}"),
+                shared_version: false,
             },
             kind: MigrationKind::Versioned,
             checksum: file.checksum().clone(),

@@ -17,6 +17,7 @@ fn mig(version: &str, sql: &str, down: bool) -> Migration {
         id: MigrationId {
             version: Some(Version::parse(version).unwrap()),
             name: "m".into(),
+            shared_version: false,
         },
         kind: MigrationKind::Versioned,
         checksum: file.checksum().clone(),
@@ -541,6 +542,7 @@ fn a_squashed_baseline_covers_what_it_replaced() {
         id: MigrationId {
             version: Some(Version::parse("3").unwrap()),
             name: "squashed_baseline".into(),
+            shared_version: false,
         },
         kind: MigrationKind::Versioned,
         checksum: file.checksum().clone(),
@@ -730,4 +732,84 @@ fn up_stops_before_a_code_migration() {
     let mut planned = super::plan(&local, &applied, &up, &Policy::default()).unwrap();
     assert!(stop_at_code(&mut planned, &local).is_none());
     assert_eq!(planned.steps.len(), 1);
+}
+
+/// A migration of a version several files share (`0010_a.sql` beside `0010_b.sql`).
+fn shared(version: &str, name: &str, sql: &str) -> Migration {
+    let mut m = mig(version, sql, true);
+    m.id.name = name.into();
+    m.id.shared_version = true;
+    m
+}
+
+fn row_named(key: &str, version: &str, name: &str, sql: &str) -> AppliedMigration {
+    AppliedMigration {
+        key: key.into(),
+        name: name.into(),
+        ..row(version, sql)
+    }
+}
+
+#[test]
+fn files_sharing_a_version_match_their_own_rows() {
+    let local = [
+        shared("0010", "a", "create table a ();"),
+        shared("0010", "b", "create table b ();"),
+        mig("0011", "c", true),
+    ];
+    // `0010_b` was applied alone, before `0010_a` was added beside it (its row is keyed by the
+    // bare version); `0010_a` must not take that row.
+    let applied = [row_named("0010", "0010", "b", "create table b ();")];
+    let p = plan(&local, &applied, &up(), &Policy::default()).unwrap();
+    let states: Vec<_> = p.entries.iter().map(|e| e.state).collect();
+    assert_eq!(states, [State::Pending, State::Applied, State::Pending]);
+    assert_eq!(applies(&p), [0, 2]);
+    let keys: Vec<&str> = p.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["0010_a", "0010", "0011"]);
+    // Rows written by strata for both: each by its name, whatever order they are read in.
+    let applied = [
+        row_named("0010_b", "0010", "b", "create table b ();"),
+        row_named("0010_a", "0010", "a", "create table a ();"),
+    ];
+    let p = plan(&local, &applied, &up(), &Policy::default()).unwrap();
+    assert_eq!(applies(&p), [2]);
+    // A file renamed inside its group keeps its row when its content says which one it is.
+    let renamed = [
+        shared("0010", "a_renamed", "create table a ();"),
+        shared("0010", "b", "create table b ();"),
+    ];
+    let p = plan(&renamed, &applied, &up(), &Policy::default()).unwrap();
+    assert!(
+        p.entries.iter().all(|e| e.state == State::Applied),
+        "{:?}",
+        p.entries
+    );
+    // A new member of a group that was applied is pending, not out of order.
+    let applied = [row_named("0010_b", "0010", "b", "create table b ();")];
+    let p = plan(&local[..2], &applied, &up(), &Policy::default()).unwrap();
+    assert_eq!(p.entries[0].state, State::Pending);
+}
+
+#[test]
+fn a_shared_version_is_named_by_its_key() {
+    let local = [
+        shared("0010", "a", "create table a ();"),
+        shared("0010", "b", "create table b ();"),
+    ];
+    let applied = [
+        row_named("0010_a", "0010", "a", "create table a ();"),
+        row_named("0010_b", "0010", "b", "create table b ();"),
+    ];
+    let mark = |version: &str| Target::Mark {
+        version: version.into(),
+        applied: false,
+    };
+    let err = plan(&local, &applied, &mark("10"), &Policy::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("version `10` is shared by 2 migrations (0010_a, 0010_b)"),
+        "{err}"
+    );
+    let p = plan(&local, &applied, &mark("0010_b"), &Policy::default()).unwrap();
+    assert_eq!(applies(&p), [1]);
 }

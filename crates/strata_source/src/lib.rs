@@ -201,9 +201,19 @@ pub(crate) fn load_listing_with(
     {
         migrations.sort_by(apply_order);
     }
-    for pair in migrations.windows(2) {
+    let mut shared: Vec<usize> = Vec::new();
+    for (i, pair) in migrations.windows(2).enumerate() {
         let (a, b) = (&pair[0], &pair[1]);
-        if claim_the_same_version(a, b) {
+        // Spelled alike (`0010_a`, `0010_b`): one version two files share. Spelled unlike
+        // (`001_a`, `1_b`) a psql loop would not even run them next to each other.
+        let spelled_alike = matches!((&a.id.version, &b.id.version), (Some(x), Some(y)) if x.as_str() == y.as_str());
+        if claim_the_same_version(a, b)
+            && spelled_alike
+            && a.id.name != b.id.name
+            && shares_versions(layout.kind())
+        {
+            shared.extend([i, i + 1]);
+        } else if claim_the_same_version(a, b) {
             problems.push(Problem {
                 paths: vec![listing.relative(a.path()), listing.relative(b.path())],
                 message: format!(
@@ -212,6 +222,24 @@ pub(crate) fn load_listing_with(
                 ),
             });
         }
+    }
+    shared.dedup();
+    let mut warnings = loaded.warnings;
+    if !shared.is_empty() {
+        for &i in &shared {
+            migrations[i].id.shared_version = true;
+        }
+        warnings.push(Problem {
+            paths: shared
+                .iter()
+                .map(|&i| listing.relative(migrations[i].path()))
+                .collect(),
+            message: format!(
+                "{} migrations share their version with another one; strata applies them in file-name order, as a psql loop over the files (and runners that key by file name) do, and records each under `<version>_<name>` (for example `{}`); give each its own version to make the order explicit",
+                shared.len(),
+                migrations[shared[0]].id.registry_key()
+            ),
+        });
     }
     if !problems.is_empty() {
         problems.sort_by(|a, b| a.paths.cmp(&b.paths));
@@ -228,12 +256,23 @@ pub(crate) fn load_listing_with(
         migrations,
         ignored,
         warnings: {
-            let mut warnings = loaded.warnings;
             warnings.sort_by(|a, b| a.paths.cmp(&b.paths));
             warnings
         },
         sqitch: loaded.sqitch,
     })
+}
+
+/// True for the layouts whose tools accept two migrations with one version and different
+/// names, applying them in file-name order: psql loops over numbered files, golang-migrate
+/// folders run by their own runners (which key by file name), and home-grown patterns.
+/// Flyway, goose, dbmate, diesel and Prisma refuse or merge such files, so there a shared
+/// version stays an error.
+fn shares_versions(layout: LayoutKind) -> bool {
+    matches!(
+        layout,
+        LayoutKind::Plain | LayoutKind::Updown | LayoutKind::Pattern
+    )
 }
 
 /// The order of a set's migrations: versioned ones by version, then repeatables by name.

@@ -580,6 +580,7 @@ fn build(dir: &Path, stored: &[Stored]) -> Option<Vec<Migration>> {
             id: MigrationId {
                 version: Some(Version::parse(m.version).ok()?),
                 name: m.name.to_owned(),
+                shared_version: false,
             },
             kind: MigrationKind::Versioned,
             up: deferred(m.up, Some(checksum.clone())),

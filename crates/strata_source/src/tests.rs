@@ -160,7 +160,7 @@ fn golang_migrate_pairs_up_and_down_by_version() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("two down migrations for version 30"),
+            .contains("2 down migrations for version 30 and none named like its up `30_add_x`"),
         "{err}"
     );
 }
@@ -729,4 +729,80 @@ fn a_goose_file_without_a_down_section_has_a_no_op_down() {
     // dbmate refuses to roll back such a file, and so does strata.
     let dbmate = load(&[("001_a.sql", b"-- migrate:up\nselect 1;\n")]).unwrap();
     assert!(dbmate.migrations[0].down.is_none());
+}
+
+#[test]
+fn migrations_sharing_a_version_apply_in_file_name_order() {
+    // harness keeps `0001_create_table_a_x.up.sql` beside `0001_create_table_b_y.up.sql`:
+    // its runner and a psql loop apply both, in file-name order.
+    let set = load(&[
+        ("0001_b.up.sql", b"create table b ();"),
+        ("0001_b.down.sql", b"drop table b;"),
+        ("0001_a.up.sql", b"create table a ();"),
+        ("0001_a.down.sql", b"drop table a;"),
+        ("0002_c.up.sql", b"create table c ();"),
+    ])
+    .unwrap();
+    assert_eq!(versions(&set), ["0001_a", "0001_b", "0002_c"]);
+    let keys: Vec<String> = set.migrations.iter().map(|m| m.id.registry_key()).collect();
+    assert_eq!(keys, ["0001_a", "0001_b", "0002"]);
+    // Each up took the down of its own name.
+    assert_eq!(
+        set.migrations[0].down.as_ref().unwrap().sql(),
+        "drop table a;"
+    );
+    assert_eq!(
+        set.migrations[1].down.as_ref().unwrap().sql(),
+        "drop table b;"
+    );
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert_eq!(
+        set.warnings[0].paths,
+        [
+            PathBuf::from("0001_a.up.sql"),
+            PathBuf::from("0001_b.up.sql")
+        ]
+    );
+    assert!(set.warnings[0].message.contains("file-name order"));
+    // Plain numbered files too (midday: `0010_add_customer_enrichment.sql` and
+    // `0010_add_invoice_recurring.sql`).
+    let set = load(&[("0010_b.sql", b"select 1;"), ("0010_a.sql", b"select 2;")]).unwrap();
+    assert_eq!(versions(&set), ["0010_a", "0010_b"]);
+    // One version spelled two ways (`001_a`, `1_b`) is still a duplicate, and so is
+    // a shared version in the layouts whose tools refuse one.
+    for files in [
+        &[("001_a.sql", &b"select 1;"[..]), ("1_b.sql", b"select 1;")][..],
+        &[("V1__a.sql", b"select 1;"), ("V1__b.sql", b"select 1;")],
+        &[
+            ("1_a.sql", b"-- +goose Up\nselect 1;\n"),
+            ("1_b.sql", b"-- +goose Up\nselect 1;\n"),
+        ],
+    ] {
+        let err = load(files).unwrap_err();
+        assert!(err.to_string().contains("duplicate version"), "{err}");
+    }
+}
+
+#[test]
+fn underscored_directions_pair_in_updown_sets() {
+    // harness: `0021_add_internal_up.sql` / `0021_add_internal_down.sql` beside `.up.sql` pairs;
+    // its runner tells the direction by the name's ending, and a later migration uses the
+    // column the up adds.
+    let set = load(&[
+        ("0020_a.up.sql", b"select 1;"),
+        ("0021_add_internal_up.sql", b"select 2;"),
+        ("0021_add_internal_down.sql", b"select 3;"),
+    ])
+    .unwrap();
+    assert_eq!(versions(&set), ["0020_a", "0021_add_internal"]);
+    assert_eq!(set.migrations[1].down.as_ref().unwrap().sql(), "select 3;");
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert!(set.warnings[0].message.contains("`_up.sql` / `_down.sql`"));
+    // In a plain set a psql loop runs every `.sql` file: `_down.sql` is not a direction there.
+    let set = load(&[
+        ("001_a.sql", b"select 1;"),
+        ("002_cleanup_down.sql", b"select 2;"),
+    ])
+    .unwrap();
+    assert_eq!(versions(&set), ["001_a", "002_cleanup_down"]);
 }

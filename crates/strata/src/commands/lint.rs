@@ -399,6 +399,7 @@ fn lone_file(
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            shared_version: false,
         },
         kind: strata_model::MigrationKind::Versioned,
         checksum: source.checksum().clone(),

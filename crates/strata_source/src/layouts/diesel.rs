@@ -62,6 +62,7 @@ impl Layout for Diesel {
             let id = MigrationId {
                 version: Some(version),
                 name,
+                shared_version: false,
             };
             loaded.migrations.push(versioned(id, up, down, checksum));
         }

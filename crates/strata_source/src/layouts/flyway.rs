@@ -98,6 +98,7 @@ impl Layout for Flyway {
                         id: MigrationId {
                             version: None,
                             name: desc.to_owned(),
+                            shared_version: false,
                         },
                         kind: MigrationKind::Repeatable,
                         up,
@@ -130,6 +131,7 @@ impl Layout for Flyway {
             let id = MigrationId {
                 version: Some(version),
                 name: desc.to_owned(),
+                shared_version: false,
             };
             loaded.migrations.push(versioned(id, up, down, checksum));
         }

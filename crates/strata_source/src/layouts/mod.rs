@@ -408,6 +408,7 @@ pub(crate) fn not_a_migration(
             MigrationId {
                 version: Some(version),
                 name,
+                shared_version: false,
             },
             up,
             None,

@@ -183,6 +183,7 @@ impl Layout for PatternLayout {
             let id = MigrationId {
                 version: Some(version),
                 name: name.to_owned(),
+                shared_version: false,
             };
             loaded.migrations.push(versioned(id, up, down, checksum));
         }

@@ -93,6 +93,7 @@ impl Layout for Prisma {
             let id = MigrationId {
                 version: Some(version),
                 name,
+                shared_version: false,
             };
             loaded.migrations.push(versioned(id, up, None, checksum));
         }

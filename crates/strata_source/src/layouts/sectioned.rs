@@ -247,6 +247,7 @@ fn load_sectioned(
         let id = MigrationId {
             version: Some(version),
             name,
+            shared_version: false,
         };
         loaded.migrations.push(versioned(id, up, down, checksum));
     }

@@ -124,6 +124,7 @@ impl Layout for Sqitch {
                     Version::parse(&(i + 1).to_string()).expect("a position is a version"),
                 ),
                 name: stem,
+                shared_version: false,
             };
             let mut m = versioned(id, up, down, checksum);
             m.verify = verify;
