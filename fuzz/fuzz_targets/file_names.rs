@@ -4,7 +4,7 @@
 //! `Version::parse_user`, whose results must be deterministic and whose ordering must be a
 //! total order consistent with equality.
 //!
-//! Input format: the first byte picks the layout (0..=8 force one of `LayoutKind::ALL`, anything
+//! Input format: the first byte picks the layout (0..=8 force one of `LayoutKind::all()`, anything
 //! else lets detection choose); the rest is split at 0xFF bytes (never part of UTF-8) into at
 //! most 16 entries, each `name NUL content` (no NUL: a name with empty content).
 
@@ -129,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let files: Vec<(&str, &[u8])> = entries.iter().map(|(n, c)| (n.as_str(), *c)).collect();
     let listing = Listing::from_memory("/m", &files);
-    let layout = LayoutKind::ALL.get(usize::from(mode)).copied();
+    let layout = LayoutKind::all().nth(usize::from(mode));
 
     if let Ok(set) = load_listing(&listing, layout) {
         for m in &set.migrations {

@@ -53,8 +53,8 @@ pub struct GlobalArgs {
     /// Schema holding strata's registry (default `strata`).
     #[arg(long, global = true, env = "STRATA_REGISTRY_SCHEMA")]
     pub registry_schema: Option<String>,
-    /// Layout of --dir when detection should be overridden (updown, plain, flyway, dbmate, goose, diesel, sqitch, prisma; `pattern` needs its `[[set]] pattern`).
-    #[arg(long, global = true, env = "STRATA_LAYOUT")]
+    /// Layout of --dir when detection should be overridden (`pattern` needs its `[[set]] pattern`).
+    #[arg(long, global = true, env = "STRATA_LAYOUT", value_parser = layout_names())]
     pub layout: Option<String>,
     /// lock_timeout for migration statements (`5s`, `500ms`, `0` = none; default 5s).
     #[arg(long, global = true, env = "STRATA_LOCK_TIMEOUT")]
@@ -419,4 +419,10 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// The `--layout` values: the names of strata_source's layout table, so a layout added there
+/// is accepted (and listed in `--help`) here.
+fn layout_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(strata_source::LayoutKind::names())
 }

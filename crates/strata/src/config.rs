@@ -403,7 +403,7 @@ pub fn resolve_sets(
         .unwrap_or_else(|| "0".into());
     let forced_layout = match &args.layout {
         Some(l) => Some(LayoutKind::from_name(l).with_context(|| {
-            let names: Vec<&str> = LayoutKind::ALL.iter().map(|k| k.as_str()).collect();
+            let names: Vec<&str> = LayoutKind::names().collect();
             format!("unknown layout `{l}`; use one of {}", names.join(", "))
         })?),
         None => None,

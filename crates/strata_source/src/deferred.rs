@@ -116,20 +116,12 @@ fn load_walked(
         },
         None => layouts::detect(&listing),
     };
-    if !takes_deferred(detection.layout) {
+    if !crate::layout_for(detection.layout).whole_file_scripts() {
         listing.read_deferred().map_err(unreadable)?;
     }
     let mut set = crate::load_listing(&listing, Some(detection.layout))?;
     set.detection = detection;
     Ok((listing, set))
-}
-
-/// Layouts whose scripts are whole files, so a deferred entry is a deferred script.
-fn takes_deferred(kind: LayoutKind) -> bool {
-    matches!(
-        kind,
-        LayoutKind::Updown | LayoutKind::Plain | LayoutKind::Diesel
-    )
 }
 
 /// The script of a whole-file entry: deferred when the listing deferred the entry, else read,

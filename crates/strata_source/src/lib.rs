@@ -210,7 +210,7 @@ pub(crate) fn load_listing_with(
         if claim_the_same_version(a, b)
             && spelled_alike
             && a.id.name != b.id.name
-            && shares_versions(layout.kind())
+            && layout.shares_versions()
         {
             shared.extend([i, i + 1]);
         } else if claim_the_same_version(a, b) {
@@ -261,18 +261,6 @@ pub(crate) fn load_listing_with(
         },
         sqitch: loaded.sqitch,
     })
-}
-
-/// True for the layouts whose tools accept two migrations with one version and different
-/// names, applying them in file-name order: psql loops over numbered files, golang-migrate
-/// folders run by their own runners (which key by file name), and home-grown patterns.
-/// Flyway, goose, dbmate, diesel and Prisma refuse or merge such files, so there a shared
-/// version stays an error.
-fn shares_versions(layout: LayoutKind) -> bool {
-    matches!(
-        layout,
-        LayoutKind::Plain | LayoutKind::Updown | LayoutKind::Pattern
-    )
 }
 
 /// The order of a set's migrations: versioned ones by version, then repeatables by name.

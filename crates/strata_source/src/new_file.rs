@@ -2,7 +2,7 @@
 //! version spelling (so a Laravel-timestamped set gets a Laravel timestamp, a `000007` set gets
 //! `000008`).
 
-use crate::{LayoutKind, MigrationSet};
+use crate::MigrationSet;
 use std::path::PathBuf;
 
 /// A wall-clock time in UTC, passed in so this module stays pure.
@@ -20,6 +20,24 @@ pub struct Timestamp {
     pub minute: u32,
     /// Second.
     pub second: u32,
+}
+
+impl Timestamp {
+    /// `YYYYMMDDHHMMSS`, the timestamp versions of dbmate, goose and Prisma.
+    pub fn compact(&self) -> String {
+        format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
+    /// `YYYY<sep>MM<sep>DD<sep>HHMMSS` (diesel's `-`, Laravel's `_`).
+    pub fn separated(&self, sep: char) -> String {
+        format!(
+            "{:04}{sep}{:02}{sep}{:02}{sep}{:02}{:02}{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
 }
 
 /// A file `strata new` will create.
@@ -63,6 +81,19 @@ pub fn sanitize_name(name: &str) -> String {
     out.trim_end_matches('_').to_owned()
 }
 
+impl NewFile {
+    /// A file at `rel` holding `content`.
+    pub fn new(rel: impl Into<PathBuf>, content: impl Into<String>) -> NewFile {
+        NewFile {
+            rel: rel.into(),
+            content: content.into(),
+        }
+    }
+}
+
+/// What `strata new` writes into a down script.
+pub(crate) const DOWN_TEMPLATE: &str = "-- Write the statements that undo the up migration here.\n";
+
 /// The up script `strata new` writes: a marker `up` refuses to apply until it is deleted, so a
 /// migration created and forgotten is never recorded as applied with nothing in it.
 pub const UP_TEMPLATE: &str =
@@ -89,28 +120,15 @@ pub fn new_migration_files(
                 .into(),
         );
     }
-    let layout = set.detection.layout;
-    if layout == LayoutKind::Pattern {
-        return Err("the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand".into());
-    }
-    if layout == LayoutKind::Sqitch {
-        return Err(format!("a sqitch project's changes are planned in sqitch.plan, with the planner's name and email; add one with `sqitch add {name}` (strata reads the plan, it does not write it)"));
-    }
+    let layout = crate::layout_for(set.detection.layout);
+    // Asked first, so a layout whose files are not strata's to write says so before anything
+    // about versions.
+    layout.new_files("0", &name)?;
     let last = set.versioned().filter_map(|m| m.id.version.clone()).max();
-    let ts = |sep: Option<char>| match sep {
-        None => format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.year, now.month, now.day, now.hour, now.minute, now.second
-        ),
-        Some(s) => format!(
-            "{:04}{s}{:02}{s}{:02}{s}{:02}{:02}{:02}",
-            now.year, now.month, now.day, now.hour, now.minute, now.second
-        ),
-    };
     let version = match &last {
         Some(v) => match style_of(v.as_str()) {
-            Style::Compact => ts(None),
-            Style::Separated(c) => ts(Some(c)),
+            Style::Compact => now.compact(),
+            Style::Separated(c) => now.separated(c),
             Style::Number { width } => {
                 let next = v
                     .parts()
@@ -122,14 +140,7 @@ pub fn new_migration_files(
                 format!("{next:0width$}")
             }
         },
-        None => match layout {
-            LayoutKind::Updown => "000001".into(),
-            LayoutKind::Plain => "001".into(),
-            LayoutKind::Flyway => "1".into(),
-            LayoutKind::Dbmate | LayoutKind::Goose | LayoutKind::Prisma => ts(None),
-            LayoutKind::Diesel => ts(Some('-')),
-            LayoutKind::Sqitch | LayoutKind::Pattern => String::new(),
-        },
+        None => layout.first_version(&now),
     };
     if let Some(last) = &last {
         let candidate = strata_model::Version::parse(&version).map_err(|e| e.to_string())?;
@@ -137,58 +148,5 @@ pub fn new_migration_files(
             return Err(format!("the next version {version} would not sort after the last one ({last}); check the system clock"));
         }
     }
-    let up_hint = UP_TEMPLATE;
-    let down_hint = "-- Write the statements that undo the up migration here.\n";
-    let stem = format!("{version}_{name}");
-    let files = match layout {
-        LayoutKind::Updown => vec![
-            NewFile {
-                rel: format!("{stem}.up.sql").into(),
-                content: up_hint.into(),
-            },
-            NewFile {
-                rel: format!("{stem}.down.sql").into(),
-                content: down_hint.into(),
-            },
-        ],
-        LayoutKind::Plain => vec![
-            NewFile {
-                rel: format!("{stem}.sql").into(),
-                content: up_hint.into(),
-            },
-            NewFile {
-                rel: format!("{stem}.down.sql").into(),
-                content: down_hint.into(),
-            },
-        ],
-        LayoutKind::Flyway => vec![NewFile {
-            rel: format!("V{version}__{name}.sql").into(),
-            content: up_hint.into(),
-        }],
-        LayoutKind::Dbmate => vec![NewFile {
-            rel: format!("{stem}.sql").into(),
-            content: format!("-- migrate:up\n{UP_TEMPLATE}\n-- migrate:down\n\n"),
-        }],
-        LayoutKind::Goose => vec![NewFile {
-            rel: format!("{stem}.sql").into(),
-            content: format!("-- +goose Up\n{UP_TEMPLATE}\n-- +goose Down\n\n"),
-        }],
-        LayoutKind::Sqitch | LayoutKind::Pattern => Vec::new(),
-        // Prisma has no down scripts.
-        LayoutKind::Prisma => vec![NewFile {
-            rel: PathBuf::from(&stem).join("migration.sql"),
-            content: up_hint.into(),
-        }],
-        LayoutKind::Diesel => vec![
-            NewFile {
-                rel: PathBuf::from(&stem).join("up.sql"),
-                content: up_hint.into(),
-            },
-            NewFile {
-                rel: PathBuf::from(&stem).join("down.sql"),
-                content: down_hint.into(),
-            },
-        ],
-    };
-    Ok(files)
+    layout.new_files(&version, &name)
 }

@@ -137,13 +137,6 @@ impl Counts {
     }
 }
 
-/// Layouts whose migrations are files at the top level of the set's directory: a name added
-/// there is one entry of one listing, so a changed directory can be read as the snapshot plus
-/// the added names (see [`load`]).
-fn flat(kind: LayoutKind) -> bool {
-    matches!(kind, LayoutKind::Updown | LayoutKind::Plain)
-}
-
 /// The set of `dir` as a full load with `layout` would build it, when the snapshot in
 /// `cache_dir` still holds (see the module docs), or when the only change since is files
 /// added to a flat directory; `None` otherwise. `clock` stands for the clock reading that
@@ -200,7 +193,7 @@ pub(crate) fn load(
                 }
                 let now = FileKey::of(&std::fs::metadata(dir.join(rel)).ok()?);
                 if now != key {
-                    if dirs > 0 || !flat(counts.layout) {
+                    if dirs > 0 || !layout_for(counts.layout).flat() {
                         return None;
                     }
                     changed = Some(now);
@@ -701,10 +694,7 @@ fn plain(field: &str) -> bool {
 /// True when `set` is of a kind that is snapshotted and every directory it was listed from
 /// is settled.
 fn snapshotted(vouchers: &Vouchers, set: &MigrationSet) -> bool {
-    let whole_files = matches!(
-        set.detection.layout,
-        LayoutKind::Updown | LayoutKind::Plain | LayoutKind::Diesel
-    );
+    let whole_files = layout_for(set.detection.layout).whole_file_scripts();
     whole_files
         && set.sqitch.is_none()
         && vouchers

@@ -806,3 +806,19 @@ fn underscored_directions_pair_in_updown_sets() {
     .unwrap();
     assert_eq!(versions(&set), ["001_a", "002_cleanup_down"]);
 }
+
+#[test]
+fn the_layout_table_names_every_kind_once() {
+    let kinds: Vec<LayoutKind> = LayoutKind::all().collect();
+    for (i, kind) in kinds.iter().enumerate() {
+        assert!(!kinds[..i].contains(kind), "{kind:?} has two rows");
+        assert_eq!(layout_for(*kind).kind(), *kind);
+        // strata.toml spells a layout as serde does: the table's name must be that spelling.
+        let serde_name = serde_json::to_value(kind).unwrap();
+        assert_eq!(serde_name, kind.as_str(), "{kind:?}");
+        assert_eq!(LayoutKind::from_name(kind.as_str()), Some(*kind));
+        assert!(!kind.pattern().is_empty());
+    }
+    assert_eq!(kinds.len(), 9);
+    assert_eq!(LayoutKind::from_name("liquibase"), None);
+}

@@ -46,7 +46,7 @@ fn run_file_names_input(data: &[u8]) -> Result<MigrationSet, SourceError> {
         })
         .collect();
     let files: Vec<(&str, &[u8])> = entries.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-    let layout = LayoutKind::ALL.get(usize::from(mode)).copied();
+    let layout = LayoutKind::all().nth(usize::from(mode));
     let result = load_listing(&Listing::from_memory("/m", &files), layout);
     if let Ok(set) = &result {
         check_set(set);
@@ -80,12 +80,12 @@ fn messages(err: &SourceError) -> String {
 /// character and panic during layout detection.
 #[test]
 fn flyway_name_starting_with_a_multibyte_char_does_not_panic() {
-    // Minimized fuzz input: layout byte 0x7f (past `LayoutKind::ALL`: detect), one entry named b"\x94.sql". Not named
+    // Minimized fuzz input: layout byte 0x7f (past `LayoutKind::all()`: detect), one entry named b"\x94.sql". Not named
     // like a migration of any layout, it is listed as ignored.
     let set = run_file_names_input(b"\x7f\x94.sql").unwrap();
     assert_eq!(set.ignored.len(), 1);
     for name in ["\u{FFFD}.sql", "é__x.sql", "ÿ1__x.sql", "€.sql"] {
-        for layout in LayoutKind::ALL.map(Some).into_iter().chain([None]) {
+        for layout in LayoutKind::all().map(Some).chain([None]) {
             let listing = Listing::from_memory("/m", &[(name, b"select 1;")]);
             match load_listing(&listing, layout) {
                 Ok(set) => assert_eq!(set.ignored.len(), 1, "{name} {layout:?}"),

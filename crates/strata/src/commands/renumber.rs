@@ -33,16 +33,13 @@ pub fn bump(version: &str) -> Option<String> {
 /// Runs `renumber`.
 pub async fn run(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<i32> {
     let sets = app::load_sets(settings)?;
-    if let Some(s) = sets
-        .iter()
-        .find(|s| s.set.detection.layout == strata_source::LayoutKind::Sqitch)
-    {
-        bail!("set `{}` is a sqitch project: its versions are positions in sqitch.plan, so there is nothing to renumber; reorder changes with sqitch's own tools", s.spec.name);
-    }
-    if let Some(s) = sets.iter().find(|s| {
-        s.set.detection.layout == strata_source::LayoutKind::Pattern || !s.spec.locations.is_empty()
-    }) {
-        bail!("set `{}` names its files with its own pattern or keeps them in several locations; renumber its files by hand", s.spec.name);
+    for s in &sets {
+        if let Err(why) = strata_source::layout_for(s.set.detection.layout).renumbers() {
+            bail!("set `{}` {why}", s.spec.name);
+        }
+        if !s.spec.locations.is_empty() {
+            bail!("set `{}` names its files with its own pattern or keeps them in several locations; renumber its files by hand", s.spec.name);
+        }
     }
     let err = &mut *io.err;
     let mut say = |m: &str| {

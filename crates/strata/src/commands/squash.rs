@@ -13,7 +13,6 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use strata_model::{MigrationKind, Version};
 use strata_pg::{Registry, Session};
-use strata_source::LayoutKind;
 
 async fn apply_all(
     session: &mut Session,
@@ -89,11 +88,10 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
     let [set] = sets.as_slice() else {
         bail!("squash works on one set; choose it with --set NAME");
     };
-    if set.set.detection.layout == LayoutKind::Sqitch {
-        bail!("set `{}` is a sqitch project, whose order is its sqitch.plan: strata does not rewrite the plan; squash it with sqitch's own tools", set.spec.name);
-    }
-    if set.set.detection.layout == LayoutKind::Pattern {
-        bail!("set `{}` names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand", set.spec.name);
+    let layout = strata_source::layout_for(set.set.detection.layout);
+    // Asked before any work: a layout whose files strata cannot write says so first.
+    if let Err(why) = layout.squashed_file("0", "squashed_baseline", "") {
+        bail!("set `{}` {why}", set.spec.name);
     }
     if !set.spec.locations.is_empty() {
         bail!("set `{}` is kept in several Flyway locations, and strata would not know which one the baseline and the archive belong to; squash it by hand", set.spec.name);
@@ -201,33 +199,9 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
     );
     let body = format!("{header}{baseline_sql}\n");
     let name = "squashed_baseline";
-    let (rel, content): (PathBuf, String) = match set.set.detection.layout {
-        LayoutKind::Updown => (format!("{version}_{name}.up.sql").into(), body),
-        LayoutKind::Plain => (format!("{version}_{name}.sql").into(), body),
-        LayoutKind::Flyway => (format!("V{version}__{name}.sql").into(), body),
-        LayoutKind::Dbmate => (
-            format!("{version}_{name}.sql").into(),
-            format!("-- migrate:up\n{body}\n-- migrate:down\n"),
-        ),
-        LayoutKind::Goose => (
-            format!("{version}_{name}.sql").into(),
-            format!("-- +goose Up\n{body}"),
-        ),
-        LayoutKind::Diesel => (
-            PathBuf::from(format!("{version}_{name}")).join("up.sql"),
-            body,
-        ),
-        LayoutKind::Prisma => (
-            PathBuf::from(format!("{version}_{name}")).join("migration.sql"),
-            body,
-        ),
-        LayoutKind::Sqitch | LayoutKind::Pattern => {
-            bail!(
-                "{} sets cannot be squashed by strata",
-                set.set.detection.layout
-            )
-        }
-    };
+    let strata_source::NewFile { rel, content } = layout
+        .squashed_file(&version.to_string(), name, &body)
+        .map_err(|why| anyhow::anyhow!("set `{}` {why}", set.spec.name))?;
     // 3. The baseline file exactly as it will be written, loaded and run the way `strata up`
     // will run it on a new database, must produce the same schema.
     let probe_dir = tempfile_dir()?;

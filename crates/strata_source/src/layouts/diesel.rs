@@ -4,9 +4,10 @@ use super::{common_checks, unclaimed, versioned, Layout, LayoutKind, Loaded};
 use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
+use crate::new_file::{NewFile, Timestamp, DOWN_TEMPLATE, UP_TEMPLATE};
 use crate::Problem;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use strata_model::MigrationId;
 
 /// The diesel layout.
@@ -15,6 +16,31 @@ pub struct Diesel;
 impl Layout for Diesel {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Diesel
+    }
+    fn name(&self) -> &'static str {
+        "diesel"
+    }
+    fn pattern(&self) -> &'static str {
+        "a directory `<version>_<name>/` holding `up.sql` and `down.sql`"
+    }
+    fn whole_file_scripts(&self) -> bool {
+        true
+    }
+    fn first_version(&self, now: &Timestamp) -> String {
+        now.separated('-')
+    }
+    fn new_files(&self, version: &str, name: &str) -> Result<Vec<NewFile>, String> {
+        let dir = PathBuf::from(format!("{version}_{name}"));
+        Ok(vec![
+            NewFile::new(dir.join("up.sql"), UP_TEMPLATE),
+            NewFile::new(dir.join("down.sql"), DOWN_TEMPLATE),
+        ])
+    }
+    fn squashed_file(&self, version: &str, name: &str, body: &str) -> Result<NewFile, String> {
+        Ok(NewFile::new(
+            PathBuf::from(format!("{version}_{name}")).join("up.sql"),
+            body,
+        ))
     }
 
     fn evidence(&self, listing: &Listing) -> usize {

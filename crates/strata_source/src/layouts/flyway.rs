@@ -4,6 +4,7 @@
 
 use super::{common_checks, directives_of, source_file, versioned, Layout, LayoutKind, Loaded};
 use crate::listing::{Entry, Listing};
+use crate::new_file::{NewFile, Timestamp, UP_TEMPLATE};
 use crate::Problem;
 use std::collections::BTreeMap;
 use strata_model::{Migration, MigrationId, MigrationKind, Script, Version};
@@ -42,6 +43,46 @@ fn parse_name(name: &str) -> Option<Name<'_>> {
 impl Layout for Flyway {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Flyway
+    }
+    fn name(&self) -> &'static str {
+        "flyway"
+    }
+    fn pattern(&self) -> &'static str {
+        "`V<version>__<description>.sql`, `U<version>__<description>.sql` or `R__<description>.sql`"
+    }
+    /// Flyway's evidence counts its undo scripts too.
+    fn evidence_noun(&self) -> &'static str {
+        "script(s)"
+    }
+    fn starts_like_a_migration(&self, name: &str) -> bool {
+        match name.as_bytes() {
+            [b'V' | b'U' | b'v' | b'u', next, ..] => next.is_ascii_digit() || *next == b'_',
+            [b'R' | b'r', b'_', ..] => true,
+            _ => false,
+        }
+    }
+    fn code_languages(&self) -> &'static [(&'static str, &'static str)] {
+        &[("java", "Java"), ("kt", "Kotlin")]
+    }
+    fn code_stem(&self, stem: &str) -> Option<(Version, String)> {
+        let (version, desc) = stem.strip_prefix('V')?.split_once("__")?;
+        let version = Version::parse(version).ok()?;
+        (!desc.is_empty()).then(|| (version, desc.to_owned()))
+    }
+    fn names_directions(&self) -> bool {
+        false
+    }
+    fn first_version(&self, _: &Timestamp) -> String {
+        "1".into()
+    }
+    fn new_files(&self, version: &str, name: &str) -> Result<Vec<NewFile>, String> {
+        Ok(vec![NewFile::new(
+            format!("V{version}__{name}.sql"),
+            UP_TEMPLATE,
+        )])
+    }
+    fn squashed_file(&self, version: &str, name: &str, body: &str) -> Result<NewFile, String> {
+        Ok(NewFile::new(format!("V{version}__{name}.sql"), body))
     }
 
     fn evidence(&self, listing: &Listing) -> usize {

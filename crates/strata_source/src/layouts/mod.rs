@@ -1,21 +1,31 @@
-//! The layouts, one module each, behind one trait.
+//! The layouts, one module each, behind one trait, listed once in [`LAYOUTS`].
+//!
+//! Everything strata knows about a layout lives in its module: how to recognise it, how to
+//! read it, how it names the files `new` and `squash` write, and what the other verbs may do
+//! with it. Adding a layout is one module, its [`LayoutKind`] variant and its row in
+//! [`LAYOUTS`]; detection, `--layout` values and messages follow from the table.
 //!
 //! Detection is evidence-based: content markers (`-- migrate:up`, `-- +goose Up`) and naming
 //! schemes that only one tool uses (`.up.sql`, `V1__`, `<dir>/up.sql`) decide; plain numbered
 //! files are the fallback. The reason is kept so `strata status` can say why it read a
 //! directory the way it did.
 
+mod dbmate;
 mod diesel;
 mod flyway;
+mod goose;
 mod pairs;
 mod pattern;
+mod plain;
 mod prisma;
 mod sectioned;
 mod sqitch;
+mod updown;
 
 pub use pattern::PatternLayout;
 
 use crate::listing::{Entry, Listing};
+use crate::new_file::{NewFile, Timestamp};
 use crate::{Detection, Problem};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -50,57 +60,48 @@ pub enum LayoutKind {
     Pattern,
 }
 
-impl LayoutKind {
-    /// Every layout, in detection priority order, except that a `sqitch.plan` is looked for
-    /// first (it is definitive); the layouts added later come last so the older ones keep
-    /// their indices (the fuzz targets pick a layout by index). Prisma is tried after the
-    /// others: its directories hold no file another layout claims, so a directory that also
-    /// has another layout's files is read as that layout. `Pattern` has no evidence of its own.
-    pub const ALL: [LayoutKind; 9] = [
-        LayoutKind::Diesel,
-        LayoutKind::Flyway,
-        LayoutKind::Dbmate,
-        LayoutKind::Goose,
-        LayoutKind::Updown,
-        LayoutKind::Plain,
-        LayoutKind::Sqitch,
-        LayoutKind::Prisma,
-        LayoutKind::Pattern,
-    ];
+/// Every layout, in detection priority order, except that a `sqitch.plan` is looked for first
+/// (it is definitive); the layouts added later come last so the older ones keep their indices
+/// (the fuzz targets pick a layout by index). Prisma is tried after the others: its
+/// directories hold no file another layout claims, so a directory that also has another
+/// layout's files is read as that layout. `Pattern` has no evidence of its own: its row reads
+/// nothing and says why, and a pattern set loads with its configured [`PatternLayout`].
+pub static LAYOUTS: [&dyn Layout; 9] = [
+    &diesel::Diesel,
+    &flyway::Flyway,
+    &dbmate::Dbmate,
+    &goose::Goose,
+    &updown::Updown,
+    &plain::Plain,
+    &sqitch::Sqitch,
+    &prisma::Prisma,
+    &pattern::Unconfigured,
+];
 
-    /// The configuration name.
+impl LayoutKind {
+    /// Every layout kind, in the order of [`LAYOUTS`].
+    pub fn all() -> impl Iterator<Item = LayoutKind> {
+        LAYOUTS.iter().map(|l| l.kind())
+    }
+
+    /// The configuration name (`--layout`, `layout =` in strata.toml).
     pub fn as_str(self) -> &'static str {
-        match self {
-            LayoutKind::Updown => "updown",
-            LayoutKind::Plain => "plain",
-            LayoutKind::Flyway => "flyway",
-            LayoutKind::Dbmate => "dbmate",
-            LayoutKind::Goose => "goose",
-            LayoutKind::Diesel => "diesel",
-            LayoutKind::Sqitch => "sqitch",
-            LayoutKind::Prisma => "prisma",
-            LayoutKind::Pattern => "pattern",
-        }
+        layout_for(self).name()
     }
 
     /// Parses a configuration name.
     pub fn from_name(name: &str) -> Option<LayoutKind> {
-        LayoutKind::ALL.into_iter().find(|k| k.as_str() == name)
+        LAYOUTS.iter().find(|l| l.name() == name).map(|l| l.kind())
+    }
+
+    /// The configuration names, in table order (for `--layout` and its errors).
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        LAYOUTS.iter().map(|l| l.name())
     }
 
     /// The naming pattern, for messages.
     pub fn pattern(self) -> &'static str {
-        match self {
-            LayoutKind::Updown => "`<version>_<name>.up.sql` with `<version>_<name>.down.sql`",
-            LayoutKind::Plain => "`<version>_<name>.sql` with an optional `<version>_<name>.down.sql`",
-            LayoutKind::Flyway => "`V<version>__<description>.sql`, `U<version>__<description>.sql` or `R__<description>.sql`",
-            LayoutKind::Dbmate => "`<version>_<name>.sql` containing `-- migrate:up` (and optionally `-- migrate:down`)",
-            LayoutKind::Goose => "`<version>_<name>.sql` containing `-- +goose Up` (and optionally `-- +goose Down`)",
-            LayoutKind::Diesel => "a directory `<version>_<name>/` holding `up.sql` and `down.sql`",
-            LayoutKind::Sqitch => "`sqitch.plan` naming changes whose scripts are `deploy/<change>.sql`, `revert/<change>.sql` and `verify/<change>.sql`",
-            LayoutKind::Prisma => "a directory `<timestamp>_<name>/` holding `migration.sql`, with `migration_lock.toml` beside them",
-            LayoutKind::Pattern => "file names matching the set's `pattern` in strata.toml",
-        }
+        layout_for(self).pattern()
     }
 }
 
@@ -126,32 +127,85 @@ pub struct Loaded {
     pub sqitch: Option<crate::sqitch::SqitchPlan>,
 }
 
-/// One way of laying out migrations on disk.
-pub trait Layout {
+/// One way of laying out migrations on disk: everything strata knows about it.
+pub trait Layout: Sync {
     /// Which layout this is.
     fn kind(&self) -> LayoutKind;
+    /// The configuration name (`updown`, `flyway`, ...).
+    fn name(&self) -> &'static str;
+    /// Its file naming, for messages.
+    fn pattern(&self) -> &'static str;
     /// How strongly the listing looks like this layout: the number of entries that only this
     /// layout would name or mark the way they are.
     fn evidence(&self, listing: &Listing) -> usize;
+    /// What [`Layout::evidence`] counts, for the detection's reason.
+    fn evidence_noun(&self) -> &'static str {
+        "migration(s)"
+    }
     /// Reads every migration, reporting every file it cannot read.
     fn load(&self, listing: &Listing) -> Loaded;
+
+    /// True when `name` begins the way one of this layout's migration files does (a version:
+    /// `001_`, `20250101_`). A file that begins so but is not a migration is a typo worth an
+    /// error; any other file is not a migration at all.
+    fn starts_like_a_migration(&self, name: &str) -> bool {
+        name.as_bytes().first().is_some_and(u8::is_ascii_digit)
+    }
+    /// Extensions of the code migrations its tool runs beside the SQL ones, with their
+    /// language (goose's `.go`); elsewhere such files are helpers.
+    fn code_languages(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    /// The version and name of a code migration's stem (`00005_backfill`).
+    fn code_stem(&self, stem: &str) -> Option<(strata_model::Version, String)> {
+        crate::names::split_version_name(stem)
+    }
+    /// True when `.up.sql` / `.down.sql` name its migrations, so such a file without a version
+    /// was probably meant as one.
+    fn names_directions(&self) -> bool {
+        true
+    }
+    /// True when every script is a whole file (no sections): reading can be deferred to the
+    /// file cache, and the set snapshotted.
+    fn whole_file_scripts(&self) -> bool {
+        false
+    }
+    /// True when every migration is a file at the top of the directory: a changed directory
+    /// can be read as its snapshot plus the names added.
+    fn flat(&self) -> bool {
+        false
+    }
+    /// True when its tool applies several migrations of one version, in file-name order
+    /// (psql loops, runners that key by file name); elsewhere that is a duplicate.
+    fn shares_versions(&self) -> bool {
+        false
+    }
+
+    /// The version `strata new` gives the first migration of an empty set.
+    fn first_version(&self, now: &Timestamp) -> String {
+        now.compact()
+    }
+    /// The files `strata new` writes for migration `version`, `name` (a sanitized name), or
+    /// why this layout's files are not strata's to write.
+    fn new_files(&self, version: &str, name: &str) -> Result<Vec<NewFile>, String>;
+    /// The file `strata squash` writes for a baseline holding `body`, or why it cannot (said
+    /// of the set: "is a sqitch project, ...").
+    fn squashed_file(&self, version: &str, name: &str, body: &str) -> Result<NewFile, String>;
+    /// Whether `strata renumber` may rename this layout's files, and why not (said of the
+    /// set, as for [`Layout::squashed_file`]).
+    fn renumbers(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The implementation of a layout. A pattern set's layout lives in its configuration: for
 /// [`LayoutKind::Pattern`] this returns one that reports the missing pattern, and the set
 /// loads through [`crate::load_dir_with`] with its configured [`PatternLayout`].
 pub fn layout_for(kind: LayoutKind) -> &'static dyn Layout {
-    match kind {
-        LayoutKind::Updown => &pairs::Updown,
-        LayoutKind::Plain => &pairs::Plain,
-        LayoutKind::Flyway => &flyway::Flyway,
-        LayoutKind::Dbmate => &sectioned::Dbmate,
-        LayoutKind::Goose => &sectioned::Goose,
-        LayoutKind::Diesel => &diesel::Diesel,
-        LayoutKind::Sqitch => &sqitch::Sqitch,
-        LayoutKind::Prisma => &prisma::Prisma,
-        LayoutKind::Pattern => &pattern::Unconfigured,
-    }
+    *LAYOUTS
+        .iter()
+        .find(|l| l.kind() == kind)
+        .expect("every layout kind has a row in LAYOUTS")
 }
 
 pub(crate) fn detect(listing: &Listing) -> Detection {
@@ -174,11 +228,8 @@ pub(crate) fn sql_files(listing: &Listing) -> usize {
 /// of entries, so the set snapshot can detect a directory from its stored counts plus the
 /// entries added since (see `snapshot.rs`).
 pub(crate) fn detect_from(evidence: impl Fn(LayoutKind) -> usize, sql_files: usize) -> Detection {
-    let sqitch_first = std::iter::once(LayoutKind::Sqitch).chain(
-        LayoutKind::ALL
-            .into_iter()
-            .filter(|k| *k != LayoutKind::Sqitch),
-    );
+    let sqitch_first = std::iter::once(LayoutKind::Sqitch)
+        .chain(LayoutKind::all().filter(|k| *k != LayoutKind::Sqitch));
     for kind in sqitch_first {
         if kind == LayoutKind::Plain {
             continue;
@@ -197,14 +248,7 @@ pub(crate) fn detect_from(evidence: impl Fn(LayoutKind) -> usize, sql_files: usi
                 layout: kind,
                 reason: format!(
                     "{n} {} named the {kind} way: {}",
-                    // Flyway's evidence counts its undo scripts too, Prisma's its lock file.
-                    if kind == LayoutKind::Flyway {
-                        "script(s)"
-                    } else if kind == LayoutKind::Prisma {
-                        "file(s)"
-                    } else {
-                        "migration(s)"
-                    },
+                    layout_for(kind).evidence_noun(),
                     kind.pattern()
                 ),
             };
@@ -303,19 +347,9 @@ pub(crate) fn not_a_top_level_migration(entry: &Entry, loaded: &mut Loaded) {
     loaded.ignored.push(entry.rel.clone());
 }
 
-/// True when `name` begins the way a migration file of `kind` does: a version (`001_`,
-/// `20250101_`), or for Flyway `V`/`U` and a version, or `R__`. A file that begins so but is
-/// not a migration is a typo worth an error; any other file is not a migration at all.
+/// See [`Layout::starts_like_a_migration`].
 pub(crate) fn starts_like_a_migration(kind: LayoutKind, name: &str) -> bool {
-    let bytes = name.as_bytes();
-    match kind {
-        LayoutKind::Flyway => match bytes {
-            [b'V' | b'U' | b'v' | b'u', next, ..] => next.is_ascii_digit() || *next == b'_',
-            [b'R' | b'r', b'_', ..] => true,
-            _ => false,
-        },
-        _ => bytes.first().is_some_and(u8::is_ascii_digit),
-    }
+    layout_for(kind).starts_like_a_migration(name)
 }
 
 /// True for `.sql`, and for an extension one typing slip away from it (`.sq`, `.sqll`,
@@ -329,24 +363,6 @@ pub(crate) fn sql_like_extension(name: &str) -> bool {
     ext == "sql" || strata_model::edit_distance_at_most_one(&ext, "sql")
 }
 
-/// Languages of code migrations by file extension, per layout: goose's Go migrations,
-/// Flyway's Java (and Kotlin) classes, and the JavaScript/TypeScript migrations of
-/// node-pg-migrate projects, whose SQL migrations strata reads as plain files. dbmate,
-/// golang-migrate, diesel and sqitch have no code migrations: there such files are helpers.
-fn code_extensions(kind: LayoutKind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        LayoutKind::Goose => &[("go", "Go")],
-        LayoutKind::Flyway => &[("java", "Java"), ("kt", "Kotlin")],
-        LayoutKind::Plain => &[
-            ("js", "JavaScript"),
-            ("cjs", "JavaScript"),
-            ("mjs", "JavaScript"),
-            ("ts", "TypeScript"),
-        ],
-        _ => &[],
-    }
-}
-
 /// The version, name and language of a code migration of `kind` named `name`
 /// (`00005_backfill.go`, `V3__Backfill.java`), or `None`.
 pub(crate) fn code_migration_name(
@@ -354,7 +370,9 @@ pub(crate) fn code_migration_name(
     name: &str,
 ) -> Option<(strata_model::Version, String, &'static str)> {
     let (stem, ext) = name.rsplit_once('.')?;
-    let language = code_extensions(kind)
+    let layout = layout_for(kind);
+    let language = layout
+        .code_languages()
         .iter()
         .find(|(e, _)| e.eq_ignore_ascii_case(ext))?
         .1;
@@ -362,17 +380,8 @@ pub(crate) fn code_migration_name(
     if stem.ends_with("_test") {
         return None;
     }
-    match kind {
-        LayoutKind::Flyway => {
-            let (version, desc) = stem.strip_prefix('V')?.split_once("__")?;
-            let version = strata_model::Version::parse(version).ok()?;
-            (!desc.is_empty()).then(|| (version, desc.to_owned(), language))
-        }
-        _ => {
-            let (version, name) = crate::names::split_version_name(stem)?;
-            Some((version, name, language))
-        }
-    }
+    let (version, name) = layout.code_stem(stem)?;
+    Some((version, name, language))
 }
 
 /// Sorts a top-level file that the layout does not read as an SQL migration: a code migration
@@ -422,7 +431,7 @@ pub(crate) fn not_a_migration(
     }
     let marked = entry.name.ends_with(".up.sql") || entry.name.ends_with(".down.sql");
     // Flyway and Prisma name their migrations otherwise: `.up.sql` is no marker of theirs.
-    if marked && !matches!(kind, LayoutKind::Flyway | LayoutKind::Prisma) {
+    if marked && layout_for(kind).names_directions() {
         loaded.warnings.push(Problem::new(
             &entry.rel,
             format!(

@@ -1,7 +1,8 @@
-//! File-pair layouts: golang-migrate/sqlx `.up.sql`/`.down.sql`, and plain numbered files with
-//! an optional `.down.sql` sibling (the psql-loop projects).
+//! What the two file-pair layouts share: golang-migrate/sqlx `.up.sql`/`.down.sql` files
+//! ([`super::updown`]) and plain numbered files with an optional `.down.sql` sibling
+//! ([`super::plain`]) are read by one loader that pairs ups and downs.
 
-use super::{common_checks, not_a_migration, versioned, Layout, LayoutKind, Loaded};
+use super::{common_checks, not_a_migration, versioned, LayoutKind, Loaded};
 use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
@@ -10,44 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use strata_model::{MigrationId, Script, SourceFile, Version};
 
-/// golang-migrate / sqlx pairs.
-pub struct Updown;
-/// Plain numbered files.
-pub struct Plain;
-
-impl Layout for Updown {
-    fn kind(&self) -> LayoutKind {
-        LayoutKind::Updown
-    }
-    fn evidence(&self, listing: &Listing) -> usize {
-        listing
-            .entries()
-            .iter()
-            .filter(|e| e.parent.is_none() && e.name.ends_with(".up.sql"))
-            .count()
-    }
-    fn load(&self, listing: &Listing) -> Loaded {
-        load_pairs(listing, LayoutKind::Updown, ".up.sql")
-    }
-}
-
-impl Layout for Plain {
-    fn kind(&self) -> LayoutKind {
-        LayoutKind::Plain
-    }
-    fn evidence(&self, listing: &Listing) -> usize {
-        listing
-            .entries()
-            .iter()
-            .filter(|e| e.parent.is_none() && e.name.ends_with(".sql"))
-            .count()
-    }
-    fn load(&self, listing: &Listing) -> Loaded {
-        load_pairs(listing, LayoutKind::Plain, ".sql")
-    }
-}
-
-fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
+/// Reads a directory of `<version>_<name><up_suffix>` files with optional
+/// `<version>_<name>.down.sql` siblings: the loading both file-pair layouts share.
+pub(super) fn load_pairs(listing: &Listing, kind: LayoutKind, up_suffix: &str) -> Loaded {
     let mut loaded = Loaded::default();
     common_checks(listing, &mut loaded);
     // In listing order (sorted by name; the migrations are sorted by version afterwards), and

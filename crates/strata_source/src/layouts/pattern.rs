@@ -12,6 +12,7 @@
 use super::{common_checks, versioned, Layout, LayoutKind, Loaded};
 use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
+use crate::new_file::NewFile;
 use crate::Problem;
 use std::collections::HashMap;
 use strata_model::{MigrationId, Version};
@@ -116,6 +117,24 @@ impl Layout for PatternLayout {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Pattern
     }
+    fn name(&self) -> &'static str {
+        "pattern"
+    }
+    fn pattern(&self) -> &'static str {
+        "file names matching the set's `pattern` in strata.toml"
+    }
+    fn new_files(&self, _: &str, _: &str) -> Result<Vec<NewFile>, String> {
+        Err("the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand".into())
+    }
+    fn squashed_file(&self, _: &str, _: &str, _: &str) -> Result<NewFile, String> {
+        Err("names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand".into())
+    }
+    fn renumbers(&self) -> Result<(), String> {
+        Err("names its files with its own pattern or keeps them in several locations; renumber its files by hand".into())
+    }
+    fn shares_versions(&self) -> bool {
+        true
+    }
 
     fn evidence(&self, listing: &Listing) -> usize {
         listing
@@ -207,6 +226,21 @@ pub(crate) struct Unconfigured;
 impl Layout for Unconfigured {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Pattern
+    }
+    fn name(&self) -> &'static str {
+        "pattern"
+    }
+    fn pattern(&self) -> &'static str {
+        "file names matching the set's `pattern` in strata.toml"
+    }
+    fn new_files(&self, _: &str, _: &str) -> Result<Vec<NewFile>, String> {
+        Err("the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand".into())
+    }
+    fn squashed_file(&self, _: &str, _: &str, _: &str) -> Result<NewFile, String> {
+        Err("names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand".into())
+    }
+    fn renumbers(&self) -> Result<(), String> {
+        Err("names its files with its own pattern or keeps them in several locations; renumber its files by hand".into())
     }
 
     fn evidence(&self, _: &Listing) -> usize {

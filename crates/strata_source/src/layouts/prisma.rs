@@ -10,8 +10,10 @@ use super::{common_checks, unclaimed, versioned, Layout, LayoutKind, Loaded};
 use crate::deferred::whole_script;
 use crate::listing::{Entry, Listing};
 use crate::names::split_version_name;
+use crate::new_file::{NewFile, UP_TEMPLATE};
 use crate::Problem;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use strata_model::MigrationId;
 
 /// The Prisma layout.
@@ -31,6 +33,32 @@ fn migration_dir(entry: &Entry) -> Option<&str> {
 impl Layout for Prisma {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Prisma
+    }
+    fn name(&self) -> &'static str {
+        "prisma"
+    }
+    fn pattern(&self) -> &'static str {
+        "a directory `<timestamp>_<name>/` holding `migration.sql`, with `migration_lock.toml` beside them"
+    }
+    /// Prisma's evidence counts its lock file too.
+    fn evidence_noun(&self) -> &'static str {
+        "file(s)"
+    }
+    fn names_directions(&self) -> bool {
+        false
+    }
+    /// Prisma has no down scripts.
+    fn new_files(&self, version: &str, name: &str) -> Result<Vec<NewFile>, String> {
+        Ok(vec![NewFile::new(
+            PathBuf::from(format!("{version}_{name}")).join(SCRIPT),
+            UP_TEMPLATE,
+        )])
+    }
+    fn squashed_file(&self, version: &str, name: &str, body: &str) -> Result<NewFile, String> {
+        Ok(NewFile::new(
+            PathBuf::from(format!("{version}_{name}")).join(SCRIPT),
+            body,
+        ))
     }
 
     fn evidence(&self, listing: &Listing) -> usize {

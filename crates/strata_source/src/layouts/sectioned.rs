@@ -1,20 +1,17 @@
-//! Sectioned single files: dbmate (`-- migrate:up` / `-- migrate:down`) and goose
-//! (`-- +goose Up` / `-- +goose Down`). Both scripts live in one file, so each is a byte range
-//! of it and positions map back to the file's real lines.
+//! What the sectioned single-file layouts share: dbmate ([`super::dbmate`], `-- migrate:up` /
+//! `-- migrate:down`) and goose ([`super::goose`], `-- +goose Up` / `-- +goose Down`) keep both
+//! scripts in one file, so each is a byte range of it and positions map back to the file's
+//! real lines.
 
-use super::{common_checks, directives_of, source_file, versioned, Layout, LayoutKind, Loaded};
+use super::{common_checks, directives_of, source_file, versioned, LayoutKind, Loaded};
 use crate::listing::Listing;
 use crate::names::split_version_name;
 use crate::Problem;
 use strata_model::{Checksum, Directive, DirectiveKind, MigrationId, Script, SourceFile};
 
-/// The dbmate layout.
-pub struct Dbmate;
-/// The goose layout.
-pub struct Goose;
-
+/// A line that means something to the tool.
 #[derive(Debug, PartialEq)]
-enum Marker {
+pub(super) enum Marker {
     Up { no_transaction: bool },
     Down { no_transaction: bool },
     NoTransaction,
@@ -23,109 +20,14 @@ enum Marker {
     Other,
 }
 
-fn dbmate_marker(line: &str) -> Option<Result<Marker, String>> {
-    let rest = line.trim().strip_prefix("--")?.trim_start();
-    let rest = rest.strip_prefix("migrate:")?;
-    let mut words = rest.split_whitespace();
-    let section = words.next().unwrap_or("");
-    let mut no_transaction = false;
-    for option in words {
-        match option {
-            "transaction:false" => no_transaction = true,
-            "transaction:true" => no_transaction = false,
-            other => {
-                return Some(Err(format!(
-                    "unknown dbmate option `{other}` (dbmate knows `transaction:false`)"
-                )))
-            }
-        }
-    }
-    Some(match section {
-        "up" => Ok(Marker::Up { no_transaction }),
-        "down" => Ok(Marker::Down { no_transaction }),
-        other => Err(format!(
-            "unknown dbmate section `migrate:{other}`; use `-- migrate:up` or `-- migrate:down`"
-        )),
-    })
-}
+/// Reads one line as the tool does: `None` for an ordinary line.
+pub(super) type MarkerFn = fn(&str) -> Option<Result<Marker, String>>;
 
-fn goose_marker(line: &str) -> Option<Result<Marker, String>> {
-    let rest = line.trim().strip_prefix("--")?.trim_start();
-    let rest = rest.strip_prefix("+goose")?.trim();
-    let lower = rest.to_ascii_lowercase();
-    Some(match lower.as_str() {
-        "up" => Ok(Marker::Up {
-            no_transaction: false,
-        }),
-        "down" => Ok(Marker::Down {
-            no_transaction: false,
-        }),
-        "no transaction" => Ok(Marker::NoTransaction),
-        "statementbegin" => Ok(Marker::StatementBegin),
-        "statementend" => Ok(Marker::StatementEnd),
-        "envsub on" | "envsub off" => Ok(Marker::Other),
-        _ => Err(format!("unknown goose annotation `-- +goose {rest}`")),
-    })
-}
-
-type MarkerFn = fn(&str) -> Option<Result<Marker, String>>;
-
-fn has_up_marker(bytes: &[u8], marker: MarkerFn) -> bool {
+/// True when the file holds the tool's up marker.
+pub(super) fn has_up_marker(bytes: &[u8], marker: MarkerFn) -> bool {
     String::from_utf8_lossy(bytes)
         .lines()
         .any(|l| matches!(marker(l), Some(Ok(Marker::Up { .. }))))
-}
-
-impl Layout for Dbmate {
-    fn kind(&self) -> LayoutKind {
-        LayoutKind::Dbmate
-    }
-    fn evidence(&self, listing: &Listing) -> usize {
-        listing
-            .entries()
-            .iter()
-            .filter(|e| {
-                e.parent.is_none()
-                    && e.name.ends_with(".sql")
-                    && has_up_marker(&e.bytes, dbmate_marker)
-            })
-            .count()
-    }
-    fn load(&self, listing: &Listing) -> Loaded {
-        load_sectioned(
-            listing,
-            LayoutKind::Dbmate,
-            dbmate_marker,
-            "-- migrate:up",
-            "-- migrate:down",
-        )
-    }
-}
-
-impl Layout for Goose {
-    fn kind(&self) -> LayoutKind {
-        LayoutKind::Goose
-    }
-    fn evidence(&self, listing: &Listing) -> usize {
-        listing
-            .entries()
-            .iter()
-            .filter(|e| {
-                e.parent.is_none()
-                    && e.name.ends_with(".sql")
-                    && has_up_marker(&e.bytes, goose_marker)
-            })
-            .count()
-    }
-    fn load(&self, listing: &Listing) -> Loaded {
-        load_sectioned(
-            listing,
-            LayoutKind::Goose,
-            goose_marker,
-            "-- +goose Up",
-            "-- +goose Down",
-        )
-    }
 }
 
 struct Section {
@@ -134,12 +36,14 @@ struct Section {
     no_transaction: bool,
 }
 
-fn load_sectioned(
+/// Reads a directory of sectioned files. A file without a down section has a no-op down when
+/// `missing_down_is_no_op` (goose), and none otherwise (dbmate refuses to roll it back).
+pub(super) fn load_sectioned(
     listing: &Listing,
     kind: LayoutKind,
     marker: MarkerFn,
-    up_text: &str,
-    down_text: &str,
+    (up_text, down_text): (&str, &str),
+    missing_down_is_no_op: bool,
 ) -> Loaded {
     let mut loaded = Loaded::default();
     common_checks(listing, &mut loaded);
@@ -237,7 +141,7 @@ fn load_sectioned(
             Some(d) => Some(script(d, &mut loaded.problems)),
             // goose reads a file without a `-- +goose Down` section as one whose down does
             // nothing (`goose down` only removes its version); dbmate refuses to roll back.
-            None if kind == LayoutKind::Goose => Some(Script {
+            None if missing_down_is_no_op => Some(Script {
                 file: file.clone(),
                 range: file.text().len()..file.text().len(),
                 directives: preamble.clone(),

@@ -8,6 +8,7 @@
 
 use super::{common_checks, directives_of, source_file, versioned, Layout, LayoutKind, Loaded};
 use crate::listing::{Entry, Listing};
+use crate::new_file::NewFile;
 use crate::sqitch::parse_plan;
 use crate::Problem;
 use std::collections::{HashMap, HashSet};
@@ -27,6 +28,21 @@ fn rel_key(rel: &Path) -> String {
 impl Layout for Sqitch {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Sqitch
+    }
+    fn name(&self) -> &'static str {
+        "sqitch"
+    }
+    fn pattern(&self) -> &'static str {
+        "`sqitch.plan` naming changes whose scripts are `deploy/<change>.sql`, `revert/<change>.sql` and `verify/<change>.sql`"
+    }
+    fn new_files(&self, _: &str, name: &str) -> Result<Vec<NewFile>, String> {
+        Err(format!("a sqitch project's changes are planned in sqitch.plan, with the planner's name and email; add one with `sqitch add {name}` (strata reads the plan, it does not write it)"))
+    }
+    fn squashed_file(&self, _: &str, _: &str, _: &str) -> Result<NewFile, String> {
+        Err("is a sqitch project, whose order is its sqitch.plan: strata does not rewrite the plan; squash it with sqitch's own tools".into())
+    }
+    fn renumbers(&self) -> Result<(), String> {
+        Err("is a sqitch project: its versions are positions in sqitch.plan, so there is nothing to renumber; reorder changes with sqitch's own tools".into())
     }
 
     fn evidence(&self, listing: &Listing) -> usize {
