@@ -1420,7 +1420,10 @@ async fn run_statements(
             // A `\copy` commits with its progress row too, but it must run alone: it streams
             // its data before anything else can be sent.
             (true, true) => {
-                let mut outcome = client.batch_execute("BEGIN").await.map_err(MetaError::Server);
+                let mut outcome = client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map_err(MetaError::Server);
                 if outcome.is_ok() {
                     outcome = run.meta(client, stmt).await;
                 }
@@ -1432,7 +1435,10 @@ async fn run_statements(
                         .map_err(MetaError::Server);
                 }
                 match outcome {
-                    Ok(()) => client.batch_execute("COMMIT").await.map_err(MetaError::Server),
+                    Ok(()) => client
+                        .batch_execute("COMMIT")
+                        .await
+                        .map_err(MetaError::Server),
                     Err(e) => {
                         let _ = client.batch_execute("ROLLBACK").await;
                         Err(e)

@@ -148,7 +148,13 @@ async fn copy(
                 .inline_data
                 .clone()
                 .map_or("", |range| &script_sql[range]);
-            copy_from_reader(client, &sql, data.as_bytes(), "the data lines after `\\copy`").await
+            copy_from_reader(
+                client,
+                &sql,
+                data.as_bytes(),
+                "the data lines after `\\copy`",
+            )
+            .await
         }
         (CopyDirection::From, CopyEndpoint::Pstdin) => {
             copy_from_reader(client, &sql, tokio::io::stdin(), "strata's standard input").await
@@ -191,9 +197,8 @@ async fn copy(
                             stderr_tail(&err_bytes)
                         )));
                     }
-                    written.map_err(|e| {
-                        MetaError::Client(format!("cannot write to `{program}`: {e}"))
-                    })
+                    written
+                        .map_err(|e| MetaError::Client(format!("cannot write to `{program}`: {e}")))
                 }
                 // psql prints the rows; strata shows them with the migration's output.
                 _ => {

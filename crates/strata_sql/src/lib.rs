@@ -121,18 +121,26 @@ pub fn analyze(sql: &str) -> Analysis {
 /// The first meta-command of `analysis` that strata cannot run: its index and the message
 /// (without the location, which the caller adds).
 pub fn unsupported_meta(analysis: &Analysis) -> Option<(usize, String)> {
-    analysis.statements.iter().enumerate().find_map(|(i, s)| {
-        let m = s.meta.as_ref()?;
-        if let Some(message) = m.unsupported_message() {
-            return Some((i, message));
+    analysis
+        .statements
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| meta_problem(s).map(|message| (i, message)))
+}
+
+/// Why strata cannot run meta-command statement `s` (unsupported, or a `\copy` it cannot
+/// parse); `None` for SQL statements and the meta-commands strata runs.
+pub fn meta_problem(s: &Statement) -> Option<String> {
+    let m = s.meta.as_ref()?;
+    if let Some(message) = m.unsupported_message() {
+        return Some(message);
+    }
+    if m.support() == MetaSupport::Copy {
+        if let Err(e) = meta::parse_copy(&m.args) {
+            return Some(format!("psql meta-command `{}`: {e}", m.display()));
         }
-        if m.support() == MetaSupport::Copy {
-            if let Err(e) = meta::parse_copy(&m.args) {
-                return Some((i, format!("psql meta-command `{}`: {e}", m.display())));
-            }
-        }
-        None
-    })
+    }
+    None
 }
 
 fn analyze_sql(sql: &str) -> Analysis {
