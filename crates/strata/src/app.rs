@@ -483,6 +483,7 @@ pub fn exec_options(
         interrupted: interrupted.clone(),
         reason: reason.map(str::to_owned),
         baseline_event: None,
+        set_dir: set.spec.dir.clone(),
     }
 }
 
@@ -498,11 +499,13 @@ pub fn apply_step(migrations: &[Migration], index: usize) -> Step {
 
 /// Runs `steps` on a throwaway database (`verify`, `drift`, `squash`, `schema diff` of a
 /// directory): nobody else uses it, so there is no migration lock, no lock timeout and no
-/// progress output; a failure comes back rendered against its file.
+/// progress output; a failure comes back rendered against its file. `set_dir` is where
+/// `\copy` meta-commands find their files (see `strata_pg::ExecOptions::set_dir`).
 pub async fn run_on_scratch(
     session: &mut Session,
     registry: &Registry,
     migrations: &[Migration],
+    set_dir: &std::path::Path,
     set_name: &str,
     statement_timeout: &str,
     steps: Vec<Step>,
@@ -524,6 +527,7 @@ pub async fn run_on_scratch(
         set_name: set_name.to_owned(),
         lock_timeout: "0".into(),
         statement_timeout: statement_timeout.to_owned(),
+        set_dir: set_dir.to_owned(),
         ..Default::default()
     };
     let plan = Plan {

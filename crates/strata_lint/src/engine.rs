@@ -167,6 +167,20 @@ fn lint_unit(
             entered_tx = true;
             tx += 1;
         }
+        if let Some(message) = strata_sql::meta_problem(statement) {
+            raws.push(Raw {
+                rule: find_rule("unsupported-meta-command")
+                    .expect("unsupported-meta-command is registered"),
+                severity: crate::Severity::Error,
+                statement: Some(i),
+                at: statement.range.start,
+                end: Some(statement.range.end),
+                message,
+                help: "strata runs only `\\copy`, `\\echo`/`\\qecho` and settings that change nothing it does (`\\set ON_ERROR_STOP`, `\\timing`, `\\pset`, ...) as psql would".into(),
+                table: None,
+                index: None,
+            });
+        }
         let Some(node) = node else { continue };
         if unit.report {
             let ctx = Ctx {

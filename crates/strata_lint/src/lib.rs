@@ -218,7 +218,11 @@ pub struct Options {
 }
 
 /// Rules whose level cannot be configured.
-const FIXED_RULES: &[&str] = &["syntax-error", "invalid-suppression"];
+const FIXED_RULES: &[&str] = &[
+    "syntax-error",
+    "unsupported-meta-command",
+    "invalid-suppression",
+];
 
 /// The PostgreSQL major version assumed when neither configuration nor a connection says:
 /// the oldest version still supported by the PostgreSQL project.

@@ -7,6 +7,7 @@
 //! run statement by statement, and the registry records after each statement how far they got,
 //! so a failure can be resumed exactly where it stopped.
 
+use crate::meta::{self, MetaError};
 use crate::registry::{Registry, HISTORY_TABLE};
 use crate::session::{Notice, Session};
 use std::path::PathBuf;
@@ -41,6 +42,11 @@ pub struct ExecOptions {
     pub reason: Option<String>,
     /// The event baseline steps record instead of `baseline` (`adopt`, with its source).
     pub baseline_event: Option<(String, serde_json::Value)>,
+    /// The set's directory, standing in for psql's working directory: a relative file of a
+    /// `\copy` meta-command is resolved against it and a `\copy ... program` runs in it (the
+    /// sqitch project's top directory, where sqitch runs psql, or the migration directory of
+    /// a psql loop). Empty: the current directory.
+    pub set_dir: PathBuf,
 }
 
 /// A session holding a lock the migration waits for.
@@ -438,6 +444,26 @@ pub async fn execute(
                 statements_done: None,
             });
         }
+        if let Some((i, message)) = strata_sql::unsupported_meta(&analysis) {
+            let stmt = &analysis.statements[i];
+            let mut failure = Failure::plain(&message);
+            failure.location = Some(script.locate(stmt.range.start));
+            failure.statement = Some(i + 1);
+            failure.statement_summary = Some(stmt.summary.clone());
+            let _ = flush_wal(&session.client, ctx.prepared).await;
+            return Err(ExecError {
+                done,
+                key: key.to_owned(),
+                action,
+                path: script.file.path().to_owned(),
+                failure,
+                state: format!("nothing of {key} ran: strata checks a script's psql meta-commands before running any of it"),
+                next: format!("rewrite the meta-command in {} as SQL, or apply that script with psql and record it with `strata baseline VERSION` (or `strata mark`)", script.file.path().display()),
+                interrupted: false,
+                blockers: Vec::new(),
+                statements_done: None,
+            });
+        }
         if opts.interrupted.load(Ordering::SeqCst) {
             let _ = flush_wal(&session.client, ctx.prepared).await;
             return Err(ExecError {
@@ -486,6 +512,7 @@ pub async fn execute(
             script,
             analysis: &analysis,
             action,
+            output: std::sync::Mutex::new(Vec::new()),
         };
         let mut resume = resume_from;
         let mut attempt = 0u32;
@@ -557,6 +584,16 @@ pub async fn execute(
                 Ok(()) => break Ok(()),
             }
         };
+        // `\echo` output first: it was printed before the statements that follow it ran.
+        for line in std::mem::take(&mut *run.output.lock().unwrap_or_else(|e| e.into_inner())) {
+            let echo = Notice {
+                severity: "ECHO".into(),
+                message: line,
+                detail: None,
+                hint: None,
+            };
+            reporter.notice(m, &echo);
+        }
         for n in session.drain_notices() {
             reporter.notice(m, &n);
         }
@@ -719,9 +756,55 @@ struct Run<'a> {
     script: &'a Script,
     analysis: &'a Analysis,
     action: &'static str,
+    /// Lines printed by the script's `\echo` meta-commands, reported as `ECHO` notices.
+    output: std::sync::Mutex<Vec<String>>,
 }
 
 impl Run<'_> {
+    /// Runs meta-command statement `s` of the script and keeps what it prints.
+    async fn meta(&self, client: &tokio_postgres::Client, s: &Statement) -> Result<(), MetaError> {
+        let Some(command) = &s.meta else {
+            return Ok(());
+        };
+        let mut lines = Vec::new();
+        let outcome = meta::run(
+            client,
+            self.script.sql(),
+            command,
+            &self.ctx.opts.set_dir,
+            &mut lines,
+        )
+        .await;
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(lines);
+        outcome
+    }
+
+    /// The failure of meta-command statement `s`, located at its start: the server's position
+    /// refers to the `COPY` strata sent, not to the file.
+    fn meta_failure(&self, s: &Statement, error: &MetaError) -> Failure {
+        let command = s.meta.as_ref().map(|m| m.display()).unwrap_or_default();
+        let mut failure = match error {
+            MetaError::Server(e) => {
+                let mut f = failure_from(e, None, None);
+                f.message = format!("`{command}`: {}", f.message);
+                f
+            }
+            MetaError::Client(message) => Failure::plain(&format!("`{command}`: {message}")),
+        };
+        failure.location = Some(self.script.locate(s.range.start));
+        failure.statement = self
+            .analysis
+            .statements
+            .iter()
+            .position(|x| std::ptr::eq(x, s))
+            .map(|i| i + 1);
+        failure.statement_summary = Some(s.summary.clone());
+        failure
+    }
+
     fn error(&self, failure: Failure, state: String, next: String) -> Box<ExecError> {
         Box::new(ExecError {
             done: Vec::new(),
@@ -991,9 +1074,14 @@ async fn run_transactional(
             .map(drop)
     }));
     for s in &statements {
-        requests.push(Box::pin(
-            client.batch_execute(&run.script.sql()[s.range.clone()]),
-        ));
+        if s.meta.is_some() {
+            // Run in its place by `run_segments`.
+            requests.push(Box::pin(async { Ok(()) }));
+        } else {
+            requests.push(Box::pin(
+                client.batch_execute(&run.script.sql()[s.range.clone()]),
+            ));
+        }
     }
     if let Some(v) = verify {
         for s in &verify_statements {
@@ -1043,7 +1131,17 @@ async fn run_transactional(
             .map(drop)
     }));
     requests.push(Box::pin(client.batch_execute("COMMIT")));
-    let results = futures_util::future::join_all(requests).await;
+    let metas: Vec<(usize, &Statement)> = statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.meta.is_some())
+        .map(|(j, s)| (j + 2, *s))
+        .collect();
+    let results = if metas.is_empty() {
+        futures_util::future::join_all(requests).await
+    } else {
+        run_segments(client, run, requests, &metas).await?
+    };
     let first_failure = results
         .iter()
         .enumerate()
@@ -1078,6 +1176,7 @@ async fn run_transactional(
     // A statement's failure: locate it in the file.
     let statement = failed_at.checked_sub(2).and_then(|i| statements.get(i));
     let mut failure = match statement {
+        Some(s) if s.meta.is_some() => failure_from(error, None, None),
         Some(s) => failure_from(
             error,
             Some((run.script, s.range.start, true)),
@@ -1085,6 +1184,11 @@ async fn run_transactional(
         ),
         None => failure_from(error, None, None),
     };
+    if let Some(command) = statement.and_then(|s| s.meta.as_ref()) {
+        // The server's position refers to the `COPY` strata sent: point at the command.
+        failure.message = format!("`{}`: {}", command.display(), failure.message);
+        failure.location = statement.map(|s| run.script.locate(s.range.start));
+    }
     if let Some(s) = statement {
         failure.statement = run
             .analysis
@@ -1303,29 +1407,66 @@ async fn run_statements(
                 return Err(err);
             }
         }
-        let outcome = if atomic {
-            let (b, r, p, c) = tokio::join!(
-                client.batch_execute("BEGIN"),
-                client.batch_execute(text),
-                client.execute(&ctx.prepared.progress, &progress_params),
-                client.batch_execute("COMMIT"),
-            );
-            b.and(r).and(p.map(drop)).and(c)
-        } else {
-            client.batch_execute(text).await
+        let outcome = match (atomic, stmt.meta.is_some()) {
+            (true, false) => {
+                let (b, r, p, c) = tokio::join!(
+                    client.batch_execute("BEGIN"),
+                    client.batch_execute(text),
+                    client.execute(&ctx.prepared.progress, &progress_params),
+                    client.batch_execute("COMMIT"),
+                );
+                b.and(r).and(p.map(drop)).and(c).map_err(MetaError::Server)
+            }
+            // A `\copy` commits with its progress row too, but it must run alone: it streams
+            // its data before anything else can be sent.
+            (true, true) => {
+                let mut outcome = client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map_err(MetaError::Server);
+                if outcome.is_ok() {
+                    outcome = run.meta(client, stmt).await;
+                }
+                if outcome.is_ok() {
+                    outcome = client
+                        .execute(&ctx.prepared.progress, &progress_params)
+                        .await
+                        .map(drop)
+                        .map_err(MetaError::Server);
+                }
+                match outcome {
+                    Ok(()) => client
+                        .batch_execute("COMMIT")
+                        .await
+                        .map_err(MetaError::Server),
+                    Err(e) => {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        Err(e)
+                    }
+                }
+            }
+            (false, true) => run.meta(client, stmt).await,
+            (false, false) => client.batch_execute(text).await.map_err(MetaError::Server),
         };
-        if let Err(e) = outcome {
+        if let Err(err) = outcome {
             if in_script_tx {
                 let _ = client.batch_execute("ROLLBACK").await;
             }
             let _ = client
                 .batch_execute("RESET lock_timeout; RESET statement_timeout")
                 .await;
-            let failure = failure_from(
-                &e,
-                Some((run.script, stmt.range.start, true)),
-                Some(run.analysis),
-            );
+            let answered = match &err {
+                MetaError::Server(e) => server_answered(e),
+                MetaError::Client(_) => true,
+            };
+            let failure = match (&err, stmt.meta.is_some()) {
+                (MetaError::Server(e), false) => failure_from(
+                    e,
+                    Some((run.script, stmt.range.start, true)),
+                    Some(run.analysis),
+                ),
+                _ => run.meta_failure(stmt, &err),
+            };
             let invalid_index = match &stmt.concurrent_index {
                 Some(index) => client
                     .query_opt("SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", &[index])
@@ -1337,7 +1478,7 @@ async fn run_statements(
                 None => None,
             }
             .unwrap_or_default();
-            if !server_answered(&e) {
+            if !answered {
                 return Err(run.error(
                     failure,
                     format!("the connection failed during statement {} of {total}; statements 1..{committed_upto} are recorded as done, statement {} may or may not have completed", i + 1, i + 1),
@@ -1517,16 +1658,28 @@ fn verify_body<'a>(v: &Script, analysis: &'a Analysis) -> Result<Vec<&'a Stateme
         s.needs_autocommit
             || s.transaction_control
                 .is_some_and(|c| c != TransactionControl::Savepoint)
+            || s.meta.as_ref().is_some_and(|m| {
+                !matches!(
+                    m.support(),
+                    strata_sql::MetaSupport::Ignored | strata_sql::MetaSupport::Echo
+                )
+            })
     }) {
-        let mut f = Failure::plain(&format!(
-            "the verify script's statement `{}` cannot run inside the deploy's transaction",
-            s.summary
-        ));
+        let mut f = Failure::plain(&match &s.meta {
+            Some(m) => m.unsupported_message().unwrap_or_else(|| {
+                format!("the verify script's `{}` is not supported in a verify script: a verify script only reads", m.display())
+            }),
+            None => format!(
+                "the verify script's statement `{}` cannot run inside the deploy's transaction",
+                s.summary
+            ),
+        });
         f.location = Some(v.locate(s.range.start));
         f.statement_summary = Some(s.summary.clone());
         return Err(Box::new(f));
     }
-    Ok(body.iter().collect())
+    // Display settings and `\echo` change nothing a check does.
+    Ok(body.iter().filter(|s| s.meta.is_none()).collect())
 }
 
 /// Runs the verify script of a migration that ran outside a transaction, after its history
@@ -1743,4 +1896,54 @@ pub async fn server_version(session: &Session) -> Result<i32, tokio_postgres::Er
         .first()
         .map(|row| row.get(0));
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// Runs a transactional pipeline whose script holds meta-commands (`metas`: request index and
+/// statement). A `\copy` streams its data before anything else may be sent, so the requests
+/// before it are pipelined and awaited, the command runs, and the next segment follows; the
+/// results line up with `requests` as `join_all` would return them. After a statement failed,
+/// later meta-commands are skipped (their placeholders answer `Ok`) and the rest is still sent,
+/// so the server turns the final `COMMIT` into `ROLLBACK` as usual. When strata's own part of a
+/// meta-command fails (a missing file, a failing program), nothing after it is sent: the
+/// transaction is rolled back here and the error returned.
+async fn run_segments<'a>(
+    client: &tokio_postgres::Client,
+    run: &Run<'_>,
+    requests: Vec<Pending<'a>>,
+    metas: &[(usize, &Statement)],
+) -> Result<Vec<Result<(), tokio_postgres::Error>>, Box<ExecError>> {
+    let total = requests.len();
+    let mut results = Vec::with_capacity(total);
+    let mut rest = requests.into_iter();
+    for &(at, s) in metas {
+        let segment: Vec<Pending<'a>> = rest.by_ref().take(at - results.len()).collect();
+        results.extend(futures_util::future::join_all(segment).await);
+        let _placeholder = rest.next();
+        if results.iter().any(Result::is_err) {
+            results.push(Ok(()));
+            continue;
+        }
+        match run.meta(client, s).await {
+            Ok(()) => results.push(Ok(())),
+            Err(MetaError::Server(e)) => results.push(Err(e)),
+            Err(client_error) => {
+                drop(rest);
+                let _ = client.batch_execute("ROLLBACK").await;
+                let failure = run.meta_failure(s, &client_error);
+                let ctx = run.ctx;
+                let _ = event(client, ctx, false, run.key, "fail", serde_json::json!({"action": run.action, "error": failure.message, "statement": failure.statement, "mode": "transactional"})).await;
+                let _ = client
+                    .query(&ctx.prepared.restore_path, &[&ctx.search_path])
+                    .await;
+                return Err(run.error(
+                    failure,
+                    format!("the migration ran in one transaction and was rolled back: the database is exactly as before {} of {}", run.action, run.key),
+                    format!("fix the cause (or {}) and run `strata {}` again", run.script.file.path().display(), run.verb()),
+                ));
+            }
+        }
+    }
+    results.extend(futures_util::future::join_all(rest).await);
+    debug_assert_eq!(results.len(), total);
+    Ok(results)
 }

@@ -13,6 +13,7 @@ pub mod estimates;
 pub mod exec;
 pub mod ident;
 pub mod lock;
+mod meta;
 pub mod registry;
 pub mod session;
 mod tls;

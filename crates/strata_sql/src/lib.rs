@@ -8,9 +8,11 @@
 //! use [`decide_transaction_mode`], so they can never disagree about how a migration runs.
 
 mod directives;
+pub mod meta;
 pub mod objects;
 
 pub use directives::{parse_directives, DirectiveError};
+pub use meta::{MetaCommand, MetaSupport};
 
 use pg_query::protobuf::{self, node::Node as N};
 use std::ops::Range;
@@ -37,8 +39,15 @@ pub struct Statement {
     /// `name`, already quoted for `to_regclass`. A failed build leaves an INVALID index of that
     /// name behind, which a resumed run must drop first.
     pub concurrent_index: Option<String>,
-    /// The parse tree, when the parser could build it (absent after a syntax error).
+    /// The parse tree, when the parser could build it (absent after a syntax error and for
+    /// meta-commands).
     pub node: Option<N>,
+    /// Set for a psql meta-command (`\copy ...`, `\set ON_ERROR_STOP on`): not SQL, never
+    /// sent to the server as written; the executor runs it as psql would (see [`meta`]). Its
+    /// `range` covers the command's line (for `\copy ... from stdin`, up to the `\.` line) and
+    /// its `summary` is the command's name (`\copy`). It counts as a statement like any other
+    /// (statement numbers, the statement journal and its fingerprint).
+    pub meta: Option<MetaCommand>,
 }
 
 /// The kinds of transaction-control statements a script can contain.
@@ -67,7 +76,9 @@ pub struct Analysis {
     pub syntax_error: Option<String>,
 }
 
-/// Splits and classifies a script.
+/// Splits and classifies a script. psql meta-commands (see [`meta`]) become statements of their
+/// own, in their place; the parser sees the script with them blanked out, so the SQL around
+/// them splits and parses exactly as it would without them.
 pub fn analyze(sql: &str) -> Analysis {
     if sql.contains('\0') {
         return Analysis {
@@ -75,6 +86,64 @@ pub fn analyze(sql: &str) -> Analysis {
             syntax_error: Some("the script contains a NUL byte".into()),
         };
     }
+    let found = meta::find(sql);
+    let Some(blanked) = found.blanked else {
+        return analyze_sql(sql);
+    };
+    let mut analysis = analyze_sql(&blanked);
+    let mut metas = found
+        .commands
+        .into_iter()
+        .map(|(range, command)| Statement {
+            range,
+            summary: format!("\\{}", command.name),
+            needs_autocommit: false,
+            transaction_control: None,
+            session_setting: false,
+            procedural: false,
+            concurrent_index: None,
+            node: None,
+            meta: Some(command),
+        })
+        .peekable();
+    let mut statements = Vec::with_capacity(analysis.statements.len() + metas.len());
+    for s in analysis.statements {
+        while let Some(m) = metas.next_if(|m| m.range.start < s.range.start) {
+            statements.push(m);
+        }
+        statements.push(s);
+    }
+    statements.extend(metas);
+    analysis.statements = statements;
+    analysis
+}
+
+/// The first meta-command of `analysis` that strata cannot run: its index and the message
+/// (without the location, which the caller adds).
+pub fn unsupported_meta(analysis: &Analysis) -> Option<(usize, String)> {
+    analysis
+        .statements
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| meta_problem(s).map(|message| (i, message)))
+}
+
+/// Why strata cannot run meta-command statement `s` (unsupported, or a `\copy` it cannot
+/// parse); `None` for SQL statements and the meta-commands strata runs.
+pub fn meta_problem(s: &Statement) -> Option<String> {
+    let m = s.meta.as_ref()?;
+    if let Some(message) = m.unsupported_message() {
+        return Some(message);
+    }
+    if m.support() == MetaSupport::Copy {
+        if let Err(e) = meta::parse_copy(&m.args) {
+            return Some(format!("psql meta-command `{}`: {e}", m.display()));
+        }
+    }
+    None
+}
+
+fn analyze_sql(sql: &str) -> Analysis {
     match pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
         Ok(parsed) => {
             let statements = parsed
@@ -162,6 +231,7 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
         procedural,
         concurrent_index,
         node,
+        meta: None,
     }
 }
 
@@ -222,6 +292,7 @@ fn scanner_statements(sql: &str) -> Vec<Statement> {
                 procedural: first_words.to_uppercase().starts_with("CALL")
                     || first_words.to_uppercase().starts_with("DO"),
                 node: None,
+                meta: None,
             }
         })
         .collect()
@@ -566,5 +637,118 @@ mod tests {
         let a = analyze("select 1; selec 2; select 3;");
         assert!(a.syntax_error.is_some());
         assert_eq!(a.statements.len(), 3, "{:?}", a.statements);
+    }
+
+    fn texts(sql: &str) -> Vec<&str> {
+        analyze(sql)
+            .statements
+            .iter()
+            .map(|s| &sql[s.range.clone()])
+            .collect()
+    }
+
+    #[test]
+    fn meta_commands_are_statements_in_their_place() {
+        let sql = r"begin;
+create temporary table project (json_data jsonb);
+\copy project(json_data) from program 'sed ''s/\\/\\\\/g'' < p.json | tr -d ''\n''';
+  \set ON_ERROR_STOP on
+insert into t select * from project;
+commit;
+";
+        let a = analyze(sql);
+        assert!(a.syntax_error.is_none(), "{:?}", a.syntax_error);
+        assert_eq!(
+            texts(sql),
+            [
+                "begin",
+                "create temporary table project (json_data jsonb)",
+                r"\copy project(json_data) from program 'sed ''s/\\/\\\\/g'' < p.json | tr -d ''\n''';",
+                r"\set ON_ERROR_STOP on",
+                "insert into t select * from project",
+                "commit",
+            ]
+        );
+        let copy = a.statements[2].meta.as_ref().unwrap();
+        assert_eq!(copy.name, "copy");
+        assert_eq!(a.statements[2].summary, r"\copy");
+        assert!(copy.args.starts_with("project(json_data) from program"));
+        assert_eq!(a.statements[3].meta.as_ref().unwrap().name, "set");
+        // Positions are those of the original file: the `\set` is on line 4, column 3.
+        let set = &a.statements[3];
+        let line_start = sql[..set.range.start].rfind('\n').unwrap() + 1;
+        assert_eq!(set.range.start - line_start, 2);
+        assert_eq!(sql[..set.range.start].matches('\n').count(), 3);
+        // Wrapped in BEGIN/COMMIT, the script still runs in strata's transaction, with the
+        // `\copy` inside the body.
+        let shape = decide_transaction_mode(sql, &a, &[]);
+        assert_eq!(shape.decision.mode, TransactionMode::Transactional);
+        assert!(shape.body.contains(&a.statements[2].range.start));
+        assert!(unsupported_meta(&a).is_none());
+    }
+
+    #[test]
+    fn backslashes_inside_sql_are_not_meta_commands() {
+        let sql = r#"create function f() returns text language sql as $body$
+\copy t from 'x'
+select 'a';
+$body$;
+select E'it\'s
+\copy t from ''x''
+';
+/* a comment
+\copy t from 'x' */ -- \copy
+select $$;$$, "a\";
+\copy t from 'y'
+"#;
+        let a = analyze(sql);
+        assert!(a.syntax_error.is_none(), "{:?}", a.syntax_error);
+        let metas: Vec<&str> = a
+            .statements
+            .iter()
+            .filter(|s| s.meta.is_some())
+            .map(|s| &sql[s.range.clone()])
+            .collect();
+        assert_eq!(metas, [r"\copy t from 'y'"]);
+        assert_eq!(a.statements.len(), 4);
+        assert!(texts(sql)[0].ends_with("$body$"));
+    }
+
+    #[test]
+    fn a_backslash_inside_an_unfinished_statement_goes_to_the_server() {
+        let a = analyze("select 1\n\\gexec\n");
+        assert!(a.statements.iter().all(|s| s.meta.is_none()));
+        assert!(a.syntax_error.is_some());
+    }
+
+    #[test]
+    fn inline_copy_data_is_part_of_the_command() {
+        let sql = "create table t (a int, b text);\n\\copy t from stdin\n1\tx;y\n2\t\\N\n\\.\nselect 1;\n";
+        let a = analyze(sql);
+        assert!(a.syntax_error.is_none(), "{:?}", a.syntax_error);
+        assert_eq!(a.statements.len(), 3);
+        let copy = &a.statements[1];
+        let data = copy.meta.as_ref().unwrap().inline_data.clone().unwrap();
+        assert_eq!(&sql[data], "1\tx;y\n2\t\\N\n");
+        assert!(sql[copy.range.clone()].ends_with("\\."));
+        assert_eq!(&sql[a.statements[2].range.clone()], "select 1");
+    }
+
+    #[test]
+    fn syntax_errors_around_meta_commands_keep_their_positions() {
+        let sql = "\\timing on\nselec 1;\n";
+        let a = analyze(sql);
+        assert!(a.syntax_error.is_some());
+        assert_eq!(texts(sql), ["\\timing on", "selec 1"]);
+    }
+
+    #[test]
+    fn unsupported_meta_commands_are_named() {
+        let a = analyze("create table t ();\n\\gexec\n\\i other.sql\n");
+        let (i, message) = unsupported_meta(&a).unwrap();
+        assert_eq!(i, 1);
+        assert!(message.contains("`\\gexec`"), "{message}");
+        let (_, message) = unsupported_meta(&analyze("\\copy t\n")).unwrap();
+        assert!(message.contains("from|to"), "{message}");
     }
 }

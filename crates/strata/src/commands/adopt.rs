@@ -622,6 +622,7 @@ pub async fn run(
                     "adopt".into(),
                     json!({"tool": tool.name(), "source_table": history.table, "source_rows": history.row_count}),
                 )),
+                set_dir: set.spec.dir.clone(),
                 ..Default::default()
             };
             strata_pg::execute(

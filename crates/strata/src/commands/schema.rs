@@ -38,6 +38,7 @@ pub async fn snapshot_of_dir(
             &mut session,
             &registry,
             &set.migrations,
+            dir,
             "scratch",
             "0",
             steps,

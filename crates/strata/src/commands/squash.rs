@@ -30,6 +30,7 @@ async fn apply_all(
         session,
         &registry,
         set.migrations(),
+        &set.spec.dir,
         &set.spec.name,
         "0",
         steps,

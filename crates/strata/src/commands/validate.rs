@@ -60,6 +60,13 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
                         "message": format!("{what} script {}:{}:{}: BEGIN without COMMIT; psql would roll it back at the end of the file", script.file.path().display(), at.line, at.col)
                     }));
                 }
+                if let Some((i, message)) = strata_sql::unsupported_meta(&analysis) {
+                    let at = script.locate(analysis.statements[i].range.start);
+                    findings.push(json!({
+                        "set": set.spec.name, "migration": e.key, "state": "unsupported_meta_command",
+                        "message": format!("{what} script {}:{}:{}: {message}", script.file.path().display(), at.line, at.col)
+                    }));
+                }
                 if let Some(msg) = analysis.syntax_error {
                     findings.push(json!({
                         "set": set.spec.name, "migration": e.key, "state": "syntax",

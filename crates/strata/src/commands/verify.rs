@@ -29,6 +29,7 @@ async fn run_step(
         session,
         registry,
         set.migrations(),
+        &set.spec.dir,
         &set.spec.name,
         &set.spec.statement_timeout,
         vec![step],
@@ -300,7 +301,7 @@ pub async fn drift(settings: &Settings, scratch_url: Option<&str>, io: &mut Io<'
                 anyhow::bail!("set `{}`: migration {} is {}; resolve that first (see `strata status`), then check drift", set.spec.name, e.key, e.state.as_str());
             }
             let steps: Vec<Step> = plan.entries.iter().filter(|e| e.applied.is_some()).filter_map(|e| e.local).map(|i| app::apply_step(set.migrations(), i)).collect();
-            app::run_on_scratch(&mut scratch_session, &registry, set.migrations(), &set.spec.name, "0", steps)
+            app::run_on_scratch(&mut scratch_session, &registry, set.migrations(), &set.spec.dir, &set.spec.name, "0", steps)
                 .await
                 .map_err(|text| anyhow::anyhow!("rebuilding the expected schema failed:\n{text}"))?;
         }

@@ -16,6 +16,17 @@ pub(crate) static SYNTAX_ERROR: Rule = Rule {
     check: engine_reports,
 };
 
+/// A psql meta-command strata cannot run (`\gexec`, `\i`, `\set var value`, ...).
+pub(crate) static UNSUPPORTED_META_COMMAND: Rule = Rule {
+    name: "unsupported-meta-command",
+    category: Category::Meta,
+    default: ERROR,
+    gate: Gate::Executor,
+    summary: "a psql meta-command strata cannot run (`\\gexec`, `\\i`, `\\set` variables, ...)",
+    docs: docs!("unsupported-meta-command"),
+    check: engine_reports,
+};
+
 /// A suppression that suppresses nothing.
 pub(crate) static UNUSED_SUPPRESSION: Rule = Rule {
     name: "unused-suppression",

@@ -139,6 +139,7 @@ pub static RULES: &[&Rule] = &[
     &uuid_primary_key::RULE,
     &require_timestamps::RULE,
     &meta::SYNTAX_ERROR,
+    &meta::UNSUPPORTED_META_COMMAND,
     &meta::UNUSED_SUPPRESSION,
     &meta::INVALID_SUPPRESSION,
 ];
