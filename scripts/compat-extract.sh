@@ -6,7 +6,7 @@
 # MIRRORS (default /work/.mirror) holds one bare git mirror per project, as
 # MIRRORS/<owner>+<name>/repo (what the search tool's `fetch github:<owner>/<name>` leaves).
 # DIR/<name>/ receives the folder's contents (for a sqitch project only sqitch.plan and its
-# deploy/, revert/ and verify/ directories). DIR must be outside this repository: other
+# deploy/, revert/, verify/ and data/ directories). DIR must be outside this repository: other
 # projects' files are never committed here.
 set -uo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 MANIFEST DIR [MIRRORS]" >&2; exit 2; }
@@ -24,7 +24,8 @@ while IFS=$'\t' read -r name repo commit path layout _rest; do
   rm -rf "$out" && mkdir -p "$out"
   prefix="$path/"; [ "$path" = "." ] && prefix=""
   if [ "$layout" = sqitch ]; then
-    paths=("${prefix}sqitch.plan" "${prefix}deploy" "${prefix}revert" "${prefix}verify")
+    # data/: the files scripts load with psql's \copy (cas-cif), relative to the project.
+    paths=("${prefix}sqitch.plan" "${prefix}deploy" "${prefix}revert" "${prefix}verify" "${prefix}data")
   else
     paths=("${prefix:-.}")
   fi

@@ -177,7 +177,8 @@ run_project() {
   t0=$(now)
   while IFS=$'\t' read -r n mode label; do
     local one=(); [ "$mode" = tx ] && one=(-1)
-    if timeout "$tmo" "$PSQL" -X -q -v ON_ERROR_STOP=1 "${one[@]}" -d "$(url_of "$db_p")" -f "$work/psql/$n.sql" \
+    # From the set's directory, as sqitch runs psql (and as strata resolves `\copy` paths).
+    if (cd "$dir" && timeout "$tmo" "$PSQL" -X -q -v ON_ERROR_STOP=1 "${one[@]}" -d "$(url_of "$db_p")" -f "$work/psql/$n.sql") \
         >"$log/psql.last.out" 2>&1; then
       psql_applied=$((psql_applied + 1))
     else
