@@ -412,6 +412,12 @@ pub enum DevAction {
     Reset,
 }
 
+/// The `--layout` values: the names of strata_source's layout table, so a layout added there
+/// is accepted (and listed in `--help`) here.
+fn layout_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(strata_source::LayoutKind::names())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -419,10 +425,4 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
-}
-
-/// The `--layout` values: the names of strata_source's layout table, so a layout added there
-/// is accepted (and listed in `--help`) here.
-fn layout_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(strata_source::LayoutKind::names())
 }

@@ -10,10 +10,8 @@ mod cli;
 mod commands;
 mod config;
 mod dev;
-mod history_guard;
 mod render;
 mod scratch;
-mod sqitch;
 
 use clap::Parser;
 use cli::{Cli, Command};

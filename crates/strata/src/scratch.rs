@@ -29,10 +29,10 @@ impl Scratch {
     /// A fresh throwaway cluster, or the server behind `--scratch-url`.
     pub fn new(scratch_url: Option<&str>) -> Result<Scratch> {
         match scratch_url {
-            Some(url) => {
-                let env = |k: &str| std::env::var(k).ok();
-                Ok(Scratch::Server(ConnInfo::resolve(Some(url), &env)?))
-            }
+            Some(url) => Ok(Scratch::Server(strata_engine::database::conninfo_of_url(
+                url,
+                &strata_engine::database::process_env,
+            )?)),
             None => Ok(Scratch::Cluster(
                 TempCluster::start(ClusterOptions::default()).context(
                     "cannot start a throwaway PostgreSQL cluster (or pass --scratch-url)",

@@ -108,7 +108,7 @@ pub async fn run_with_reason(
                 let held =
                     strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?;
                 if held {
-                    return Ok((db, session, Some((true, Vec::new())), None));
+                    return Ok::<_, anyhow::Error>((db, session, Some((true, Vec::new())), None));
                 }
                 let lock = app::lock(&db, settings, &mut say).await?;
                 let summaries = summaries_of(&registry, &session, settings).await;
@@ -148,9 +148,9 @@ pub async fn run_with_reason(
         for set in &mut sets {
             let planned = app::plan_set(&session, &registry, set, &target, settings).await;
             let (applied, plan) =
-                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                strata_engine::guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
-            let checked = crate::history_guard::check(
+            let checked = strata_engine::guard::check(
                 &session,
                 &registry,
                 settings,
@@ -161,10 +161,10 @@ pub async fn run_with_reason(
             )
             .await?;
             if let Some((from, rows)) = &checked.take_over {
-                say(&crate::history_guard::take_over_preview(set, from, *rows));
+                say(&strata_engine::guard::take_over_preview(set, from, *rows));
             }
             if let Some(stop) = &checked.stop {
-                stops.push(crate::history_guard::code_stop_message(
+                stops.push(strata_engine::guard::code_stop_message(
                     settings, set, stop, true,
                 ));
             }
@@ -230,7 +230,7 @@ pub async fn run_with_reason(
             )
             .await;
             let planned =
-                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                strata_engine::guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
             // Rows an older strata checksummed another way are upgraded under the lock.
             let busy = !planned.1.steps.is_empty()
@@ -293,7 +293,7 @@ pub async fn run_with_reason(
             let planned =
                 app::plan_up(&session, &registry, set, &target, settings, summary, before).await;
             let (basis, plan) =
-                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                strata_engine::guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
             let rows = match &basis {
                 app::HistoryBasis::Summary(summary) => summary.rows,
@@ -303,13 +303,13 @@ pub async fn run_with_reason(
         } else {
             let planned = app::plan_set(&session, &registry, set, &target, settings).await;
             let (applied, plan) =
-                crate::history_guard::explain(planned, &session, &registry, settings, set, &target)
+                strata_engine::guard::explain(planned, &session, &registry, settings, set, &target)
                     .await?;
             (plan, applied.len() as u64)
         };
         // Still under the lock and before anything runs: never apply what another history
         // already records.
-        let checked = crate::history_guard::check(
+        let checked = strata_engine::guard::check(
             &session,
             &registry,
             settings,
@@ -320,7 +320,7 @@ pub async fn run_with_reason(
         )
         .await?;
         if let Some(stop) = &checked.stop {
-            stops.push(crate::history_guard::code_stop_message(
+            stops.push(strata_engine::guard::code_stop_message(
                 settings, set, stop, false,
             ));
         }
@@ -344,7 +344,7 @@ pub async fn run_with_reason(
     // runs (the plans were made from them).
     for (set, take_over) in sets.iter().zip(&take_overs) {
         if let Some((from, _)) = take_over {
-            crate::history_guard::take_over(&session, &registry, set, from, &mut |m: &str| {
+            strata_engine::guard::take_over(&session, &registry, set, from, &mut |m: &str| {
                 let _ = writeln!(io.err, "{m}");
             })
             .await?;

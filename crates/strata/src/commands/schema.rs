@@ -138,9 +138,11 @@ pub async fn diff(
             let session = connect(settings, io).await?;
             snapshot_of(&session, settings).await?
         } else {
-            let env = |k: &str| std::env::var(k).ok();
-            let session =
-                Session::connect(&strata_pg::ConnInfo::resolve(Some(side), &env)?).await?;
+            let info = strata_engine::database::conninfo_of_url(
+                side,
+                &strata_engine::database::process_env,
+            )?;
+            let session = Session::connect(&info).await?;
             snapshot_of(&session, settings).await?
         };
         sides.push(snap);
@@ -173,5 +175,5 @@ async fn connect(settings: &Settings, io: &mut Io<'_>) -> Result<Session> {
         let _ = writeln!(err, "{m}");
     };
     let db = app::database(settings, &mut say)?;
-    app::connect(&db).await
+    Ok(app::connect(&db).await?)
 }

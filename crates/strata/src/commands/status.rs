@@ -29,7 +29,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
                 Ok::<_, anyhow::Error>((rows?, tools?))
             }))
             .await?;
-        Ok((db, session, histories))
+        Ok::<_, anyhow::Error>((db, session, histories))
     })
     .await?;
     let mut docs = Vec::new();
@@ -50,7 +50,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
         let shared = super::adopt::shared_history(&session, set, &applied, &tools).await?;
         // No history under this set's key, but under another: say what `up` will do about it.
         let others = if applied.is_empty() && !set.migrations().is_empty() {
-            crate::history_guard::other_histories(&session, &registry, set).await?
+            strata_engine::guard::other_histories(&session, &registry, set).await?
         } else {
             Vec::new()
         };
@@ -109,7 +109,7 @@ fn other_histories_note(
         )),
         strata_plan::Identity::Refuse { candidates } => Some(format!(
             "warning: other histories record these migrations: {}; `strata up` refuses until you choose: `strata adopt --from-set {} --apply` if one is this set's, or `strata up --ignore-foreign` if this set is separate",
-            crate::history_guard::describe(&candidates),
+            strata_engine::guard::describe(&candidates),
             candidates[0].set
         )),
     }

@@ -11,13 +11,16 @@
 //! other case stops with the command that settles it. A migration that is still the template
 //! `strata new` wrote is refused here too: applied, it would be recorded with nothing in it.
 
-use crate::app::{self, LoadedSet};
-use crate::commands::adopt::applied_by_tool;
-use crate::config::Settings;
-use anyhow::{bail, Result};
+use crate::adoption::applied_by_tool;
+use crate::error::EngineError;
+use crate::load::LoadedSet;
+use crate::plan as app;
+use crate::settings::Settings;
 use strata_pg::adopt::{self as foreign, Tool};
 use strata_pg::{Registry, Session};
 use strata_plan::{CodeStop, Identity, OtherHistory, Plan, Target};
+
+type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 /// The options that select `set` again in a suggested command: `--set NAME` for a set of
 /// strata.toml, else its directory (and its `--set` name when it was given one).
@@ -70,8 +73,12 @@ pub async fn check(
     };
     let stop = strata_plan::stop_at_code(&mut plan, set.migrations());
     if !plan.first_applies().is_empty() {
-        strata_plan::refuse_templates(&plan, set.migrations())
-            .map_err(|e| anyhow::anyhow!("set `{}`: {e}", set.spec.name))?;
+        strata_plan::refuse_templates(&plan, set.migrations()).map_err(|refusal| {
+            EngineError::Template {
+                set: set.spec.name.clone(),
+                refusal,
+            }
+        })?;
         if !settings.ignore_foreign {
             refuse_other_tools(session, registry, settings, set, &plan).await?;
         }
@@ -156,14 +163,17 @@ fn refuse_foreign_rows(set: &LoadedSet, plan: &Plan) -> Result<()> {
             shortened(&disagreement.modified)
         )
     };
-    bail!(
+    Err(EngineError::HistoryRefused {
+            set: set.spec.name.clone(),
+            message: format!(
         "set `{name}` (the unnamed set) has a history in this database that does not match {dir}: {n} applied migration(s) have no file there ({keys}){edited}, so it looks like the history of another folder of migrations. Nothing was applied.\n\
          If {dir} is a second set of migrations in this database, give it a name of its own: `strata --dir {dir} --set NAME up`, or a `[[set]]` with `name` in strata.toml. If it is the same set on another branch or checkout, restore the missing files first.",
         name = set.spec.name,
         dir = set.spec.dir.display(),
         n = disagreement.missing.len(),
         keys = shortened(&disagreement.missing),
-    );
+    ),
+        })
 }
 
 /// Planning's `result` for `set` and `target`. When planning for `up` or `goto` failed (an applied migration's file changed)
@@ -266,7 +276,9 @@ async fn old_history(
         Identity::Refuse { .. } if settings.ignore_foreign => Ok((plan, None)),
         Identity::Refuse { candidates } => {
             let flag = set_flag(settings, set);
-            bail!(
+            Err(EngineError::HistoryRefused {
+            set: set.spec.name.clone(),
+            message: format!(
                 "set `{name}` has no history in this database, but {n} other strata histor{ies} already {verb} these migrations with the same checksums: {list}. Applying them now would run them a second time. Nothing was applied.\n\
                  If one of them is this set's history under an older name, move it: `strata{flag} adopt --from-set {first} --apply` (without --apply it shows what would move). If this set really is separate and only shares the files (another schema), run again with `--ignore-foreign`.",
                 name = set.spec.name,
@@ -275,7 +287,8 @@ async fn old_history(
                 verb = if candidates.len() == 1 { "records" } else { "record" },
                 list = describe(&candidates),
                 first = candidates[0].set,
-            );
+            ),
+        })
         }
     }
 }
@@ -333,7 +346,9 @@ async fn refuse_other_tools(
             continue;
         }
         let flag = set_flag(settings, set);
-        bail!(
+        return Err(EngineError::HistoryRefused {
+            set: set.spec.name.clone(),
+            message: format!(
             "set `{name}`: {tool}'s history in {table} records {n} migration(s) this run would apply ({list}), and strata has no record of them: they ran already, under {tool}. Applying them again would run them twice. Nothing was applied.\n\
              Take over that history first: `strata{flag} adopt --from {tool} --apply` (without --apply it shows what it would record), then `strata{flag} up`. If that table is not this set's history, run again with `--ignore-foreign`.",
             name = set.spec.name,
@@ -341,7 +356,8 @@ async fn refuse_other_tools(
             table = history.table,
             n = recorded.len(),
             list = shortened(&recorded),
-        );
+        ),
+        });
     }
     Ok(())
 }
