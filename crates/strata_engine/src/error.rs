@@ -73,6 +73,9 @@ pub enum EngineError {
         /// The planner's refusal, naming the migration.
         refusal: strata_plan::PlanError,
     },
+    /// The linter's thread panicked (a bug in strata).
+    #[error("the linter panicked; run with --no-lint and report it")]
+    LinterPanicked,
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {

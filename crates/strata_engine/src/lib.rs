@@ -16,6 +16,7 @@ pub mod adoption;
 pub mod database;
 pub mod dev;
 pub mod error;
+pub mod gate;
 pub mod guard;
 pub mod load;
 pub mod plan;

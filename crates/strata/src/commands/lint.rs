@@ -9,13 +9,14 @@ use crate::app::{self, LoadedSet};
 use crate::cli::LintArgs;
 use crate::config::Settings;
 use anyhow::{bail, Context, Result};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use strata_lint::{GatePolicy, Level, Options, Report, TableName, Unit};
+use strata_engine::gate::{attach_sizes, duration_ms, lint_with_catalog, major_version, measure};
+use strata_lint::{Level, Options, Report, Unit};
 use strata_model::Migration;
 use strata_pg::Registry;
-use strata_plan::{State, Step, Target};
+use strata_plan::{State, Target};
 
 /// One group of migrations linted together (their schema state flows from one to the next).
 struct Group {
@@ -247,11 +248,6 @@ fn options(settings: &Settings, pg_version: Option<u32>, rule_flags: &[String]) 
     Ok(options)
 }
 
-/// A set's timeout (as `pg_duration` wrote it) in milliseconds.
-fn duration_ms(pg: &str, default: u64) -> u64 {
-    strata_model::parse_duration_ms(pg).unwrap_or(default)
-}
-
 fn units_of(g: &Group) -> Vec<Unit<'_>> {
     g.migrations
         .iter()
@@ -478,148 +474,6 @@ fn files_added_since(root: &Path, reference: &str) -> Result<HashSet<PathBuf>> {
         .collect())
 }
 
-async fn attach_sizes(session: &strata_pg::Session, report: &mut Report) -> Result<()> {
-    let tables = report.tables();
-    if tables.is_empty() {
-        return Ok(());
-    }
-    let sizes = strata_pg::estimates::table_row_estimates(&session.client, &tables).await?;
-    for f in &mut report.findings {
-        f.table_rows = f.table_name.as_ref().and_then(|t| sizes.get(t)).copied();
-    }
-    Ok(())
-}
-
-/// Measures the tables the findings name (`None`: the database has no such table) and writes
-/// each finding's size into it.
-async fn measure(
-    session: &strata_pg::Session,
-    reports: &mut [Report],
-) -> Result<HashMap<TableName, Option<u64>>> {
-    let mut names: Vec<TableName> = reports.iter().flat_map(Report::tables).collect();
-    names.sort();
-    names.dedup();
-    let found = strata_pg::estimates::relations(&session.client, &names).await?;
-    let sizes: HashMap<TableName, Option<u64>> = names
-        .into_iter()
-        .map(|n| {
-            let bytes = found.get(&n).map(|r| r.table_bytes);
-            (n, bytes)
-        })
-        .collect();
-    for f in reports.iter_mut().flat_map(|r| r.findings.iter_mut()) {
-        f.table_bytes = f
-            .table_name
-            .as_ref()
-            .and_then(|t| sizes.get(t))
-            .copied()
-            .flatten();
-    }
-    Ok(sizes)
-}
-
-/// Lints again knowing what the database has for the relations the first pass flagged and the
-/// tables the reported migrations create (`IF NOT EXISTS` on an existing table creates
-/// nothing): whether they exist at all (`DROP INDEX IF EXISTS` of a missing index does
-/// nothing), an index's table, and the tables' column types, proven non-null columns and
-/// partitioning turn guesses into facts.
-async fn lint_with_catalog(
-    session: &strata_pg::Session,
-    parts: &[(&[Unit<'_>], &Options)],
-    first: Vec<Report>,
-) -> Result<Vec<Report>> {
-    let mut names: Vec<TableName> = first
-        .iter()
-        .flat_map(|r| r.tables().into_iter().chain(r.indexes()))
-        .collect();
-    for unit in parts
-        .iter()
-        .flat_map(|(units, _)| units.iter())
-        .filter(|u| u.report)
-    {
-        let effects = strata_sql::objects::effects(&strata_sql::analyze(unit.script.sql()));
-        for created in effects.created {
-            if let strata_sql::objects::DbObject::Relation { schema, name } = created {
-                names.push((schema, name));
-            }
-        }
-    }
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        return Ok(first);
-    }
-    let catalog = read_catalog(session, &names).await?;
-    let options: Vec<Options> = parts
-        .iter()
-        .map(|(_, o)| {
-            let mut o = (*o).clone();
-            o.catalog = catalog.clone();
-            o
-        })
-        .collect();
-    let parts: Vec<(&[Unit<'_>], &Options)> = parts
-        .iter()
-        .zip(&options)
-        .map(|((units, _), o)| (*units, o))
-        .collect();
-    Ok(strata_lint::lint_run(&parts))
-}
-
-/// What the database has of the named relations: which are missing, the tables of the
-/// indexes, and the facts of the tables.
-async fn read_catalog(
-    session: &strata_pg::Session,
-    names: &[TableName],
-) -> Result<strata_lint::Catalog> {
-    let found = strata_pg::estimates::relations(&session.client, names).await?;
-    let mut catalog = strata_lint::Catalog::default();
-    let mut tables = Vec::new();
-    for name in names {
-        match found.get(name) {
-            None => catalog.absent.push(name.clone()),
-            Some(rel) if rel.kind == "i" || rel.kind == "I" => {
-                catalog.indexes.push(strata_lint::CatalogIndex::new(
-                    name.clone(),
-                    rel.table.0.clone(),
-                    rel.table.1.clone(),
-                ));
-                tables.push((Some(rel.table.0.clone()), rel.table.1.clone()));
-            }
-            Some(_) => tables.push(name.clone()),
-        }
-    }
-    tables.sort();
-    tables.dedup();
-    let facts = strata_pg::estimates::table_facts(&session.client, &tables).await?;
-    catalog.tables = facts
-        .into_iter()
-        .map(|f| {
-            let mut t = strata_lint::CatalogTable::new(f.schema, f.name);
-            t.partitioned = f.partitioned;
-            t.columns = f
-                .columns
-                .into_iter()
-                .map(|(name, typname, typmod, array)| {
-                    (
-                        name,
-                        strata_lint::ColType::from_catalog(&typname, typmod, array),
-                    )
-                })
-                .collect();
-            t.validated_not_null = f.proven_not_null;
-            t
-        })
-        .collect();
-    Ok(catalog)
-}
-
-/// The server's major version (`15` for 15.4), which version-dependent rules read.
-async fn major_version(session: &strata_pg::Session) -> Result<u32> {
-    let num = strata_pg::exec::server_version(session).await?;
-    Ok(u32::try_from(num / 10_000).unwrap_or(0))
-}
-
 /// How many findings the gate prints; the rest are counted (`strata lint --pending` lists
 /// them all), so a refusal over a long pending list stays readable.
 const GATE_SHOWN: usize = 10;
@@ -642,73 +496,20 @@ pub async fn gate_sets(
     if settings.lint.on_up == Some(false) {
         return Ok(None);
     }
-    let units: Vec<Vec<Unit<'_>>> = sets
-        .iter()
-        .zip(plans)
-        .map(|(set, plan)| pending_units(set, &plan.steps))
-        .collect();
-    if units.iter().all(Vec::is_empty) {
+    if !strata_engine::gate::applies_anything(plans) {
         return Ok(None);
     }
-    let mut base = options(settings, None, &[])?;
-    if settings.lint.target_version.is_none() {
-        base.target_version = major_version(session).await?;
-    }
-    let options: Vec<Options> = sets
-        .iter()
-        .map(|set| {
-            let mut o = base.clone();
-            o.lock_timeout_ms = duration_ms(&set.spec.lock_timeout, 5_000);
-            o.statement_timeout_ms = duration_ms(&set.spec.statement_timeout, 0);
-            o
-        })
-        .collect();
-    let parts: Vec<(&[Unit<'_>], &Options)> = units
-        .iter()
-        .zip(&options)
-        .map(|(u, o)| (u.as_slice(), o))
-        .collect();
-    // On a worker thread: with glibc, memory a thread frees stays with that thread's arena, and
-    // the arena of a finished thread is handed to the next new one, the executor's parsing
-    // thread; linted on the main thread, the schema state of a long pending list would stay
-    // resident next to what the executor allocates afterwards.
-    let first = std::thread::scope(|scope| {
-        scope
-            .spawn(|| strata_lint::lint_run(&parts))
-            .join()
-            .map_err(|_| anyhow::anyhow!("the linter panicked; run with --no-lint and report it"))
-    })?;
-    let may_block = first
-        .iter()
-        .zip(&options)
-        .any(|(report, o)| report.findings.iter().any(|f| strata_lint::may_block(f, o)));
-    let mut policy = GatePolicy {
-        min_table_bytes: settings.gate_min_table_bytes,
-        sizes: HashMap::new(),
+    let base = options(settings, None, &[])?;
+    let Some(gate) = strata_engine::gate::check(settings, session, sets, plans, base).await? else {
+        return Ok(None);
     };
-    // Only when something could block: the pending migrations alone do not know the existing
-    // tables, their sizes, columns and constraints; the database does.
-    let mut reports = first;
-    if may_block {
-        reports = lint_with_catalog(session, &parts, reports).await?;
-        policy.sizes = measure(session, &mut reports).await?;
-    }
-    let mut blocking = Report::default();
-    let mut passed = Report::default();
-    let mut blocked_set = None;
-    for ((report, o), set) in reports.into_iter().zip(&options).zip(sets) {
-        let gated = strata_lint::apply_gate(report.findings, o, &policy);
-        if !gated.blocking.is_empty() && blocked_set.is_none() {
-            blocked_set = Some(set.spec.name.as_str());
-        }
-        for (into, findings) in [(&mut blocking, gated.blocking), (&mut passed, gated.passed)] {
-            into.findings.extend(findings);
-            into.scripts += report.scripts;
-            into.statements += report.statements;
-        }
-    }
+    let strata_engine::gate::Gate {
+        mut blocking,
+        mut passed,
+        blocked_set,
+    } = gate;
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let Some(set_name) = blocked_set else {
+    let Some(set_name) = blocked_set.as_deref() else {
         if !passed.findings.is_empty() && !settings.json && !settings.quiet {
             passed.rank_by_impact();
             relative_paths(&mut passed);
@@ -756,21 +557,4 @@ pub async fn gate_sets(
         )?;
     }
     Ok(Some(exit::FINDINGS))
-}
-
-/// The migrations a plan applies from their first statement (a part-way one resumes where it
-/// stopped, and its completed statements are not linted again).
-fn pending_units<'a>(set: &'a LoadedSet, steps: &[Step]) -> Vec<Unit<'a>> {
-    strata_plan::first_applies(steps)
-        .into_iter()
-        .map(|i| {
-            let m = &set.migrations()[i];
-            Unit {
-                name: m.id.registry_key(),
-                script: &m.up,
-                pending: true,
-                report: true,
-            }
-        })
-        .collect()
 }
