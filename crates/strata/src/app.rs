@@ -3,9 +3,8 @@
 //! engine the same way.
 
 pub use strata_engine::{
-    apply_step, connect, database, exec_options, expects_work, load_sets, load_spec, load_while,
-    lock, plan_set, plan_up, plan_with_rows, read_history, render_placeholders, snapshot_hint,
-    HistoryBasis, LoadedSet,
+    apply_step, connect, database, load_sets, load_spec, load_while, lock, plan_set,
+    plan_with_rows, read_history, render_placeholders, LoadedSet,
 };
 
 use strata_model::Migration;

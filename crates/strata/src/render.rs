@@ -419,27 +419,98 @@ pub fn plan_text(
 }
 
 impl Progress<'_> {
+    /// Where step lines go: nowhere with `--json` (the JSON document says it all).
+    fn out(&mut self) -> &mut dyn Write {
+        if self.json {
+            &mut self.sink
+        } else {
+            &mut *self.out
+        }
+    }
+
     /// Writes a line even in quiet mode (operational warnings), above a progress bar if any.
     fn line(&mut self, text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
-                let _ = writeln!(self.out, "{text}");
+                let _ = writeln!(self.out(), "{text}");
             }
         }
     }
 }
 
-/// Progress output for `up`/`down`.
+/// Progress output for `up`/`down`: what the engine reports while a run applies, as lines
+/// (or a progress bar on a terminal for long plans), and each set's server notices kept for
+/// the JSON document.
 pub struct Progress<'a> {
-    /// Where lines go.
+    /// Where step lines go.
     pub out: &'a mut dyn Write,
+    /// Where notes about the run go.
+    pub err: &'a mut dyn Write,
+    /// `--json`: no step lines (the document carries them).
+    pub json: bool,
     /// Hide notices and per-migration lines.
     pub quiet: bool,
-    /// Collected for JSON output.
+    /// The current set's notices.
     pub notices: Vec<(String, Notice)>,
-    /// Optional terminal progress bar.
+    /// Each finished set's notices, in run order.
+    pub finished: Vec<Vec<(String, Notice)>>,
+    /// The current set's terminal progress bar.
     pub bar: Option<indicatif::ProgressBar>,
+    sink: std::io::Sink,
+}
+
+impl<'a> Progress<'a> {
+    /// Progress for a run printing to `out` and `err`.
+    pub fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, json: bool, quiet: bool) -> Self {
+        Progress {
+            out,
+            err,
+            json,
+            quiet,
+            notices: Vec::new(),
+            finished: Vec::new(),
+            bar: None,
+            sink: std::io::sink(),
+        }
+    }
+}
+
+impl strata_engine::migrate::ApplyReporter for Progress<'_> {
+    fn note(&mut self, message: &str) {
+        let _ = writeln!(self.err, "{message}");
+    }
+
+    fn rehashed(&mut self, set: &str, rows: usize) {
+        if !self.quiet && !self.json {
+            let _ = writeln!(
+                self.err,
+                "set {set}: recorded {rows} checksum(s) in the current algorithm (the files are unchanged; see docs/REGISTRY.md)"
+            );
+        }
+    }
+
+    fn set_started(&mut self, set: &str, steps: usize) {
+        if !self.json && !self.quiet {
+            let _ = if steps == 0 {
+                writeln!(self.out, "set {set}: nothing to do")
+            } else {
+                writeln!(self.out, "set {set}: {steps} step(s)")
+            };
+        }
+        self.bar = (!self.json
+            && !self.quiet
+            && steps > 20
+            && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .then(|| indicatif::ProgressBar::new(steps as u64));
+    }
+
+    fn set_finished(&mut self, _set: &str) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.finished.push(std::mem::take(&mut self.notices));
+    }
 }
 
 impl strata_pg::Reporter for Progress<'_> {
@@ -476,7 +547,7 @@ impl strata_pg::Reporter for Progress<'_> {
             match &self.bar {
                 Some(bar) => bar.println(line),
                 None => {
-                    let _ = writeln!(self.out, "{line}");
+                    let _ = writeln!(self.out(), "{line}");
                 }
             }
         }
@@ -521,9 +592,11 @@ impl strata_pg::Reporter for Progress<'_> {
     fn notice(&mut self, m: &Migration, notice: &Notice) {
         if !self.quiet {
             let _ = writeln!(
-                self.out,
+                self.out(),
                 "    {}: {} ({})",
-                notice.severity, notice.message, m.id
+                notice.severity,
+                notice.message,
+                m.id
             );
         }
         self.notices.push((m.id.registry_key(), notice.clone()));

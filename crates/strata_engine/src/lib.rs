@@ -19,6 +19,7 @@ pub mod error;
 pub mod gate;
 pub mod guard;
 pub mod load;
+pub mod migrate;
 pub mod plan;
 pub mod settings;
 
