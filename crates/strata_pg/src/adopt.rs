@@ -687,4 +687,21 @@ mod tests {
         // Lines are concatenated without terminators: "ab\nc" and "a\nbc" hash alike in Flyway too.
         assert_eq!(flyway_checksum(b"ab\nc"), flyway_checksum(b"a\nbc"));
     }
+
+    #[test]
+    fn flyway_checksum_golden_values() {
+        // Recorded from the hand-written CRC-32 before it was swapped for `crc32fast` (and
+        // equal to zlib's `crc32` of the lines joined without terminators, as a signed i32).
+        assert_eq!(flyway_checksum(b""), 0);
+        assert_eq!(flyway_checksum(b"abc"), 891_568_578);
+        assert_eq!(flyway_checksum(b"123456789"), -873_187_034);
+        assert_eq!(
+            flyway_checksum(b"CREATE TABLE a (id int);\r\nINSERT INTO a VALUES (1);\r\n"),
+            -279_898_995
+        );
+        assert_eq!(
+            flyway_checksum(b"CREATE TABLE a (id int);\rINSERT INTO a VALUES (1);"),
+            -279_898_995
+        );
+    }
 }
