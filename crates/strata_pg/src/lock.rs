@@ -267,3 +267,17 @@ async fn holders(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_keys_never_change() {
+        // Golden values: strata runs of different versions must contend for the same lock.
+        assert_eq!(lock_key("strata"), -1_026_826_692);
+        assert_eq!(lock_key("public"), -862_940_288);
+        assert_eq!(lock_key("a"), -468_965_076);
+        assert_eq!(lock_key(""), -2_128_831_035);
+    }
+}

@@ -494,6 +494,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fnv1a_golden_values() {
+        // Cache files are named after these hashes; a change would orphan every cache.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(fnv1a(b"/home/alice/shop"), 0x4ba7_a69d_2de7_61a3);
+    }
+
+    #[test]
     fn push_decimal_writes_what_display_writes() {
         for n in [
             0,
