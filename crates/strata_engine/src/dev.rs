@@ -27,12 +27,11 @@ pub fn dev_root(project_root: &Path) -> PathBuf {
 /// The name of a project's dev directory under the temp dir: `strata-dev-` and the 64-bit
 /// FNV-1a of its canonical path. A cluster already lives there, so the name must never change.
 fn fallback_dir_name(canonical: &Path) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.to_string_lossy().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("strata-dev-{h:016x}")
+    use std::hash::Hasher;
+    // `write` of the raw bytes, never `Hash::hash` of the string (which appends a 0xFF byte).
+    let mut h = fnv::FnvHasher::default();
+    h.write(canonical.to_string_lossy().as_bytes());
+    format!("strata-dev-{:016x}", h.finish())
 }
 
 fn usable_by_server(root: &Path) -> bool {

@@ -480,13 +480,13 @@ fn parse_line(text: &str, line: &str) -> Option<Cached> {
     })
 }
 
+/// The 64-bit FNV-1a of `bytes`, which names the cache files of a directory or set.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    use std::hash::Hasher;
+    // `write` of the raw bytes, never `Hash::hash` of a string (which appends a 0xFF byte).
+    let mut h = fnv::FnvHasher::default();
+    h.write(bytes);
+    h.finish()
 }
 
 #[cfg(test)]
