@@ -436,6 +436,42 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+#[cfg(test)]
+#[test]
+fn edit_distances_golden() {
+    // Levenshtein distance over chars (not bytes), as strata has always counted it.
+    for (a, b, d) in [
+        ("", "", 0),
+        ("sql", "sql", 0),
+        ("sq", "sql", 1),
+        ("sqll", "sql", 1),
+        ("sgl", "sql", 1),
+        ("lqs", "sql", 2),
+        ("", "abc", 3),
+        ("kitten", "sitting", 3),
+        ("no-transaction", "no_transaction", 1),
+        ("café", "cafe", 1),
+        ("ü", "u", 1),
+    ] {
+        assert_eq!(edit_distance(a, b), d, "{a:?} {b:?}");
+        assert_eq!(edit_distance(b, a), d, "{b:?} {a:?}");
+        assert_eq!(edit_distance_at_most_one(a, b), d <= 1, "{a:?} {b:?}");
+    }
+    let names = ["lock-timeout", "statement-timeout", "no-transaction", "template"];
+    assert_eq!(closest_name("lock-timout", names), Some("lock-timeout"));
+    assert_eq!(closest_name("notransaction", names), Some("no-transaction"));
+    assert_eq!(closest_name("templates", names), Some("template"));
+    assert_eq!(closest_name("timeout", names), None);
+    assert_eq!(closest_name("tmpl", names), None);
+    // Exactly three edits is still a suggestion; four is not.
+    assert_eq!(closest_name("xyz", ["abc"]), Some("abc"));
+    assert_eq!(closest_name("wxyz", ["abcd"]), None);
+    // A tie goes to the candidate that sorts first, whatever the order given.
+    assert_eq!(closest_name("cat", ["hat", "bat"]), Some("bat"));
+    assert_eq!(closest_name("cat", ["bat", "hat"]), Some("bat"));
+    assert_eq!(closest_name("x", std::iter::empty()), None);
+}
+
 /// The identity of a migration inside its set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MigrationId {
