@@ -231,8 +231,13 @@ pub enum DirectiveKind {
 }
 
 /// The proleptic Gregorian date `(year, month, day)` of a day counted from 1970-01-01 (negative
-/// before it), after H. Hinnant's `civil_from_days`: strata formats its few timestamps itself
-/// rather than link a date library.
+/// before it), after H. Hinnant's `civil_from_days`.
+// why not a crate: strata needs only this (UTC dates for `strata new` file names and the
+// registry's `applied_at`, no time zones, no parsing). `jiff` and `time` are large crates to
+// compile into the pure model crate for twelve lines of arithmetic, and both stop at year 9999,
+// while PostgreSQL's `timestamptz` runs from 4713 BC to 294276 AD and `applied_at` must still
+// print (`10000-01-01T00:00:00.000Z`, pinned by the registry's tests). `civil_dates` pins the
+// results across that whole range.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -253,6 +258,23 @@ fn civil_dates() {
     assert_eq!(civil_from_days(-1), (1969, 12, 31));
     assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    // Golden values across PostgreSQL's timestamptz range (independently computed with the
+    // inverse, `days_from_civil`, and Python's `date.toordinal` inside years 1-9999).
+    for (days, date) in [
+        (-25_508, (1900, 3, 1)),
+        (47_540, (2100, 2, 28)),
+        (47_541, (2100, 3, 1)),
+        (-719_162, (1, 1, 1)),
+        (-719_163, (0, 12, 31)),
+        (-719_469, (0, 2, 29)),
+        (-719_529, (-1, 12, 31)),
+        (2_932_896, (9999, 12, 31)),
+        (2_932_897, (10000, 1, 1)),
+        (-2_440_588, (-4713, 11, 24)),
+        (106_762_939, (294_276, 12, 31)),
+    ] {
+        assert_eq!(civil_from_days(days), date, "{days}");
+    }
 }
 
 /// Parses a duration as strata writes them (`5s`, `500ms`, `2min`, `1h`, `0`) into
