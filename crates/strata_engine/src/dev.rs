@@ -151,6 +151,9 @@ mod tests {
             fallback_dir_name(Path::new("/tmp/proj/migrations")),
             "strata-dev-6bb41fb2ec25d10d"
         );
-        assert_eq!(fallback_dir_name(Path::new("")), "strata-dev-cbf29ce484222325");
+        assert_eq!(
+            fallback_dir_name(Path::new("")),
+            "strata-dev-cbf29ce484222325"
+        );
     }
 }

@@ -336,13 +336,28 @@ fn durations_golden() {
         ("s", format!("`s` is not a duration; {how}")),
         ("-5s", format!("`-5s` is not a duration; {how}")),
         (" x ", format!("`x` is not a duration; {how}")),
-        ("1.5s", format!("unknown duration unit `.5s` in `1.5s`; {unit}")),
-        ("5sec", format!("unknown duration unit `sec` in `5sec`; {unit}")),
+        (
+            "1.5s",
+            format!("unknown duration unit `.5s` in `1.5s`; {unit}"),
+        ),
+        (
+            "5sec",
+            format!("unknown duration unit `sec` in `5sec`; {unit}"),
+        ),
         ("5S", format!("unknown duration unit `S` in `5S`; {unit}")),
         ("1d", format!("unknown duration unit `d` in `1d`; {unit}")),
-        ("1us", format!("unknown duration unit `us` in `1us`; {unit}")),
-        ("1h30min", format!("unknown duration unit `h30min` in `1h30min`; {unit}")),
-        ("1h 30min", format!("unknown duration unit `h 30min` in `1h 30min`; {unit}")),
+        (
+            "1us",
+            format!("unknown duration unit `us` in `1us`; {unit}"),
+        ),
+        (
+            "1h30min",
+            format!("unknown duration unit `h30min` in `1h30min`; {unit}"),
+        ),
+        (
+            "1h 30min",
+            format!("unknown duration unit `h 30min` in `1h 30min`; {unit}"),
+        ),
         (
             "99999999999999999999s",
             format!("`99999999999999999999s` is not a duration; {how}"),
@@ -470,7 +485,12 @@ fn edit_distances_golden() {
         assert_eq!(edit_distance(b, a), d, "{b:?} {a:?}");
         assert_eq!(edit_distance_at_most_one(a, b), d <= 1, "{a:?} {b:?}");
     }
-    let names = ["lock-timeout", "statement-timeout", "no-transaction", "template"];
+    let names = [
+        "lock-timeout",
+        "statement-timeout",
+        "no-transaction",
+        "template",
+    ];
     assert_eq!(closest_name("lock-timout", names), Some("lock-timeout"));
     assert_eq!(closest_name("notransaction", names), Some("no-transaction"));
     assert_eq!(closest_name("templates", names), Some("template"));

@@ -197,7 +197,10 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
 // colours come from `annotate-snippets`' own renderer into a writer the caller gives, not from a
 // stream anstream could wrap. Adopting those conventions is a behaviour change to decide apart.
 fn colour_for(stream: &impl IsTerminal) -> bool {
-    colour_when(stream.is_terminal(), std::env::var_os("NO_COLOR").as_deref())
+    colour_when(
+        stream.is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
 }
 
 fn colour_when(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
