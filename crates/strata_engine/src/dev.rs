@@ -21,12 +21,17 @@ pub fn dev_root(project_root: &Path) -> PathBuf {
         return local;
     }
     let canonical = std::fs::canonicalize(project_root).unwrap_or_else(|_| project_root.to_owned());
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.to_string_lossy().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    std::env::temp_dir().join(format!("strata-dev-{h:016x}"))
+    std::env::temp_dir().join(fallback_dir_name(&canonical))
+}
+
+/// The name of a project's dev directory under the temp dir: `strata-dev-` and the 64-bit
+/// FNV-1a of its canonical path. A cluster already lives there, so the name must never change.
+fn fallback_dir_name(canonical: &Path) -> String {
+    use std::hash::Hasher;
+    // `write` of the raw bytes, never `Hash::hash` of the string (which appends a 0xFF byte).
+    let mut h = fnv::FnvHasher::default();
+    h.write(canonical.to_string_lossy().as_bytes());
+    format!("strata-dev-{:016x}", h.finish())
 }
 
 fn usable_by_server(root: &Path) -> bool {
@@ -129,4 +134,26 @@ pub fn is_dev_url(project_root: &Path, url: &str) -> bool {
         })
         .collect();
     url.contains(&encoded) || url.contains(&*root.to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_dir_names_never_change() {
+        // Golden values: a dev cluster created by an earlier strata lives under this name.
+        assert_eq!(
+            fallback_dir_name(Path::new("/home/alice/shop")),
+            "strata-dev-4ba7a69d2de761a3"
+        );
+        assert_eq!(
+            fallback_dir_name(Path::new("/tmp/proj/migrations")),
+            "strata-dev-6bb41fb2ec25d10d"
+        );
+        assert_eq!(
+            fallback_dir_name(Path::new("")),
+            "strata-dev-cbf29ce484222325"
+        );
+    }
 }

@@ -231,8 +231,13 @@ pub enum DirectiveKind {
 }
 
 /// The proleptic Gregorian date `(year, month, day)` of a day counted from 1970-01-01 (negative
-/// before it), after H. Hinnant's `civil_from_days`: strata formats its few timestamps itself
-/// rather than link a date library.
+/// before it), after H. Hinnant's `civil_from_days`.
+// why not a crate: strata needs only this (UTC dates for `strata new` file names and the
+// registry's `applied_at`, no time zones, no parsing). `jiff` and `time` are large crates to
+// compile into the pure model crate for twelve lines of arithmetic, and both stop at year 9999,
+// while PostgreSQL's `timestamptz` runs from 4713 BC to 294276 AD and `applied_at` must still
+// print (`10000-01-01T00:00:00.000Z`, pinned by the registry's tests). `civil_dates` pins the
+// results across that whole range.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -253,10 +258,32 @@ fn civil_dates() {
     assert_eq!(civil_from_days(-1), (1969, 12, 31));
     assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    // Golden values across PostgreSQL's timestamptz range (independently computed with the
+    // inverse, `days_from_civil`, and Python's `date.toordinal` inside years 1-9999).
+    for (days, date) in [
+        (-25_508, (1900, 3, 1)),
+        (47_540, (2100, 2, 28)),
+        (47_541, (2100, 3, 1)),
+        (-719_162, (1, 1, 1)),
+        (-719_163, (0, 12, 31)),
+        (-719_469, (0, 2, 29)),
+        (-719_529, (-1, 12, 31)),
+        (2_932_896, (9999, 12, 31)),
+        (2_932_897, (10000, 1, 1)),
+        (-2_440_588, (-4713, 11, 24)),
+        (106_762_939, (294_276, 12, 31)),
+    ] {
+        assert_eq!(civil_from_days(days), date, "{days}");
+    }
 }
 
 /// Parses a duration as strata writes them (`5s`, `500ms`, `2min`, `1h`, `0`) into
 /// milliseconds; the error says how to write one.
+// why not a crate: `humantime::parse_duration` accepts far more than strata ever has (`5sec`,
+// `1d`, `2w`, `1M`, `1h 30min`, `250us`, which would have to round to milliseconds), so the
+// same directives and settings would mean new things, and its errors ("time unit needed, for
+// example 5sec or 5ms") would replace the ones users see and point at units strata refuses.
+// Wrapping it to refuse those again is longer than these lines; `durations_golden` pins them.
 pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -278,6 +305,70 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(factor)
         .ok_or_else(|| format!("`{s}` is too long a duration"))
+}
+
+#[cfg(test)]
+#[test]
+fn durations_golden() {
+    // Accepted inputs and their values, exactly as strata has always read them.
+    for (input, ms) in [
+        ("0", 0),
+        ("0ms", 0),
+        ("0s", 0),
+        ("500ms", 500),
+        ("5s", 5_000),
+        ("2min", 120_000),
+        ("2m", 120_000),
+        ("1h", 3_600_000),
+        (" 10s ", 10_000),
+        ("5 s", 5_000),
+        ("007s", 7_000),
+    ] {
+        assert_eq!(parse_duration_ms(input), Ok(ms), "{input:?}");
+    }
+    // Rejected inputs and the messages users see (after `directive ... at line N: ` or the
+    // name of the setting).
+    let unit = "use ms, s, min or h";
+    let how = "write it like `5s`, `500ms`, `2min` or `0`";
+    for (input, message) in [
+        ("5", format!("unknown duration unit `` in `5`; {unit}")),
+        ("", format!("`` is not a duration; {how}")),
+        ("s", format!("`s` is not a duration; {how}")),
+        ("-5s", format!("`-5s` is not a duration; {how}")),
+        (" x ", format!("`x` is not a duration; {how}")),
+        (
+            "1.5s",
+            format!("unknown duration unit `.5s` in `1.5s`; {unit}"),
+        ),
+        (
+            "5sec",
+            format!("unknown duration unit `sec` in `5sec`; {unit}"),
+        ),
+        ("5S", format!("unknown duration unit `S` in `5S`; {unit}")),
+        ("1d", format!("unknown duration unit `d` in `1d`; {unit}")),
+        (
+            "1us",
+            format!("unknown duration unit `us` in `1us`; {unit}"),
+        ),
+        (
+            "1h30min",
+            format!("unknown duration unit `h30min` in `1h30min`; {unit}"),
+        ),
+        (
+            "1h 30min",
+            format!("unknown duration unit `h 30min` in `1h 30min`; {unit}"),
+        ),
+        (
+            "99999999999999999999s",
+            format!("`99999999999999999999s` is not a duration; {how}"),
+        ),
+        (
+            "18446744073709551615h",
+            "`18446744073709551615h` is too long a duration".to_owned(),
+        ),
+    ] {
+        assert_eq!(parse_duration_ms(input), Err(message), "{input:?}");
+    }
 }
 
 /// Parses a size as PostgreSQL's settings write them (`10MB`, `500kB`, `1GB`, `64 kB`) or a
@@ -368,18 +459,50 @@ pub fn edit_distance_at_most_one(a: &str, b: &str) -> bool {
     edit_distance(a, b) <= 1
 }
 
+/// Levenshtein distance counted in chars (`strsim` counts chars, not bytes, as strata always has).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+    strsim::levenshtein(a, b)
+}
+
+#[cfg(test)]
+#[test]
+fn edit_distances_golden() {
+    // Levenshtein distance over chars (not bytes), as strata has always counted it.
+    for (a, b, d) in [
+        ("", "", 0),
+        ("sql", "sql", 0),
+        ("sq", "sql", 1),
+        ("sqll", "sql", 1),
+        ("sgl", "sql", 1),
+        ("lqs", "sql", 2),
+        ("", "abc", 3),
+        ("kitten", "sitting", 3),
+        ("no-transaction", "no_transaction", 1),
+        ("café", "cafe", 1),
+        ("ü", "u", 1),
+    ] {
+        assert_eq!(edit_distance(a, b), d, "{a:?} {b:?}");
+        assert_eq!(edit_distance(b, a), d, "{b:?} {a:?}");
+        assert_eq!(edit_distance_at_most_one(a, b), d <= 1, "{a:?} {b:?}");
     }
-    prev[b.len()]
+    let names = [
+        "lock-timeout",
+        "statement-timeout",
+        "no-transaction",
+        "template",
+    ];
+    assert_eq!(closest_name("lock-timout", names), Some("lock-timeout"));
+    assert_eq!(closest_name("notransaction", names), Some("no-transaction"));
+    assert_eq!(closest_name("templates", names), Some("template"));
+    assert_eq!(closest_name("timeout", names), None);
+    assert_eq!(closest_name("tmpl", names), None);
+    // Exactly three edits is still a suggestion; four is not.
+    assert_eq!(closest_name("xyz", ["abc"]), Some("abc"));
+    assert_eq!(closest_name("wxyz", ["abcd"]), None);
+    // A tie goes to the candidate that sorts first, whatever the order given.
+    assert_eq!(closest_name("cat", ["hat", "bat"]), Some("bat"));
+    assert_eq!(closest_name("cat", ["bat", "hat"]), Some("bat"));
+    assert_eq!(closest_name("x", std::iter::empty()), None);
 }
 
 /// The identity of a migration inside its set.

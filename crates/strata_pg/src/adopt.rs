@@ -349,7 +349,7 @@ async fn plain(client: &Client, sql: &str) -> Result<Vec<ForeignRow>, tokio_post
 /// Line endings and a BOM therefore do not change it, exactly as in Flyway.
 pub fn flyway_checksum(bytes: &[u8]) -> i32 {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut crc = Crc32::new();
+    let mut crc = crc32fast::Hasher::new();
     let mut i = 0;
     let mut start = 0;
     while i < body.len() {
@@ -370,7 +370,7 @@ pub fn flyway_checksum(bytes: &[u8]) -> i32 {
         i += 1;
     }
     crc.update(&body[start..]);
-    crc.finish() as i32
+    crc.finalize() as i32
 }
 
 /// sqlx's checksum: SHA-384 of the file's bytes, hex.
@@ -410,99 +410,8 @@ pub fn prisma_checksum(bytes: &[u8]) -> String {
 /// sqitch's `script_hash`: SHA-1 of the deploy script's raw bytes, hex (sqitch reads the file
 /// with `:raw`, so a BOM or CRLF counts).
 pub fn sqitch_script_hash(bytes: &[u8]) -> String {
-    strata_model::to_hex(&sha1(bytes))
-}
-
-/// SHA-1 (FIPS 180-4), only to compare with the hashes sqitch stores; never used for security.
-fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [
-        0x6745_2301,
-        0xEFCD_AB89,
-        0x98BA_DCFE,
-        0x1032_5476,
-        0xC3D2_E1F0,
-    ];
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
-    for block in msg.chunks_exact(64) {
-        let mut w = [0u32; 80];
-        for (i, word) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-                _ => (b ^ c ^ d, 0xCA62_C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (i, x) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
-    }
-    out
-}
-
-/// CRC-32 (IEEE 802.3, as `java.util.zip.CRC32`).
-struct Crc32 {
-    table: [u32; 256],
-    value: u32,
-}
-
-impl Crc32 {
-    fn new() -> Crc32 {
-        let mut table = [0u32; 256];
-        for (n, slot) in table.iter_mut().enumerate() {
-            let mut c = n as u32;
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *slot = c;
-        }
-        Crc32 {
-            table,
-            value: 0xFFFF_FFFF,
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.value =
-                self.table[((self.value ^ u32::from(b)) & 0xFF) as usize] ^ (self.value >> 8);
-        }
-    }
-
-    fn finish(&self) -> u32 {
-        self.value ^ 0xFFFF_FFFF
-    }
+    // SHA-1 only to compare with the hashes sqitch stores; never used for security.
+    strata_model::to_hex(&sha1::Sha1::digest(bytes))
 }
 
 /// For `adopt --infer`: whether each object exists in the database, in one query. Unqualified
@@ -663,13 +572,6 @@ mod tests {
     }
 
     #[test]
-    fn crc32_matches_the_standard() {
-        let mut c = Crc32::new();
-        c.update(b"123456789");
-        assert_eq!(c.finish(), 0xCBF4_3926);
-    }
-
-    #[test]
     fn flyway_checksum_ignores_line_endings_and_bom() {
         let lf = flyway_checksum(b"CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n");
         assert_eq!(
@@ -686,5 +588,22 @@ mod tests {
         );
         // Lines are concatenated without terminators: "ab\nc" and "a\nbc" hash alike in Flyway too.
         assert_eq!(flyway_checksum(b"ab\nc"), flyway_checksum(b"a\nbc"));
+    }
+
+    #[test]
+    fn flyway_checksum_golden_values() {
+        // Recorded from the hand-written CRC-32 before it was swapped for `crc32fast` (and
+        // equal to zlib's `crc32` of the lines joined without terminators, as a signed i32).
+        assert_eq!(flyway_checksum(b""), 0);
+        assert_eq!(flyway_checksum(b"abc"), 891_568_578);
+        assert_eq!(flyway_checksum(b"123456789"), -873_187_034);
+        assert_eq!(
+            flyway_checksum(b"CREATE TABLE a (id int);\r\nINSERT INTO a VALUES (1);\r\n"),
+            -279_898_995
+        );
+        assert_eq!(
+            flyway_checksum(b"CREATE TABLE a (id int);\rINSERT INTO a VALUES (1);"),
+            -279_898_995
+        );
     }
 }

@@ -92,6 +92,10 @@ impl std::fmt::Debug for ConnInfo {
 /// key/value string, for messages. Anything it cannot take apart with certainty is replaced
 /// whole: a half-redacted secret is still a leak. Any other occurrence of the password (a user
 /// name equal to it, say) is masked too, so the result never contains it.
+// why not a crate: `url::Url::set_password` needs a string that parses as a WHATWG URL, and the
+// strings that most need redacting are the ones that do not (an unencoded `@`, `/` or `?` in a
+// password, libpq host lists); it would also re-serialize, changing what users see. Decoding
+// goes through `percent-encoding` ([`conninfo::decode_lossy`]); `redacts_passwords` pins the output.
 pub fn redact_url(url: &str) -> String {
     let shown = if let Some((scheme, rest)) = url.split_once("://") {
         let (userinfo, after) = split_userinfo(rest);

@@ -10,6 +10,13 @@
 //! itself (`verify-ca`, `verify-full`) and its errors were not written with secrets in mind, so
 //! strata reads the string here and builds the driver's configuration from the result
 //! ([`crate::conn`]).
+//!
+//! Why not the `url` crate for the URI syntax: a libpq URI is not a WHATWG URL. It has host
+//! lists (`h1:5432,h2:5433`), percent-encoded socket directories as hosts, `[v6%25zone]`
+//! addresses, and strata's last-`@` rule for pasted passwords; `url` rejects or rewrites these
+//! (and brings the `idna` tree with it). Only the percent-decoding is generic, and that is the
+//! `percent-encoding` crate; the splitting stays here, pinned by the tests below and the
+//! never-panics fuzz target.
 
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;

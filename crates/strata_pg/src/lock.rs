@@ -94,6 +94,9 @@ async fn try_lock(
 
 /// The lock key for a registry schema (FNV-1a, stable across versions and platforms).
 pub fn lock_key(registry_schema: &str) -> i32 {
+    // why not a crate: the key is the 32-bit FNV-1a (an `int4` for `pg_try_advisory_lock`),
+    // which the `fnv` crate used for the 64-bit hashes does not offer; these four lines must
+    // never change, since every strata version has to contend for the same lock.
     let mut h: u32 = 0x811c_9dc5;
     for b in registry_schema.bytes() {
         h ^= u32::from(b);
@@ -266,4 +269,18 @@ async fn holders(
             since: r.get(3),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_keys_never_change() {
+        // Golden values: strata runs of different versions must contend for the same lock.
+        assert_eq!(lock_key("strata"), -1_026_826_692);
+        assert_eq!(lock_key("public"), -862_940_288);
+        assert_eq!(lock_key("a"), -468_965_076);
+        assert_eq!(lock_key(""), -2_128_831_035);
+    }
 }

@@ -480,18 +480,27 @@ fn parse_line(text: &str, line: &str) -> Option<Cached> {
     })
 }
 
+/// The 64-bit FNV-1a of `bytes`, which names the cache files of a directory or set.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    use std::hash::Hasher;
+    // `write` of the raw bytes, never `Hash::hash` of a string (which appends a 0xFF byte).
+    let mut h = fnv::FnvHasher::default();
+    h.write(bytes);
+    h.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_golden_values() {
+        // Cache files are named after these hashes; a change would orphan every cache.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(fnv1a(b"/home/alice/shop"), 0x4ba7_a69d_2de7_61a3);
+    }
 
     #[test]
     fn push_decimal_writes_what_display_writes() {

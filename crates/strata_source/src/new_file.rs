@@ -23,6 +23,22 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// The UTC wall-clock time `secs` seconds after 1970-01-01T00:00:00Z (the caller reads the
+    /// clock, so this stays pure).
+    pub fn from_unix_seconds(secs: i64) -> Timestamp {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (year, month, day) = strata_model::civil_from_days(days);
+        Timestamp {
+            year: year as u32,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: (rem % 3600 / 60) as u32,
+            second: (rem % 60) as u32,
+        }
+    }
+
     /// `YYYYMMDDHHMMSS`, the timestamp versions of dbmate, goose and Prisma.
     pub fn compact(&self) -> String {
         format!(
@@ -149,4 +165,31 @@ pub fn new_migration_files(
         }
     }
     layout.new_files(&version, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+
+    #[test]
+    fn timestamps_from_unix_seconds_golden() {
+        let t = |secs| {
+            let t = Timestamp::from_unix_seconds(secs);
+            (t.compact(), t.separated('_'))
+        };
+        assert_eq!(t(0), ("19700101000000".into(), "1970_01_01_000000".into()));
+        // 2026-11-22T02:53:55Z
+        assert_eq!(
+            t(1_795_316_035),
+            ("20261122025355".into(), "2026_11_22_025355".into())
+        );
+        assert_eq!(
+            t(951_782_400),
+            ("20000229000000".into(), "2000_02_29_000000".into())
+        );
+        assert_eq!(
+            t(253_402_300_799),
+            ("99991231235959".into(), "9999_12_31_235959".into())
+        );
+    }
 }

@@ -179,7 +179,7 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
             writeln!(io.err, "{}", summary(&report))?;
         }
         _ => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let color = colour_for(&std::io::stdout());
             write!(io.out, "{}", strata_lint::render_text(&report, color))?;
         }
     }
@@ -188,6 +188,24 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
     } else {
         exit::OK
     })
+}
+
+/// Whether findings written to `stream` get ANSI colours: only on a terminal, and never when
+/// `NO_COLOR` is set (to anything, even empty).
+// why not a crate: `anstream`'s automatic choice (through `anstyle-query`) also honours
+// `CLICOLOR_FORCE` (colour into a pipe), `CLICOLOR=0` and `TERM=dumb`, and ignores an empty
+// `NO_COLOR`, so the same command would print different bytes than it always has; and the
+// colours come from `annotate-snippets`' own renderer into a writer the caller gives, not from a
+// stream anstream could wrap. Adopting those conventions is a behaviour change to decide apart.
+fn colour_for(stream: &impl IsTerminal) -> bool {
+    colour_when(
+        stream.is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+fn colour_when(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none()
 }
 
 /// Shows paths relative to the working directory, as compilers do, so they are short and
@@ -508,7 +526,7 @@ pub async fn gate_sets(
         mut passed,
         blocked_set,
     } = gate;
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = colour_for(&std::io::stderr());
     let Some(set_name) = blocked_set.as_deref() else {
         if !passed.findings.is_empty() && !settings.json && !settings.quiet {
             passed.rank_by_impact();
@@ -557,4 +575,20 @@ pub async fn gate_sets(
         )?;
     }
     Ok(Some(exit::FINDINGS))
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::colour_when;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        // Golden behaviour: any NO_COLOR, even empty, turns colours off; a pipe never has them.
+        assert!(colour_when(true, None));
+        assert!(!colour_when(true, Some(OsStr::new("1"))));
+        assert!(!colour_when(true, Some(OsStr::new(""))));
+        assert!(!colour_when(false, None));
+        assert!(!colour_when(false, Some(OsStr::new("1"))));
+    }
 }

@@ -6,23 +6,13 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use strata_source::{LayoutKind, Timestamp};
 
-/// The current UTC time (civil-from-days, so no date library is needed for one timestamp).
+/// The current UTC time, for the timestamp versions of new files.
 pub fn now_utc() -> Timestamp {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = strata_model::civil_from_days(days);
-    Timestamp {
-        year: year as u32,
-        month,
-        day,
-        hour: (rem / 3600) as u32,
-        minute: (rem % 3600 / 60) as u32,
-        second: (rem % 60) as u32,
-    }
+    Timestamp::from_unix_seconds(secs)
 }
 
 /// Runs `new`.
