@@ -8,7 +8,7 @@
 //! so a failure can be resumed exactly where it stopped.
 
 use crate::meta::{self, MetaError};
-use crate::registry::{Registry, HISTORY_TABLE};
+use crate::registry::{HistoryStatements, Registry};
 use crate::session::{Notice, Session};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +20,6 @@ use strata_sql::{
     analyze, decide_transaction_mode, Analysis, ExecutionShape, Statement, TransactionControl,
 };
 use tokio_postgres::error::ErrorPosition;
-use tokio_postgres::Statement as Prepared;
 
 /// Settings for one run.
 #[derive(Debug, Clone, Default)]
@@ -179,22 +178,6 @@ pub struct ExecError {
     pub statements_done: Option<usize>,
 }
 
-struct Prepared3 {
-    begin_migration: Prepared,
-    mark_migration: Prepared,
-    record: Prepared,
-    record_in_tx: Prepared,
-    insert_in_tx: Prepared,
-    event: Prepared,
-    event_in_tx: Prepared,
-    forget: Prepared,
-    progress: Prepared,
-    crashed: Prepared,
-    flush: Prepared,
-    restore_path: Prepared,
-    accept: Prepared,
-}
-
 /// Runs a plan's steps against `session`. The caller holds the migration lock and has ensured
 /// the registry exists.
 ///
@@ -235,7 +218,7 @@ pub async fn execute(
     // during long statements and cancels them.
     let client = &session.client;
     let (prepared, session_facts, ()) = tokio::try_join!(
-        prepare(client, registry),
+        registry.prepare_history_statements(client),
         client.query_typed(
             "SELECT current_setting('search_path'), pg_backend_pid()",
             &[]
@@ -727,7 +710,7 @@ impl<'a> Prefetch<'a> {
 /// each whole, never half of one, and never one without its history row.
 async fn flush_wal(
     client: &tokio_postgres::Client,
-    prepared: &Prepared3,
+    prepared: &HistoryStatements,
 ) -> Result<(), tokio_postgres::Error> {
     // Synchronous whatever the role's or database's default is.
     let (b, s, u, c) = tokio::join!(
@@ -741,7 +724,7 @@ async fn flush_wal(
 
 struct Ctx<'a> {
     opts: &'a ExecOptions,
-    prepared: &'a Prepared3,
+    prepared: &'a HistoryStatements,
     search_path: String,
     os_user: String,
     host: String,
@@ -852,95 +835,6 @@ impl Run<'_> {
             "up"
         }
     }
-}
-
-async fn prepare(
-    client: &tokio_postgres::Client,
-    registry: &Registry,
-) -> Result<Prepared3, tokio_postgres::Error> {
-    let migrations = registry.table(HISTORY_TABLE);
-    let events = registry.table("events");
-    let expect_rows = registry.table("expect_rows");
-    let in_migration = registry.table("in_migration");
-    let upsert = |guard: &str| {
-        format!(
-            "INSERT INTO {migrations} AS m (set_name, key, version, name, kind, checksum, checksum_algorithm, applied_by_os_user, strata_version, duration_ms, state, statements_done, error) \
-             SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, \
-                    CASE WHEN $10::bigint < 0 THEN (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint ELSE $10::bigint END, \
-                    $11::text, $12::int, $13::text {guard} \
-             ON CONFLICT (set_name, key) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name, kind = EXCLUDED.kind, checksum = EXCLUDED.checksum, \
-             checksum_algorithm = EXCLUDED.checksum_algorithm, applied_at = clock_timestamp(), applied_by_role = current_user, \
-             applied_by_os_user = EXCLUDED.applied_by_os_user, strata_version = EXCLUDED.strata_version, duration_ms = EXCLUDED.duration_ms, \
-             state = EXCLUDED.state, statements_done = EXCLUDED.statements_done, error = EXCLUDED.error"
-        )
-    };
-    let insert_event = |guard: &str| {
-        format!(
-            "INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details) \
-             SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text::jsonb {guard}"
-        )
-    };
-    let guard = format!("WHERE {in_migration}($2::text)");
-    let sql: [String; 13] = [
-        // Each migration commits with synchronous_commit off; the run ends with one
-        // synchronous commit (see `flush_wal`), which makes all of them durable at once.
-        "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), \
-         set_config('strata.migration', $3, true), set_config('synchronous_commit', 'off', true)"
-            .to_owned(),
-        "SELECT set_config('strata.migration', $1, true)".to_owned(),
-        upsert(""),
-        // Inside a migration's transaction the history row is written only if that
-        // transaction is still the one strata opened: a script that ends it with its own
-        // COMMIT cannot get itself recorded by accident.
-        upsert(&guard),
-        // A first apply inserts: if another run recorded the migration meanwhile (it lost
-        // the lock unnoticed), the unique key aborts this transaction instead of overwriting.
-        upsert(&guard)
-            .split(" ON CONFLICT")
-            .next()
-            .expect("the upsert has a conflict clause")
-            .to_owned(),
-        insert_event(""),
-        insert_event(&guard),
-        // Deleting a row that is not there must abort the revert's transaction: otherwise the
-        // down script's effects would commit while history still says "applied".
-        format!(
-            "WITH gone AS (DELETE FROM {migrations} WHERE set_name = $1 AND key = $2 AND {in_migration}($2) RETURNING 1) \
-             SELECT {expect_rows}((SELECT count(*) FROM gone), 1, $2)"
-        ),
-        format!("UPDATE {migrations} SET statements_done = $3, error = $4, statements_fingerprint = $5 WHERE set_name = $1 AND key = $2"),
-        "SELECT set_config('search_path', $1, false)".to_owned(),
-        format!("SELECT error IS NULL FROM {migrations} WHERE set_name = $1 AND key = $2"),
-        format!(
-            "UPDATE {0} SET upgraded_at = upgraded_at WHERE version = (SELECT max(version) FROM {0})",
-            registry.table("registry_version")
-        ),
-        format!(
-            "UPDATE {migrations} m SET checksum = $3, checksum_algorithm = $4 FROM {migrations} old \
-             WHERE m.set_name = $1 AND m.key = $2 AND old.set_name = m.set_name AND old.key = m.key RETURNING old.checksum"
-        ),
-    ];
-    // Polled together, the Parse messages go out back to back and their answers come back in
-    // one round trip, instead of one round trip per statement before the first migration.
-    let statements =
-        futures_util::future::try_join_all(sql.iter().map(|text| client.prepare(text))).await?;
-    let [begin_migration, mark_migration, record, record_in_tx, insert_in_tx, event, event_in_tx, forget, progress, restore_path, crashed, flush, accept] =
-        <[Prepared; 13]>::try_from(statements).expect("one statement per text");
-    Ok(Prepared3 {
-        begin_migration,
-        mark_migration,
-        record,
-        record_in_tx,
-        insert_in_tx,
-        event,
-        event_in_tx,
-        forget,
-        progress,
-        crashed,
-        flush,
-        restore_path,
-        accept,
-    })
 }
 
 const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");

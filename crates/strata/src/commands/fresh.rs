@@ -80,13 +80,8 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
         }
         let reset = async {
             session.client.batch_execute(&sql).await?;
-            session.client.execute(&format!("DELETE FROM {} WHERE set_name = $1", registry.table("migrations")), &[&set.spec.name]).await?;
-            session
-                .client
-                .execute(
-                    &format!("INSERT INTO {} (set_name, kind, by_os_user, host, strata_version, details) VALUES ($1, 'fresh', $2, $3, $4, $5::text::jsonb)", registry.table("events")),
-                &[&set.spec.name, &strata_pg::who::os_user(), &strata_pg::who::host_name(), &env!("CARGO_PKG_VERSION"), &serde_json::json!({"dropped_schemas": targets}).to_string()],
-            )
+            registry
+                .forget_for_fresh(&session.client, &set.spec.name, &targets)
                 .await?;
             session.client.batch_execute("COMMIT").await
         }
