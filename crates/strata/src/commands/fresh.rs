@@ -47,17 +47,11 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
     for set in &sets {
         let targets: Vec<String> = match &set.spec.schema {
             Some(s) => vec![s.clone()],
-            None => session
-                .client
-                .query(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
-                     AND nspname <> $1 AND NOT (nspname = ANY($2)) ORDER BY nspname",
-                    &[&settings.registry_schema, &declared],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect(),
+            None => {
+                session
+                    .undeclared_schemas(&settings.registry_schema, &declared)
+                    .await?
+            }
         };
         let mut sql = String::from("BEGIN;\n");
         for schema in &targets {
@@ -79,15 +73,15 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
             }
         }
         let reset = async {
-            session.client.batch_execute(&sql).await?;
+            session.run_script(&sql).await?;
             registry
                 .forget_for_fresh(&session.client, &set.spec.name, &targets)
                 .await?;
-            session.client.batch_execute("COMMIT").await
+            session.run_script("COMMIT").await
         }
         .await;
         if let Err(e) = reset {
-            let _ = session.client.batch_execute("ROLLBACK").await;
+            let _ = session.run_script("ROLLBACK").await;
             return Err(anyhow::Error::new(e).context(format!(
                 "cannot reset set `{}`; nothing was dropped",
                 set.spec.name
