@@ -130,8 +130,9 @@ impl Session {
         &self.target
     }
 
-    /// Runs SQL text as one simple-query message, as psql sends a file given with `-c`: any
-    /// number of statements, no parameters, the first error stops it. For the user's own
+    /// Runs SQL text as one simple-query message, as psql sends a string given with `-c`: any
+    /// number of statements, no parameters; without transaction control of its own the text
+    /// is one implicit transaction, so an error undoes all of it. For the user's own
     /// scripts (a seed, a schema dump, the statements that reset a set's schemas); strata's
     /// tables are written through [`crate::Registry`] only.
     pub async fn run_script(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
