@@ -8,10 +8,10 @@
 //! so a failure can be resumed exactly where it stopped.
 //!
 //! This module holds the options, the public types and [`execute`], the loop over a plan's
-//! steps; each concern of running one step has its own module: [`transactional`] (the one-round-
-//! trip pipeline), [`statements`] (statement by statement, resumable), [`failure`] (server
-//! errors mapped onto the file), [`retry`] (`lock_timeout` retries and the blocker watch),
-//! [`history`] (binding the registry's history statements) and [`prefetch`] (parsing scripts
+//! steps; each concern of running one step has its own module: `transactional` (the one-round-
+//! trip pipeline), `statements` (statement by statement, resumable), `failure` (server
+//! errors mapped onto the file), `retry` (`lock_timeout` retries and the blocker watch),
+//! `history` (binding the registry's history statements) and `prefetch` (parsing scripts
 //! ahead on a helper thread). The SQL of strata's own tables is the registry's.
 
 mod failure;

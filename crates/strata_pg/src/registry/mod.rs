@@ -7,8 +7,8 @@
 //! upgrade an older registry in place.
 //!
 //! Whoever writes to strata's tables owns them, so every statement against them is built here:
-//! [`schema`] installs and upgrades the layout, [`read`] answers questions about a set's
-//! history, and [`write`] changes it, including the prepared statements the executor pipelines
+//! `schema` installs and upgrades the layout, `read` answers questions about a set's
+//! history, and `write` changes it, including the prepared statements the executor pipelines
 //! with each migration (it still sends them: a migration and its history row are one
 //! transaction and one round trip) and the lock's `runs` bookkeeping. Nothing outside this
 //! module names a registry table.
