@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 use strata_ephemeral::{ClusterOptions, TempCluster};
-use strata_pg::{quote_ident, ConnInfo, Session};
+use strata_pg::{ConnInfo, Session};
 
 /// Where scratch databases come from.
 pub enum Scratch {
@@ -63,8 +63,7 @@ impl Scratch {
             Scratch::Server(admin) => {
                 let session = Session::connect(admin).await?;
                 session
-                    .client
-                    .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+                    .create_database(&name)
                     .await
                     .context("cannot create a scratch database on --scratch-url (strata needs CREATEDB there)")?;
                 Ok(ScratchDb {
@@ -81,13 +80,7 @@ impl Scratch {
             Scratch::Cluster(c) => Ok(c.drop_database(&db.name)?),
             Scratch::Server(admin) => {
                 let session = Session::connect(admin).await?;
-                session
-                    .client
-                    .batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                        quote_ident(&db.name)
-                    ))
-                    .await?;
+                session.drop_database(&db.name).await?;
                 Ok(())
             }
         }

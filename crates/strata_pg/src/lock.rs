@@ -55,8 +55,9 @@ pub enum LockError {
 pub struct MigrationLock {
     session: Option<Session>,
     key: i32,
-    /// The registry's `runs` table, once this run is recorded there.
-    runs_table: Option<String>,
+    /// The statement that forgets this run in the registry's `runs` table, once it is
+    /// recorded there.
+    forget_run: Option<String>,
 }
 
 /// True when some session holds the migration lock of `registry_schema` in this database
@@ -142,7 +143,7 @@ impl MigrationLock {
                 return Ok(MigrationLock {
                     session: Some(session),
                     key,
-                    runs_table: None,
+                    forget_run: None,
                 });
             }
             if !reported {
@@ -169,12 +170,9 @@ impl MigrationLock {
         let Some(session) = &self.session else {
             return Ok(());
         };
-        let runs = registry.table("runs");
+        let runs = registry.runs_statements();
         let (host, os_user) = (crate::who::host_name(), crate::who::os_user());
         let os_pid = std::process::id() as i32;
-        // Pipelined (one round trip); the server still runs them in this order.
-        let forget_stale = format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid() OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
-        let insert = format!("INSERT INTO {runs} (backend_pid, host, os_pid, os_user, strata_version) VALUES (pg_backend_pid(), $1, $2, $3, $4)");
         let version = env!("CARGO_PKG_VERSION");
         let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
             (&host, Type::TEXT),
@@ -182,11 +180,12 @@ impl MigrationLock {
             (&os_user, Type::TEXT),
             (&version, Type::TEXT),
         ];
+        // Pipelined (one round trip); the server still runs them in this order.
         tokio::try_join!(
-            session.client.query_typed(&forget_stale, &[]),
-            session.client.query_typed(&insert, &params),
+            session.client.query_typed(&runs.forget_stale, &[]),
+            session.client.query_typed(&runs.insert, &params),
         )?;
-        self.runs_table = Some(runs);
+        self.forget_run = Some(runs.forget_own);
         Ok(())
     }
 
@@ -199,10 +198,7 @@ impl MigrationLock {
     /// Releases the lock and closes its connection.
     pub async fn release(mut self) -> Result<(), LockError> {
         if let Some(session) = self.session.take() {
-            let forget_run = self
-                .runs_table
-                .take()
-                .map(|runs| format!("DELETE FROM {runs} WHERE backend_pid = pg_backend_pid()"));
+            let forget_run = self.forget_run.take();
             let forget_run = async {
                 match &forget_run {
                     Some(sql) => session.client.query_typed(sql, &[]).await.map(drop),
@@ -228,25 +224,12 @@ async fn holders(
     key: i32,
     registry_schema: &str,
 ) -> Result<Vec<LockHolder>, LockError> {
-    let runs = format!(
-        "{}.{}",
-        crate::quote_ident(registry_schema),
-        crate::quote_ident("runs")
-    );
-    let has_runs: bool = session
-        .client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&runs])
+    let registry = crate::Registry::new(registry_schema);
+    // The registry's `runs` row when there is one; pg_stat_activity otherwise.
+    let who = registry
+        .run_holder_expression(&session.client)
         .await?
-        .get(0);
-    // The registry's `runs` row (host, OS pid and user of the other strata) when there is one;
-    // pg_stat_activity otherwise.
-    let who = if has_runs {
-        format!(
-            "coalesce((SELECT format('strata on %s, pid %s, user %s, since %s', r.host, r.os_pid, r.os_user, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) FROM {runs} r WHERE r.backend_pid = a.pid), coalesce(a.application_name, ''))"
-        )
-    } else {
-        "coalesce(a.application_name, '')".to_owned()
-    };
+        .unwrap_or_else(|| "coalesce(a.application_name, '')".to_owned());
     let rows = session
         .client
         .query(

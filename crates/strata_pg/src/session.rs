@@ -6,6 +6,7 @@
 //! the server then ends the backend and releases its session-level locks.
 
 use crate::conn::{ConnInfo, ConnectError, SslMode};
+use crate::ident::quote_ident;
 use futures_util::future::poll_fn;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, Connection};
@@ -127,6 +128,54 @@ impl Session {
     /// `user@host:port/db`, redacted.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// Runs SQL text as one simple-query message, as psql sends a string given with `-c`: any
+    /// number of statements, no parameters; without transaction control of its own the text
+    /// is one implicit transaction, so an error undoes all of it. For the user's own
+    /// scripts (a seed, a schema dump, the statements that reset a set's schemas); strata's
+    /// tables are written through [`crate::Registry`] only.
+    pub async fn run_script(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.client.batch_execute(sql).await
+    }
+
+    /// Creates the empty database `name` (quoted as an identifier, never formatted raw).
+    pub async fn create_database(&self, name: &str) -> Result<(), tokio_postgres::Error> {
+        self.client
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+            .await
+    }
+
+    /// Drops database `name` if it exists, ending the sessions still connected to it
+    /// (PostgreSQL 13+ `WITH (FORCE)`).
+    pub async fn drop_database(&self, name: &str) -> Result<(), tokio_postgres::Error> {
+        self.client
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(name)
+            ))
+            .await
+    }
+
+    /// The schemas a set without a schema of its own owns, by elimination: every schema but
+    /// PostgreSQL's own, the registry's (`registry_schema`) and the ones other sets declare
+    /// (`declared`), in name order.
+    pub async fn undeclared_schemas(
+        &self,
+        registry_schema: &str,
+        declared: &[String],
+    ) -> Result<Vec<String>, tokio_postgres::Error> {
+        Ok(self
+            .client
+            .query(
+                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
+                 AND nspname <> $1 AND NOT (nspname = ANY($2)) ORDER BY nspname",
+                &[&registry_schema, &declared],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
     }
 
     /// A handle that can cancel the statement this session is running.

@@ -47,17 +47,11 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
     for set in &sets {
         let targets: Vec<String> = match &set.spec.schema {
             Some(s) => vec![s.clone()],
-            None => session
-                .client
-                .query(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
-                     AND nspname <> $1 AND NOT (nspname = ANY($2)) ORDER BY nspname",
-                    &[&settings.registry_schema, &declared],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect(),
+            None => {
+                session
+                    .undeclared_schemas(&settings.registry_schema, &declared)
+                    .await?
+            }
         };
         let mut sql = String::from("BEGIN;\n");
         for schema in &targets {
@@ -79,20 +73,15 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
             }
         }
         let reset = async {
-            session.client.batch_execute(&sql).await?;
-            session.client.execute(&format!("DELETE FROM {} WHERE set_name = $1", registry.table("migrations")), &[&set.spec.name]).await?;
-            session
-                .client
-                .execute(
-                    &format!("INSERT INTO {} (set_name, kind, by_os_user, host, strata_version, details) VALUES ($1, 'fresh', $2, $3, $4, $5::text::jsonb)", registry.table("events")),
-                &[&set.spec.name, &strata_pg::who::os_user(), &strata_pg::who::host_name(), &env!("CARGO_PKG_VERSION"), &serde_json::json!({"dropped_schemas": targets}).to_string()],
-            )
+            session.run_script(&sql).await?;
+            registry
+                .forget_for_fresh(&session.client, &set.spec.name, &targets)
                 .await?;
-            session.client.batch_execute("COMMIT").await
+            session.run_script("COMMIT").await
         }
         .await;
         if let Err(e) = reset {
-            let _ = session.client.batch_execute("ROLLBACK").await;
+            let _ = session.run_script("ROLLBACK").await;
             return Err(anyhow::Error::new(e).context(format!(
                 "cannot reset set `{}`; nothing was dropped",
                 set.spec.name

@@ -136,8 +136,8 @@ pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) ->
     // themselves, concatenated, are used instead: the same statements, the same schema.
     let new_db = scratch.create_database("squash_new").await?;
     let session = Session::connect(&new_db.info).await?;
-    let dump_applies = session.client.batch_execute(&baseline_sql).await.is_ok();
-    let _ = session.client.batch_execute("RESET search_path").await;
+    let dump_applies = session.run_script(&baseline_sql).await.is_ok();
+    let _ = session.run_script("RESET search_path").await;
     let from_dump = if dump_applies {
         Some(snapshot_of(&session, settings).await?)
     } else {

@@ -175,8 +175,7 @@ async fn verify_set(
             let sql = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read the seed {}: {e}", path.display()))?;
             session
-                .client
-                .batch_execute(&format!("BEGIN;\n{sql}\n;COMMIT;"))
+                .run_script(&format!("BEGIN;\n{sql}\n;COMMIT;"))
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!(

@@ -1,178 +1,18 @@
-//! strata's own history: the registry schema, its upgrades, and reading a set's rows.
+//! Reading a set's history: its rows, their summary, its recent failures, the histories of
+//! other sets, and the tables it was adopted from.
 //!
-//! The registry lives in its own schema (default `strata`) because real migration sets drop
-//! and recreate `public`. Its layout is versioned by embedded SQL files applied in order under
-//! the migration lock, so two strata processes cannot race to create it and a newer strata can
-//! upgrade an older registry in place.
+//! Every read answers "nothing" when the registry does not exist yet (the server's "undefined
+//! table"), so read-only verbs never create it, and each is one round trip (`query_typed`:
+//! parse, bind and execute without a separate prepare).
 
-use crate::ident::quote_ident;
+use super::{no_registry, Registry, RegistryError, HISTORY_TABLE};
 use futures_util::TryStreamExt;
 use strata_model::{AppliedMigration, AppliedState, Checksum, ChecksumAlgorithm, MigrationKind};
 use strata_plan::{Digest, HistorySummary, OtherHistory};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
-/// The registry layouts, in order. Index + 1 is the version.
-const UPGRADES: &[&str] = &[
-    include_str!("registry/v1.sql"),
-    include_str!("registry/v2.sql"),
-];
-
-/// Registry problems.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RegistryError {
-    /// A query failed.
-    #[error("registry query failed: {0}")]
-    Query(#[from] tokio_postgres::Error),
-    /// The registry was created by a newer strata.
-    #[error("the registry in schema `{schema}` has layout version {found}, newer than this strata understands ({known}); upgrade strata")]
-    TooNew {
-        /// Schema.
-        schema: String,
-        /// Version found.
-        found: i32,
-        /// Newest known.
-        known: i32,
-    },
-    /// The registry schema is missing and this role may not create it.
-    #[error("cannot create the registry schema `{schema}`: {source}; have an administrator create it for this role (CREATE SCHEMA ... AUTHORIZATION <role>) or choose another with --registry-schema")]
-    CannotCreate {
-        /// Schema.
-        schema: String,
-        /// The server's refusal.
-        #[source]
-        source: tokio_postgres::Error,
-    },
-    /// A history was to be moved onto a set that already has one.
-    #[error("set `{set}` already has {rows} history row(s); a history can only be moved to a set that has none")]
-    Occupied {
-        /// The set that has a history.
-        set: String,
-        /// Its rows.
-        rows: u64,
-    },
-    /// A row strata cannot interpret.
-    #[error("unreadable registry row for set `{set}`, key `{key}`: {message}")]
-    BadRow {
-        /// Set name.
-        set: String,
-        /// Row key.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// The name of the history table inside the registry schema (one row per applied migration).
-pub const HISTORY_TABLE: &str = "migrations";
-
-/// A handle on the registry schema.
-#[derive(Debug, Clone)]
-pub struct Registry {
-    schema: String,
-    quoted: String,
-}
-
 impl Registry {
-    /// The registry in `schema`.
-    pub fn new(schema: &str) -> Registry {
-        Registry {
-            schema: schema.to_owned(),
-            quoted: quote_ident(schema),
-        }
-    }
-
-    /// The schema name, unquoted.
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    /// `"schema".table`.
-    pub fn table(&self, table: &str) -> String {
-        format!("{}.{}", self.quoted, quote_ident(table))
-    }
-
-    /// The installed layout version (0 when there is no registry yet).
-    pub async fn installed_version(&self, client: &Client) -> Result<i32, RegistryError> {
-        // query_typed: one message exchange each, no statement prepared first (this runs
-        // before every run that changes something).
-        let version_table = self.table("registry_version");
-        let exists = client
-            .query_typed(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[(&version_table, tokio_postgres::types::Type::TEXT)],
-            )
-            .await?
-            .first()
-            .is_some_and(|row| row.get::<_, bool>(0));
-        if !exists {
-            return Ok(0);
-        }
-        let v: Option<i32> = client
-            .query_typed(&format!("SELECT max(version) FROM {version_table}"), &[])
-            .await?
-            .first()
-            .and_then(|row| row.get(0));
-        Ok(v.unwrap_or(0))
-    }
-
-    /// Creates or upgrades the registry. Call with the migration lock held.
-    pub async fn ensure(&self, client: &Client) -> Result<(), RegistryError> {
-        let installed = self.installed_version(client).await?;
-        let known = UPGRADES.len() as i32;
-        if installed > known {
-            return Err(RegistryError::TooNew {
-                schema: self.schema.clone(),
-                found: installed,
-                known,
-            });
-        }
-        if installed == 0 {
-            // CREATE SCHEMA IF NOT EXISTS checks the database-level CREATE right even when the
-            // schema exists, so a role that was only given its own schema could never get
-            // here; create it only when it is missing.
-            let exists: bool = client
-                .query_one("SELECT to_regnamespace($1) IS NOT NULL", &[&self.quoted])
-                .await?
-                .get(0);
-            if !exists {
-                client
-                    .batch_execute(&format!(
-                        "CREATE SCHEMA {0}; COMMENT ON SCHEMA {0} IS 'strata migration registry: which migrations of which set are applied, and an append-only event log'",
-                        self.quoted
-                    ))
-                    .await
-                    .map_err(|e| RegistryError::CannotCreate { schema: self.schema.clone(), source: e })?;
-            }
-        }
-        for (i, sql) in UPGRADES.iter().enumerate().skip(installed as usize) {
-            let version = i as i32 + 1;
-            let ddl = sql.replace("{schema}", &self.quoted);
-            client.batch_execute("BEGIN").await?;
-            let result = async {
-                client.batch_execute(&ddl).await?;
-                client
-                    .execute(
-                        &format!(
-                            "INSERT INTO {} (version) VALUES ($1)",
-                            self.table("registry_version")
-                        ),
-                        &[&version],
-                    )
-                    .await?;
-                client.batch_execute("COMMIT").await
-            }
-            .await;
-            if let Err(e) = result {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(e.into());
-            }
-        }
-        Ok(())
-    }
-
     /// Of the given keys (the pending ones), those whose latest event is a failure, with that
     /// failure's error message. Costs one index probe per key, not a scan of the history, and
     /// one round trip (no registry yet: no failures).
@@ -273,9 +113,7 @@ impl Registry {
         }
         Ok(history)
     }
-}
 
-impl Registry {
     /// The histories of sets other than `set` that record at least one of the given migrations
     /// (`keys[i]` with checksum `checksums[i]`, or `earlier[i]`: the checksum an older strata
     /// recorded for the same file, see `strata_plan::recorded_matches`), most matching rows
@@ -323,89 +161,6 @@ impl Registry {
             .collect())
     }
 
-    /// Moves every history row of set `from` to set `to` (which must have none), and its
-    /// events with it, in one transaction with an `adopt` event on `to` that records where the
-    /// rows came from and `why`. Nothing runs: the migrations stay applied, only their set's key changes. Call
-    /// with the migration lock held. Returns the number of rows moved.
-    pub async fn move_history(
-        &self,
-        client: &Client,
-        from: &str,
-        to: &str,
-        why: &str,
-    ) -> Result<u64, RegistryError> {
-        let migrations = self.table(HISTORY_TABLE);
-        let events = self.table("events");
-        client.batch_execute("BEGIN").await?;
-        let result = async {
-            let existing: i64 = client
-                .query_one(
-                    &format!("SELECT count(*) FROM {migrations} WHERE set_name = $1"),
-                    &[&to],
-                )
-                .await?
-                .get(0);
-            if existing > 0 {
-                return Ok(Err(RegistryError::Occupied {
-                    set: to.to_owned(),
-                    rows: existing as u64,
-                }));
-            }
-            let moved = client
-                .execute(
-                    &format!("UPDATE {migrations} SET set_name = $2 WHERE set_name = $1"),
-                    &[&from, &to],
-                )
-                .await?;
-            // The log goes with the history it describes: its `adopt` events name the tables
-            // the set was adopted from, its failures mark pending migrations.
-            client
-                .execute(
-                    &format!("UPDATE {events} SET set_name = $2 WHERE set_name = $1"),
-                    &[&from, &to],
-                )
-                .await?;
-            let details = serde_json::json!({
-                "source": "strata",
-                "from_set": from,
-                "rows": moved,
-                "reason": why,
-            })
-            .to_string();
-            client
-                .execute(
-                    &format!(
-                        "INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details) \
-                         VALUES ($1, NULL, 'adopt', $2, $3, $4, $5::text::jsonb)"
-                    ),
-                    &[
-                        &to,
-                        &crate::who::os_user(),
-                        &crate::who::host_name(),
-                        &env!("CARGO_PKG_VERSION"),
-                        &details,
-                    ],
-                )
-                .await?;
-            client.batch_execute("COMMIT").await?;
-            Ok::<_, tokio_postgres::Error>(Ok(moved))
-        }
-        .await;
-        match result {
-            Ok(Ok(moved)) => Ok(moved),
-            Ok(Err(refused)) => {
-                client.batch_execute("ROLLBACK").await?;
-                Err(refused)
-            }
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(RegistryError::Query(e))
-            }
-        }
-    }
-}
-
-impl Registry {
     /// The other tools' history tables (`schema.table`) that `strata adopt` has taken set
     /// `set`'s history from: once adopted, such a table is the past, and what it records is no
     /// reason to stop `up` (a migration reverted and applied again under strata, say).
@@ -426,53 +181,23 @@ impl Registry {
         }
     }
 
-    /// Records `checksums` (registry key, checksum under the current algorithm) for rows of
-    /// `set` that were written with an older algorithm and whose file is unchanged (see
-    /// `strata_plan::rehashes`), with a `rehash` event each, in one transaction. Nothing runs.
-    /// Call with the migration lock held, after [`Registry::ensure`].
-    pub async fn rehash(
+    /// The SQL expression that describes the holder of the migration lock, backend `a.pid` of
+    /// `pg_stat_activity a`: its `runs` row (host, OS pid and user of the other strata) when it
+    /// has one, its `application_name` otherwise. `None` when there is no `runs` table yet.
+    pub(crate) async fn run_holder_expression(
         &self,
         client: &Client,
-        set: &str,
-        checksums: &[(String, strata_model::Checksum)],
-    ) -> Result<(), RegistryError> {
-        if checksums.is_empty() {
-            return Ok(());
-        }
-        let migrations = self.table(HISTORY_TABLE);
-        let events = self.table("events");
-        let expect_rows = self.table("expect_rows");
-        let update = format!(
-            "WITH old AS (SELECT checksum, checksum_algorithm FROM {migrations} WHERE set_name = $1 AND key = $2),              changed AS (UPDATE {migrations} SET checksum = $3, checksum_algorithm = $4 WHERE set_name = $1 AND key = $2 RETURNING 1),              logged AS (INSERT INTO {events} (set_name, key, kind, by_os_user, host, strata_version, details)                         SELECT $1, $2, 'rehash', $5, $6, $7, jsonb_build_object('from', old.checksum_algorithm || ':' || old.checksum, 'to', $4 || ':' || $3) FROM old RETURNING 1)              SELECT {expect_rows}((SELECT count(*) FROM changed), 1, $2)"
-        );
-        let (user, host) = (crate::who::os_user(), crate::who::host_name());
-        let version = env!("CARGO_PKG_VERSION");
-        client.batch_execute("BEGIN").await?;
-        let result = async {
-            for (key, checksum) in checksums {
-                client
-                    .execute(
-                        &update,
-                        &[
-                            &set,
-                            key,
-                            &checksum.hex,
-                            &checksum.algorithm.as_str(),
-                            &user,
-                            &host,
-                            &version,
-                        ],
-                    )
-                    .await?;
-            }
-            client.batch_execute("COMMIT").await
-        }
-        .await;
-        if let Err(e) = result {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(e.into());
-        }
-        Ok(())
+    ) -> Result<Option<String>, tokio_postgres::Error> {
+        let runs = self.table("runs");
+        let has_runs: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&runs])
+            .await?
+            .get(0);
+        Ok(has_runs.then(|| {
+            format!(
+                "coalesce((SELECT format('strata on %s, pid %s, user %s, since %s', r.host, r.os_pid, r.os_user, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) FROM {runs} r WHERE r.backend_pid = a.pid), coalesce(a.application_name, ''))"
+            )
+        }))
     }
 }
 
@@ -518,11 +243,6 @@ fn applied_of(set: &str, r: &Row) -> Result<AppliedMigration, RegistryError> {
         duration_ms: r.get(9),
         state,
     })
-}
-
-/// The server's answer when the registry schema or table does not exist (yet).
-fn no_registry(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNDEFINED_TABLE) || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME)
 }
 
 /// A timestamp as microseconds since the Unix epoch (negative before it).
