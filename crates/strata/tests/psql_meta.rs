@@ -186,3 +186,42 @@ fn unsupported_meta_command_is_refused_before_anything_runs() {
         "001"
     );
 }
+
+/// psql and sqitch run each script on a connection of its own, so two scripts may each create
+/// the same temporary table (cas-cif: `create temporary table milestone` in two data changes,
+/// one of them managing its own transaction); strata runs them on one connection and must not
+/// let the first one's temporary tables reach the second.
+#[test]
+fn temporary_tables_of_one_script_do_not_reach_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    write(&dir, "001_forms.sql", "CREATE TABLE form (slug text);\n");
+    write(
+        &dir,
+        "002_load.sql",
+        "begin;\ncreate temporary table milestone (json_data jsonb);\n\\copy milestone(json_data) from program 'printf ''{\"slug\": \"a\"}\\n'''\ninsert into form select json_data->>'slug' from milestone;\ncommit;\n",
+    );
+    write(
+        &dir,
+        "003_update.sql",
+        "create temporary table milestone (json_data jsonb);\ninsert into milestone values ('{\"slug\": \"b\"}');\ninsert into form select json_data->>'slug' from milestone;\n",
+    );
+    write(
+        &dir,
+        "004_dynamic.sql",
+        "DO $$ BEGIN EXECUTE 'create temp table milestone (slug text)'; INSERT INTO milestone VALUES ('c'); INSERT INTO form SELECT slug FROM milestone; END $$;\n",
+    );
+    write(
+        &dir,
+        "005_again.sql",
+        "create temp table milestone (slug text);\ninsert into milestone values ('d');\ninsert into form select slug from milestone;\n",
+    );
+    let db = TestDatabase::new("meta_temp");
+    strata(tmp.path(), &db, &["--dir", "migrations", "up"]).ok();
+    assert_eq!(
+        db.psql("SELECT string_agg(slug, ',' ORDER BY slug) FROM form")
+            .unwrap()
+            .trim(),
+        "a,b,c,d"
+    );
+}

@@ -235,6 +235,27 @@ fn statement_from_raw(sql: &str, raw: protobuf::RawStmt) -> Statement {
     }
 }
 
+/// True when running the script may leave temporary objects in the session (a `CREATE TEMP
+/// TABLE`, `SELECT ... INTO TEMP`, a temporary view or sequence, or a `DO`/`CALL` body that
+/// may create them with dynamic SQL). psql loops and sqitch run each script on a connection
+/// of its own, so a script's temporary tables never meet the next script's; strata runs a set
+/// on one connection and discards them after such a script (`DISCARD TEMP`), so two scripts
+/// that each create `temporary table milestone` both run, as they do under psql.
+pub fn may_leave_temporary_objects(analysis: &Analysis) -> bool {
+    let temporary =
+        |rel: &Option<protobuf::RangeVar>| rel.as_ref().is_some_and(|r| r.relpersistence == "t");
+    analysis.statements.iter().any(|s| match &s.node {
+        Some(N::CreateStmt(c)) => temporary(&c.relation),
+        Some(N::CreateTableAsStmt(c)) => c.into.as_ref().is_some_and(|i| temporary(&i.rel)),
+        Some(N::SelectStmt(sel)) => sel.into_clause.as_ref().is_some_and(|i| temporary(&i.rel)),
+        Some(N::ViewStmt(v)) => temporary(&v.view),
+        Some(N::CreateSeqStmt(seq)) => temporary(&seq.sequence),
+        Some(N::DoStmt(_) | N::CallStmt(_)) => true,
+        // Not parsed (a syntax error the server reports) or a meta-command: nothing to discard.
+        _ => false,
+    })
+}
+
 /// Transaction control recognised from a statement's first words, for scripts the parser could
 /// not parse: a stray `COMMIT` must never end strata's transaction unnoticed.
 fn control_by_keywords(text: &str) -> Option<TransactionControl> {
@@ -533,6 +554,34 @@ pub fn decide_transaction_mode(
             ),
         },
         body: whole,
+    }
+}
+
+#[cfg(test)]
+mod temporary_tests {
+    use super::*;
+
+    #[test]
+    fn scripts_that_may_leave_temporary_objects() {
+        for sql in [
+            "create temporary table milestone (json_data jsonb);",
+            "CREATE TEMP TABLE t AS SELECT 1;",
+            "SELECT 1 AS a INTO TEMP t;",
+            "create temp view v as select 1;",
+            "create temporary sequence s;",
+            "DO $$ BEGIN EXECUTE 'create temp table x (a int)'; END $$;",
+        ] {
+            assert!(may_leave_temporary_objects(&analyze(sql)), "{sql}");
+        }
+        for sql in [
+            "create table t (a int);",
+            "create unlogged table u (a int);",
+            "create table t2 as select 1;",
+            "select 1 into t3;",
+            "create view v as select 1;",
+        ] {
+            assert!(!may_leave_temporary_objects(&analyze(sql)), "{sql}");
+        }
     }
 }
 

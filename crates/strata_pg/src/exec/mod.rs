@@ -505,6 +505,11 @@ pub async fn execute(
         }
         match result {
             Ok(()) => {
+                // Each script on a clean session, as psql and sqitch run each on a connection
+                // of its own: its temporary tables must not meet the next script's.
+                if strata_sql::may_leave_temporary_objects(&analysis) {
+                    let _ = session.client.batch_execute("DISCARD TEMP").await;
+                }
                 let d = StepDone {
                     key: key.to_owned(),
                     action,
