@@ -102,7 +102,7 @@ impl MetaCommand {
             _ => "strata does not support it; rewrite it in SQL",
         };
         Some(format!(
-            "psql meta-command `{}`: {what}, or run this script with psql and record it with `strata baseline VERSION` (or `strata mark`)",
+            "psql meta-command `{}`: {what}, or run this script with psql and record it with `strata baseline VERSION` (or `strata repair VERSION --mark-applied --reason ...`)",
             self.display()
         ))
     }

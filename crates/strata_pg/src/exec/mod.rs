@@ -423,7 +423,7 @@ pub async fn execute(
                 path: script.file.path().to_owned(),
                 failure,
                 state: format!("nothing of {key} ran: strata checks a script's psql meta-commands before running any of it"),
-                next: format!("rewrite the meta-command in {} as SQL, or apply that script with psql and record it with `strata baseline VERSION` (or `strata mark`)", script.file.path().display()),
+                next: format!("rewrite the meta-command in {} as SQL, or apply that script with psql and record it with `strata baseline VERSION` (or `strata repair VERSION --mark-applied --reason ...`)", script.file.path().display()),
                 interrupted: false,
                 blockers: Vec::new(),
                 statements_done: None,
