@@ -3,8 +3,8 @@
 //! engine the same way.
 
 pub use strata_engine::{
-    apply_step, connect, database, load_sets, load_spec, load_while, lock, plan_set,
-    plan_with_rows, read_history, render_placeholders, LoadedSet,
+    apply_step, connect, database, load_sets, load_spec, lock, plan_set, read_history,
+    render_placeholders, LoadedSet,
 };
 
 use strata_model::Migration;
@@ -61,4 +61,16 @@ pub async fn run_on_scratch(
     .await
     .map(drop)
     .map_err(|e| crate::render::exec_error_text(&e))
+}
+
+/// Reads the snapshot of a connected database, without strata's registry.
+pub async fn snapshot_of(
+    session: &Session,
+    settings: &strata_engine::Settings,
+) -> anyhow::Result<strata_schema::Snapshot> {
+    Ok(strata_schema::Snapshot::read(
+        &session.client,
+        std::slice::from_ref(&settings.registry_schema),
+    )
+    .await?)
 }

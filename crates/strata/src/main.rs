@@ -10,7 +10,9 @@ mod cli;
 mod commands;
 mod config;
 mod dev;
+mod lint_setup;
 mod render;
+mod run;
 mod scratch;
 
 use clap::Parser;
@@ -212,7 +214,7 @@ fn run(
                     settings.lint.on_up = Some(false);
                 }
                 settings.ignore_foreign = a.ignore_foreign;
-                commands::migrate::run(
+                run::run(
                     &settings,
                     Target::Up {
                         to: a.to,
@@ -224,7 +226,7 @@ fn run(
                 .await
             }
             Command::Down(a) => {
-                commands::migrate::run(
+                run::run(
                     &settings,
                     Target::Down {
                         to: a.to,
@@ -237,12 +239,12 @@ fn run(
                 .await
             }
             Command::Redo(a) => {
-                commands::migrate::run(&settings, Target::Redo, a.dry_run, &mut io).await
+                run::run(&settings, Target::Redo, a.dry_run, &mut io).await
             }
             Command::Goto(a) => {
                 let mut settings = settings.clone();
                 settings.ignore_foreign = a.ignore_foreign;
-                commands::migrate::run(&settings, Target::Goto(a.target), a.dry_run, &mut io).await
+                run::run(&settings, Target::Goto(a.target), a.dry_run, &mut io).await
             }
             Command::Status(a) => commands::status::run(&settings, a.check, &mut io).await,
             Command::Validate => commands::validate::run(&settings, &mut io).await,
@@ -254,13 +256,13 @@ fn run(
                     anyhow::bail!("repair acts on one set; choose it with --set NAME");
                 }
                 if a.resume {
-                    commands::migrate::run(&settings, Target::Up { to: Some(a.target), steps: None }, a.dry_run, &mut io).await
+                    run::run(&settings, Target::Up { to: Some(a.target), steps: None }, a.dry_run, &mut io).await
                 } else {
                     let Some(reason) = a.reason.as_deref().filter(|r| !r.trim().is_empty()) else {
                         anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
                     };
                     let target = Target::Mark { version: a.target, applied: a.mark_applied };
-                    commands::migrate::run_with_reason(&settings, target, a.dry_run, Some(reason), &mut io).await
+                    run::run_with_reason(&settings, target, a.dry_run, Some(reason), &mut io).await
                 }
             }
             Command::Accept(a) => {
@@ -270,7 +272,7 @@ fn run(
                 if a.reason.trim().is_empty() {
                     anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
                 }
-                commands::migrate::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
+                run::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
             }
             Command::Adopt(a) if a.from_set.is_some() => {
                 let old = a.from_set.as_deref().unwrap_or_default();

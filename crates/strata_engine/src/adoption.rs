@@ -4,7 +4,7 @@
 //! them again (see [`crate::guard`]).
 
 use crate::load::LoadedSet;
-use strata_model::Version;
+use strata_model::{MigrationKind, Version};
 use strata_pg::adopt::{self, ForeignHistory, Tool};
 
 /// What adopting another tool's history would record.
@@ -305,4 +305,92 @@ fn plan_sqitch_adoption(
 /// version (checksums are not compared and no script is read).
 pub fn applied_by_tool(set: &LoadedSet, history: &ForeignHistory) -> Vec<usize> {
     plan_adoption(set, history, &[], false).adopt
+}
+
+/// Another tool's history still present beside strata's, as `status` reports it.
+pub struct SharedHistory {
+    /// The tool.
+    pub tool: Tool,
+    /// `schema.table` of its history.
+    pub table: String,
+    /// Versions the tool applied that strata has not recorded.
+    pub only_tool: Vec<String>,
+    /// Versions strata recorded that the tool has not applied.
+    pub only_strata: Vec<String>,
+}
+
+impl SharedHistory {
+    /// The warning `status` prints when the histories disagree, or `None` when they agree.
+    pub fn warning(&self, set: &str) -> Option<String> {
+        if self.only_tool.is_empty() && self.only_strata.is_empty() {
+            return None;
+        }
+        let tool = self.tool.name();
+        let mut parts = Vec::new();
+        if !self.only_tool.is_empty() {
+            parts.push(format!(
+                "applied by {tool} but not recorded by strata: {} (run `strata adopt` to record them, or strata will run them again)",
+                self.only_tool.join(", ")
+            ));
+        }
+        if !self.only_strata.is_empty() {
+            parts.push(format!(
+                "applied by strata but unknown to {tool}: {} (running {tool} again would apply them twice)",
+                self.only_strata.join(", ")
+            ));
+        }
+        Some(format!(
+            "warning: set {set} still shares the database with {tool}'s history ({}), and the two disagree: {}; migrate with one tool only, and drop {} once every environment uses strata",
+            self.table,
+            parts.join("; "),
+            self.table
+        ))
+    }
+}
+
+/// Compares another tool's history, if one is still in the database, with strata's `applied`
+/// rows of `set`: one catalog query, and the tool's table is read only when it exists.
+/// Checksums are not compared (and no script is read): only which versions each applied.
+pub async fn shared_history(
+    session: &strata_pg::Session,
+    set: &LoadedSet,
+    applied: &[strata_model::AppliedMigration],
+    found: &[(Tool, String)],
+) -> Result<Option<SharedHistory>, crate::EngineError> {
+    let client = &session.client;
+    let is_sqitch = set.set.sqitch.is_some();
+    let Some((tool, schema)) = found
+        .iter()
+        .find(|(t, _)| (*t == Tool::Sqitch) == is_sqitch)
+    else {
+        return Ok(None);
+    };
+    let history = adopt::read(client, *tool, schema).await?;
+    let by_tool = applied_by_tool(set, &history);
+    let local = set.migrations();
+    let tool_versions: Vec<&Version> = by_tool
+        .iter()
+        .filter_map(|&i| local[i].id.version.as_ref())
+        .collect();
+    let strata_versions: Vec<Version> = applied
+        .iter()
+        .filter(|a| a.kind == MigrationKind::Versioned)
+        .filter_map(|a| a.version.as_deref().and_then(|v| Version::parse(v).ok()))
+        .collect();
+    let only_tool = tool_versions
+        .iter()
+        .filter(|v| !strata_versions.iter().any(|s| s.same_as(v)))
+        .map(|v| v.to_string())
+        .collect();
+    let only_strata = strata_versions
+        .iter()
+        .filter(|s| !tool_versions.iter().any(|v| v.same_as(s)))
+        .map(|v| v.to_string())
+        .collect();
+    Ok(Some(SharedHistory {
+        tool: *tool,
+        table: history.table,
+        only_tool,
+        only_strata,
+    }))
 }

@@ -22,6 +22,7 @@ pub mod load;
 pub mod migrate;
 pub mod plan;
 pub mod settings;
+pub mod status;
 
 pub use database::{connect, database, lock, Database};
 pub use error::EngineError;

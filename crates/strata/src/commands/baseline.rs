@@ -16,5 +16,5 @@ pub async fn run(
     if settings.sets.len() > 1 {
         anyhow::bail!("baseline applies to one set; choose it with --set NAME");
     }
-    super::migrate::run(settings, Target::Baseline(version.to_owned()), dry_run, io).await
+    crate::run::run(settings, Target::Baseline(version.to_owned()), dry_run, io).await
 }

@@ -100,7 +100,7 @@ pub async fn run(settings: &Settings, confirm: Option<&str>, io: &mut Io<'_>) ->
     }
     lock.release().await?;
     drop(session);
-    let code = super::migrate::run(
+    let code = crate::run::run(
         settings,
         Target::Up {
             to: None,

@@ -5,12 +5,12 @@
 //! the database's history, version and table sizes) and renders the report.
 
 use super::{exit, Io};
-use crate::app::{self, LoadedSet};
+use crate::app;
 use crate::cli::LintArgs;
 use crate::config::Settings;
+use crate::lint_setup::{colour_for, options, relative_paths};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use strata_engine::gate::{attach_sizes, duration_ms, lint_with_catalog, major_version, measure};
 use strata_lint::{Level, Options, Report, Unit};
@@ -190,37 +190,6 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
     })
 }
 
-/// Whether findings written to `stream` get ANSI colours: only on a terminal, and never when
-/// `NO_COLOR` is set (to anything, even empty).
-// why not a crate: `anstream`'s automatic choice (through `anstyle-query`) also honours
-// `CLICOLOR_FORCE` (colour into a pipe), `CLICOLOR=0` and `TERM=dumb`, and ignores an empty
-// `NO_COLOR`, so the same command would print different bytes than it always has; and the
-// colours come from `annotate-snippets`' own renderer into a writer the caller gives, not from a
-// stream anstream could wrap. Adopting those conventions is a behaviour change to decide apart.
-fn colour_for(stream: &impl IsTerminal) -> bool {
-    colour_when(
-        stream.is_terminal(),
-        std::env::var_os("NO_COLOR").as_deref(),
-    )
-}
-
-fn colour_when(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    terminal && no_color.is_none()
-}
-
-/// Shows paths relative to the working directory, as compilers do, so they are short and
-/// clickable in terminals and CI logs.
-fn relative_paths(report: &mut Report) {
-    let Ok(cwd) = std::env::current_dir() else {
-        return;
-    };
-    for f in &mut report.findings {
-        if let Ok(rel) = f.file.strip_prefix(&cwd) {
-            f.file = rel.to_path_buf();
-        }
-    }
-}
-
 fn summary(report: &Report) -> String {
     format!(
         "lint: {} error(s), {} warning(s) in {} statements of {} migrations",
@@ -236,34 +205,6 @@ fn unknown_rule(name: &str) -> String {
         .set_level(name, Level::Off)
         .expect_err("not a rule");
     err.to_string()
-}
-
-/// The linter's options from strata.toml and the flags `--pg-version` and `--rule` (a
-/// connection may refine the version; each set's timeouts are its own).
-fn options(settings: &Settings, pg_version: Option<u32>, rule_flags: &[String]) -> Result<Options> {
-    let mut options = Options::default();
-    if let Some(v) = pg_version.or(settings.lint.target_version) {
-        options.target_version = v;
-    }
-    for (name, level) in &settings.lint.rules {
-        let parsed = Level::parse(level).with_context(|| {
-            format!("[lint.rules] {name} = \"{level}\" in strata.toml: the level must be \"off\", \"warning\" or \"error\"")
-        })?;
-        options
-            .set_level(name, parsed)
-            .context("[lint.rules] in strata.toml")?;
-    }
-    for spec in rule_flags {
-        let Some((name, level)) = spec.split_once('=') else {
-            bail!("--rule {spec}: write it as --rule <rule>=<off|warning|error>");
-        };
-        let parsed = Level::parse(level)
-            .with_context(|| format!("--rule {spec}: the level must be off, warning or error"))?;
-        options
-            .set_level(name.trim(), parsed)
-            .with_context(|| format!("--rule {spec}"))?;
-    }
-    Ok(options)
 }
 
 fn units_of(g: &Group) -> Vec<Unit<'_>> {
@@ -490,105 +431,4 @@ fn files_added_since(root: &Path, reference: &str) -> Result<HashSet<PathBuf>> {
         .filter(|l| !l.is_empty())
         .filter_map(|l| canonical(&top.join(l)))
         .collect())
-}
-
-/// How many findings the gate prints; the rest are counted (`strata lint --pending` lists
-/// them all), so a refusal over a long pending list stays readable.
-const GATE_SHOWN: usize = 10;
-
-/// The gate in front of `up`: lints the migrations the plans of all sets are about to apply,
-/// in the order they will run (a table an earlier set creates is new for the later ones; the
-/// applied history is not re-read), and returns the exit code to stop with when a finding
-/// stops the run (see [`strata_lint::apply_gate`]): a lock or rewrite on a table that existed
-/// before the run and is at least `[lint] gate_min_table_size`, data loss, or a rule the
-/// configuration explicitly set to `error`. Errors that do not stop it here are printed as
-/// warnings. Runs under the migration lock, after planning, so it sees exactly what will run,
-/// before anything is applied; `--no-lint` or `[lint] on_up = false` turn it off.
-pub async fn gate_sets(
-    settings: &Settings,
-    session: &strata_pg::Session,
-    sets: &[LoadedSet],
-    plans: &[strata_plan::Plan],
-    io: &mut Io<'_>,
-) -> Result<Option<i32>> {
-    if settings.lint.on_up == Some(false) {
-        return Ok(None);
-    }
-    if !strata_engine::gate::applies_anything(plans) {
-        return Ok(None);
-    }
-    let base = options(settings, None, &[])?;
-    let Some(gate) = strata_engine::gate::check(settings, session, sets, plans, base).await? else {
-        return Ok(None);
-    };
-    let strata_engine::gate::Gate {
-        mut blocking,
-        mut passed,
-        blocked_set,
-    } = gate;
-    let color = colour_for(&std::io::stderr());
-    let Some(set_name) = blocked_set.as_deref() else {
-        if !passed.findings.is_empty() && !settings.json && !settings.quiet {
-            passed.rank_by_impact();
-            relative_paths(&mut passed);
-            write!(
-                io.err,
-                "{}",
-                strata_lint::render_text_capped(
-                    &passed,
-                    color,
-                    GATE_SHOWN,
-                    "`strata lint --pending` lists them all"
-                )
-            )?;
-            writeln!(io.err, "strata: the warnings above do not stop `up` here")?;
-        }
-        return Ok(None);
-    };
-    attach_sizes(session, &mut blocking).await?;
-    blocking.rank_by_impact();
-    relative_paths(&mut blocking);
-    if settings.json {
-        writeln!(
-            io.out,
-            "{}",
-            serde_json::json!({"refused": "lint", "set": set_name, "lint": strata_lint::render_json(&blocking)})
-        )?;
-    } else {
-        write!(
-            io.err,
-            "{}",
-            strata_lint::render_text_capped(
-                &blocking,
-                color,
-                GATE_SHOWN,
-                "`strata lint --pending` lists them all"
-            )
-        )?;
-        let rule = blocking.findings.first().map_or("<rule>", |f| f.rule);
-        writeln!(
-            io.err,
-            "strata: not applying set `{set_name}`: the linter found {} error(s) in the pending migrations that stop `up` (locks or rewrites of tables of {} or more, data loss, or rules set to \"error\")\n\
-             strata: fix them, or override: put `-- strata:allow {rule} <reason>` on the line above the statement, or run `strata up --no-lint` to skip the linter for this run",
-            blocking.errors(),
-            strata_model::format_byte_size(settings.gate_min_table_bytes),
-        )?;
-    }
-    Ok(Some(exit::FINDINGS))
-}
-
-#[cfg(test)]
-mod colour_tests {
-    use super::colour_when;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn colour_only_on_a_terminal_without_no_color() {
-        // Golden behaviour: any NO_COLOR, even empty, turns colours off; a pipe never has them.
-        assert!(colour_when(true, None));
-        assert!(!colour_when(true, Some(OsStr::new("1"))));
-        assert!(!colour_when(true, Some(OsStr::new(""))));
-        assert!(!colour_when(false, None));
-        assert!(!colour_when(false, Some(OsStr::new("1"))));
-    }
 }

@@ -5,7 +5,6 @@ pub mod adopt;
 pub mod baseline;
 pub mod fresh;
 pub mod lint;
-pub mod migrate;
 pub mod new;
 pub mod renumber;
 pub mod schema;

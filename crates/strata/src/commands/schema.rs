@@ -2,6 +2,7 @@
 
 use super::{exit, Io};
 use crate::app;
+use crate::app::snapshot_of;
 use crate::config::Settings;
 use crate::scratch::Scratch;
 use anyhow::{Context, Result};
@@ -9,15 +10,6 @@ use serde_json::json;
 use std::path::Path;
 use strata_pg::{Registry, Session};
 use strata_schema::Snapshot;
-
-/// Reads the snapshot of a connected database, without strata's registry.
-pub async fn snapshot_of(session: &Session, settings: &Settings) -> Result<Snapshot> {
-    Ok(Snapshot::read(
-        &session.client,
-        std::slice::from_ref(&settings.registry_schema),
-    )
-    .await?)
-}
 
 /// Applies every migration of `dir` to a new scratch database and returns its snapshot.
 pub async fn snapshot_of_dir(

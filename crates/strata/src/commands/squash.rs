@@ -4,8 +4,8 @@
 //! `-- strata:squashed-baseline` directive covers them) and new ones apply the baseline. The old
 //! files move to an archive folder beside the set's directory.
 
-use super::schema::snapshot_of;
 use super::{exit, Io};
+use crate::app::snapshot_of;
 use crate::app::{self, LoadedSet};
 use crate::config::Settings;
 use crate::scratch::Scratch;

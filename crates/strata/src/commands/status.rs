@@ -6,63 +6,30 @@ use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
 use serde_json::json;
-use strata_pg::Registry;
-use strata_plan::Target;
 
 /// Runs `status`.
 pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i32> {
-    let err = &mut *io.err;
-    let mut say = |m: &str| {
-        let _ = writeln!(err, "{m}");
-    };
-    let registry = Registry::new(&settings.registry_schema);
-    // The histories are read (pipelined, one round trip) while the files load.
-    let (mut sets, (db, session, histories), _loader) = app::load_while(settings, async {
-        let db = app::database(settings, &mut say)?;
-        let session = app::connect(&db).await?;
-        let histories =
-            futures_util::future::try_join_all(settings.sets.iter().map(|spec| async {
-                let (rows, tools) = tokio::join!(
-                    app::read_history(&session, &registry, &spec.name),
-                    strata_pg::adopt::detect(&session.client, spec.schema.as_deref(), &registry)
-                );
-                Ok::<_, anyhow::Error>((rows?, tools?))
-            }))
-            .await?;
-        Ok::<_, anyhow::Error>((db, session, histories))
-    })
-    .await?;
-    let mut docs = Vec::new();
-    let mut clean = true;
-    let mut finished = Vec::new();
-    for (set, (applied, tools)) in sets.iter_mut().zip(histories) {
-        let plan = app::plan_with_rows(
-            &session,
-            &registry,
-            set,
-            &Target::Status,
-            settings,
-            &applied,
-        )
-        .await?;
-        clean &= plan.is_clean();
-        // Another tool's history still in the database: say when it disagrees with strata's.
-        let shared = super::adopt::shared_history(&session, set, &applied, &tools).await?;
-        // No history under this set's key, but under another: say what `up` will do about it.
-        let others = if applied.is_empty() && !set.migrations().is_empty() {
-            strata_engine::guard::other_histories(&session, &registry, set).await?
-        } else {
-            Vec::new()
+    let status = {
+        let err = &mut *io.err;
+        let mut say = |m: &str| {
+            let _ = writeln!(err, "{m}");
         };
-        let elsewhere = other_histories_note(settings, set, &others);
+        strata_engine::status::status(settings, &mut say).await?
+    };
+    let clean = status.is_clean();
+    let mut docs = Vec::new();
+    for (set, s) in status.sets.iter().zip(&status.statuses) {
+        // No history under this set's key, but under another: say what `up` will do about it.
+        let elsewhere = other_histories_note(settings, set, &s.others);
         if settings.json {
-            let mut doc = render::status_json(set, &plan);
+            let mut doc = render::status_json(set, &s.plan);
             if let Some(obj) = doc.as_object_mut() {
-                if let Some(s) = &shared {
-                    obj.insert("shared_history".into(), s.json());
+                if let Some(shared) = &s.shared {
+                    obj.insert("shared_history".into(), render::shared_history_json(shared));
                 }
-                if !others.is_empty() {
-                    let list: Vec<_> = others
+                if !s.others.is_empty() {
+                    let list: Vec<_> = s
+                        .others
                         .iter()
                         .map(|o| json!({"set": o.set, "rows": o.rows, "matching": o.matching}))
                         .collect();
@@ -71,24 +38,31 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
             }
             docs.push(doc);
         } else {
-            render::status_text(set, &plan, io.out)?;
-            if let Some(w) = shared.as_ref().and_then(|s| s.warning(&set.spec.name)) {
+            render::status_text(set, &s.plan, io.out)?;
+            // Another tool's history still in the database: say when it disagrees with strata's.
+            if let Some(w) = s.shared.as_ref().and_then(|h| h.warning(&set.spec.name)) {
                 writeln!(io.out, "  {w}")?;
             }
             if let Some(note) = elsewhere {
                 writeln!(io.out, "  {note}")?;
             }
         }
-        finished.push((applied, plan));
     }
     if settings.json {
         writeln!(
             io.out,
             "{}",
-            json!({"database": db.info.redacted(), "sets": docs})
+            json!({"database": status.db.info.redacted(), "sets": docs})
         )?;
     }
-    super::migrate::exit_without_freeing((sets, finished));
+    let strata_engine::status::Status {
+        sets,
+        statuses,
+        loader,
+        ..
+    } = status;
+    render::exit_without_freeing((sets, statuses));
+    drop(loader);
     Ok(if check && !clean {
         exit::FINDINGS
     } else {

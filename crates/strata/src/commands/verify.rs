@@ -5,8 +5,8 @@
 //! (it must equal the one after), and down once more to continue. `drift` rebuilds the schema the
 //! live database's applied history should produce and compares it with the live one.
 
-use super::schema::snapshot_of;
 use super::{exit, Io};
+use crate::app::snapshot_of;
 use crate::app::{self, LoadedSet};
 use crate::config::Settings;
 use crate::scratch::Scratch;

@@ -1,14 +1,20 @@
-//! `up`, `down`, `redo`, `goto`: plan under the lock, then execute (or print with --dry-run).
+//! The migrating verbs as the CLI runs them (`up`, `down`, `redo`, `goto`, `baseline`, `repair`,
+//! `accept`, and `adopt` and `fresh` after their own work): the engine prepares and applies
+//! (`strata_engine::migrate`); this module runs the lint gate between the two, handles signals
+//! and renders the plans, the progress and the outcome.
 
-use super::{exit, Io};
+use crate::commands::{exit, Io};
 use crate::config::Settings;
+use crate::lint_setup::{colour_for, options, relative_paths};
 use crate::render;
 use anyhow::Result;
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use strata_engine::gate::attach_sizes;
 use strata_engine::migrate::{self, Prepared};
+use strata_engine::LoadedSet;
 use strata_plan::Target;
 
 async fn watch_signals(interrupted: Arc<AtomicBool>, cancel: strata_pg::session::CancelHandle) {
@@ -81,15 +87,13 @@ pub async fn run_with_reason(
                     writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
                 }
             }
-            exit_without_freeing((sets, plans));
+            render::exit_without_freeing((sets, plans));
             return Ok(exit::OK);
         }
         Prepared::Ready(run) => run,
     };
     if lints {
-        if let Some(code) =
-            super::lint::gate_sets(settings, &run.session, &run.sets, &run.plans, io).await?
-        {
+        if let Some(code) = gate_sets(settings, &run.session, &run.sets, &run.plans, io).await? {
             return Ok(code);
         }
     }
@@ -146,7 +150,7 @@ pub async fn run_with_reason(
         released,
         ..
     } = applied;
-    exit_without_freeing((sets, plans));
+    render::exit_without_freeing((sets, plans));
     match failure {
         Some(f) => {
             write!(io.err, "{}", f.rendered)?;
@@ -178,9 +182,7 @@ async fn dry_run_report(
     io: &mut Io<'_>,
 ) -> Result<i32> {
     if lints && settings.json {
-        if let Some(code) =
-            super::lint::gate_sets(settings, &run.session, &run.sets, &run.plans, io).await?
-        {
+        if let Some(code) = gate_sets(settings, &run.session, &run.sets, &run.plans, io).await? {
             return Ok(code);
         }
     }
@@ -205,19 +207,94 @@ async fn dry_run_report(
         writeln!(io.err, "dry run: {stop}")?;
     }
     if lints {
-        if let Some(code) =
-            super::lint::gate_sets(settings, &run.session, &run.sets, &run.plans, io).await?
-        {
+        if let Some(code) = gate_sets(settings, &run.session, &run.sets, &run.plans, io).await? {
             return Ok(code);
         }
     }
     Ok(exit::OK)
 }
 
-/// Leaks `loaded` (the sets and plans) instead of dropping it: the process exits right after
-/// the verb returns, and the operating system reclaims the memory at once, whereas freeing tens
-/// of thousands of small strings one by one took about a tenth of a no-op run at N=10,000. The
-/// sets hold no resources but memory (no files, sockets or locks).
-pub(crate) fn exit_without_freeing<T>(loaded: T) {
-    std::mem::forget(loaded);
+/// How many findings the gate prints; the rest are counted (`strata lint --pending` lists
+/// them all), so a refusal over a long pending list stays readable.
+const GATE_SHOWN: usize = 10;
+
+/// The gate in front of `up`: lints the migrations the plans of all sets are about to apply,
+/// in the order they will run (a table an earlier set creates is new for the later ones; the
+/// applied history is not re-read), and returns the exit code to stop with when a finding
+/// stops the run (see [`strata_lint::apply_gate`]): a lock or rewrite on a table that existed
+/// before the run and is at least `[lint] gate_min_table_size`, data loss, or a rule the
+/// configuration explicitly set to `error`. Errors that do not stop it here are printed as
+/// warnings. Runs under the migration lock, after planning, so it sees exactly what will run,
+/// before anything is applied; `--no-lint` or `[lint] on_up = false` turn it off.
+async fn gate_sets(
+    settings: &Settings,
+    session: &strata_pg::Session,
+    sets: &[LoadedSet],
+    plans: &[strata_plan::Plan],
+    io: &mut Io<'_>,
+) -> Result<Option<i32>> {
+    if settings.lint.on_up == Some(false) {
+        return Ok(None);
+    }
+    if !strata_engine::gate::applies_anything(plans) {
+        return Ok(None);
+    }
+    let base = options(settings, None, &[])?;
+    let Some(gate) = strata_engine::gate::check(settings, session, sets, plans, base).await? else {
+        return Ok(None);
+    };
+    let strata_engine::gate::Gate {
+        mut blocking,
+        mut passed,
+        blocked_set,
+    } = gate;
+    let color = colour_for(&std::io::stderr());
+    let Some(set_name) = blocked_set.as_deref() else {
+        if !passed.findings.is_empty() && !settings.json && !settings.quiet {
+            passed.rank_by_impact();
+            relative_paths(&mut passed);
+            write!(
+                io.err,
+                "{}",
+                strata_lint::render_text_capped(
+                    &passed,
+                    color,
+                    GATE_SHOWN,
+                    "`strata lint --pending` lists them all"
+                )
+            )?;
+            writeln!(io.err, "strata: the warnings above do not stop `up` here")?;
+        }
+        return Ok(None);
+    };
+    attach_sizes(session, &mut blocking).await?;
+    blocking.rank_by_impact();
+    relative_paths(&mut blocking);
+    if settings.json {
+        writeln!(
+            io.out,
+            "{}",
+            serde_json::json!({"refused": "lint", "set": set_name, "lint": strata_lint::render_json(&blocking)})
+        )?;
+    } else {
+        write!(
+            io.err,
+            "{}",
+            strata_lint::render_text_capped(
+                &blocking,
+                color,
+                GATE_SHOWN,
+                "`strata lint --pending` lists them all"
+            )
+        )?;
+        let rule = blocking.findings.first().map_or("<rule>", |f| f.rule);
+        writeln!(
+            io.err,
+            "strata: not applying set `{set_name}`: the linter found {} error(s) in the pending migrations that stop `up` (locks or rewrites of tables of {} or more, data loss, or rules set to \"error\")\n\
+             strata: fix them, or override: put `-- strata:allow {rule} <reason>` on the line above the statement, or run `strata up --no-lint` to skip the linter for this run",
+            blocking.errors(),
+            strata_model::format_byte_size(settings.gate_min_table_bytes),
+        )?;
+    }
+    Ok(Some(exit::FINDINGS))
 }
