@@ -14,7 +14,7 @@
 use crate::adoption::applied_by_tool;
 use crate::error::EngineError;
 use crate::load::LoadedSet;
-use crate::plan as app;
+use crate::plan as planning;
 use crate::settings::Settings;
 use strata_pg::adopt::{self as foreign, Tool};
 use strata_pg::{Registry, Session};
@@ -194,7 +194,7 @@ pub async fn explain<T>(
     if set.spec.named || !matches!(target, Target::Up { .. } | Target::Goto(_)) {
         return Err(error);
     }
-    match app::plan_set(session, registry, set, &Target::Status, settings).await {
+    match planning::plan_set(session, registry, set, &Target::Status, settings).await {
         Ok((_, plan)) => refuse_foreign_rows(set, &plan).and(Err(error)),
         Err(_) => Err(error),
     }
@@ -268,9 +268,9 @@ async fn old_history(
     match strata_plan::identity_of(set.spec.named, &settings.configured_sets, &others) {
         Identity::Fresh => Ok((plan, None)),
         Identity::Move { from, rows } => {
-            let applied = app::read_history(session, registry, &from).await?;
-            let plan =
-                app::plan_with_rows(session, registry, set, target, settings, &applied).await?;
+            let applied = planning::read_history(session, registry, &from).await?;
+            let plan = planning::plan_with_rows(session, registry, set, target, settings, &applied)
+                .await?;
             Ok((plan, Some((from, rows))))
         }
         Identity::Refuse { .. } if settings.ignore_foreign => Ok((plan, None)),
