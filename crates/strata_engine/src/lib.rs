@@ -2,7 +2,7 @@
 //!
 //! Every front end — the `strata` binary today; the library facade, environments and fleets
 //! next — needs the same steps: load the selected sets (files first from the file cache and
-//! the set snapshot), decide which database to talk to (in one place: [`database`]), connect,
+//! the set snapshot), decide which database to talk to (in one place: [`mod@database`]), connect,
 //! take the migration lock, plan each set against its history (from a one-row summary when it
 //! can), and refuse, before anything runs, to apply a migration another history already
 //! records ([`guard`]). Those steps live here and take the database as a parameter, so one

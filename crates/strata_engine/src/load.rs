@@ -31,7 +31,7 @@ pub fn load_sets(settings: &Settings) -> Result<Vec<LoadedSet>, EngineError> {
 
 /// Like [`load_sets`], for `up`, `down` and `status`: scripts that planning does not need
 /// (applied migrations unchanged since the file cache saw them, down scripts) are not read;
-/// [`plan_set`] reads the ones its plan uses. The file cache lives in the project's
+/// [`crate::plan::plan_set`] reads the ones its plan uses. The file cache lives in the project's
 /// `.strata/cache`; `STRATA_NO_FILE_CACHE=1` turns it off (every up script is then read, down
 /// scripts still only when needed).
 pub fn load_sets_deferred(settings: &Settings) -> Result<Vec<LoadedSet>, EngineError> {

@@ -10,7 +10,7 @@ use strata_pg::{Registry, Session};
 use strata_plan::{ApplyReason, Plan, Policy, Step, Target};
 
 /// Reads history and plans one set, then reads the scripts the plan runs (a set loaded with
-/// [`load_sets_deferred`] holds only checksums for the others).
+/// [`crate::load::load_sets_deferred`] holds only checksums for the others).
 pub async fn plan_set(
     session: &Session,
     registry: &Registry,
