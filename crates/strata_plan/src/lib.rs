@@ -448,34 +448,33 @@ fn match_rows(
         .collect();
     // Versions whose files or rows are several: matched by name, then by checksum.
     let several_rows = rows_per_version.values().any(|&c| c > 1);
-    let mut shared: Vec<String> = local
-        .iter()
-        .filter(|m| m.kind == MigrationKind::Versioned && (several_rows || m.id.shared_version))
-        .filter_map(|m| m.id.version.as_ref().map(|v| (m, v.canonical_key())))
-        .filter(|(m, key)| m.id.shared_version || rows_per_version.get(key) > Some(&1))
-        .map(|(_, key)| key)
-        .collect();
-    shared.sort_unstable();
-    shared.dedup();
-    for key in shared {
-        let files: Vec<usize> = (0..local.len())
-            .filter(|&i| {
-                local[i].kind == MigrationKind::Versioned
-                    && local[i]
-                        .id
-                        .version
-                        .as_ref()
-                        .is_some_and(|v| v.canonical_key() == key)
-            })
-            .collect();
-        let mut rows: Vec<usize> = (0..applied.len())
-            .filter(|&i| {
-                applied[i].kind == MigrationKind::Versioned
-                    && applied_versions[i]
-                        .as_ref()
-                        .is_some_and(|v| v.canonical_key() == key)
-            })
-            .collect();
+    // Versions whose files or rows are several, with their files and rows (one pass over each
+    // side): matched by name, then by checksum.
+    let mut groups: std::collections::BTreeMap<String, (Vec<usize>, Vec<usize>)> =
+        std::collections::BTreeMap::new();
+    for (i, m) in local.iter().enumerate() {
+        if m.kind != MigrationKind::Versioned || !(several_rows || m.id.shared_version) {
+            continue;
+        }
+        let Some(key) = m.id.version.as_ref().map(Version::canonical_key) else {
+            continue;
+        };
+        if m.id.shared_version || rows_per_version.get(&key) > Some(&1) {
+            groups.entry(key).or_default().0.push(i);
+        }
+    }
+    if !groups.is_empty() {
+        for (i, a) in applied.iter().enumerate() {
+            let key = match (a.kind, &applied_versions[i]) {
+                (MigrationKind::Versioned, Some(v)) => v.canonical_key(),
+                _ => continue,
+            };
+            if let Some((_, rows)) = groups.get_mut(&key) {
+                rows.push(i);
+            }
+        }
+    }
+    for (files, mut rows) in groups.into_values() {
         let mut unmatched = Vec::new();
         for &f in &files {
             match rows

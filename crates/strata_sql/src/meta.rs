@@ -121,6 +121,13 @@ pub struct Found {
 
 /// Finds the meta-commands of a script (see the module documentation).
 pub fn find(sql: &str) -> Found {
+    // Most scripts hold no backslash at all: one memchr instead of a scan of every byte.
+    if !sql.contains('\\') {
+        return Found {
+            commands: Vec::new(),
+            blanked: None,
+        };
+    }
     let b = sql.as_bytes();
     let mut commands = Vec::new();
     let mut i = 0usize;
@@ -137,30 +144,12 @@ pub fn find(sql: &str) -> Found {
                 prev = b'\n';
                 continue;
             }
+            // Whitespace and comments as PostgreSQL's lexer reads them (nested block comments,
+            // `--` ending at LF or CR): they change nothing but the previous byte.
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => {}
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..]
-                    .iter()
-                    .position(|&x| x == b'\n' || x == b'\r')
-                    .map_or(b.len(), |p| i + p);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut depth = 0usize;
-                while i < b.len() {
-                    if b[i..].starts_with(b"/*") {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i..].starts_with(b"*/") {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
+            b'-' | b'/' if b[i..].starts_with(b"--") || b[i..].starts_with(b"/*") => {
+                i += strata_model::skip_trivia(&sql[i..]);
+                prev = b' ';
                 continue;
             }
             b';' => {

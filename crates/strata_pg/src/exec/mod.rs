@@ -383,37 +383,33 @@ pub async fn execute(
         };
         let analysis = analyses.analysis(script);
         let shape = decide_transaction_mode(script.sql(), &analysis, &script.directives);
-        if let (TransactionMode::ScriptManaged, Some(open)) = (
+        // What stops a script before any of it runs: the statement, why, the state, and what
+        // to do.
+        let refusal = match (
             shape.decision.mode,
             strata_sql::unclosed_transaction(&analysis),
         ) {
-            let stmt = &analysis.statements[open];
-            let mut failure = Failure::plain(&format!(
-                "statement {} opens a transaction (BEGIN) that the script never commits",
-                open + 1
-            ));
-            failure.location = Some(script.locate(stmt.range.start));
-            failure.statement = Some(open + 1);
-            failure.statement_summary = Some(stmt.summary.clone());
-            let _ = flush_wal(&session.client, ctx.prepared).await;
-            return Err(ExecError {
-                done,
-                key: key.to_owned(),
-                action,
-                path: script.file.path().to_owned(),
-                failure,
-                state: format!("nothing of {key} ran: psql would have rolled this transaction back at the end of the file, losing the migration silently"),
-                next: format!("add the missing COMMIT to {} (or remove the BEGIN to let strata run the script in its own transaction)", script.file.path().display()),
-                interrupted: false,
-                blockers: Vec::new(),
-                statements_done: None,
-            });
-        }
-        if let Some((i, message)) = strata_sql::unsupported_meta(&analysis) {
-            let stmt = &analysis.statements[i];
+            (TransactionMode::ScriptManaged, Some(open)) => Some((
+                open,
+                format!(
+                    "statement {} opens a transaction (BEGIN) that the script never commits",
+                    open + 1
+                ),
+                format!("nothing of {key} ran: psql would have rolled this transaction back at the end of the file, losing the migration silently"),
+                format!("add the missing COMMIT to {} (or remove the BEGIN to let strata run the script in its own transaction)", script.file.path().display()),
+            )),
+            _ => strata_sql::unsupported_meta(&analysis).map(|(i, message)| (
+                i,
+                message,
+                format!("nothing of {key} ran: strata checks a script's psql meta-commands before running any of it"),
+                format!("rewrite the meta-command in {} as SQL, or apply that script with psql and record it with `strata baseline VERSION` (or `strata repair VERSION --mark-applied --reason ...`)", script.file.path().display()),
+            )),
+        };
+        if let Some((index, message, state, next)) = refusal {
+            let stmt = &analysis.statements[index];
             let mut failure = Failure::plain(&message);
             failure.location = Some(script.locate(stmt.range.start));
-            failure.statement = Some(i + 1);
+            failure.statement = Some(index + 1);
             failure.statement_summary = Some(stmt.summary.clone());
             let _ = flush_wal(&session.client, ctx.prepared).await;
             return Err(ExecError {
@@ -422,8 +418,8 @@ pub async fn execute(
                 action,
                 path: script.file.path().to_owned(),
                 failure,
-                state: format!("nothing of {key} ran: strata checks a script's psql meta-commands before running any of it"),
-                next: format!("rewrite the meta-command in {} as SQL, or apply that script with psql and record it with `strata baseline VERSION` (or `strata repair VERSION --mark-applied --reason ...`)", script.file.path().display()),
+                state,
+                next,
                 interrupted: false,
                 blockers: Vec::new(),
                 statements_done: None,

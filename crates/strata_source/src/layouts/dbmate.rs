@@ -1,7 +1,7 @@
 //! dbmate: one `<version>_<name>.sql` file per migration, its forward SQL after a
 //! `-- migrate:up` line and its rollback after `-- migrate:down`.
 
-use super::sectioned::{has_up_marker, load_sectioned, Marker, MarkerFn};
+use super::sectioned::{evidence, load_sectioned, Marker, MarkerFn};
 use super::{Layout, LayoutKind, Loaded};
 use crate::listing::Listing;
 use crate::new_file::{NewFile, UP_TEMPLATE};
@@ -22,13 +22,7 @@ impl Layout for Dbmate {
         "`<version>_<name>.sql` containing `-- migrate:up` (and optionally `-- migrate:down`)"
     }
     fn evidence(&self, listing: &Listing) -> usize {
-        listing
-            .entries()
-            .iter()
-            .filter(|e| {
-                e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, MARKER)
-            })
-            .count()
+        evidence(listing, MARKER)
     }
     fn load(&self, listing: &Listing) -> Loaded {
         // dbmate refuses to roll back a migration without a down section.

@@ -2,7 +2,7 @@
 //! `-- +goose Down` (with `StatementBegin`/`StatementEnd` blocks and `NO TRANSACTION`), and Go
 //! migrations beside them, which take their place in the order.
 
-use super::sectioned::{has_up_marker, load_sectioned, Marker, MarkerFn};
+use super::sectioned::{evidence, load_sectioned, Marker, MarkerFn};
 use super::{Layout, LayoutKind, Loaded};
 use crate::listing::Listing;
 use crate::new_file::{NewFile, UP_TEMPLATE};
@@ -23,13 +23,7 @@ impl Layout for Goose {
         "`<version>_<name>.sql` containing `-- +goose Up` (and optionally `-- +goose Down`)"
     }
     fn evidence(&self, listing: &Listing) -> usize {
-        listing
-            .entries()
-            .iter()
-            .filter(|e| {
-                e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, MARKER)
-            })
-            .count()
+        evidence(listing, MARKER)
     }
     fn load(&self, listing: &Listing) -> Loaded {
         // goose reads a file without a `-- +goose Down` section as one whose down does

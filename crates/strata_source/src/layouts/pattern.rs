@@ -113,6 +113,16 @@ impl PatternLayout {
     }
 }
 
+/// How the pattern layout is described in messages.
+const DESCRIPTION: &str = "file names matching the set's `pattern` in strata.toml";
+/// Why `strata new` writes no files for a pattern set.
+const NOT_NEW: &str = "the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand";
+/// Why `strata squash` refuses a pattern set (said of the set).
+const NOT_SQUASHED: &str = "names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand";
+/// Why `strata renumber` refuses a pattern set (said of the set).
+const NOT_RENUMBERED: &str =
+    "names its files with its own pattern or keeps them in several locations; renumber its files by hand";
+
 impl Layout for PatternLayout {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Pattern
@@ -121,16 +131,16 @@ impl Layout for PatternLayout {
         "pattern"
     }
     fn pattern(&self) -> &'static str {
-        "file names matching the set's `pattern` in strata.toml"
+        DESCRIPTION
     }
     fn new_files(&self, _: &str, _: &str) -> Result<Vec<NewFile>, String> {
-        Err("the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand".into())
+        Err(NOT_NEW.into())
     }
     fn squashed_file(&self, _: &str, _: &str, _: &str) -> Result<NewFile, String> {
-        Err("names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand".into())
+        Err(NOT_SQUASHED.into())
     }
     fn renumbers(&self) -> Result<(), String> {
-        Err("names its files with its own pattern or keeps them in several locations; renumber its files by hand".into())
+        Err(NOT_RENUMBERED.into())
     }
     fn shares_versions(&self) -> bool {
         true
@@ -231,16 +241,16 @@ impl Layout for Unconfigured {
         "pattern"
     }
     fn pattern(&self) -> &'static str {
-        "file names matching the set's `pattern` in strata.toml"
+        DESCRIPTION
     }
     fn new_files(&self, _: &str, _: &str) -> Result<Vec<NewFile>, String> {
-        Err("the set names its files with its own `pattern`, which strata cannot write names from; create the files by hand".into())
+        Err(NOT_NEW.into())
     }
     fn squashed_file(&self, _: &str, _: &str, _: &str) -> Result<NewFile, String> {
-        Err("names its files with its own `pattern`, which strata cannot write a baseline's name from; squash it by hand".into())
+        Err(NOT_SQUASHED.into())
     }
     fn renumbers(&self) -> Result<(), String> {
-        Err("names its files with its own pattern or keeps them in several locations; renumber its files by hand".into())
+        Err(NOT_RENUMBERED.into())
     }
 
     fn evidence(&self, _: &Listing) -> usize {

@@ -23,8 +23,19 @@ pub(super) enum Marker {
 /// Reads one line as the tool does: `None` for an ordinary line.
 pub(super) type MarkerFn = fn(&str) -> Option<Result<Marker, String>>;
 
+/// A sectioned layout's evidence: the top-level `.sql` files holding its tool's up marker.
+pub(super) fn evidence(listing: &Listing, marker: MarkerFn) -> usize {
+    listing
+        .entries()
+        .iter()
+        .filter(|e| {
+            e.parent.is_none() && e.name.ends_with(".sql") && has_up_marker(&e.bytes, marker)
+        })
+        .count()
+}
+
 /// True when the file holds the tool's up marker.
-pub(super) fn has_up_marker(bytes: &[u8], marker: MarkerFn) -> bool {
+fn has_up_marker(bytes: &[u8], marker: MarkerFn) -> bool {
     String::from_utf8_lossy(bytes)
         .lines()
         .any(|l| matches!(marker(l), Some(Ok(Marker::Up { .. }))))
