@@ -148,17 +148,17 @@ elif [ -n "$rev" ]; then
   dirty=0
   src="$here/.work/src"
   rm -rf "$src" && mkdir -p "$src" && git -C "$repo" archive "$commit" | tar -x -C "$src" || die "git archive $commit failed"
-  say "cargo build --profile $profile -p strata (commit $commit, from git archive)"
-  (cd "$src" && CARGO_TARGET_DIR="$here/.work/target" nice -n "$build_nice" cargo build --profile "$profile" -p strata) >"$out/logs/build.log" 2>&1 \
+  say "cargo build --profile $profile --bin strata (commit $commit, from git archive)"
+  (cd "$src" && CARGO_TARGET_DIR="$here/.work/target" nice -n "$build_nice" cargo build --profile "$profile" --bin strata) >"$out/logs/build.log" 2>&1 \
     || { tail -20 "$out/logs/build.log" >&2; die "strata does not build"; }
   strata="$here/.work/target/$pdir/strata"
-  strata_build="git archive $commit, cargo build --profile $profile -p strata"
+  strata_build="git archive $commit, cargo build --profile $profile --bin strata"
 else
-  say "cargo build --profile $profile -p strata"
-  (cd "$repo" && nice -n "$build_nice" cargo build --profile "$profile" -p strata) >"$out/logs/build.log" 2>&1 \
+  say "cargo build --profile $profile --bin strata"
+  (cd "$repo" && nice -n "$build_nice" cargo build --profile "$profile" --bin strata) >"$out/logs/build.log" 2>&1 \
     || { tail -20 "$out/logs/build.log" >&2; die "strata does not build"; }
   strata="${CARGO_TARGET_DIR:-$repo/target}/$pdir/strata"
-  strata_build="cargo build --profile $profile -p strata (work tree)"
+  strata_build="cargo build --profile $profile --bin strata (work tree)"
 fi
 "$strata" --version >/dev/null 2>&1 || die "$strata --version fails"
 

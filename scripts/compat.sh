@@ -48,7 +48,7 @@ if [ -z "$strata" ]; then
   if [ -n "${CARGO_TARGET_DIR:-}" ]; then strata="$CARGO_TARGET_DIR/debug/strata"; else strata="$repo/target/debug/strata"; fi
 fi
 strata="$(readlink -f "$strata")"
-[ -x "$strata" ] || die "no strata binary at $strata (cargo build -p strata, or set STRATA_BIN)"
+[ -x "$strata" ] || die "no strata binary at $strata (cargo build --bin strata, or set STRATA_BIN)"
 
 if [ -z "${PG_BIN:-}" ]; then PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"; fi
 [ -x "${PG_BIN:-}/initdb" ] || die "no PostgreSQL server binaries (set PG_BIN)"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cargo build --release -p strata
+cargo build --release --bin strata
 strata="$PWD/target/release/strata"
 cd examples/echo-backend
 set -x

@@ -81,7 +81,7 @@ fn a_panic_is_one_scrubbed_line_and_exit_code_2() {
     let line = run.stderr.trim_end();
     assert!(
         line.starts_with(
-            "error: strata crashed (a bug): boom: *** and *** at crates/strata/src/main.rs:"
+            "error: strata crashed (a bug): boom: *** and *** at crates/strata_cli/src/main.rs:"
         ),
         "{line}"
     );
