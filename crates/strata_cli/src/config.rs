@@ -341,6 +341,7 @@ pub fn resolve_sets(
                 Some(&s.placeholders),
                 &args.vars,
             )?,
+            listing: None,
         })
     };
     // A directory no `[[set]]` describes: named by --set, else the fixed default key.
@@ -359,6 +360,7 @@ pub fn resolve_sets(
             seed: None,
             seed_after: None,
             placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
+            listing: None,
         })
     };
     let sets = if let Some(dir) = &args.dir {
@@ -492,6 +494,7 @@ pub fn resolve_sets(
         project_root,
         configured_sets: file.sets.iter().map(|s| s.name.clone()).collect(),
         ignore_foreign: false,
+        file_cache: true,
     })
 }
 

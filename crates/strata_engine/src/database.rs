@@ -46,6 +46,10 @@ pub fn database_with_env(
             info: ConnInfo::resolve(Some(url), env)?,
             is_dev: crate::dev::is_dev_url(&settings.project_root, url),
         }),
+        DbTarget::Resolved(info) => Ok(Database {
+            info: (**info).clone(),
+            is_dev: false,
+        }),
         DbTarget::LibpqEnv => Ok(Database {
             info: ConnInfo::resolve(None, env)?,
             is_dev: false,

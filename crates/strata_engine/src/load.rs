@@ -94,12 +94,15 @@ fn load(
 /// read in full on every run (the snapshot is keyed by one directory and one layout name, and
 /// would not notice a changed pattern).
 fn uses_the_cache(spec: &SetSpec) -> bool {
-    spec.locations.is_empty() && spec.pattern.is_none()
+    spec.locations.is_empty() && spec.pattern.is_none() && spec.listing.is_none()
 }
 
-/// Reads one set in full (no file cache), whatever its kind: several Flyway locations, a
-/// configured pattern, or one directory.
+/// Reads one set in full (no file cache), whatever its kind: files held in memory, several
+/// Flyway locations, a configured pattern, or one directory.
 pub fn load_spec(spec: &SetSpec) -> Result<MigrationSet, strata_source::SourceError> {
+    if let Some(listing) = &spec.listing {
+        return strata_source::load_listing(listing, spec.layout);
+    }
     if !spec.locations.is_empty() {
         return strata_source::load_locations(&spec.dir, &spec.locations);
     }
@@ -141,10 +144,10 @@ pub fn render_placeholders(
     Ok(())
 }
 
-/// The project's file cache directory, `None` when `STRATA_NO_FILE_CACHE` turns it off.
+/// The project's file cache directory, `None` when the settings or `STRATA_NO_FILE_CACHE`
+/// turn it off.
 fn cache_dir(settings: &Settings) -> Option<std::path::PathBuf> {
-    std::env::var_os("STRATA_NO_FILE_CACHE")
-        .is_none_or(|v| v == "0")
+    (settings.file_cache && std::env::var_os("STRATA_NO_FILE_CACHE").is_none_or(|v| v == "0"))
         .then(|| settings.project_root.join(".strata").join("cache"))
 }
 

@@ -70,6 +70,10 @@ pub struct SetSpec {
     pub seed_after: Option<String>,
     /// Placeholder values: file, then set, then `--var`.
     pub placeholders: std::collections::BTreeMap<String, String>,
+    /// The set's files when they are held in memory (a set embedded at compile time with
+    /// `strata::embed!`, or read once by the library): loaded from here, never from `dir`
+    /// (which then only names the files in messages), and never through the file cache.
+    pub listing: Option<std::sync::Arc<strata_source::Listing>>,
 }
 
 /// Where the database is.
@@ -81,6 +85,8 @@ pub enum DbTarget {
     LibpqEnv,
     /// Nothing configured: the embedded dev cluster.
     Dev,
+    /// A target already resolved by the caller (the library's `Database`), used as it is.
+    Resolved(Box<strata_pg::ConnInfo>),
 }
 
 /// Everything a command needs.
@@ -123,6 +129,10 @@ pub struct Settings {
     pub gate_min_table_bytes: u64,
     /// Placeholder values for a directory no `[[set]]` describes: the file's, then `--var`.
     pub placeholders: std::collections::BTreeMap<String, String>,
+    /// Whether loading may use (and write) the file cache and set snapshots under
+    /// `project_root/.strata/cache` (the CLI: yes, unless `STRATA_NO_FILE_CACHE` says no; the
+    /// library: no, it writes nothing beside an application's files).
+    pub file_cache: bool,
 }
 
 /// The history key of a set nobody named (a `--dir`, or the `migrations/` directory, without

@@ -403,6 +403,44 @@ impl ConnInfo {
         })
     }
 
+    /// A target an application already holds as a `tokio_postgres::Config` (the library's
+    /// `Database::from_config`). What the configuration leaves unset gets the defaults
+    /// [`ConnInfo::resolve`] gives without any environment: the local socket directory, port
+    /// 5432, the OS user, a database named like the user, `application_name` `strata`, a
+    /// 10-second connect timeout. TLS follows the configuration's `ssl_mode` (`disable`,
+    /// `prefer`, `require`; certificates unverified, as tokio-postgres' modes mean).
+    pub fn from_config(mut config: tokio_postgres::Config) -> ConnInfo {
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            add_host(&mut config, &default_host());
+        }
+        if config.get_ports().is_empty() {
+            config.port(5432);
+        }
+        if config.get_user().is_none() {
+            config.user(crate::who::os_user());
+        }
+        if config.get_dbname().is_none() {
+            let db = config.get_user().unwrap_or("postgres").to_owned();
+            config.dbname(&db);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("strata");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let ssl_mode = match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => SslMode::Disable,
+            tokio_postgres::config::SslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        };
+        ConnInfo {
+            config,
+            ssl_mode,
+            ssl_root_cert: None,
+        }
+    }
+
     /// `user@host:port/database`, never with a password.
     pub fn redacted(&self) -> String {
         let host = match self.config.get_hosts().first() {

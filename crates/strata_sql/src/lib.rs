@@ -7,10 +7,12 @@
 //! to recognise scripts that manage their own `BEGIN`/`COMMIT`. The executor and the linter both
 //! use [`decide_transaction_mode`], so they can never disagree about how a migration runs.
 
+mod check;
 mod directives;
 pub mod meta;
 pub mod objects;
 
+pub use check::{script_problems, ScriptProblem, ScriptProblemKind};
 pub use directives::{parse_directives, DirectiveError};
 pub use meta::{MetaCommand, MetaSupport};
 

@@ -52,25 +52,32 @@ pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
             }
             for (what, script) in [("up", Some(&m.up)), ("down", m.down.as_ref())] {
                 let Some(script) = script else { continue };
-                let analysis = strata_sql::analyze(script.sql());
-                if let Some(open) = strata_sql::unclosed_transaction(&analysis) {
-                    let at = script.locate(analysis.statements[open].range.start);
+                for problem in strata_sql::script_problems(script.sql()) {
+                    let path = script.file.path().display();
+                    let (state, message) = match problem.kind {
+                        strata_sql::ScriptProblemKind::Syntax => (
+                            "syntax",
+                            format!("{what} script {path}: {}", problem.message),
+                        ),
+                        kind => {
+                            let at = script.locate(problem.offset.unwrap_or(0));
+                            let state =
+                                if kind == strata_sql::ScriptProblemKind::UnclosedTransaction {
+                                    "unclosed_transaction"
+                                } else {
+                                    "unsupported_meta_command"
+                                };
+                            (
+                                state,
+                                format!(
+                                    "{what} script {path}:{}:{}: {}",
+                                    at.line, at.col, problem.message
+                                ),
+                            )
+                        }
+                    };
                     findings.push(json!({
-                        "set": set.spec.name, "migration": e.key, "state": "unclosed_transaction",
-                        "message": format!("{what} script {}:{}:{}: BEGIN without COMMIT; psql would roll it back at the end of the file", script.file.path().display(), at.line, at.col)
-                    }));
-                }
-                if let Some((i, message)) = strata_sql::unsupported_meta(&analysis) {
-                    let at = script.locate(analysis.statements[i].range.start);
-                    findings.push(json!({
-                        "set": set.spec.name, "migration": e.key, "state": "unsupported_meta_command",
-                        "message": format!("{what} script {}:{}:{}: {message}", script.file.path().display(), at.line, at.col)
-                    }));
-                }
-                if let Some(msg) = analysis.syntax_error {
-                    findings.push(json!({
-                        "set": set.spec.name, "migration": e.key, "state": "syntax",
-                        "message": format!("{} script {}: {msg}", what, script.file.path().display())
+                        "set": set.spec.name, "migration": e.key, "state": state, "message": message
                     }));
                 }
             }

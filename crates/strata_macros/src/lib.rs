@@ -1,0 +1,196 @@
+//! `strata::embed!("migrations")`: a migration set compiled into the binary.
+//!
+//! An application that migrates its own database on start-up should not depend on a directory
+//! being deployed beside it, nor find out at three in the morning that one of its files does
+//! not parse. So the set is read when the application is built: the directory is read as
+//! `strata` reads it (every layout, the same detection), each file's bytes are included with
+//! `include_bytes!` (so editing a file rebuilds the crate), the layout and every migration's
+//! checksum are fixed by the build, and anything `strata validate` would report in a script
+//! (SQL that does not parse, a `BEGIN` never closed, a psql meta-command strata cannot run) is
+//! a compile error naming the file and line. Use it through the `strata` crate, whose
+//! `Migrations` type the expansion builds.
+//!
+//! The macro takes no dependency on `syn` or `quote`: its input is one string literal and its
+//! output a handful of constants, written as text and parsed, which keeps the build of every
+//! application using it short.
+
+use proc_macro::{Delimiter, Group, Literal, Punct, Spacing, TokenStream, TokenTree};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Embeds the migration set in `dir` (relative to the crate's `Cargo.toml`) and evaluates to a
+/// `strata::Migrations`.
+///
+/// ```ignore
+/// let migrations: strata::Migrations = strata::embed!("migrations");
+/// ```
+///
+/// Problems in the files are compile errors. Editing a file rebuilds the crate; adding or
+/// removing one does not by itself (a procedural macro cannot watch a directory on stable
+/// Rust), so put `println!("cargo:rerun-if-changed=migrations");` in the crate's `build.rs`.
+#[proc_macro]
+pub fn embed(input: TokenStream) -> TokenStream {
+    match expand(input) {
+        Ok(code) => code
+            .parse()
+            .unwrap_or_else(|e| compile_error(&format!("strata::embed!: internal error: {e}"))),
+        Err(message) => compile_error(&message),
+    }
+}
+
+/// `compile_error!("message")` at the macro's call site.
+fn compile_error(message: &str) -> TokenStream {
+    TokenStream::from_iter([
+        TokenTree::Ident(proc_macro::Ident::new(
+            "compile_error",
+            proc_macro::Span::call_site(),
+        )),
+        TokenTree::Punct(Punct::new('!', Spacing::Alone)),
+        TokenTree::Group(Group::new(
+            Delimiter::Parenthesis,
+            TokenStream::from_iter([TokenTree::Literal(Literal::string(message))]),
+        )),
+    ])
+}
+
+/// The generated expression, or the message of the compile error.
+fn expand(input: TokenStream) -> Result<String, String> {
+    let written = path_argument(input)?;
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .ok_or("strata::embed!: CARGO_MANIFEST_DIR is not set (build with cargo)")?;
+    let dir = manifest_dir.join(&written);
+    embedded_set(&dir, &written)
+}
+
+/// The one argument: a plain string literal.
+fn path_argument(input: TokenStream) -> Result<String, String> {
+    let usage = "strata::embed! takes one string literal, the migration directory relative to Cargo.toml: strata::embed!(\"migrations\")";
+    let mut tokens = input.into_iter();
+    let (Some(TokenTree::Literal(literal)), None) = (tokens.next(), tokens.next()) else {
+        return Err(usage.into());
+    };
+    let text = literal.to_string();
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .or_else(|| {
+            text.strip_prefix("r\"")
+                .or_else(|| text.strip_prefix("r#\""))
+                .and_then(|t| t.strip_suffix('"').or_else(|| t.strip_suffix("\"#")))
+        })
+        .ok_or(usage)?;
+    if inner.contains('\\') && text.starts_with('"') {
+        return Err(format!(
+            "{usage}; write the path without escapes (use `/` between directories)"
+        ));
+    }
+    Ok(inner.to_owned())
+}
+
+/// Reads and checks the set in `dir` (shown as `written` in messages and at run time) and
+/// writes the expression building it.
+fn embedded_set(dir: &Path, written: &str) -> Result<String, String> {
+    let mut listing = strata_source::Listing::read(dir).map_err(|e| {
+        format!(
+            "strata::embed!: cannot read the migration directory {}: {e}",
+            dir.display()
+        )
+    })?;
+    listing.read_deferred().map_err(|e| {
+        format!(
+            "strata::embed!: cannot read a file in {}: {e}",
+            dir.display()
+        )
+    })?;
+    let set = strata_source::load_listing(&listing, None)
+        .map_err(|e| format!("strata::embed!(\"{written}\"): {e}"))?;
+    let problems = script_problems(&set, dir, written);
+    if !problems.is_empty() {
+        return Err(format!(
+            "strata::embed!(\"{written}\"): {} problem(s) in the migration scripts:\n{}",
+            problems.len(),
+            problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+
+    let mut code = String::from("{\n    const FILES: &[(&str, &[u8])] = &[\n");
+    for entry in listing.entries() {
+        let Some(rel) = entry.rel.to_str() else {
+            return Err(format!(
+                "strata::embed!(\"{written}\"): the file name {} is not UTF-8; rename it",
+                entry.rel.display()
+            ));
+        };
+        let absolute = dir.join(&entry.rel);
+        let Some(absolute) = absolute.to_str() else {
+            return Err(format!(
+                "strata::embed!(\"{written}\"): the path {} is not UTF-8",
+                absolute.display()
+            ));
+        };
+        let _ = writeln!(code, "        ({rel:?}, include_bytes!({absolute:?})),");
+    }
+    code.push_str("    ];\n    const CHECKSUMS: &[(&str, &str)] = &[\n");
+    for m in &set.migrations {
+        let _ = writeln!(
+            code,
+            "        ({:?}, {:?}),",
+            m.id.registry_key(),
+            m.checksum.hex
+        );
+    }
+    let _ = write!(
+        code,
+        "    ];\n    ::strata::Migrations::__embedded({written:?}, {:?}, FILES, CHECKSUMS)\n}}",
+        set.detection.layout.as_str()
+    );
+    Ok(code)
+}
+
+/// What `strata validate` would report in the set's SQL scripts, one line each, located as
+/// `dir/file:line:col`.
+fn script_problems(set: &strata_source::MigrationSet, dir: &Path, written: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for m in &set.migrations {
+        // Code migrations (goose `.go`, Flyway `.java`) are their own tool's to check.
+        if m.code_language().is_some() {
+            continue;
+        }
+        for script in std::iter::once(&m.up).chain(m.down.as_ref()) {
+            let sql = script.sql();
+            let shown = shown_path(script.file.path(), dir, written);
+            for problem in strata_sql::script_problems(sql) {
+                // Placeholders (`${name}`, `{{ .Name }}`) are filled in at run time; until
+                // then the grammar cannot judge the script.
+                if problem.kind == strata_sql::ScriptProblemKind::Syntax
+                    && (sql.contains("${") || sql.contains("{{"))
+                {
+                    continue;
+                }
+                match problem.offset {
+                    Some(offset) => {
+                        let at = script.locate(offset);
+                        found.push(format!(
+                            "{shown}:{}:{}: {}",
+                            at.line, at.col, problem.message
+                        ));
+                    }
+                    None => found.push(format!("{shown}: {}", problem.message)),
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A file's path as the user wrote the directory (`migrations/001_init.sql`), not as the
+/// build machine spells it.
+fn shown_path(path: &Path, dir: &Path, written: &str) -> String {
+    let rel = path.strip_prefix(dir).unwrap_or(path);
+    Path::new(written).join(rel).display().to_string()
+}
