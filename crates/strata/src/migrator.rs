@@ -286,14 +286,22 @@ impl Migrator {
                 &run.plans,
                 strata_lint::Options::default(),
             )
-            .await?;
+            .await;
+            let gate = match gate {
+                Ok(gate) => gate,
+                Err(e) => {
+                    // The gate's own failure is the one to report; the lock goes either way.
+                    let _ = run.abandon().await;
+                    return Err(e.into());
+                }
+            };
             if let Some(strata_engine::gate::Gate {
                 blocking,
                 blocked_set: Some(set),
                 ..
             }) = gate
             {
-                // Dropping the run releases the lock: nothing was applied.
+                run.abandon().await?;
                 return Err(Error::Refused {
                     set,
                     findings: blocking

@@ -51,6 +51,17 @@ impl Run {
     pub fn cancel_handle(&self) -> strata_pg::session::CancelHandle {
         self.session.cancel_handle()
     }
+
+    /// Gives the run up without applying anything (the gate refused it): releases the
+    /// migration lock now, in a round trip, rather than when the dropped connection's task
+    /// next runs. A process about to exit needs no such care; a library caller that goes on
+    /// working does, or the next run waits for a lock nobody uses.
+    pub async fn abandon(mut self) -> Result<(), EngineError> {
+        match self.lock.take() {
+            Some(lock) => Ok(lock.release().await?),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What [`prepare`] found.

@@ -194,3 +194,119 @@ fn shown_path(path: &Path, dir: &Path, written: &str) -> String {
     let rel = path.strip_prefix(dir).unwrap_or(path);
     Path::new(written).join(rel).display().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The fixture corpus decides: every `ok` case of every layout embeds, every `err` case is
+    //! a compile error containing each line of its `.expect` (the phrase and the file:line).
+
+    use super::embedded_set;
+    use std::path::{Path, PathBuf};
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    }
+
+    /// Every case directory under `<group>/<ok|err>/` for each group in `groups`.
+    fn cases(groups: &[PathBuf], outcome: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for group in groups {
+            let Ok(entries) = std::fs::read_dir(group.join(outcome)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    found.push(e.path());
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    fn groups() -> Vec<PathBuf> {
+        let mut groups: Vec<PathBuf> = std::fs::read_dir(fixtures().join("layouts"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        groups.push(fixtures().join("embed"));
+        groups.sort();
+        groups
+    }
+
+    #[test]
+    fn every_ok_case_embeds_every_file_with_its_checksums() {
+        let ok = cases(&groups(), "ok");
+        assert!(ok.len() > 20, "the corpus is missing: {ok:?}");
+        for case in ok {
+            let code = embedded_set(&case, "migrations")
+                .unwrap_or_else(|e| panic!("{} does not embed:\n{e}", case.display()));
+            let set = strata_source::load_dir(&case, None).unwrap();
+            assert!(code.contains("::strata::Migrations::__embedded(\"migrations\""));
+            assert!(
+                code.contains(&format!("{:?}", set.detection.layout.as_str())),
+                "{}: layout not fixed\n{code}",
+                case.display()
+            );
+            for m in &set.migrations {
+                assert!(
+                    code.contains(&format!("{:?}", m.checksum.hex)),
+                    "{}: no checksum for {}",
+                    case.display(),
+                    m.id.registry_key()
+                );
+                let file = m.path().canonicalize().unwrap();
+                assert!(
+                    code.contains(&format!("include_bytes!({:?})", file.to_str().unwrap()))
+                        || code
+                            .contains(&format!("include_bytes!({:?})", m.path().to_str().unwrap())),
+                    "{}: {} not included\n{code}",
+                    case.display(),
+                    m.path().display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_err_case_is_a_compile_error_naming_its_problem_and_file() {
+        let err = cases(&groups(), "err");
+        assert!(err.len() > 20, "the corpus is missing: {err:?}");
+        for case in err {
+            let expect = std::fs::read_to_string(case.with_extension("expect"))
+                .unwrap_or_else(|e| panic!("{}.expect: {e}", case.display()));
+            let message = match embedded_set(&case, "migrations") {
+                Ok(_) => panic!("{} embedded, but must not", case.display()),
+                Err(message) => message,
+            };
+            assert!(message.starts_with("strata::embed!"), "{message}");
+            for line in expect.lines().filter(|l| !l.trim().is_empty()) {
+                assert!(
+                    message.to_lowercase().contains(&line.trim().to_lowercase()),
+                    "{}: the error does not contain `{line}`:\n{message}",
+                    case.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_directory_is_named() {
+        let e = embedded_set(Path::new("/nonexistent/strata-embed"), "migrations").unwrap_err();
+        assert!(
+            e.contains("cannot read the migration directory /nonexistent/strata-embed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn paths_are_shown_as_written() {
+        let dir = fixtures().join("embed/err/syntax_error");
+        let e = embedded_set(&dir, "db/migrations").unwrap_err();
+        assert!(
+            e.contains("db/migrations/002_b.up.sql:3:1: syntax error"),
+            "{e}"
+        );
+    }
+}
