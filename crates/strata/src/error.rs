@@ -53,6 +53,12 @@ pub enum Error {
         /// One message per stop, naming the migration.
         reasons: Vec<String>,
     },
+    /// A setting of the [`crate::Migrator`] cannot be used.
+    #[error("{message}")]
+    Setting {
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// An embedded set does not load at run time as it did when it was compiled (the `strata`
     /// library and the `strata_macros` that expanded `embed!` disagree).
     #[error("embedded migrations `{dir}`: {message}; rebuild the application with matching versions of the strata crates")]

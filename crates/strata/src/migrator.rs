@@ -397,6 +397,11 @@ impl Migrator {
     /// The engine's settings for a call against `db`. Embedded sets are checked against what
     /// their build found first.
     fn settings(&self, db: &Database) -> Result<Settings, Error> {
+        if self.registry_schema.is_empty() || self.registry_schema == "public" {
+            return Err(Error::Setting {
+                message: format!("registry schema `{}` is not allowed: strata keeps its history out of `public`, which migration sets drop and recreate; pick another name (the default is `strata`)", self.registry_schema),
+            });
+        }
         for set in &self.sets {
             set.load()?;
         }

@@ -259,3 +259,17 @@ fn a_database_never_shows_its_password() {
         .to_string();
     assert!(!bad.contains("s3cret-pw"), "{bad}");
 }
+
+#[tokio::test]
+async fn the_history_is_never_kept_in_public() {
+    let migrator = Migrator::new(strata::embed!("../../examples/embedded/migrations"))
+        .registry_schema("public");
+    let db = Database::from_url("postgres://nobody@127.0.0.1:1/never").unwrap();
+    let e = migrator.migrate(&db).await.unwrap_err();
+    assert!(matches!(e, Error::Setting { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("registry schema `public` is not allowed"),
+        "{e}"
+    );
+}
