@@ -3,7 +3,6 @@
 //! text, so the same `Plan` is rendered by `status`, `up --dry-run` and `up`.
 
 use crate::app::LoadedSet;
-use annotate_snippets::{Level, Renderer, Snippet};
 use serde_json::{json, Value};
 use std::io::Write;
 use strata_model::{Migration, TransactionMode};
@@ -608,8 +607,31 @@ impl strata_pg::Reporter for Progress<'_> {
     }
 }
 
-/// A failed migration, rendered against its source line.
+/// A failed migration, rendered against its source line (without colour: the text also goes
+/// where a terminal is not, such as a JSON document's neighbour or a log).
 pub fn exec_error_text(err: &ExecError) -> String {
+    exec_error_text_coloured(err, false)
+}
+
+/// [`exec_error_text`], with ANSI colours when `color` (stderr is a terminal).
+pub fn exec_error_text_coloured(err: &ExecError, color: bool) -> String {
+    let mut rendered = strata_report::render(&exec_diagnostic(err), color);
+    if !err.done.is_empty() {
+        let keys: Vec<&str> = err.done.iter().map(|d| d.key.as_str()).collect();
+        rendered.push_str(&format!(
+            "\ncompleted before the failure: {}\n",
+            keys.join(", ")
+        ));
+    }
+    rendered
+}
+
+/// A failed migration as a diagnostic: the server's message and SQLSTATE, the place it
+/// reported (read from the file again: the script may be long, the excerpt folds around the
+/// line), then the statement, the server's detail, hint and context, the sessions that
+/// blocked it, the database's state and what to do next.
+fn exec_diagnostic(err: &ExecError) -> strata_report::Diagnostic {
+    use strata_report::Footer;
     let f = &err.failure;
     let mut title = format!(
         "{}{} of migration {} failed: {}",
@@ -621,7 +643,27 @@ pub fn exec_error_text(err: &ExecError) -> String {
     if !f.sqlstate.is_empty() {
         title.push_str(&format!(" [SQLSTATE {}]", f.sqlstate));
     }
-    let path = err.path.display().to_string();
+    let mut footers = Vec::new();
+    if let (Some(n), Some(s)) = (f.statement, &f.statement_summary) {
+        footers.push(Footer::Note(format!("in statement {n} ({s})")));
+    }
+    if let Some(d) = &f.detail {
+        footers.push(Footer::Note(format!("detail: {d}")));
+    }
+    if let Some(h) = &f.hint {
+        footers.push(Footer::Note(format!("hint: {h}")));
+    }
+    if let Some(c) = &f.context {
+        footers.push(Footer::Note(format!("context: {c}")));
+    }
+    for b in &err.blockers {
+        footers.push(Footer::Note(format!("blocked by {b}")));
+    }
+    if f.sqlstate == "57014" && !err.interrupted {
+        footers.push(Footer::Note("the statement was cancelled by statement_timeout (raise it with --statement-timeout or in strata.toml)".to_owned()));
+    }
+    footers.push(Footer::Note(format!("state: {}", err.state)));
+    footers.push(Footer::Help(err.next.clone()));
     let text = std::fs::read(&err.path).ok().map(|b| {
         let b = b
             .strip_prefix(b"\xEF\xBB\xBF")
@@ -629,84 +671,42 @@ pub fn exec_error_text(err: &ExecError) -> String {
             .unwrap_or(b);
         String::from_utf8_lossy(&b).into_owned()
     });
-    let mut footers = Vec::new();
-    if let (Some(n), Some(s)) = (f.statement, &f.statement_summary) {
-        footers.push((Level::Note, format!("in statement {n} ({s})")));
-    }
-    if let Some(d) = &f.detail {
-        footers.push((Level::Note, format!("detail: {d}")));
-    }
-    if let Some(h) = &f.hint {
-        footers.push((Level::Note, format!("hint: {h}")));
-    }
-    if let Some(c) = &f.context {
-        footers.push((Level::Note, format!("context: {c}")));
-    }
-    for b in &err.blockers {
-        footers.push((Level::Note, format!("blocked by {b}")));
-    }
-    if f.sqlstate == "57014" && !err.interrupted {
-        footers.push((Level::Note, "the statement was cancelled by statement_timeout (raise it with --statement-timeout or in strata.toml)".to_owned()));
-    }
-    footers.push((Level::Note, format!("state: {}", err.state)));
-    footers.push((Level::Help, err.next.clone()));
-    let mut rendered = String::new();
-    match (&text, f.location) {
-        (Some(src), Some(loc)) => {
-            let origin = path.clone();
-            let line_start: usize = src
-                .split_inclusive('\n')
-                .take(loc.line - 1)
-                .map(str::len)
-                .sum();
-            let line_text = src[line_start..].split('\n').next().unwrap_or("");
-            let col_byte: usize = line_text
-                .chars()
-                .take(loc.col - 1)
-                .map(char::len_utf8)
-                .sum();
-            let start = line_start + col_byte.min(line_text.len());
-            let end = (start
-                + line_text[col_byte.min(line_text.len())..]
-                    .split(|c: char| c.is_whitespace() || c == ';')
-                    .next()
-                    .map_or(1, str::len)
-                    .max(1))
-            .min(src.len().max(start + 1));
-            let end = end.min(src.len());
-            let footer_msgs: Vec<_> = footers.iter().map(|(level, f)| level.title(f)).collect();
-            let message = Level::Error
-                .title(&title)
-                .snippet(
-                    Snippet::source(src)
-                        .line_start(1)
-                        .origin(&origin)
-                        .fold(true)
-                        .annotation(Level::Error.span(start..end.max(start)).label("here")),
-                )
-                .footers(footer_msgs);
-            rendered.push_str(&Renderer::plain().render(message).to_string());
+    let excerpt = text.zip(f.location).map(|(src, loc)| {
+        let line_start: usize = src
+            .split_inclusive('\n')
+            .take(loc.line - 1)
+            .map(str::len)
+            .sum();
+        let line_text = src[line_start..].split('\n').next().unwrap_or("");
+        let col_byte: usize = line_text
+            .chars()
+            .take(loc.col - 1)
+            .map(char::len_utf8)
+            .sum();
+        let start = line_start + col_byte.min(line_text.len());
+        let end = (start
+            + line_text[col_byte.min(line_text.len())..]
+                .split(|c: char| c.is_whitespace() || c == ';')
+                .next()
+                .map_or(1, str::len)
+                .max(1))
+        .min(src.len().max(start + 1));
+        let end = end.min(src.len());
+        strata_report::Excerpt {
+            text: src,
+            first_line: 1,
+            span: start..end.max(start),
+            label: Some("here".into()),
+            fold: true,
         }
-        _ => {
-            rendered.push_str(&format!("error: {title}\n  --> {path}\n"));
-            for (level, f) in &footers {
-                let label = if matches!(level, Level::Help) {
-                    "help"
-                } else {
-                    "note"
-                };
-                rendered.push_str(&format!("  = {label}: {f}\n"));
-            }
-        }
+    });
+    strata_report::Diagnostic {
+        level: strata_report::Level::Error,
+        title,
+        origin: err.path.display().to_string(),
+        excerpt,
+        footers,
     }
-    if !err.done.is_empty() {
-        let keys: Vec<&str> = err.done.iter().map(|d| d.key.as_str()).collect();
-        rendered.push_str(&format!(
-            "\ncompleted before the failure: {}\n",
-            keys.join(", ")
-        ));
-    }
-    rendered
 }
 
 /// The `shared_history` field of `status --json`.

@@ -126,7 +126,7 @@ pub async fn run_with_reason(
         })
         .collect();
     let failure = applied.failure.as_ref().map(|(set, e)| Rendered {
-        rendered: render::exec_error_text(e),
+        rendered: render::exec_error_text_coloured(e, colour_for(&std::io::stderr())),
         json: json!({
             "set": set, "migration": e.key, "action": e.action,
             "file": e.path.display().to_string(), "failure": e.failure, "state": e.state, "next": e.next,

@@ -2,19 +2,11 @@
 //! for code-scanning dashboards. Pure functions of a [`Report`], so each is snapshot-tested.
 
 use crate::{Finding, Level, Report, Severity, RULES};
-use annotate_snippets::{Level as Tone, Renderer, Snippet};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
 /// Where rule pages live, relative to strata's repository root.
 const DOCS_DIR: &str = "docs/rules";
-
-fn tone(severity: Severity) -> Tone {
-    match severity {
-        Severity::Error => Tone::Error,
-        Severity::Warning => Tone::Warning,
-    }
-}
 
 /// Terminal diagnostics: each finding with its source line underlined, a `help:` line and the
 /// rule's page, then a one-line summary. `color` adds ANSI colours.
@@ -25,47 +17,9 @@ pub fn render_text(report: &Report, color: bool) -> String {
 /// [`render_text`] showing at most `cap` findings, then a line saying how many more there are
 /// followed by `more` (where to see them all); the summary still counts every finding.
 pub fn render_text_capped(report: &Report, color: bool, cap: usize, more: &str) -> String {
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
     let mut out = String::new();
     for f in report.findings.iter().take(cap) {
-        let origin = f.file.display().to_string();
-        let title = format!("{} [{}]", f.message, f.rule);
-        let rows = f.table_rows.map(|rows| {
-            format!(
-                "`{}` has about {} rows on the target database",
-                f.table.as_deref().unwrap_or("?"),
-                rows.max(0.0).round() as u64
-            )
-        });
-        let docs = format!(
-            "see {DOCS_DIR}/{}.md or `strata lint --explain {}`",
-            f.rule, f.rule
-        );
-        let mut footers = Vec::new();
-        if let Some(rows) = &rows {
-            footers.push(Tone::Note.title(rows));
-        }
-        for note in &f.notes {
-            footers.push(Tone::Note.title(note));
-        }
-        footers.push(Tone::Help.title(&f.help));
-        footers.push(Tone::Note.title(&docs));
-        let (text, span) = snippet_window(f);
-        let message = tone(f.severity)
-            .title(&title)
-            .snippet(
-                Snippet::source(&text.0)
-                    .line_start(text.1)
-                    .origin(&origin)
-                    .fold(false)
-                    .annotation(tone(f.severity).span(span)),
-            )
-            .footers(footers);
-        let _ = writeln!(out, "{}\n", renderer.render(message));
+        let _ = writeln!(out, "{}\n", strata_report::render(&diagnostic(f), color));
     }
     if report.findings.len() > cap {
         let _ = writeln!(
@@ -76,6 +30,43 @@ pub fn render_text_capped(report: &Report, color: bool, cap: usize, more: &str) 
     }
     let _ = writeln!(out, "{}", summary_line(report));
     out
+}
+
+/// A finding as every diagnostic is shown: its line underlined, then the table's size when
+/// the database was asked, the rule's notes, the help and the rule's page.
+fn diagnostic(f: &Finding) -> strata_report::Diagnostic {
+    use strata_report::Footer;
+    let mut footers = Vec::new();
+    if let Some(rows) = f.table_rows {
+        footers.push(Footer::Note(format!(
+            "`{}` has about {} rows on the target database",
+            f.table.as_deref().unwrap_or("?"),
+            rows.max(0.0).round() as u64
+        )));
+    }
+    footers.extend(f.notes.iter().cloned().map(Footer::Note));
+    footers.push(Footer::Help(f.help.clone()));
+    footers.push(Footer::Note(format!(
+        "see {DOCS_DIR}/{}.md or `strata lint --explain {}`",
+        f.rule, f.rule
+    )));
+    let ((text, first_line), span) = snippet_window(f);
+    strata_report::Diagnostic {
+        level: match f.severity {
+            Severity::Error => strata_report::Level::Error,
+            Severity::Warning => strata_report::Level::Warning,
+        },
+        title: format!("{} [{}]", f.message, f.rule),
+        origin: f.file.display().to_string(),
+        excerpt: Some(strata_report::Excerpt {
+            text,
+            first_line,
+            span,
+            label: None,
+            fold: false,
+        }),
+        footers,
+    }
 }
 
 /// The lines of the file covered by the finding, with the 1-based number of the first one
