@@ -3,67 +3,18 @@
 //! text, so the same `Plan` is rendered by `status`, `up --dry-run` and `up`.
 
 use crate::app::LoadedSet;
-use serde_json::{json, Value};
 use std::io::Write;
+use strata_engine::documents::{JournalDocument, PlanDocument, PlanStepDocument};
 use strata_model::{Migration, TransactionMode};
 use strata_pg::{ExecError, Notice, StepDone};
 use strata_plan::{Plan, State, Step};
 use strata_sql::{analyze, decide_transaction_mode};
 
-/// For a migration left part-way: which statements ran and where the next one is.
-fn journal(set: &LoadedSet, e: &strata_plan::Entry) -> Option<Value> {
-    let done = match e.applied.as_ref().map(|a| &a.state) {
-        Some(strata_model::AppliedState::Partial {
-            statements_done, ..
-        }) => *statements_done,
-        _ => return None,
-    };
-    let m = &set.migrations()[e.local?];
-    let analysis = analyze(m.up.sql());
-    let total = analysis.statements.len();
-    let next = analysis.statements.get(done).map(|s| {
-        let at = m.up.locate(s.range.start);
-        json!({"statement": done + 1, "line": at.line, "col": at.col, "summary": s.summary})
-    });
-    Some(
-        json!({"total": total, "done": done, "next": next, "file": m.path().display().to_string()}),
-    )
-}
-
-/// Status of one set as JSON (the scriptable contract: `name`, `dir`, `layout`, `migrations`).
-pub fn status_json(set: &LoadedSet, plan: &Plan) -> Value {
-    let migrations: Vec<Value> = plan
-        .entries
-        .iter()
-        .map(|e| {
-            let a = e.applied.as_ref();
-            json!({
-                "version": e.version,
-                "name": e.name,
-                "kind": e.kind,
-                "state": e.state.as_str(),
-                "applied_at": a.map(|a| a.applied_at.clone()),
-                "applied_by": a.map(|a| a.applied_by.clone()),
-                "duration_ms": a.map(|a| a.duration_ms),
-                "checksum": e.local.map(|i| set.migrations()[i].checksum.to_string()),
-                "file": e.local.map(|i| set.migrations()[i].path().display().to_string()),
-                "statements": journal(set, e),
-            })
-        })
-        .collect();
-    json!({
-        "name": set.spec.name,
-        "dir": set.set.dir.display().to_string(),
-        "layout": set.set.detection.layout.as_str(),
-        "layout_reason": set.set.detection.reason,
-        "ignored_files": set.set.ignored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "warnings": set.set.warnings.iter().map(|w| json!({
-            "files": w.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "message": w.message,
-        })).collect::<Vec<_>>(),
-        "migrations": migrations,
-        "findings": plan.findings,
-    })
+/// Prints a JSON document on one line. Through `serde_json::Value`, so the keys come out in
+/// the alphabetical order the JSON contract has always had (see `strata_engine::documents`).
+pub fn print_json(out: &mut dyn Write, doc: &impl serde::Serialize) -> std::io::Result<()> {
+    let value = serde_json::to_value(doc).map_err(std::io::Error::other)?;
+    writeln!(out, "{value}")
 }
 
 /// The ignored files as `status` lists them: top-level files by name, and the files below a
@@ -227,24 +178,18 @@ fn status_table(set: &LoadedSet, plan: &Plan, out: &mut dyn Write) -> std::io::R
             .entries
             .iter()
             .find(|e| e.key == f.key && f.state == State::Partial);
-        if let Some(j) = entry.and_then(|e| journal(set, e)) {
-            let done = j["done"].as_u64().unwrap_or(0);
-            let total = j["total"].as_u64().unwrap_or(0);
-            let ran = if done == 0 {
+        if let Some(j) = entry.and_then(|e| JournalDocument::of(set, e)) {
+            let ran = if j.done == 0 {
                 "none".to_owned()
             } else {
-                format!("1..{done}")
+                format!("1..{}", j.done)
             };
-            writeln!(out, "    statements ran: {ran} of {total}")?;
-            if let Some(next) = j["next"].as_object() {
+            writeln!(out, "    statements ran: {ran} of {}", j.total)?;
+            if let Some(next) = &j.next {
                 writeln!(
                     out,
                     "    next: statement {} ({}) at {}:{}:{}",
-                    next["statement"],
-                    next["summary"].as_str().unwrap_or(""),
-                    j["file"].as_str().unwrap_or(""),
-                    next["line"],
-                    next["col"]
+                    next.statement, next.summary, j.file, next.line, next.col
                 )?;
             }
         }
@@ -339,9 +284,9 @@ fn mode_name(mode: TransactionMode) -> &'static str {
     }
 }
 
-/// A plan as JSON.
-pub fn plan_json(set: &LoadedSet, plan: &Plan, with_sql: bool) -> Value {
-    let steps: Vec<Value> = plan
+/// A plan as its JSON document.
+pub fn plan_document(set: &LoadedSet, plan: &Plan, with_sql: bool) -> PlanDocument {
+    let steps = plan
         .steps
         .iter()
         .map(|s| {
@@ -354,20 +299,34 @@ pub fn plan_json(set: &LoadedSet, plan: &Plan, with_sql: bool) -> Value {
                 }
                 None => (None, v.records.map(str::to_owned)),
             };
-            json!({
-                "action": v.action,
-                "key": v.key,
-                "version": v.migration.and_then(|m| m.id.version.as_ref()).map(|v| v.to_string()),
-                "name": v.migration.map(|m| m.id.name.clone()),
-                "file": v.script.map(|s| s.file.path().display().to_string()).or_else(|| v.migration.map(|m| m.path().display().to_string())),
-                "mode": mode,
-                "mode_reason": reason,
-                "resume_from_statement": (v.resume > 0).then_some(v.resume + 1),
-                "sql": if with_sql { v.script.map(|s| s.sql().to_owned()) } else { None },
-            })
+            PlanStepDocument {
+                action: v.action,
+                key: v.key,
+                version: v
+                    .migration
+                    .and_then(|m| m.id.version.as_ref())
+                    .map(|v| v.to_string()),
+                name: v.migration.map(|m| m.id.name.clone()),
+                file: v
+                    .script
+                    .map(|s| s.file.path().display().to_string())
+                    .or_else(|| v.migration.map(|m| m.path().display().to_string())),
+                mode,
+                mode_reason: reason,
+                resume_from_statement: (v.resume > 0).then_some(v.resume + 1),
+                sql: if with_sql {
+                    v.script.map(|s| s.sql().to_owned())
+                } else {
+                    None
+                },
+            }
         })
         .collect();
-    json!({"name": set.spec.name, "layout": set.set.detection.layout.as_str(), "steps": steps})
+    PlanDocument {
+        name: set.spec.name.clone(),
+        layout: set.set.detection.layout.as_str(),
+        steps,
+    }
 }
 
 /// A plan as text; with `with_sql`, the exact SQL that would run.
@@ -707,17 +666,6 @@ fn exec_diagnostic(err: &ExecError) -> strata_report::Diagnostic {
         excerpt,
         footers,
     }
-}
-
-/// The `shared_history` field of `status --json`.
-pub fn shared_history_json(shared: &strata_engine::adoption::SharedHistory) -> serde_json::Value {
-    json!({
-        "tool": shared.tool.name(),
-        "table": shared.table,
-        "agree": shared.only_tool.is_empty() && shared.only_strata.is_empty(),
-        "only_in_tool": shared.only_tool,
-        "only_in_strata": shared.only_strata,
-    })
 }
 
 /// Leaks `loaded` (the sets and plans) instead of dropping it: the process exits right after

@@ -8,10 +8,13 @@ use crate::config::Settings;
 use crate::lint_setup::{colour_for, options, relative_paths};
 use crate::render;
 use anyhow::Result;
-use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use strata_engine::documents::{
+    DryRunDocument, FailureDocument, GateRefusalDocument, NoticeDocument, RunDocument,
+    SetRunDocument,
+};
 use strata_engine::gate::attach_sizes;
 use strata_engine::migrate::{self, Prepared};
 use strata_engine::LoadedSet;
@@ -38,13 +41,11 @@ async fn watch_signals(interrupted: Arc<AtomicBool>, cancel: strata_pg::session:
 }
 
 /// An execution failure that has already been rendered.
-#[derive(Debug, thiserror::Error)]
-#[error("{rendered}")]
-pub struct Rendered {
+struct Rendered {
     /// The diagnostic text.
-    pub rendered: String,
-    /// JSON form, for --json.
-    pub json: serde_json::Value,
+    rendered: String,
+    /// Its JSON document, for --json.
+    document: FailureDocument,
 }
 
 /// Runs a migrating verb.
@@ -77,11 +78,22 @@ pub async fn run_with_reason(
         Prepared::DryRun(run) => return dry_run_report(settings, run, lints, io).await,
         Prepared::Idle { sets, plans } => {
             if settings.json {
-                let docs: Vec<_> = sets
+                let sets = sets
                     .iter()
-                    .map(|s| json!({"name": s.spec.name, "steps": [], "notices": []}))
+                    .map(|s| SetRunDocument {
+                        name: s.spec.name.clone(),
+                        steps: Vec::new(),
+                        notices: Vec::new(),
+                    })
                     .collect();
-                writeln!(io.out, "{}", json!({"sets": docs}))?;
+                render::print_json(
+                    io.out,
+                    &RunDocument {
+                        sets,
+                        error: None,
+                        stopped: Vec::new(),
+                    },
+                )?;
             } else if !settings.quiet {
                 for set in &sets {
                     writeln!(io.out, "set {}: nothing to do", set.spec.name)?;
@@ -112,36 +124,37 @@ pub async fn run_with_reason(
     // connection releases it server-side anyway).
     watcher.abort();
     let applied = applied?;
-    let results: Vec<_> = applied
+    let results: Vec<SetRunDocument> = applied
         .runs
         .iter()
         .zip(notices.iter().map(Some).chain(std::iter::repeat(None)))
-        .map(|(set, notices)| {
-            let notices: Vec<_> = notices
+        .map(|(set, notices)| SetRunDocument {
+            name: set.name.clone(),
+            steps: set.steps.clone(),
+            notices: notices
                 .into_iter()
                 .flatten()
-                .map(|(k, n)| json!({"migration": k, "severity": n.severity, "message": n.message}))
-                .collect();
-            json!({"name": set.name, "steps": set.steps, "notices": notices})
+                .map(|(k, n)| NoticeDocument {
+                    migration: k.clone(),
+                    severity: n.severity.clone(),
+                    message: n.message.clone(),
+                })
+                .collect(),
         })
         .collect();
     let failure = applied.failure.as_ref().map(|(set, e)| Rendered {
         rendered: render::exec_error_text_coloured(e, colour_for(&std::io::stderr())),
-        json: json!({
-            "set": set, "migration": e.key, "action": e.action,
-            "file": e.path.display().to_string(), "failure": e.failure, "state": e.state, "next": e.next,
-            "interrupted": e.interrupted, "blockers": e.blockers, "statements_done": e.statements_done
-        }),
+        document: FailureDocument::new(set, e),
     });
     if settings.json {
-        let mut doc = json!({"sets": results});
-        if let Some(f) = &failure {
-            doc["error"] = f.json.clone();
-        }
-        if !applied.stops.is_empty() {
-            doc["stopped"] = json!(applied.stops);
-        }
-        writeln!(io.out, "{doc}")?;
+        render::print_json(
+            io.out,
+            &RunDocument {
+                sets: results,
+                error: failure.as_ref().map(|f| f.document.clone()),
+                stopped: applied.stops.clone(),
+            },
+        )?;
     }
     let migrate::Applied {
         sets,
@@ -189,17 +202,20 @@ async fn dry_run_report(
     let mut docs = Vec::new();
     for (set, plan) in run.sets.iter().zip(&run.plans) {
         if settings.json {
-            docs.push(render::plan_json(set, plan, true));
+            docs.push(render::plan_document(set, plan, true));
         } else {
             render::plan_text(set, plan, true, io.out)?;
         }
     }
     if settings.json {
-        let mut doc = json!({"dry_run": true, "sets": docs});
-        if !run.stops.is_empty() {
-            doc["stopped"] = json!(run.stops);
-        }
-        writeln!(io.out, "{doc}")?;
+        render::print_json(
+            io.out,
+            &DryRunDocument {
+                dry_run: true,
+                sets: docs,
+                stopped: run.stops.clone(),
+            },
+        )?;
         return Ok(exit::OK);
     }
     writeln!(io.out, "dry run: nothing was changed")?;
@@ -271,10 +287,13 @@ async fn gate_sets(
     blocking.rank_by_impact();
     relative_paths(&mut blocking);
     if settings.json {
-        writeln!(
+        render::print_json(
             io.out,
-            "{}",
-            serde_json::json!({"refused": "lint", "set": set_name, "lint": strata_lint::render_json(&blocking)})
+            &GateRefusalDocument {
+                refused: "lint",
+                set: set_name.to_owned(),
+                lint: strata_lint::render_json(&blocking),
+            },
         )?;
     } else {
         write!(

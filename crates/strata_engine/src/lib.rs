@@ -15,6 +15,7 @@
 pub mod adoption;
 pub mod database;
 pub mod dev;
+pub mod documents;
 pub mod error;
 pub mod gate;
 pub mod guard;

@@ -5,7 +5,9 @@ use crate::app;
 use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
-use serde_json::json;
+use strata_engine::documents::{
+    OtherHistoryDocument, SetStatusDocument, SharedHistoryDocument, StatusDocument,
+};
 
 /// Runs `status`.
 pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i32> {
@@ -22,20 +24,9 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
         // No history under this set's key, but under another: say what `up` will do about it.
         let elsewhere = other_histories_note(settings, set, &s.others);
         if settings.json {
-            let mut doc = render::status_json(set, &s.plan);
-            if let Some(obj) = doc.as_object_mut() {
-                if let Some(shared) = &s.shared {
-                    obj.insert("shared_history".into(), render::shared_history_json(shared));
-                }
-                if !s.others.is_empty() {
-                    let list: Vec<_> = s
-                        .others
-                        .iter()
-                        .map(|o| json!({"set": o.set, "rows": o.rows, "matching": o.matching}))
-                        .collect();
-                    obj.insert("other_histories".into(), json!(list));
-                }
-            }
+            let mut doc = SetStatusDocument::new(set, &s.plan);
+            doc.shared_history = s.shared.as_ref().map(SharedHistoryDocument::from);
+            doc.other_histories = s.others.iter().map(OtherHistoryDocument::from).collect();
             docs.push(doc);
         } else {
             render::status_text(set, &s.plan, io.out)?;
@@ -49,10 +40,12 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
         }
     }
     if settings.json {
-        writeln!(
+        render::print_json(
             io.out,
-            "{}",
-            json!({"database": status.db.info.redacted(), "sets": docs})
+            &StatusDocument {
+                database: status.db.info.redacted(),
+                sets: docs,
+            },
         )?;
     }
     let strata_engine::status::Status {
