@@ -73,6 +73,55 @@ pub enum EngineError {
         /// The planner's refusal, naming the migration.
         refusal: strata_plan::PlanError,
     },
+    /// `renumber` cannot rename this set's files (its layout's names carry no version it may
+    /// change, or a configured pattern or several locations name them).
+    #[error("set `{set}` {why}")]
+    CannotRenumber {
+        /// The set.
+        set: String,
+        /// Why, as a phrase following the set's name.
+        why: String,
+    },
+    /// `renumber` cannot work out a new name for one of the set's migrations.
+    #[error("set `{set}`: {message}")]
+    Renumber {
+        /// The set.
+        set: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file `renumber` would rename to exists already; nothing was renamed.
+    #[error("{} already exists; renumber by hand", path.display())]
+    RenameTargetExists {
+        /// The existing file.
+        path: std::path::PathBuf,
+    },
+    /// A rename failed.
+    #[error("cannot rename {} to {}", from.display(), to.display())]
+    Rename {
+        /// The file.
+        from: std::path::PathBuf,
+        /// Its new name.
+        to: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file a verb writes (`new`) could not be written, or its directory created.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `new` cannot create the migration asked for.
+    #[error("{message}")]
+    NewMigration {
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// The linter's thread panicked (a bug in strata).
     #[error("the linter panicked; run with --no-lint and report it")]
     LinterPanicked,

@@ -21,9 +21,12 @@ pub mod gate;
 pub mod guard;
 pub mod load;
 pub mod migrate;
+pub mod new_migration;
 pub mod plan;
+pub mod renumber;
 pub mod settings;
 pub mod status;
+pub mod validate;
 
 pub use database::{connect, database, lock, Database};
 pub use error::EngineError;
