@@ -2,10 +2,7 @@
 //! the database, planning); this module only re-exports them, so every command reaches the
 //! engine the same way.
 
-pub use strata_engine::{
-    apply_step, connect, database, load_sets, load_spec, lock, plan_set, read_history,
-    render_placeholders, LoadedSet,
-};
+pub use strata_engine::{apply_step, connect, database, load_sets, lock, read_history, LoadedSet};
 
 use strata_model::Migration;
 use strata_pg::{Registry, Session};

@@ -122,6 +122,61 @@ pub enum EngineError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A path given to `lint` does not exist.
+    #[error("{}: no such file or directory", path.display())]
+    NoSuchPath {
+        /// The path as given.
+        path: std::path::PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not UTF-8.
+    #[error("{}:{}:{}: not valid UTF-8", path.display(), at.line, at.col)]
+    NotUtf8 {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where the first invalid byte is.
+        at: strata_model::LineCol,
+    },
+    /// A `-- strata:` directive in a file cannot be read.
+    #[error("{}: {message}", path.display())]
+    Directive {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, with its line.
+        message: String,
+    },
+    /// git could not be run (`lint --since`).
+    #[error("cannot run git (needed for --since)")]
+    GitMissing {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git command failed.
+    #[error("git {command}: {stderr}")]
+    Git {
+        /// Its arguments.
+        command: String,
+        /// What it printed.
+        stderr: String,
+    },
+    /// `lint --since` names no commit.
+    #[error("--since {reference}: not a commit, branch or tag in this repository")]
+    SinceNotACommit {
+        /// The reference as given.
+        reference: String,
+        /// git's answer.
+        #[source]
+        source: Box<EngineError>,
+    },
     /// The linter's thread panicked (a bug in strata).
     #[error("the linter panicked; run with --no-lint and report it")]
     LinterPanicked,

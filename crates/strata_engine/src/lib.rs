@@ -19,6 +19,7 @@ pub mod documents;
 pub mod error;
 pub mod gate;
 pub mod guard;
+pub mod lint;
 pub mod load;
 pub mod migrate;
 pub mod new_migration;

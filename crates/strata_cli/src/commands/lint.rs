@@ -1,35 +1,13 @@
-//! `strata lint`, and the lint gate in front of `up`.
-//!
-//! The linter itself is pure (`strata_lint`); this module decides what to lint (configured
-//! sets, paths, `--since`, `--pending`), feeds it what only the outside world knows (git,
-//! the database's history, version and table sizes) and renders the report.
+//! `strata lint`: the options from strata.toml and the flags, `--explain` and
+//! `--list-rules`, then the engine's `strata_engine::lint` and the report in the format asked
+//! for.
 
 use super::{exit, Io};
-use crate::app;
 use crate::cli::LintArgs;
 use crate::config::Settings;
 use crate::lint_setup::{colour_for, options, relative_paths};
-use anyhow::{bail, Context, Result};
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use strata_engine::gate::{attach_sizes, duration_ms, lint_with_catalog, major_version, measure};
-use strata_lint::{Level, Options, Report, Unit};
-use strata_model::Migration;
-use strata_pg::Registry;
-use strata_plan::{State, Target};
-
-/// One group of migrations linted together (their schema state flows from one to the next).
-struct Group {
-    migrations: Vec<Migration>,
-    /// Per migration: known not to be applied (its tables are new for the later ones).
-    pending: Vec<bool>,
-    /// Per migration: findings are reported.
-    report: Vec<bool>,
-    /// strata's lock_timeout for this set, in ms.
-    lock_timeout_ms: u64,
-    /// strata's statement_timeout for this set, in ms.
-    statement_timeout_ms: u64,
-}
+use anyhow::{bail, Result};
+use strata_lint::{Level, Options, Report};
 
 /// Runs `strata lint`.
 pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Result<i32> {
@@ -40,7 +18,7 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         write!(io.out, "{}", rule.docs)?;
         return Ok(exit::OK);
     }
-    let mut base = options(settings, args.pg_version, &args.rules)?;
+    let base = options(settings, args.pg_version, &args.rules)?;
     if args.list_rules {
         for rule in strata_lint::RULES {
             writeln!(
@@ -54,112 +32,19 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         }
         return Ok(exit::OK);
     }
-
-    let mut groups = if args.pending {
-        Vec::new() // built from the database's history below
-    } else if args.paths.is_empty() {
-        app::load_sets(settings)?
-            .into_iter()
-            .map(|set| {
-                let n = set.migrations().len();
-                Group {
-                    lock_timeout_ms: duration_ms(&set.spec.lock_timeout, 5_000),
-                    statement_timeout_ms: duration_ms(&set.spec.statement_timeout, 0),
-                    migrations: set.set.migrations,
-                    pending: vec![false; n],
-                    report: vec![true; n],
-                }
-            })
-            .collect()
-    } else {
-        groups_for_paths(settings, &args.paths)?
+    let request = strata_engine::lint::LintRequest {
+        paths: args.paths.clone(),
+        since: args.since.clone(),
+        pending: args.pending,
+        detect_version: args.pg_version.is_none() && settings.lint.target_version.is_none(),
     };
-
-    if let Some(reference) = &args.since {
-        let added = files_added_since(&settings.project_root, reference)?;
-        for g in &mut groups {
-            for (i, m) in g.migrations.iter().enumerate() {
-                let new = canonical(m.path()).is_some_and(|p| added.contains(&p));
-                g.pending[i] = new;
-                g.report[i] &= new;
-            }
-        }
-    }
-
-    let mut sizes_from = None;
-    if args.pending {
-        let mut sets = app::load_sets(settings)?;
+    let mut report = {
         let err = &mut *io.err;
         let mut say = |m: &str| {
             let _ = writeln!(err, "{m}");
         };
-        let db = app::database(settings, &mut say)?;
-        let session = app::connect(&db).await?;
-        let registry = Registry::new(&settings.registry_schema);
-        for set in &mut sets {
-            let (_, plan) =
-                app::plan_set(&session, &registry, set, &Target::Status, settings).await?;
-            let n = set.migrations().len();
-            let mut pending = vec![false; n];
-            let mut report_it = vec![false; n];
-            for e in &plan.entries {
-                if let Some(i) = e.local {
-                    // A part-way migration's completed statements did create their objects.
-                    pending[i] =
-                        matches!(e.state, State::Pending | State::OutOfOrder | State::Failed);
-                    report_it[i] = pending[i] || e.state == State::Partial;
-                }
-            }
-            groups.push(Group {
-                lock_timeout_ms: duration_ms(&set.spec.lock_timeout, 5_000),
-                statement_timeout_ms: duration_ms(&set.spec.statement_timeout, 0),
-                migrations: set.migrations().to_vec(),
-                report: report_it,
-                pending,
-            });
-        }
-        if args.pg_version.is_none() && settings.lint.target_version.is_none() {
-            base.target_version = major_version(&session).await?;
-        }
-        sizes_from = Some(session);
-    }
-
-    let options: Vec<Options> = groups
-        .iter()
-        .map(|g| {
-            let mut options = base.clone();
-            options.lock_timeout_ms = g.lock_timeout_ms;
-            options.statement_timeout_ms = g.statement_timeout_ms;
-            options
-        })
-        .collect();
-    let units: Vec<Vec<Unit<'_>>> = groups.iter().map(units_of).collect();
-    let parts: Vec<(&[Unit<'_>], &Options)> = units
-        .iter()
-        .zip(&options)
-        .map(|(u, o)| (u.as_slice(), o))
-        .collect();
-    let parts_reports = match &sizes_from {
-        // The sets of the database's pending run, as `up` would apply them: one after another.
-        Some(session) => {
-            let first = strata_lint::lint_run(&parts);
-            let mut reports = lint_with_catalog(session, &parts, first).await?;
-            measure(session, &mut reports).await?;
-            reports
-        }
-        // Independent groups: each its own schema.
-        None => parts.iter().map(|(u, o)| strata_lint::lint(u, o)).collect(),
+        strata_engine::lint::lint(settings, &request, base, &mut say).await?
     };
-    let mut report = Report::default();
-    for part in parts_reports {
-        report.scripts += part.scripts;
-        report.statements += part.statements;
-        report.findings.extend(part.findings);
-    }
-    if let Some(session) = &sizes_from {
-        attach_sizes(session, &mut report).await?;
-        report.rank_by_impact();
-    }
     relative_paths(&mut report);
 
     let format = if settings.json {
@@ -205,230 +90,4 @@ fn unknown_rule(name: &str) -> String {
         .set_level(name, Level::Off)
         .expect_err("not a rule");
     err.to_string()
-}
-
-fn units_of(g: &Group) -> Vec<Unit<'_>> {
-    g.migrations
-        .iter()
-        .enumerate()
-        // A code migration (goose `.go`, Flyway `.java`) is not SQL to lint.
-        .filter(|(_, m)| m.code_language().is_none())
-        .map(|(i, m)| Unit {
-            name: m.id.registry_key(),
-            script: &m.up,
-            pending: g.pending[i],
-            report: g.report[i],
-        })
-        .collect()
-}
-
-fn canonical(path: &Path) -> Option<PathBuf> {
-    std::fs::canonicalize(path).ok()
-}
-
-/// Directories are loaded as sets; a file is linted in the context of its directory's set
-/// (when the directory is one) with only that file reported. Placeholders are rendered as
-/// `strata --dir DIR lint` renders them: the values of the `[[set]]` with that directory, else
-/// the file's `[placeholders]`, then `--var`.
-fn groups_for_paths(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<Group>> {
-    // A configured set's directory, or one of the locations of a set kept in several (which
-    // is linted as that whole set).
-    let configured = |dir: &Path| {
-        let wanted = canonical(dir);
-        settings.sets.iter().find(|s| {
-            wanted.is_some()
-                && if s.locations.is_empty() {
-                    canonical(&s.dir) == wanted
-                } else {
-                    s.locations.iter().any(|l| canonical(l) == wanted)
-                }
-        })
-    };
-    let load = |dir: &Path| -> Result<strata_source::MigrationSet> {
-        let spec = configured(dir);
-        let mut set = match spec {
-            Some(spec) => app::load_spec(spec),
-            None => strata_source::load_dir(dir, None),
-        }
-        .map_err(anyhow::Error::msg)?;
-        app::render_placeholders(
-            &mut set,
-            spec.map_or(&settings.placeholders, |s| &s.placeholders),
-            spec.and_then(|s| s.placeholder_syntax.as_ref()),
-        )
-        .map_err(anyhow::Error::msg)?;
-        Ok(set)
-    };
-    let mut groups = Vec::new();
-    for path in paths {
-        let spec = configured(path)
-            .or_else(|| path.parent().and_then(configured))
-            .or(settings.sets.first());
-        let lock_timeout = spec.map_or(5_000, |s| duration_ms(&s.lock_timeout, 5_000));
-        let statement_timeout = spec.map_or(0, |s| duration_ms(&s.statement_timeout, 0));
-        if path.is_dir() {
-            let set = load(path)?;
-            let n = set.migrations.len();
-            groups.push(Group {
-                migrations: set.migrations,
-                pending: vec![false; n],
-                report: vec![true; n],
-                lock_timeout_ms: lock_timeout,
-                statement_timeout_ms: statement_timeout,
-            });
-            continue;
-        }
-        let file = canonical(path)
-            .with_context(|| format!("{}: no such file or directory", path.display()))?;
-        // Only a directory that loads as a set gives the file its context; a broken sibling
-        // must not stop the file from being linted alone. Placeholders it cannot render are
-        // an error, as they are for the directory.
-        let in_set = match file.parent().and_then(|dir| {
-            match configured(dir) {
-                Some(spec) => app::load_spec(spec),
-                None => strata_source::load_dir(dir, None),
-            }
-            .ok()
-        }) {
-            Some(mut set) => {
-                let dir = file.parent().expect("loaded from it").to_owned();
-                let spec = configured(&dir);
-                let values = spec.map_or(&settings.placeholders, |s| &s.placeholders);
-                app::render_placeholders(
-                    &mut set,
-                    values,
-                    spec.and_then(|s| s.placeholder_syntax.as_ref()),
-                )
-                .map_err(anyhow::Error::msg)?;
-                set.migrations
-                    .iter()
-                    .position(|m| canonical(m.path()).as_deref() == Some(file.as_path()))
-                    .map(|index| (set, index))
-            }
-            None => None,
-        };
-        match in_set {
-            Some((set, index)) => {
-                let n = set.migrations.len();
-                groups.push(Group {
-                    migrations: set.migrations,
-                    pending: vec![false; n],
-                    report: (0..n).map(|i| i == index).collect(),
-                    lock_timeout_ms: lock_timeout,
-                    statement_timeout_ms: statement_timeout,
-                });
-            }
-            None => {
-                let migration = lone_file(path, &file, &settings.placeholders)?;
-                groups.push(Group {
-                    migrations: vec![migration],
-                    pending: vec![false],
-                    report: vec![true],
-                    lock_timeout_ms: lock_timeout,
-                    statement_timeout_ms: statement_timeout,
-                });
-            }
-        }
-    }
-    Ok(groups)
-}
-
-/// A file that belongs to no set, as one migration (placeholders rendered when values are
-/// given: no layout says the file is a template otherwise).
-fn lone_file(
-    path: &Path,
-    file: &Path,
-    values: &std::collections::BTreeMap<String, String>,
-) -> Result<Migration> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", path.display()))?;
-    let source = strata_model::SourceFile::from_bytes(path.to_owned(), &bytes).map_err(|at| {
-        anyhow::anyhow!("{}:{}:{}: not valid UTF-8", path.display(), at.line, at.col)
-    })?;
-    let directives = strata_sql::parse_directives(source.text(), 1)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let source = std::sync::Arc::new(source);
-    let migration = Migration {
-        id: strata_model::MigrationId {
-            version: None,
-            name: path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            shared_version: false,
-        },
-        kind: strata_model::MigrationKind::Versioned,
-        checksum: source.checksum().clone(),
-        up: strata_model::Script::whole(source, directives),
-        down: None,
-        verify: None,
-    };
-    let mut set = strata_source::MigrationSet {
-        dir: file.parent().map(Path::to_owned).unwrap_or_default(),
-        detection: strata_source::Detection {
-            layout: strata_source::LayoutKind::Plain,
-            reason: "a single file".into(),
-        },
-        migrations: vec![migration],
-        ignored: Vec::new(),
-        warnings: Vec::new(),
-        sqitch: None,
-    };
-    app::render_placeholders(&mut set, values, None).map_err(anyhow::Error::msg)?;
-    Ok(set.migrations.pop().expect("one migration"))
-}
-
-/// Files added since `reference` (committed, staged or not yet tracked), as canonical paths.
-fn files_added_since(root: &Path, reference: &str) -> Result<HashSet<PathBuf>> {
-    let git = |args: &[&str]| -> Result<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(root)
-            .args(args)
-            .output()
-            .context("cannot run git (needed for --since)")?;
-        if !out.status.success() {
-            bail!(
-                "git {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    git(&[
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        &format!("{reference}^{{commit}}"),
-    ])
-    .with_context(|| {
-        format!("--since {reference}: not a commit, branch or tag in this repository")
-    })?;
-    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
-    // NUL-separated and unquoted, so names with spaces or non-ASCII letters come through.
-    let mut names = git(&[
-        "-c",
-        "core.quotePath=false",
-        "diff",
-        "-z",
-        "--name-only",
-        "--diff-filter=A",
-        "--no-renames",
-        reference,
-        "--",
-    ])?;
-    names.push_str(&git(&[
-        "-c",
-        "core.quotePath=false",
-        "ls-files",
-        "-z",
-        "--others",
-        "--exclude-standard",
-        "--full-name",
-    ])?);
-    Ok(names
-        .split('\0')
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| canonical(&top.join(l)))
-        .collect())
 }
