@@ -30,6 +30,20 @@ fn migration_dir(entry: &Entry) -> Option<&str> {
     entry.parent.as_deref().filter(|d| !d.contains('/'))
 }
 
+/// The `provider = "..."` of a `migration_lock.toml`, with its 1-based line: `None` when the
+/// file names none (Prisma writes one; a file without it is left to Prisma to judge).
+fn provider_of(bytes: &[u8]) -> Option<(usize, String)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.lines().enumerate().find_map(|(i, line)| {
+        let (key, value) = line.split_once('=')?;
+        if key.trim() != "provider" {
+            return None;
+        }
+        let value = value.split('#').next()?.trim().trim_matches('"');
+        Some((i + 1, value.to_owned()))
+    })
+}
+
 impl Layout for Prisma {
     fn kind(&self) -> LayoutKind {
         LayoutKind::Prisma
@@ -88,8 +102,18 @@ impl Layout for Prisma {
                     dirs.entry(dir).or_default();
                     loaded.ignored.push(entry.rel.clone());
                 }
-                // Prisma's own file: part of the layout, not a stray one.
-                (None, LOCK_FILE) if entry.parent.is_none() => {}
+                // Prisma's own file: part of the layout, not a stray one. It names the
+                // database the migrations were written for.
+                (None, LOCK_FILE) if entry.parent.is_none() => {
+                    if let Some((line, provider)) = provider_of(&entry.bytes) {
+                        if provider != "postgresql" {
+                            loaded.problems.push(Problem::new(
+                                &entry.rel,
+                                format!("line {line}: these migrations were written for Prisma's `{provider}` provider, not `postgresql`; strata runs PostgreSQL migrations only (Prisma refuses them against PostgreSQL too, P3019)"),
+                            ));
+                        }
+                    }
+                }
                 (None, _) if entry.parent.is_none() => {
                     super::not_a_migration(LayoutKind::Prisma, listing, entry, &mut loaded)
                 }
