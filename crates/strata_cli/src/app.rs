@@ -9,12 +9,12 @@ pub use strata_engine::{
 
 use strata_model::Migration;
 use strata_pg::{Registry, Session};
-use strata_plan::{Plan, Step};
+use strata_plan::Step;
 
-/// Runs `steps` on a throwaway database (`verify`, `drift`, `squash`, `schema diff` of a
-/// directory): nobody else uses it, so there is no migration lock, no lock timeout and no
-/// progress output; a failure comes back rendered against its file. `set_dir` is where
-/// `\copy` meta-commands find their files (see `strata_pg::ExecOptions::set_dir`).
+pub use strata_engine::schema::snapshot_of;
+
+/// Runs `steps` on a throwaway database (see `strata_engine::scratch::replay`); a failure comes
+/// back rendered against its file.
 pub async fn run_on_scratch(
     session: &mut Session,
     registry: &Registry,
@@ -24,53 +24,13 @@ pub async fn run_on_scratch(
     statement_timeout: &str,
     steps: Vec<Step>,
 ) -> Result<(), String> {
-    // A code migration only its own tool can run: say so rather than feed it to PostgreSQL.
-    for step in &steps {
-        if let Step::Apply { index, .. } | Step::Revert { index, .. } = step {
-            let m = &migrations[*index];
-            if let Some(language) = m.code_language() {
-                return Err(format!(
-                    "migration {} ({}) is a {language} migration, which strata cannot run on a throwaway database; this command needs every migration it replays to be SQL",
-                    m.id.registry_key(),
-                    m.path().display()
-                ));
-            }
-        }
-    }
-    let opts = strata_pg::ExecOptions {
-        set_name: set_name.to_owned(),
-        lock_timeout: "0".into(),
-        statement_timeout: statement_timeout.to_owned(),
-        set_dir: set_dir.to_owned(),
-        ..Default::default()
-    };
-    let plan = Plan {
-        entries: Vec::new(),
-        steps,
-        findings: Vec::new(),
-    };
-    strata_pg::execute(
-        session,
-        registry,
+    let set = strata_engine::scratch::ReplaySet {
         migrations,
-        &plan,
-        &opts,
-        None,
-        &mut strata_pg::Silent,
-    )
-    .await
-    .map(drop)
-    .map_err(|e| crate::render::exec_error_text(&e))
-}
-
-/// Reads the snapshot of a connected database, without strata's registry.
-pub async fn snapshot_of(
-    session: &Session,
-    settings: &strata_engine::Settings,
-) -> anyhow::Result<strata_schema::Snapshot> {
-    Ok(strata_schema::Snapshot::read(
-        &session.client,
-        std::slice::from_ref(&settings.registry_schema),
-    )
-    .await?)
+        dir: set_dir,
+        name: set_name,
+        statement_timeout,
+    };
+    strata_engine::scratch::replay(session, registry, set, steps)
+        .await
+        .map_err(|e| crate::render::replay_error_text(&e))
 }

@@ -13,7 +13,6 @@ mod dev;
 mod lint_setup;
 mod render;
 mod run;
-mod scratch;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -709,6 +709,29 @@ pub fn exec_error_text(err: &ExecError) -> String {
     rendered
 }
 
+/// A failure to run migrations on a throwaway database: an execution failure rendered against
+/// its file, as for `up`; a refusal as its message.
+pub fn replay_error_text(err: &strata_engine::scratch::ReplayError) -> String {
+    match err {
+        strata_engine::scratch::ReplayError::Exec(e) => exec_error_text(e),
+        other => other.to_string(),
+    }
+}
+
+/// An engine error as the CLI reports it: the errors that carry an execution failure are
+/// rendered against the failing file (their text is the diagnostic, not a cause chain); the
+/// others keep their own message and causes.
+pub fn engine_error(err: strata_engine::EngineError) -> anyhow::Error {
+    use strata_engine::EngineError;
+    match err {
+        EngineError::Rebuild { source, .. } => anyhow::anyhow!(
+            "rebuilding the expected schema failed:\n{}",
+            replay_error_text(&source)
+        ),
+        other => other.into(),
+    }
+}
+
 /// The `shared_history` field of `status --json`.
 pub fn shared_history_json(shared: &strata_engine::adoption::SharedHistory) -> serde_json::Value {
     json!({

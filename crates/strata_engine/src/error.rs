@@ -76,6 +76,93 @@ pub enum EngineError {
     /// The linter's thread panicked (a bug in strata).
     #[error("the linter panicked; run with --no-lint and report it")]
     LinterPanicked,
+    /// A catalog snapshot could not be read.
+    #[error(transparent)]
+    Schema(#[from] strata_schema::SchemaError),
+    /// A version given by the user is not one.
+    #[error(transparent)]
+    BadVersion(#[from] strata_model::VersionParseError),
+    /// No throwaway cluster could be started for a scratch database.
+    #[error("cannot start a throwaway PostgreSQL cluster (or pass --scratch-url)")]
+    ScratchCluster {
+        /// Why.
+        #[source]
+        source: Box<strata_ephemeral::EphemeralError>,
+    },
+    /// A throwaway cluster refused to create or drop a scratch database.
+    #[error(transparent)]
+    Ephemeral(Box<strata_ephemeral::EphemeralError>),
+    /// The `--scratch-url` server refused to create a scratch database.
+    #[error("cannot create a scratch database on --scratch-url (strata needs CREATEDB there)")]
+    ScratchDatabase {
+        /// The server's refusal.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// `verify --with-data` on a set without sample data.
+    #[error("--with-data: set `{set}` has no sample data; add `seed = \"path/to/seed.sql\"` (and optionally `seed_after = \"V\"`) to its [[set]] in strata.toml")]
+    NoSeed {
+        /// The set.
+        set: String,
+    },
+    /// A set's `seed_after` is not a version.
+    #[error("seed_after: {error}")]
+    SeedAfterVersion {
+        /// Why (its message is this one's: it has no cause of its own).
+        error: strata_model::VersionParseError,
+    },
+    /// A set's `seed_after` names no migration of the set.
+    #[error("seed_after = \"{seed_after}\" names no migration of set `{set}`")]
+    SeedAfterUnknown {
+        /// The set.
+        set: String,
+        /// The version configured.
+        seed_after: String,
+    },
+    /// A set's sample data cannot be read.
+    #[error("cannot read the seed {}: {error}", path.display())]
+    SeedUnreadable {
+        /// The seed file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A set's sample data failed to load.
+    #[error("loading the seed {} failed: {message}", path.display())]
+    SeedFailed {
+        /// The seed file.
+        path: std::path::PathBuf,
+        /// The server's message.
+        message: String,
+    },
+    /// A set's history does not plan against its files (an edited applied migration, ...).
+    #[error("{error}")]
+    Unplannable {
+        /// The set.
+        set: String,
+        /// The planner's refusal (its message is this one's).
+        error: strata_plan::PlanError,
+    },
+    /// `drift` on a set whose applied history does not match its files: the expected schema
+    /// would be a guess.
+    #[error("set `{set}`: migration {key} is {state}; resolve that first (see `strata status`), then check drift")]
+    DriftUnsettled {
+        /// The set.
+        set: String,
+        /// The migration.
+        key: String,
+        /// Its state (`modified`, `missing`, ...).
+        state: &'static str,
+    },
+    /// Rebuilding, on a scratch database, the schema a set's applied history produces failed.
+    #[error("rebuilding the expected schema failed")]
+    Rebuild {
+        /// The set.
+        set: String,
+        /// The failing migration.
+        #[source]
+        source: crate::scratch::ReplayError,
+    },
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {
@@ -96,4 +183,10 @@ pub enum DevClusterError {
     /// From the file system.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<strata_ephemeral::EphemeralError> for EngineError {
+    fn from(e: strata_ephemeral::EphemeralError) -> Self {
+        EngineError::Ephemeral(Box::new(e))
+    }
 }

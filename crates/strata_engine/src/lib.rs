@@ -21,8 +21,11 @@ pub mod guard;
 pub mod load;
 pub mod migrate;
 pub mod plan;
+pub mod schema;
+pub mod scratch;
 pub mod settings;
 pub mod status;
+pub mod verify;
 
 pub use database::{connect, database, lock, Database};
 pub use error::EngineError;

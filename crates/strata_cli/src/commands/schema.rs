@@ -4,10 +4,10 @@ use super::{exit, Io};
 use crate::app;
 use crate::app::snapshot_of;
 use crate::config::Settings;
-use crate::scratch::Scratch;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::Path;
+use strata_engine::scratch::Scratch;
 use strata_pg::{Registry, Session};
 use strata_schema::Snapshot;
 
@@ -37,7 +37,7 @@ pub async fn snapshot_of_dir(
         )
         .await
         .map_err(anyhow::Error::msg)?;
-        snapshot_of(&session, settings).await
+        anyhow::Ok(snapshot_of(&session, settings).await?)
     }
     .await;
     // The result matters more than a failed clean-up of the scratch database.

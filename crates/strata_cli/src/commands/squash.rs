@@ -8,9 +8,9 @@ use super::{exit, Io};
 use crate::app::snapshot_of;
 use crate::app::{self, LoadedSet};
 use crate::config::Settings;
-use crate::scratch::Scratch;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
+use strata_engine::scratch::Scratch;
 use strata_model::{MigrationKind, Version};
 use strata_pg::{Registry, Session};
 
