@@ -728,6 +728,7 @@ pub fn engine_error(err: strata_engine::EngineError) -> anyhow::Error {
             "rebuilding the expected schema failed:\n{}",
             replay_error_text(&source)
         ),
+        EngineError::Replay { source, .. } => anyhow::Error::msg(replay_error_text(&source)),
         other => other.into(),
     }
 }

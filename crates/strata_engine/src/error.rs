@@ -163,6 +163,33 @@ pub enum EngineError {
         #[source]
         source: crate::scratch::ReplayError,
     },
+    /// Replaying a set's migrations on a throwaway database failed.
+    #[error("replaying the migrations of set `{set}` on a throwaway database failed")]
+    Replay {
+        /// The set (`scratch` for a directory no set describes).
+        set: String,
+        /// The failing migration.
+        #[source]
+        source: crate::scratch::ReplayError,
+    },
+    /// A side of `schema diff` names a file that cannot be read.
+    #[error("cannot read {side}")]
+    SnapshotUnreadable {
+        /// The side as given.
+        side: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A side of `schema diff` names a file that is not a saved snapshot.
+    #[error("{side}")]
+    NotASnapshot {
+        /// The side as given.
+        side: String,
+        /// Why.
+        #[source]
+        source: strata_schema::SchemaError,
+    },
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {
