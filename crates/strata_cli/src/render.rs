@@ -729,6 +729,9 @@ pub fn engine_error(err: strata_engine::EngineError) -> anyhow::Error {
             replay_error_text(&source)
         ),
         EngineError::Replay { source, .. } => anyhow::Error::msg(replay_error_text(&source)),
+        EngineError::BaselineDoesNotApply { source } => {
+            engine_error(*source).context("the baseline does not apply on a new database")
+        }
         other => other.into(),
     }
 }

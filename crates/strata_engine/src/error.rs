@@ -190,6 +190,87 @@ pub enum EngineError {
         #[source]
         source: strata_schema::SchemaError,
     },
+    /// A verb that works on one set was given several.
+    #[error("{what}; choose it with --set NAME")]
+    OneSet {
+        /// The verb and what it does to one set (`squash works on one set`).
+        what: &'static str,
+    },
+    /// A set's layout has no file strata can write for what the verb needs.
+    #[error("set `{set}` {why}")]
+    LayoutCannotWrite {
+        /// The set.
+        set: String,
+        /// Why, said of the set (from the layout).
+        why: String,
+    },
+    /// `squash` on a set kept in several Flyway locations.
+    #[error("set `{set}` is kept in several Flyway locations, and strata would not know which one the baseline and the archive belong to; squash it by hand")]
+    SquashLocations {
+        /// The set.
+        set: String,
+    },
+    /// `squash --to V` where no migration has a version up to V.
+    #[error("no migration of set `{set}` has a version up to {to}")]
+    SquashNothing {
+        /// The set.
+        set: String,
+        /// The version asked for.
+        to: String,
+    },
+    /// `squash --to V` where no migration has version V.
+    #[error("no migration has version {to}; `strata status` lists the versions")]
+    SquashNoSuchVersion {
+        /// The version asked for.
+        to: String,
+    },
+    /// `pg_dump` could not be started.
+    #[error("cannot run pg_dump")]
+    PgDumpNotRun {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pg_dump` failed.
+    #[error("pg_dump failed: {stderr}")]
+    PgDumpFailed {
+        /// What it printed.
+        stderr: String,
+    },
+    /// `pg_dump` printed something that is not UTF-8.
+    #[error("pg_dump printed invalid UTF-8")]
+    PgDumpNotUtf8 {
+        /// Where.
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
+    /// The baseline `squash` generated does not run on a new database.
+    #[error("the baseline does not apply on a new database")]
+    BaselineDoesNotApply {
+        /// Why.
+        #[source]
+        source: Box<EngineError>,
+    },
+    /// The baseline `squash` generated builds another schema than the migrations it replaces.
+    #[error("the baseline does not reproduce the schema exactly; nothing was changed:\n{}", differences.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    BaselineDiffers {
+        /// From the migrations' schema to the baseline's.
+        differences: Vec<strata_schema::Difference>,
+    },
+    /// A file could not be moved.
+    #[error("cannot move {} to {}", from.display(), to.display())]
+    Move {
+        /// The file.
+        from: std::path::PathBuf,
+        /// Where it was to go.
+        to: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {

@@ -24,6 +24,7 @@ pub mod plan;
 pub mod schema;
 pub mod scratch;
 pub mod settings;
+pub mod squash;
 pub mod status;
 pub mod verify;
 
