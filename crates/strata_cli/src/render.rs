@@ -709,6 +709,36 @@ pub fn exec_error_text(err: &ExecError) -> String {
     rendered
 }
 
+/// Lines printed while an engine function runs, from its reporter's callbacks, which cannot
+/// fail: the first failed write (stdout closed) is kept and nothing more is written, and
+/// [`Lines::finish`] returns it once the engine function is back, so that a closed pipe still
+/// ends strata with its code.
+pub struct Lines<'a> {
+    out: &'a mut dyn Write,
+    failed: Option<std::io::Error>,
+}
+
+impl<'a> Lines<'a> {
+    /// Lines to `out`.
+    pub fn new(out: &'a mut dyn Write) -> Self {
+        Lines { out, failed: None }
+    }
+
+    /// Writes one line, unless a write failed before.
+    pub fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        if self.failed.is_none() {
+            if let Err(e) = writeln!(self.out, "{text}") {
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    /// The first failed write, if any.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
 /// A failure to run migrations on a throwaway database: an execution failure rendered against
 /// its file, as for `up`; a refusal as its message.
 pub fn replay_error_text(err: &strata_engine::scratch::ReplayError) -> String {
@@ -729,6 +759,7 @@ pub fn engine_error(err: strata_engine::EngineError) -> anyhow::Error {
             replay_error_text(&source)
         ),
         EngineError::Replay { source, .. } => anyhow::Error::msg(replay_error_text(&source)),
+        EngineError::AdoptFailed { source, .. } => anyhow::Error::msg(exec_error_text(&source)),
         EngineError::BaselineDoesNotApply { source } => {
             engine_error(*source).context("the baseline does not apply on a new database")
         }

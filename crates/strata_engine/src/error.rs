@@ -271,6 +271,57 @@ pub enum EngineError {
     /// A file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// `adopt --from-set` naming the selected set itself.
+    #[error("set `{set}` is already the selected set; name the other set's key with --from-set")]
+    AdoptOwnSet {
+        /// The set.
+        set: String,
+    },
+    /// `adopt --from-set` into a set that has a history already.
+    #[error("set `{set}` already has {rows} history row(s) in this database; a history can only be moved to a set that has none")]
+    AdoptIntoHistory {
+        /// The selected set.
+        set: String,
+        /// Its history rows.
+        rows: usize,
+    },
+    /// `adopt --from-set` naming a set key with no history.
+    #[error("there is no history recorded as `{set}` in this database{}", if others.is_empty() { String::new() } else { format!("; histories that record these files: {}", crate::guard::describe(others)) })]
+    NoSuchHistory {
+        /// The set key named.
+        set: String,
+        /// The histories that do record the selected set's files.
+        others: Vec<strata_plan::OtherHistory>,
+    },
+    /// `adopt --from TOOL` naming no tool strata knows.
+    #[error("unknown tool `{name}`; strata adopts from {}", strata_pg::adopt::Tool::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "))]
+    UnknownTool {
+        /// The name given.
+        name: String,
+    },
+    /// `adopt` found no other tool's history for a set.
+    #[error("set `{set}`: no {} history table found in the database; for a database without any tracking, `strata adopt --infer` proposes a baseline from the objects that exist (or use `strata baseline V`)", tool.unwrap_or("known tool's"))]
+    NoForeignHistory {
+        /// The set.
+        set: String,
+        /// The tool asked for, if one was.
+        tool: Option<&'static str>,
+    },
+    /// Recording the migrations `adopt` adopts failed.
+    #[error("set `{set}`: recording the adopted migrations failed")]
+    AdoptFailed {
+        /// The set.
+        set: String,
+        /// The executor's error.
+        #[source]
+        source: Box<strata_pg::ExecError>,
+    },
+    /// `adopt --infer` on a set strata already tracks.
+    #[error("set `{set}` already has a strata history; `strata status` shows it (adopt --infer is for databases no tool tracked)")]
+    InferWithHistory {
+        /// The set.
+        set: String,
+    },
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {

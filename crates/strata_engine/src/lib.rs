@@ -12,6 +12,7 @@
 //! The engine is reached through [`settings::Settings`], which a front end builds from its own
 //! inputs (the CLI from flags, `STRATA_*` variables and `strata.toml`).
 
+pub mod adopt;
 pub mod adoption;
 pub mod database;
 pub mod dev;

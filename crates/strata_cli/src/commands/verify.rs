@@ -7,28 +7,22 @@ use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
 use strata_engine::verify::{CheckResult, MigrationCheck, VerifyOptions, VerifyReporter};
 use strata_model::MigrationId;
 use strata_schema::Difference;
 
 /// The lines `verify` prints while it runs (none with `--json`: only the final document goes
-/// to stdout). A failed write (stdout closed) is kept and returned when the run ends, so a
-/// closed pipe still ends strata with its code.
+/// to stdout).
 struct Lines<'a> {
-    out: &'a mut dyn Write,
+    lines: render::Lines<'a>,
     json: bool,
-    failed: Option<std::io::Error>,
 }
 
 impl Lines<'_> {
     fn line(&mut self, text: std::fmt::Arguments<'_>) {
-        if self.json || self.failed.is_some() {
-            return;
-        }
-        if let Err(e) = writeln!(self.out, "{text}") {
-            self.failed = Some(e);
+        if !self.json {
+            self.lines.line(text);
         }
     }
 }
@@ -127,9 +121,8 @@ pub async fn verify(
     io: &mut Io<'_>,
 ) -> Result<i32> {
     let mut lines = Lines {
-        out: &mut *io.out,
+        lines: render::Lines::new(&mut *io.out),
         json: settings.json,
-        failed: None,
     };
     let options = VerifyOptions {
         from,
@@ -137,9 +130,7 @@ pub async fn verify(
         scratch_url,
     };
     let outcome = strata_engine::verify::verify(settings, options, &mut lines).await;
-    if let Some(e) = lines.failed {
-        return Err(e.into());
-    }
+    lines.lines.finish()?;
     let outcome = outcome.map_err(render::engine_error)?;
     let reversible = outcome.reversible();
     if settings.json {
