@@ -3,5 +3,5 @@
 //! engine the same way.
 
 pub use strata_engine::{
-    connect, database, load_sets, load_spec, lock, plan_set, render_placeholders, LoadedSet,
+    connect, database, load_sets, load_spec, plan_set, render_placeholders, LoadedSet,
 };

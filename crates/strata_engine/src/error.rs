@@ -322,6 +322,29 @@ pub enum EngineError {
         /// The set.
         set: String,
     },
+    /// `fresh` on a database that is not the dev cluster, without `--confirm` naming it.
+    #[error("`strata fresh` drops every object the selected sets created in database `{database}` ({target}); it runs without confirmation only on strata's dev cluster. If you mean it, run again with --confirm {database}")]
+    FreshUnconfirmed {
+        /// The database's name.
+        database: String,
+        /// Where it is, without secrets.
+        target: String,
+    },
+    /// `fresh` for a set in `public` that other (unselected) sets share.
+    #[error("`strata fresh` would drop `public`, which set(s) {} share with the selected set; give each set its own `schema` in strata.toml, or run fresh for all sets at once (without --set)", others.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    FreshSharedPublic {
+        /// The other sets without a schema of their own.
+        others: Vec<String>,
+    },
+    /// `fresh` could not reset a set; its transaction was rolled back.
+    #[error("cannot reset set `{set}`; nothing was dropped")]
+    FreshFailed {
+        /// The set.
+        set: String,
+        /// Why.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {

@@ -17,6 +17,7 @@ pub mod adoption;
 pub mod database;
 pub mod dev;
 pub mod error;
+pub mod fresh;
 pub mod gate;
 pub mod guard;
 pub mod load;
