@@ -5,7 +5,6 @@
 //! database), crashes included; 141 when the reader of stdout went away. Errors print their
 //! whole cause chain to stderr, with every known password masked.
 
-mod app;
 mod cli;
 mod commands;
 mod config;
@@ -13,7 +12,6 @@ mod dev;
 mod lint_setup;
 mod render;
 mod run;
-mod scratch;
 
 use clap::Parser;
 use cli::{Cli, Command};

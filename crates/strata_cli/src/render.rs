@@ -2,9 +2,9 @@
 //! diagnostics against source lines. Library crates return data; this module turns it into
 //! text, so the same `Plan` is rendered by `status`, `up --dry-run` and `up`.
 
-use crate::app::LoadedSet;
 use std::io::Write;
 use strata_engine::documents::{JournalDocument, PlanDocument, PlanStepDocument};
+use strata_engine::LoadedSet;
 use strata_model::{Migration, TransactionMode};
 use strata_pg::{ExecError, Notice, StepDone};
 use strata_plan::{Plan, State, Step};
@@ -665,6 +665,64 @@ fn exec_diagnostic(err: &ExecError) -> strata_report::Diagnostic {
         origin: err.path.display().to_string(),
         excerpt,
         footers,
+    }
+}
+
+/// Lines printed while an engine function runs, from its reporter's callbacks, which cannot
+/// fail: the first failed write (stdout closed) is kept and nothing more is written, and
+/// [`Lines::finish`] returns it once the engine function is back, so that a closed pipe still
+/// ends strata with its code.
+pub struct Lines<'a> {
+    out: &'a mut dyn Write,
+    failed: Option<std::io::Error>,
+}
+
+impl<'a> Lines<'a> {
+    /// Lines to `out`.
+    pub fn new(out: &'a mut dyn Write) -> Self {
+        Lines { out, failed: None }
+    }
+
+    /// Writes one line, unless a write failed before.
+    pub fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        if self.failed.is_none() {
+            if let Err(e) = writeln!(self.out, "{text}") {
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    /// The first failed write, if any.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
+/// A failure to run migrations on a throwaway database: an execution failure rendered against
+/// its file, as for `up`; a refusal as its message.
+pub fn replay_error_text(err: &strata_engine::scratch::ReplayError) -> String {
+    match err {
+        strata_engine::scratch::ReplayError::Exec(e) => exec_error_text(e),
+        other => other.to_string(),
+    }
+}
+
+/// An engine error as the CLI reports it: the errors that carry an execution failure are
+/// rendered against the failing file (their text is the diagnostic, not a cause chain); the
+/// others keep their own message and causes.
+pub fn engine_error(err: strata_engine::EngineError) -> anyhow::Error {
+    use strata_engine::EngineError;
+    match err {
+        EngineError::Rebuild { source, .. } => anyhow::anyhow!(
+            "rebuilding the expected schema failed:\n{}",
+            replay_error_text(&source)
+        ),
+        EngineError::Replay { source, .. } => anyhow::Error::msg(replay_error_text(&source)),
+        EngineError::AdoptFailed { source, .. } => anyhow::Error::msg(exec_error_text(&source)),
+        EngineError::BaselineDoesNotApply { source } => {
+            engine_error(*source).context("the baseline does not apply on a new database")
+        }
+        other => other.into(),
     }
 }
 

@@ -180,6 +180,275 @@ pub enum EngineError {
     /// The linter's thread panicked (a bug in strata).
     #[error("the linter panicked; run with --no-lint and report it")]
     LinterPanicked,
+    /// A catalog snapshot could not be read.
+    #[error(transparent)]
+    Schema(#[from] strata_schema::SchemaError),
+    /// A version given by the user is not one.
+    #[error(transparent)]
+    BadVersion(#[from] strata_model::VersionParseError),
+    /// No throwaway cluster could be started for a scratch database.
+    #[error("cannot start a throwaway PostgreSQL cluster (or pass --scratch-url)")]
+    ScratchCluster {
+        /// Why.
+        #[source]
+        source: Box<strata_ephemeral::EphemeralError>,
+    },
+    /// A throwaway cluster refused to create or drop a scratch database.
+    #[error(transparent)]
+    Ephemeral(Box<strata_ephemeral::EphemeralError>),
+    /// The `--scratch-url` server refused to create a scratch database.
+    #[error("cannot create a scratch database on --scratch-url (strata needs CREATEDB there)")]
+    ScratchDatabase {
+        /// The server's refusal.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// `verify --with-data` on a set without sample data.
+    #[error("--with-data: set `{set}` has no sample data; add `seed = \"path/to/seed.sql\"` (and optionally `seed_after = \"V\"`) to its [[set]] in strata.toml")]
+    NoSeed {
+        /// The set.
+        set: String,
+    },
+    /// A set's `seed_after` is not a version.
+    #[error("seed_after: {error}")]
+    SeedAfterVersion {
+        /// Why (its message is this one's: it has no cause of its own).
+        error: strata_model::VersionParseError,
+    },
+    /// A set's `seed_after` names no migration of the set.
+    #[error("seed_after = \"{seed_after}\" names no migration of set `{set}`")]
+    SeedAfterUnknown {
+        /// The set.
+        set: String,
+        /// The version configured.
+        seed_after: String,
+    },
+    /// A set's sample data cannot be read.
+    #[error("cannot read the seed {}: {error}", path.display())]
+    SeedUnreadable {
+        /// The seed file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A set's sample data failed to load.
+    #[error("loading the seed {} failed: {message}", path.display())]
+    SeedFailed {
+        /// The seed file.
+        path: std::path::PathBuf,
+        /// The server's message.
+        message: String,
+    },
+    /// A set's history does not plan against its files (an edited applied migration, ...).
+    #[error("{error}")]
+    Unplannable {
+        /// The set.
+        set: String,
+        /// The planner's refusal (its message is this one's).
+        error: strata_plan::PlanError,
+    },
+    /// `drift` on a set whose applied history does not match its files: the expected schema
+    /// would be a guess.
+    #[error("set `{set}`: migration {key} is {state}; resolve that first (see `strata status`), then check drift")]
+    DriftUnsettled {
+        /// The set.
+        set: String,
+        /// The migration.
+        key: String,
+        /// Its state (`modified`, `missing`, ...).
+        state: &'static str,
+    },
+    /// Rebuilding, on a scratch database, the schema a set's applied history produces failed.
+    #[error("rebuilding the expected schema failed")]
+    Rebuild {
+        /// The set.
+        set: String,
+        /// The failing migration.
+        #[source]
+        source: crate::scratch::ReplayError,
+    },
+    /// Replaying a set's migrations on a throwaway database failed.
+    #[error("replaying the migrations of set `{set}` on a throwaway database failed")]
+    Replay {
+        /// The set (`scratch` for a directory no set describes).
+        set: String,
+        /// The failing migration.
+        #[source]
+        source: crate::scratch::ReplayError,
+    },
+    /// A side of `schema diff` names a file that cannot be read.
+    #[error("cannot read {side}")]
+    SnapshotUnreadable {
+        /// The side as given.
+        side: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A side of `schema diff` names a file that is not a saved snapshot.
+    #[error("{side}")]
+    NotASnapshot {
+        /// The side as given.
+        side: String,
+        /// Why.
+        #[source]
+        source: strata_schema::SchemaError,
+    },
+    /// A verb that works on one set was given several.
+    #[error("{what}; choose it with --set NAME")]
+    OneSet {
+        /// The verb and what it does to one set (`squash works on one set`).
+        what: &'static str,
+    },
+    /// A set's layout has no file strata can write for what the verb needs.
+    #[error("set `{set}` {why}")]
+    LayoutCannotWrite {
+        /// The set.
+        set: String,
+        /// Why, said of the set (from the layout).
+        why: String,
+    },
+    /// `squash` on a set kept in several Flyway locations.
+    #[error("set `{set}` is kept in several Flyway locations, and strata would not know which one the baseline and the archive belong to; squash it by hand")]
+    SquashLocations {
+        /// The set.
+        set: String,
+    },
+    /// `squash --to V` where no migration has a version up to V.
+    #[error("no migration of set `{set}` has a version up to {to}")]
+    SquashNothing {
+        /// The set.
+        set: String,
+        /// The version asked for.
+        to: String,
+    },
+    /// `squash --to V` where no migration has version V.
+    #[error("no migration has version {to}; `strata status` lists the versions")]
+    SquashNoSuchVersion {
+        /// The version asked for.
+        to: String,
+    },
+    /// `pg_dump` could not be started.
+    #[error("cannot run pg_dump")]
+    PgDumpNotRun {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pg_dump` failed.
+    #[error("pg_dump failed: {stderr}")]
+    PgDumpFailed {
+        /// What it printed.
+        stderr: String,
+    },
+    /// `pg_dump` printed something that is not UTF-8.
+    #[error("pg_dump printed invalid UTF-8")]
+    PgDumpNotUtf8 {
+        /// Where.
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
+    /// The baseline `squash` generated does not run on a new database.
+    #[error("the baseline does not apply on a new database")]
+    BaselineDoesNotApply {
+        /// Why.
+        #[source]
+        source: Box<EngineError>,
+    },
+    /// The baseline `squash` generated builds another schema than the migrations it replaces.
+    #[error("the baseline does not reproduce the schema exactly; nothing was changed:\n{}", differences.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    BaselineDiffers {
+        /// From the migrations' schema to the baseline's.
+        differences: Vec<strata_schema::Difference>,
+    },
+    /// A file could not be moved.
+    #[error("cannot move {} to {}", from.display(), to.display())]
+    Move {
+        /// The file.
+        from: std::path::PathBuf,
+        /// Where it was to go.
+        to: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// `adopt --from-set` naming the selected set itself.
+    #[error("set `{set}` is already the selected set; name the other set's key with --from-set")]
+    AdoptOwnSet {
+        /// The set.
+        set: String,
+    },
+    /// `adopt --from-set` into a set that has a history already.
+    #[error("set `{set}` already has {rows} history row(s) in this database; a history can only be moved to a set that has none")]
+    AdoptIntoHistory {
+        /// The selected set.
+        set: String,
+        /// Its history rows.
+        rows: usize,
+    },
+    /// `adopt --from-set` naming a set key with no history.
+    #[error("there is no history recorded as `{set}` in this database{}", if others.is_empty() { String::new() } else { format!("; histories that record these files: {}", crate::guard::describe(others)) })]
+    NoSuchHistory {
+        /// The set key named.
+        set: String,
+        /// The histories that do record the selected set's files.
+        others: Vec<strata_plan::OtherHistory>,
+    },
+    /// `adopt --from TOOL` naming no tool strata knows.
+    #[error("unknown tool `{name}`; strata adopts from {}", strata_pg::adopt::Tool::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "))]
+    UnknownTool {
+        /// The name given.
+        name: String,
+    },
+    /// `adopt` found no other tool's history for a set.
+    #[error("set `{set}`: no {} history table found in the database; for a database without any tracking, `strata adopt --infer` proposes a baseline from the objects that exist (or use `strata baseline V`)", tool.unwrap_or("known tool's"))]
+    NoForeignHistory {
+        /// The set.
+        set: String,
+        /// The tool asked for, if one was.
+        tool: Option<&'static str>,
+    },
+    /// Recording the migrations `adopt` adopts failed.
+    #[error("set `{set}`: recording the adopted migrations failed")]
+    AdoptFailed {
+        /// The set.
+        set: String,
+        /// The executor's error.
+        #[source]
+        source: Box<strata_pg::ExecError>,
+    },
+    /// `adopt --infer` on a set strata already tracks.
+    #[error("set `{set}` already has a strata history; `strata status` shows it (adopt --infer is for databases no tool tracked)")]
+    InferWithHistory {
+        /// The set.
+        set: String,
+    },
+    /// `fresh` on a database that is not the dev cluster, without `--confirm` naming it.
+    #[error("`strata fresh` drops every object the selected sets created in database `{database}` ({target}); it runs without confirmation only on strata's dev cluster. If you mean it, run again with --confirm {database}")]
+    FreshUnconfirmed {
+        /// The database's name.
+        database: String,
+        /// Where it is, without secrets.
+        target: String,
+    },
+    /// `fresh` for a set in `public` that other (unselected) sets share.
+    #[error("`strata fresh` would drop `public`, which set(s) {} share with the selected set; give each set its own `schema` in strata.toml, or run fresh for all sets at once (without --set)", others.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    FreshSharedPublic {
+        /// The other sets without a schema of their own.
+        others: Vec<String>,
+    },
+    /// `fresh` could not reset a set; its transaction was rolled back.
+    #[error("cannot reset set `{set}`; nothing was dropped")]
+    FreshFailed {
+        /// The set.
+        set: String,
+        /// Why.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// The embedded dev cluster could not be made ready.
     #[error("{what}")]
     DevCluster {
@@ -200,4 +469,10 @@ pub enum DevClusterError {
     /// From the file system.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<strata_ephemeral::EphemeralError> for EngineError {
+    fn from(e: strata_ephemeral::EphemeralError) -> Self {
+        EngineError::Ephemeral(Box::new(e))
+    }
 }

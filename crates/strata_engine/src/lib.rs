@@ -6,17 +6,22 @@
 //! take the migration lock, plan each set against its history (from a one-row summary when it
 //! can), and refuse, before anything runs, to apply a migration another history already
 //! records ([`guard`]). Those steps live here and take the database as a parameter, so one
-//! process can run them against many databases. Rendering (text, JSON, progress) stays with
-//! the front end.
+//! process can run them against many databases. Each verb is a module here returning a typed
+//! outcome (`migrate`, `status`, `verify`, `schema`, `squash`, `adopt`, `fresh`, `lint`, `validate`,
+//! `renumber`, `new_migration`), with
+//! throwaway databases for the verbs that run migrations to learn what they produce
+//! ([`scratch`]). Rendering (text, JSON, progress) stays with the front end.
 //!
 //! The engine is reached through [`settings::Settings`], which a front end builds from its own
 //! inputs (the CLI from flags, `STRATA_*` variables and `strata.toml`).
 
+pub mod adopt;
 pub mod adoption;
 pub mod database;
 pub mod dev;
 pub mod documents;
 pub mod error;
+pub mod fresh;
 pub mod gate;
 pub mod guard;
 pub mod lint;
@@ -25,9 +30,13 @@ pub mod migrate;
 pub mod new_migration;
 pub mod plan;
 pub mod renumber;
+pub mod schema;
+pub mod scratch;
 pub mod settings;
+pub mod squash;
 pub mod status;
 pub mod validate;
+pub mod verify;
 
 pub use database::{connect, database, lock, Database};
 pub use error::EngineError;

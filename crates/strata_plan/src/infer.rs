@@ -88,6 +88,33 @@ pub fn infer_baseline(evidence: &[Evidence]) -> Inference {
     }
 }
 
+/// The objects that witness each migration of `migrations` (in order): what it creates that
+/// neither it nor a later migration drops again (a later drop makes absence meaningless).
+/// Counting which of them exist gives each migration's [`Evidence`].
+pub fn witnesses(
+    migrations: &[&strata_model::Migration],
+) -> Vec<Vec<strata_sql::objects::DbObject>> {
+    let effects: Vec<strata_sql::objects::Effects> = migrations
+        .iter()
+        .map(|m| strata_sql::objects::effects(&strata_sql::analyze(m.up.sql())))
+        .collect();
+    effects
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let mut objects: Vec<_> = e
+                .created
+                .iter()
+                .filter(|o| !effects[k..].iter().any(|later| later.dropped.contains(o)))
+                .cloned()
+                .collect();
+            objects.sort();
+            objects.dedup();
+            objects
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +140,39 @@ mod tests {
         let none = infer_baseline(&[ev(0, 1), ev(0, 0)]);
         assert_eq!(none.baseline, None);
         assert_eq!(none.undecided, Vec::<usize>::new());
+    }
+
+    fn migration(version: &str, sql: &str) -> strata_model::Migration {
+        let file = std::sync::Arc::new(strata_model::SourceFile::from_string(
+            format!("{version}_m.sql"),
+            sql,
+        ));
+        strata_model::Migration {
+            id: strata_model::MigrationId {
+                version: Some(strata_model::Version::parse(version).unwrap()),
+                name: "m".into(),
+                shared_version: false,
+            },
+            kind: strata_model::MigrationKind::Versioned,
+            checksum: file.checksum().clone(),
+            up: strata_model::Script::whole(file, vec![]),
+            down: None,
+            verify: None,
+        }
+    }
+
+    #[test]
+    fn objects_a_later_migration_drops_witness_nothing() {
+        let first = migration("1", "CREATE TABLE a (x int); CREATE TABLE gone (x int);");
+        let second = migration("2", "DROP TABLE gone; CREATE TABLE b (x int);");
+        let found = witnesses(&[&first, &second]);
+        let names: Vec<Vec<String>> = found
+            .iter()
+            .map(|objects| objects.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(names.len(), 2);
+        assert!(names[0].contains(&"relation a".to_owned()), "{names:?}");
+        assert!(!names[0].contains(&"relation gone".to_owned()), "{names:?}");
+        assert!(names[1].contains(&"relation b".to_owned()), "{names:?}");
     }
 }

@@ -10,7 +10,7 @@ mod identity;
 mod infer;
 mod summary;
 pub use identity::{disagreement, identity_of, Disagreement, Identity, OtherHistory};
-pub use infer::{infer_baseline, Evidence, Inference, Verdict};
+pub use infer::{infer_baseline, witnesses, Evidence, Inference, Verdict};
 pub use summary::{plan_from_summary, Digest, HistorySummary};
 
 use serde::Serialize;

@@ -1,10 +1,10 @@
 //! `baseline V`: adopt an existing database by recording migrations as applied without running
-//! them; the same planner and executor as `up`.
+//! them; the engine checks the target (`strata_engine::adopt::baseline_target`) and plans and
+//! records it as for `up`, and `crate::run` renders it as for `up`.
 
 use super::Io;
 use crate::config::Settings;
 use anyhow::Result;
-use strata_plan::Target;
 
 /// Runs `baseline`.
 pub async fn run(
@@ -13,8 +13,6 @@ pub async fn run(
     dry_run: bool,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    if settings.sets.len() > 1 {
-        anyhow::bail!("baseline applies to one set; choose it with --set NAME");
-    }
-    crate::run::run(settings, Target::Baseline(version.to_owned()), dry_run, io).await
+    let target = strata_engine::adopt::baseline_target(settings, version)?;
+    crate::run::run(settings, target, dry_run, io).await
 }

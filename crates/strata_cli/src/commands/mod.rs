@@ -1,5 +1,6 @@
-//! One module per verb. Each `run` takes resolved settings and writers and returns the exit
-//! code; none of them talks to PostgreSQL except through `strata_pg`.
+//! One module per verb. Each takes resolved settings and writers, calls the engine
+//! (`strata_engine`), renders its outcome and returns the exit code; none of them calls
+//! another. The migrating verbs share `crate::run`, which drives `strata_engine::migrate`.
 
 pub mod adopt;
 pub mod baseline;

@@ -1,56 +1,22 @@
-//! `schema dump`, `schema diff` and `stats`: what a database's schema is, from the catalogs.
+//! `schema dump`, `schema diff` and `stats`: the engine reads the schemas
+//! (`strata_engine::schema`); this module prints them, their statistics or their differences.
 
 use super::{exit, Io};
-use crate::app;
-use crate::app::snapshot_of;
 use crate::config::Settings;
-use crate::scratch::Scratch;
-use anyhow::{Context, Result};
-use serde_json::json;
-use std::path::Path;
-use strata_pg::{Registry, Session};
-use strata_schema::Snapshot;
+use crate::render;
+use anyhow::Result;
+use std::io::Write;
 
-/// Applies every migration of `dir` to a new scratch database and returns its snapshot.
-pub async fn snapshot_of_dir(
-    dir: &Path,
-    scratch: &Scratch,
-    settings: &Settings,
-) -> Result<Snapshot> {
-    let set = strata_source::load_dir(dir, None)?;
-    let db = scratch.create_database("dir").await?;
-    let result = async {
-        let mut session = Session::connect(&db.info).await?;
-        let registry = Registry::new(&settings.registry_schema);
-        registry.ensure(&session.client).await?;
-        let steps = (0..set.migrations.len())
-            .map(|i| app::apply_step(&set.migrations, i))
-            .collect();
-        app::run_on_scratch(
-            &mut session,
-            &registry,
-            &set.migrations,
-            dir,
-            "scratch",
-            "0",
-            steps,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?;
-        snapshot_of(&session, settings).await
+/// Writes `say`'s lines (the dev cluster) to stderr.
+fn say_to(err: &mut dyn Write) -> impl FnMut(&str) + '_ {
+    move |m: &str| {
+        let _ = writeln!(err, "{m}");
     }
-    .await;
-    // The result matters more than a failed clean-up of the scratch database.
-    let dropped = scratch.drop_database(&db).await;
-    let snapshot = result?;
-    dropped?;
-    Ok(snapshot)
 }
 
 /// `strata schema dump`.
 pub async fn dump(settings: &Settings, format: &str, io: &mut Io<'_>) -> Result<i32> {
-    let session = connect(settings, io).await?;
-    let snap = snapshot_of(&session, settings).await?;
+    let snap = strata_engine::schema::dump(settings, &mut say_to(io.err)).await?;
     if format == "json" || settings.json {
         writeln!(io.out, "{}", snap.to_json())?;
     } else {
@@ -61,8 +27,7 @@ pub async fn dump(settings: &Settings, format: &str, io: &mut Io<'_>) -> Result<
 
 /// `strata stats`.
 pub async fn stats(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
-    let session = connect(settings, io).await?;
-    let stats = snapshot_of(&session, settings).await?.stats();
+    let stats = strata_engine::schema::stats(settings, &mut say_to(io.err)).await?;
     if settings.json {
         writeln!(io.out, "{}", serde_json::to_string(&stats)?)?;
     } else {
@@ -103,8 +68,7 @@ pub async fn stats(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// `strata schema diff A B`: each side is a saved snapshot (`.json`), a migration directory
-/// (applied to a throwaway database), `db` for the configured database, or a database URL.
+/// `strata schema diff A B` (see `strata_engine::schema::diff` for what a side can be).
 pub async fn diff(
     settings: &Settings,
     a: &str,
@@ -112,60 +76,22 @@ pub async fn diff(
     scratch_url: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    let mut scratch = None;
-    let mut sides = Vec::new();
-    for side in [a, b] {
-        let path = Path::new(side);
-        let snap = if path.is_file() {
-            Snapshot::from_json(
-                &std::fs::read_to_string(path).with_context(|| format!("cannot read {side}"))?,
-            )
-            .with_context(|| side.to_owned())?
-        } else if path.is_dir() {
-            if scratch.is_none() {
-                scratch = Some(Scratch::new(scratch_url)?);
-            }
-            snapshot_of_dir(path, scratch.as_ref().expect("set above"), settings).await?
-        } else if side == "db" {
-            let session = connect(settings, io).await?;
-            snapshot_of(&session, settings).await?
-        } else {
-            let info = strata_engine::database::conninfo_of_url(
-                side,
-                &strata_engine::database::process_env,
-            )?;
-            let session = Session::connect(&info).await?;
-            snapshot_of(&session, settings).await?
-        };
-        sides.push(snap);
-    }
-    let differences = sides[0].diff(&sides[1]);
+    let diff = strata_engine::schema::diff(settings, a, b, scratch_url, &mut say_to(io.err))
+        .await
+        .map_err(render::engine_error)?;
     if settings.json {
-        writeln!(
-            io.out,
-            "{}",
-            json!({"identical": differences.is_empty(), "differences": differences})
-        )?;
-    } else if differences.is_empty() {
-        writeln!(io.out, "identical: {} object(s)", sides[0].objects.len())?;
+        writeln!(io.out, "{}", serde_json::to_value(&diff)?)?;
+    } else if diff.identical {
+        writeln!(io.out, "identical: {} object(s)", diff.objects)?;
     } else {
-        for d in &differences {
+        for d in &diff.differences {
             writeln!(io.out, "{d}")?;
         }
-        writeln!(io.out, "{} difference(s)", differences.len())?;
+        writeln!(io.out, "{} difference(s)", diff.differences.len())?;
     }
-    Ok(if differences.is_empty() {
+    Ok(if diff.identical {
         exit::OK
     } else {
         exit::FINDINGS
     })
-}
-
-async fn connect(settings: &Settings, io: &mut Io<'_>) -> Result<Session> {
-    let err = &mut *io.err;
-    let mut say = |m: &str| {
-        let _ = writeln!(err, "{m}");
-    };
-    let db = app::database(settings, &mut say)?;
-    Ok(app::connect(&db).await?)
 }

@@ -1,7 +1,6 @@
 //! `status`: every migration with its state; read-only (no lock, never creates the registry).
 
 use super::{exit, Io};
-use crate::app;
 use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
@@ -66,7 +65,7 @@ pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i3
 /// What `status` says about other strata histories that record a history-less set's files.
 fn other_histories_note(
     settings: &Settings,
-    set: &app::LoadedSet,
+    set: &strata_engine::LoadedSet,
     others: &[strata_plan::OtherHistory],
 ) -> Option<String> {
     match strata_plan::identity_of(set.spec.named, &settings.configured_sets, others) {
