@@ -8,7 +8,8 @@
 //! its own connections (executing, lock, blocker watch), takes the migration lock, plans
 //! against the history, runs the lint gate in front of anything that would lock or rewrite a
 //! large table, records every step in the same transaction as the migration, and never runs an
-//! applied migration twice. [`Migrator::status`] is `strata status`.
+//! applied migration twice. [`Migrator::status`] is `strata status`; [`Migrator::verify`] is
+//! `strata verify` (every down undoes its up, proven on throwaway databases).
 //!
 //! ```no_run
 //! # async fn start() -> Result<(), strata::Error> {
@@ -30,7 +31,10 @@ mod migrator;
 pub use database::Database;
 pub use error::Error;
 pub use migrations::{MigrationInfo, Migrations};
-pub use migrator::{Migrated, MigrationStatus, Migrator, SetMigrated, SetStatus, Step};
+pub use migrator::{
+    Check, CheckOutcome, Migrated, MigrationStatus, Migrator, SetMigrated, SetStatus, SetVerified,
+    Step, Verified,
+};
 /// A migration's state against a database's history (`applied`, `pending`, ...).
 pub use strata_plan::State;
 

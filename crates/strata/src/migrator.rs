@@ -125,6 +125,87 @@ pub struct MigrationStatus {
     pub applied_at: Option<String>,
 }
 
+/// What [`Migrator::verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// Each set, in order.
+    pub sets: Vec<SetVerified>,
+}
+
+impl Verified {
+    /// True when every down checked restores the schema before its up, and every re-up gives
+    /// the same schema as the first.
+    ///
+    /// ```no_run
+    /// # async fn f(server: strata::Database) -> Result<(), strata::Error> {
+    /// let migrator = strata::Migrator::new(strata::embed!("../../examples/embedded/migrations"));
+    /// assert!(migrator.verify(&server).await?.reversible());
+    /// # Ok(()) }
+    /// ```
+    pub fn reversible(&self) -> bool {
+        self.sets
+            .iter()
+            .all(|s| s.checks.iter().all(|c| !c.outcome.is_failure()))
+    }
+}
+
+/// One set's checks, from its last migration down to where they stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetVerified {
+    /// The set's name.
+    pub name: String,
+    /// One per migration checked; a failure is the last one.
+    pub checks: Vec<Check>,
+}
+
+/// One migration's check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Check {
+    /// Its history key.
+    pub migration: String,
+    /// What the check found.
+    pub outcome: CheckOutcome,
+}
+
+/// What checking a migration found, step by step: up, down (must restore the schema before
+/// the up), up again (must give the same schema), down again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckOutcome {
+    /// Its down restores the schema and its re-up gives the same one.
+    Reversible,
+    /// It has no down script: it and the migrations before it cannot be checked.
+    NoDown,
+    /// Applying it failed (message with `file:line:col`).
+    UpFailed(String),
+    /// Its down failed.
+    DownFailed(String),
+    /// Its down left another schema than the one before its up: one line per difference
+    /// (`+` left behind by the down, `-` missing after it).
+    DownDoesNotRestore(Vec<String>),
+    /// Applying it again after its down failed.
+    ReupFailed(String),
+    /// Applying it again gave another schema than the first time.
+    ReupDiffers(Vec<String>),
+    /// Its down failed the second time, after the re-up.
+    SecondDownFailed(String),
+}
+
+impl CheckOutcome {
+    /// True for everything but [`CheckOutcome::Reversible`] and [`CheckOutcome::NoDown`].
+    ///
+    /// ```
+    /// assert!(!strata::CheckOutcome::NoDown.is_failure());
+    /// assert!(strata::CheckOutcome::DownFailed("...".into()).is_failure());
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, CheckOutcome::Reversible | CheckOutcome::NoDown)
+    }
+}
+
 impl Migrator {
     /// A migrator for one set, with the `strata` command's defaults: history in schema
     /// `strata`, `lock_timeout` 5 s per statement, no `statement_timeout`, up to 60 s of waiting
@@ -392,6 +473,89 @@ impl Migrator {
                     .collect(),
             })
             .collect())
+    }
+
+    /// Proves that every down undoes its up, as `strata verify` does, on throwaway databases
+    /// created on `server` (and dropped afterwards; the role needs `CREATEDB`): each set is
+    /// applied in full, then from its last migration to its first, reverted (the schema must
+    /// be the one before its up), applied again (it must be the same as the first time) and
+    /// reverted again. No database but the throwaway ones is touched. A set's checks stop at
+    /// its first failure.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), strata::Error> {
+    /// let server = strata::Database::from_url("postgres://ci@localhost/postgres")?;
+    /// let migrator = strata::Migrator::new(strata::embed!("../../examples/embedded/migrations"));
+    /// let verified = migrator.verify(&server).await?;
+    /// for check in &verified.sets[0].checks {
+    ///     println!("{}: {:?}", check.migration, check.outcome);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify(&self, server: &Database) -> Result<Verified, Error> {
+        use strata_engine::verify::{CheckResult, VerifyOptions};
+        let settings = self.settings(server)?;
+        let options = VerifyOptions {
+            from: None,
+            with_data: false,
+            scratch: strata_engine::scratch::ScratchServer::Resolved(&server.info),
+        };
+        let outcome =
+            strata_engine::verify::verify(&settings, options, &mut strata_engine::verify::Quiet)
+                .await?;
+        let replay = |e: &strata_engine::scratch::ReplayError| match e {
+            strata_engine::scratch::ReplayError::Exec(e) => format!(
+                "{e}\n  at {}{}",
+                e.path.display(),
+                e.failure
+                    .location
+                    .map(|l| format!(":{}:{}", l.line, l.col))
+                    .unwrap_or_default()
+            ),
+            other => other.to_string(),
+        };
+        let lines = |d: &[strata_schema::Difference]| d.iter().map(ToString::to_string).collect();
+        Ok(Verified {
+            sets: outcome
+                .sets
+                .iter()
+                .map(|set| SetVerified {
+                    name: set.name.clone(),
+                    checks: set
+                        .checks
+                        .iter()
+                        .map(|c| Check {
+                            migration: c.id.registry_key(),
+                            outcome: match &c.result {
+                                CheckResult::Reversible { .. } => CheckOutcome::Reversible,
+                                CheckResult::NoDown { .. } => CheckOutcome::NoDown,
+                                CheckResult::UpFailed { error } => {
+                                    CheckOutcome::UpFailed(replay(error))
+                                }
+                                CheckResult::DownFailed { error } => {
+                                    CheckOutcome::DownFailed(replay(error))
+                                }
+                                CheckResult::DownDoesNotRestore { differences } => {
+                                    CheckOutcome::DownDoesNotRestore(lines(differences))
+                                }
+                                CheckResult::ReupFailed { error } => {
+                                    CheckOutcome::ReupFailed(replay(error))
+                                }
+                                CheckResult::ReupDiffers { differences } => {
+                                    CheckOutcome::ReupDiffers(lines(differences))
+                                }
+                                CheckResult::SecondDownFailed { error } => {
+                                    CheckOutcome::SecondDownFailed(replay(error))
+                                }
+                                // A result this library does not know yet is a failure to
+                                // look at, never a pass.
+                                _ => CheckOutcome::DownFailed(format!("{:?}", c.result)),
+                            },
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
     }
 
     /// The engine's settings for a call against `db`. Embedded sets are checked against what

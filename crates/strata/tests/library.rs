@@ -273,3 +273,80 @@ async fn the_history_is_never_kept_in_public() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn verify_proves_downs_on_throwaway_databases_and_names_the_one_that_does_not_restore() {
+    let server = TestDatabase::new("lib_verify");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "001_users.up.sql",
+        "CREATE TABLE users (id int);",
+    );
+    write(dir.path(), "001_users.down.sql", "DROP TABLE users;");
+    write(
+        dir.path(),
+        "002_email.up.sql",
+        "ALTER TABLE users ADD COLUMN email text; CREATE INDEX users_email ON users (email);",
+    );
+    // Forgets the index... which goes with the column anyway; and leaves a table behind.
+    write(
+        dir.path(),
+        "002_email.down.sql",
+        "ALTER TABLE users DROP COLUMN email; CREATE TABLE leftover (id int);",
+    );
+    let verified = Migrator::new(Migrations::from_dir(dir.path()).unwrap())
+        .verify(&database(&server))
+        .await
+        .unwrap();
+    assert!(!verified.reversible());
+    let checks = &verified.sets[0].checks;
+    assert_eq!(
+        checks.len(),
+        1,
+        "the checks stop at the first failure: {checks:?}"
+    );
+    assert_eq!(checks[0].migration, "002");
+    let strata::CheckOutcome::DownDoesNotRestore(differences) = &checks[0].outcome else {
+        panic!("{checks:?}");
+    };
+    assert!(
+        differences
+            .iter()
+            .any(|d| d.starts_with("+ ") && d.contains("leftover")),
+        "{differences:?}"
+    );
+    // The target database itself was never touched.
+    assert_eq!(query(&server, "SELECT to_regclass('users') IS NULL"), "t");
+
+    write(
+        dir.path(),
+        "002_email.down.sql",
+        "ALTER TABLE users DROP COLUMN email;",
+    );
+    let verified = Migrator::new(Migrations::from_dir(dir.path()).unwrap())
+        .verify(&database(&server))
+        .await
+        .unwrap();
+    assert!(verified.reversible(), "{verified:?}");
+    let outcomes: Vec<_> = verified.sets[0]
+        .checks
+        .iter()
+        .map(|c| (c.migration.as_str(), c.outcome.clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("002", strata::CheckOutcome::Reversible),
+            ("001", strata::CheckOutcome::Reversible)
+        ]
+    );
+    // Every throwaway database is gone again.
+    assert_eq!(
+        query(
+            &server,
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_verify_%'"
+        ),
+        "0"
+    );
+}

@@ -23,6 +23,24 @@ pub enum Scratch {
     Server(ConnInfo),
 }
 
+/// Which server scratch databases are made on.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum ScratchServer<'a> {
+    /// A cluster strata starts itself (it needs PostgreSQL's server binaries).
+    #[default]
+    Cluster,
+    /// The server a URL names (`--scratch-url`; libpq's variables fill what it leaves out).
+    Url(&'a str),
+    /// A server the caller has already resolved (the library's `Database`).
+    Resolved(&'a ConnInfo),
+}
+
+impl<'a> From<Option<&'a str>> for ScratchServer<'a> {
+    fn from(url: Option<&'a str>) -> ScratchServer<'a> {
+        url.map_or(ScratchServer::Cluster, ScratchServer::Url)
+    }
+}
+
 /// A scratch database, dropped with [`Scratch::drop_database`].
 pub struct ScratchDb {
     /// Its name.
@@ -35,12 +53,18 @@ impl Scratch {
     /// A fresh throwaway cluster, or the server behind `scratch_url` (libpq's variables fill
     /// what the URL leaves out).
     pub fn new(scratch_url: Option<&str>) -> Result<Scratch, EngineError> {
-        match scratch_url {
-            Some(url) => Ok(Scratch::Server(crate::database::conninfo_of_url(
+        Scratch::on(ScratchServer::from(scratch_url))
+    }
+
+    /// Scratch databases on `server`.
+    pub fn on(server: ScratchServer<'_>) -> Result<Scratch, EngineError> {
+        match server {
+            ScratchServer::Url(url) => Ok(Scratch::Server(crate::database::conninfo_of_url(
                 url,
                 &crate::database::process_env,
             )?)),
-            None => Ok(Scratch::Cluster(
+            ScratchServer::Resolved(info) => Ok(Scratch::Server(info.clone())),
+            ScratchServer::Cluster => Ok(Scratch::Cluster(
                 TempCluster::start(ClusterOptions::default()).map_err(|e| {
                     EngineError::ScratchCluster {
                         source: Box::new(e),

@@ -14,7 +14,7 @@ use crate::error::EngineError;
 use crate::load::{self, LoadedSet};
 use crate::plan::apply_step;
 use crate::schema::snapshot_of;
-use crate::scratch::{self, ReplayError, ReplaySet, Scratch};
+use crate::scratch::{self, ReplayError, ReplaySet, Scratch, ScratchServer};
 use crate::settings::Settings;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -33,8 +33,9 @@ pub struct VerifyOptions<'a> {
     /// Load each set's sample data (`seed`, after `seed_after`) so the downs and re-ups run
     /// against data (`--with-data`).
     pub with_data: bool,
-    /// The server to create throwaway databases on (`--scratch-url`); `None` starts a cluster.
-    pub scratch_url: Option<&'a str>,
+    /// The server to create throwaway databases on (`--scratch-url`, or a cluster strata
+    /// starts).
+    pub scratch: ScratchServer<'a>,
 }
 
 /// What `verify` reports while it runs.
@@ -177,7 +178,7 @@ pub async fn verify(
             });
         }
     }
-    let scratch = Scratch::new(options.scratch_url)?;
+    let scratch = Scratch::on(options.scratch)?;
     let mut outcome = Vec::with_capacity(sets.len());
     for set in &sets {
         let reporter: &mut dyn VerifyReporter = &mut *reporter;

@@ -127,7 +127,7 @@ pub async fn verify(
     let options = VerifyOptions {
         from,
         with_data,
-        scratch_url,
+        scratch: scratch_url.into(),
     };
     let outcome = strata_engine::verify::verify(settings, options, &mut lines).await;
     lines.lines.finish()?;
