@@ -297,6 +297,15 @@ pub struct InferredMigration {
     pub undecided: bool,
 }
 
+/// `strata adopt --infer --json`.
+#[derive(Debug, Serialize)]
+pub struct InferDocument<'a> {
+    /// What is proposed for each set.
+    pub sets: &'a [SetInference],
+    /// True when the proposals were recorded (`--apply` and no contradiction).
+    pub applied: bool,
+}
+
 /// What `adopt --infer` proposes for one set.
 #[derive(Debug, Serialize)]
 pub struct SetInference {

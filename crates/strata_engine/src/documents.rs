@@ -377,3 +377,112 @@ pub struct GateRefusalDocument {
     /// The blocking findings, in `strata lint --format json`'s form.
     pub lint: serde_json::Value,
 }
+
+/// `strata verify --json`.
+#[derive(Debug, Serialize)]
+pub struct VerifyDocument {
+    /// True when every check passed.
+    pub reversible: bool,
+    /// Each set's checks.
+    pub sets: Vec<VerifySetDocument>,
+}
+
+/// One set in `verify --json`.
+#[derive(Debug, Serialize)]
+pub struct VerifySetDocument {
+    /// The set.
+    pub name: String,
+    /// One row per check (a failed second down has none: `reversible` says it failed).
+    pub migrations: Vec<VerifyCheckDocument>,
+}
+
+/// One migration's check in `verify --json`: the keys present say how far it got.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyCheckDocument {
+    /// The migration's key.
+    pub migration: String,
+    /// Whether its up ran.
+    pub up: bool,
+    /// `null` when it has no down; `false` when its down failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down: Option<Option<bool>>,
+    /// Whether its down restored the schema before its up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_restores: Option<bool>,
+    /// `false` when applying it again failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reup: Option<bool>,
+    /// Whether applying it again gave the same schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reup_identical: Option<bool>,
+    /// How long its up took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub up_ms: Option<u64>,
+    /// How long its down took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_ms: Option<u64>,
+    /// The schema differences found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differences: Option<Vec<strata_schema::Difference>>,
+    /// The failure, rendered by the front end against its file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl VerifyCheckDocument {
+    /// The row of `check`, with `render` turning a replay failure into the text shown; `None`
+    /// for a failed second down (the set's result carries it).
+    pub fn new(
+        check: &crate::verify::MigrationCheck,
+        render: impl Fn(&crate::scratch::ReplayError) -> String,
+    ) -> Option<VerifyCheckDocument> {
+        use crate::verify::CheckResult;
+        let row = VerifyCheckDocument {
+            migration: check.id.registry_key(),
+            up: true,
+            ..VerifyCheckDocument::default()
+        };
+        Some(match &check.result {
+            CheckResult::UpFailed { error } => VerifyCheckDocument {
+                up: false,
+                error: Some(render(error)),
+                ..row
+            },
+            CheckResult::NoDown { up_ms } => VerifyCheckDocument {
+                down: Some(None),
+                up_ms: Some(*up_ms),
+                ..row
+            },
+            CheckResult::DownFailed { error } => VerifyCheckDocument {
+                down: Some(Some(false)),
+                error: Some(render(error)),
+                ..row
+            },
+            CheckResult::DownDoesNotRestore { differences } => VerifyCheckDocument {
+                down_restores: Some(false),
+                differences: Some(differences.clone()),
+                ..row
+            },
+            CheckResult::ReupFailed { error } => VerifyCheckDocument {
+                down_restores: Some(true),
+                reup: Some(false),
+                error: Some(render(error)),
+                ..row
+            },
+            CheckResult::ReupDiffers { differences } => VerifyCheckDocument {
+                down_restores: Some(true),
+                reup_identical: Some(false),
+                differences: Some(differences.clone()),
+                ..row
+            },
+            CheckResult::Reversible { up_ms, down_ms } => VerifyCheckDocument {
+                down_restores: Some(true),
+                reup_identical: Some(true),
+                up_ms: Some(*up_ms),
+                down_ms: Some(*down_ms),
+                ..row
+            },
+            _ => return None,
+        })
+    }
+}

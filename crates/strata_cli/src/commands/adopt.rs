@@ -7,7 +7,6 @@ use super::{exit, Io};
 use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
-use serde_json::json;
 use std::io::Write;
 use strata_engine::adopt::{SetAdoption, SetInference};
 use strata_plan::Verdict;
@@ -163,10 +162,12 @@ pub async fn infer(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<
     let proposals = proposals?;
     let contradicted = proposals.iter().any(|p| p.conflicts);
     if settings.json {
-        writeln!(
+        render::print_json(
             io.out,
-            "{}",
-            json!({"sets": serde_json::to_value(&proposals)?, "applied": apply && !contradicted})
+            &strata_engine::adopt::InferDocument {
+                sets: &proposals,
+                applied: apply && !contradicted,
+            },
         )?;
     }
     if contradicted {

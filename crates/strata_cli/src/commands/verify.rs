@@ -6,8 +6,8 @@ use super::{exit, Io};
 use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
-use serde_json::{json, Value};
 use std::path::Path;
+use strata_engine::documents::{VerifyCheckDocument, VerifyDocument, VerifySetDocument};
 use strata_engine::verify::{CheckResult, MigrationCheck, VerifyOptions, VerifyReporter};
 use strata_model::MigrationId;
 use strata_schema::Difference;
@@ -82,36 +82,6 @@ impl VerifyReporter for Lines<'_> {
     }
 }
 
-/// One check in `verify --json` (a failed second down has no row: the set's result says it
-/// failed).
-fn check_json(check: &MigrationCheck) -> Option<Value> {
-    let key = check.id.registry_key();
-    Some(match &check.result {
-        CheckResult::UpFailed { error } => {
-            json!({"migration": key, "up": false, "error": render::replay_error_text(error)})
-        }
-        CheckResult::NoDown { up_ms } => {
-            json!({"migration": key, "up": true, "down": null, "up_ms": up_ms})
-        }
-        CheckResult::DownFailed { error } => {
-            json!({"migration": key, "up": true, "down": false, "error": render::replay_error_text(error)})
-        }
-        CheckResult::DownDoesNotRestore { differences } => {
-            json!({"migration": key, "up": true, "down_restores": false, "differences": differences})
-        }
-        CheckResult::ReupFailed { error } => {
-            json!({"migration": key, "up": true, "down_restores": true, "reup": false, "error": render::replay_error_text(error)})
-        }
-        CheckResult::ReupDiffers { differences } => {
-            json!({"migration": key, "up": true, "down_restores": true, "reup_identical": false, "differences": differences})
-        }
-        CheckResult::Reversible { up_ms, down_ms } => {
-            json!({"migration": key, "up": true, "down_restores": true, "reup_identical": true, "up_ms": up_ms, "down_ms": down_ms})
-        }
-        _ => return None,
-    })
-}
-
 /// `strata verify [--from V]`.
 pub async fn verify(
     settings: &Settings,
@@ -134,19 +104,19 @@ pub async fn verify(
     let outcome = outcome.map_err(render::engine_error)?;
     let reversible = outcome.reversible();
     if settings.json {
-        let sets: Vec<Value> = outcome
+        let sets = outcome
             .sets
             .iter()
-            .map(|set| {
-                let rows: Vec<Value> = set.checks.iter().filter_map(check_json).collect();
-                json!({"name": set.name, "migrations": rows})
+            .map(|set| VerifySetDocument {
+                name: set.name.clone(),
+                migrations: set
+                    .checks
+                    .iter()
+                    .filter_map(|c| VerifyCheckDocument::new(c, render::replay_error_text))
+                    .collect(),
             })
             .collect();
-        writeln!(
-            io.out,
-            "{}",
-            json!({"reversible": reversible, "sets": sets})
-        )?;
+        render::print_json(io.out, &VerifyDocument { reversible, sets })?;
     } else if reversible {
         writeln!(io.out, "verified: every down restores the schema before its up, and every up re-applies identically")?;
     }
