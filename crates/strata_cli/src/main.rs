@@ -50,8 +50,13 @@ fn main() {
                 .collect();
             let message = scrub(&e.to_string(), &secrets);
             if json {
-                let doc = serde_json::json!({"error": {"message": message, "causes": causes}});
-                let _ = writeln!(stdout, "{doc}");
+                let doc = strata_engine::documents::ErrorDocument {
+                    error: strata_engine::documents::ErrorBody {
+                        message: message.clone(),
+                        causes: causes.clone(),
+                    },
+                };
+                let _ = render::print_json(&mut stdout, &doc);
             }
             let mut text = format!("error: {message}");
             for cause in &causes {

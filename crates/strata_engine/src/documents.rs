@@ -486,3 +486,20 @@ impl VerifyCheckDocument {
         })
     }
 }
+
+/// What `--json` prints on stdout when a command fails with an error (besides the text on
+/// stderr): `{"error": {"message": ..., "causes": [...]}}`, secrets scrubbed by the caller.
+#[derive(Debug, Serialize)]
+pub struct ErrorDocument {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The body of an [`ErrorDocument`].
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// The error's message.
+    pub message: String,
+    /// Its causes, outermost first.
+    pub causes: Vec<String>,
+}
