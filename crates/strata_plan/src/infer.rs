@@ -89,7 +89,9 @@ pub fn infer_baseline(evidence: &[Evidence]) -> Inference {
 }
 
 /// The objects that witness each migration of `migrations` (in order): what it creates that
-/// neither it nor a later migration drops again (a later drop makes absence meaningless).
+/// neither it nor a later migration drops again, directly or with what holds it (a dropped
+/// table takes its columns, constraints and triggers along; a dropped schema its contents): a
+/// later drop makes absence meaningless.
 /// Counting which of them exist gives each migration's [`Evidence`].
 pub fn witnesses(
     migrations: &[&strata_model::Migration],
@@ -105,7 +107,11 @@ pub fn witnesses(
             let mut objects: Vec<_> = e
                 .created
                 .iter()
-                .filter(|o| !effects[k..].iter().any(|later| later.dropped.contains(o)))
+                .filter(|o| {
+                    !effects[k..]
+                        .iter()
+                        .any(|later| later.dropped.iter().any(|d| o.goes_with(d)))
+                })
                 .cloned()
                 .collect();
             objects.sort();
@@ -174,5 +180,25 @@ mod tests {
         assert!(names[0].contains(&"relation a".to_owned()), "{names:?}");
         assert!(!names[0].contains(&"relation gone".to_owned()), "{names:?}");
         assert!(names[1].contains(&"relation b".to_owned()), "{names:?}");
+    }
+
+    #[test]
+    fn a_dropped_table_takes_its_columns_constraints_and_triggers_along() {
+        let first = migration(
+            "1",
+            "CREATE TABLE keep (x int); CREATE TABLE gone (id int CONSTRAINT gone_pk PRIMARY KEY, email text);\n\
+             ALTER TABLE gone ADD COLUMN name text;",
+        );
+        let second = migration("2", "DROP TABLE gone;");
+        let names: Vec<String> = witnesses(&[&first, &second])[0]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("gone")), "{names:?}");
+        assert!(names.contains(&"relation keep".to_owned()), "{names:?}");
+
+        let in_schema = migration("1", "CREATE SCHEMA app; CREATE TABLE app.t (x int);");
+        let dropped = migration("2", "DROP SCHEMA app CASCADE;");
+        assert!(witnesses(&[&in_schema, &dropped])[0].is_empty());
     }
 }

@@ -98,6 +98,43 @@ impl std::fmt::Display for DbObject {
     }
 }
 
+impl DbObject {
+    /// True when dropping `dropped` removes this object too: the object itself, a column,
+    /// constraint or trigger of a dropped table, or anything in a dropped schema (`DROP
+    /// SCHEMA ... CASCADE`; without CASCADE the drop fails unless the schema is empty).
+    pub fn goes_with(&self, dropped: &DbObject) -> bool {
+        if self == dropped {
+            return true;
+        }
+        match (self, dropped) {
+            (
+                DbObject::Column { schema, table, .. }
+                | DbObject::Constraint { schema, table, .. }
+                | DbObject::Trigger { schema, table, .. },
+                DbObject::Relation {
+                    schema: dropped_schema,
+                    name,
+                },
+            ) => table == name && schema == dropped_schema,
+            (_, DbObject::Schema(dropped_schema)) => self.schema() == Some(dropped_schema),
+            _ => false,
+        }
+    }
+
+    /// The schema the object is qualified with, if any (a schema is not in one).
+    fn schema(&self) -> Option<&String> {
+        match self {
+            DbObject::Schema(_) | DbObject::Extension(_) => None,
+            DbObject::Relation { schema, .. }
+            | DbObject::Column { schema, .. }
+            | DbObject::Constraint { schema, .. }
+            | DbObject::Trigger { schema, .. }
+            | DbObject::Function { schema, .. }
+            | DbObject::Type { schema, .. } => schema.as_ref(),
+        }
+    }
+}
+
 /// What a script does to named objects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Effects {
