@@ -164,6 +164,13 @@ fn script_problems(set: &strata_source::MigrationSet, dir: &Path, written: &str)
         for script in std::iter::once(&m.up).chain(m.down.as_ref()) {
             let sql = script.sql();
             let shown = shown_path(script.file.path(), dir, written);
+            found.extend(copies_from_files(sql).into_iter().map(|(offset, file)| {
+                let at = script.locate(offset);
+                format!(
+                    "{shown}:{}:{}: `\\copy ... from '{file}'` reads a file when the migration runs, and an embedded set has no directory at run time; put the rows after `\\copy ... from stdin` in the script (ended by a `\\.` line), or load the set with `Migrations::from_dir`",
+                    at.line, at.col
+                )
+            }));
             for problem in strata_sql::script_problems(sql) {
                 // Placeholders (`${name}`, `{{ .Name }}`) are filled in at run time; until
                 // then the grammar cannot judge the script.
@@ -186,6 +193,25 @@ fn script_problems(set: &strata_source::MigrationSet, dir: &Path, written: &str)
         }
     }
     found
+}
+
+/// Each `\copy ... from 'file'` of `sql`: its byte offset and the file named.
+fn copies_from_files(sql: &str) -> Vec<(usize, String)> {
+    strata_sql::analyze(sql)
+        .statements
+        .iter()
+        .filter_map(|s| {
+            let meta = s.meta.as_ref().filter(|m| m.name == "copy")?;
+            let copy = strata_sql::meta::parse_copy(&meta.args).ok()?;
+            match (copy.direction, copy.endpoint) {
+                (
+                    strata_sql::meta::CopyDirection::From,
+                    strata_sql::meta::CopyEndpoint::File(f),
+                ) => Some((s.range.start, f)),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// A file's path as the user wrote the directory (`migrations/001_init.sql`), not as the
