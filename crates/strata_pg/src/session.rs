@@ -178,6 +178,15 @@ impl Session {
             .collect())
     }
 
+    /// The deterministic schema snapshot of this session's database (see [`strata_schema`]),
+    /// leaving out the schemas in `exclude` (strata's registry) and extensions' objects.
+    pub async fn snapshot(
+        &self,
+        exclude: &[String],
+    ) -> Result<strata_schema::Snapshot, strata_schema::SchemaError> {
+        strata_schema::Snapshot::read(&self.client, exclude).await
+    }
+
     /// A handle that can cancel the statement this session is running.
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle {
