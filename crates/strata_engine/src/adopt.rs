@@ -261,7 +261,7 @@ pub async fn adopt(
                 set.migrations(),
                 &plan,
                 &opts,
-                lock.as_ref().and_then(|l| l.client()),
+                lock.as_ref(),
                 &mut strata_pg::Silent,
             )
             .await

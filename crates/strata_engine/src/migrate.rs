@@ -404,7 +404,7 @@ pub async fn apply(
             set.migrations(),
             plan,
             &planning::exec_options(set, settings, interrupted, reason),
-            lock.client(),
+            Some(&lock),
             &mut *reporter,
         )
         .await;

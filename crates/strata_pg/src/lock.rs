@@ -190,9 +190,10 @@ impl MigrationLock {
     }
 
     /// The lock's own connection. It is idle while migrations run, so the executor uses it to
-    /// watch for sessions blocking the migration.
-    pub fn client(&self) -> Option<&tokio_postgres::Client> {
-        self.session.as_ref().map(|s| &s.client)
+    /// watch for sessions blocking the migration. Not public: this connection must never open
+    /// a transaction (see the module header), so nothing outside this crate gets to use it.
+    pub(crate) fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
     }
 
     /// Releases the lock and closes its connection.
