@@ -50,7 +50,7 @@ pub async fn snapshot_of_dir(
     scratch::with_database(scratch, "dir", |info| async move {
         let mut session = Session::connect(&info).await?;
         let registry = Registry::new(&settings.registry_schema);
-        registry.ensure(&session.client).await?;
+        registry.ensure(&session).await?;
         let steps = (0..set.migrations.len())
             .map(|i| apply_step(&set.migrations, i))
             .collect();
