@@ -798,7 +798,7 @@ fn history_summary_digest_matches_the_files() {
     let summary = || {
         runtime.block_on(async {
             let session = strata_pg::Session::connect(&info).await.unwrap();
-            registry.summary(&session.client, "s").await
+            registry.summary(&session, "s").await
         })
     };
     let up = Target::Up {
@@ -859,7 +859,7 @@ fn history_summary_digest_matches_the_files() {
     let info = strata_pg::ConnInfo::resolve(Some(&fresh.url()), &none).unwrap();
     let empty = runtime.block_on(async {
         let session = strata_pg::Session::connect(&info).await.unwrap();
-        registry.summary(&session.client, "s").await
+        registry.summary(&session, "s").await
     });
     assert_eq!(empty, Some(strata_plan::HistorySummary::default()));
 }

@@ -64,7 +64,7 @@ pub async fn from_set(
     let registry = Registry::new(&settings.registry_schema);
     let lock = if apply {
         let mut lock = database::lock(&db, settings, say).await?;
-        registry.ensure(&session.client).await?;
+        registry.ensure(&session).await?;
         lock.register(&registry).await?;
         Some(lock)
     } else {
@@ -92,12 +92,7 @@ pub async fn from_set(
             .map_or(0, |o| o.matching);
         let moved = if apply {
             registry
-                .move_history(
-                    &session.client,
-                    old,
-                    &set.spec.name,
-                    "strata adopt --from-set",
-                )
+                .move_history(&session, old, &set.spec.name, "strata adopt --from-set")
                 .await?
         } else {
             rows.len() as u64
@@ -186,14 +181,14 @@ pub async fn adopt(
         None
     };
     if apply {
-        registry.ensure(&session.client).await?;
+        registry.ensure(&session).await?;
         if let Some(l) = lock.as_mut() {
             l.register(&registry).await?;
         }
     }
     let mut outcome = Vec::with_capacity(sets.len());
     for set in &sets {
-        let found = foreign::detect(&session.client, set.spec.schema.as_deref(), &registry).await?;
+        let found = foreign::detect(&session, set.spec.schema.as_deref(), &registry).await?;
         // sqitch's registry serves sqitch projects; other sets look for the other tools.
         let is_sqitch = set.set.sqitch.is_some();
         let chosen = found.iter().find(|(t, _)| match wanted {
@@ -206,8 +201,8 @@ pub async fn adopt(
                 tool: wanted.map(Tool::name),
             });
         };
-        let history = foreign::read(&session.client, *tool, schema).await?;
-        let already = registry.read(&session.client, &set.spec.name).await?;
+        let history = foreign::read(&session, *tool, schema).await?;
+        let already = registry.read(&session, &set.spec.name).await?;
         let adoption = plan_adoption(set, &history, &already, true);
         let pending = set
             .migrations()
@@ -261,7 +256,7 @@ pub async fn adopt(
                 set.migrations(),
                 &plan,
                 &opts,
-                lock.as_ref().and_then(|l| l.client()),
+                lock.as_ref(),
                 &mut strata_pg::Silent,
             )
             .await
@@ -340,11 +335,7 @@ pub async fn infer(
     let registry = Registry::new(&settings.registry_schema);
     let mut proposals = Vec::with_capacity(sets.len());
     for set in &sets {
-        if !registry
-            .read(&session.client, &set.spec.name)
-            .await?
-            .is_empty()
-        {
+        if !registry.read(&session, &set.spec.name).await?.is_empty() {
             return Err(EngineError::InferWithHistory {
                 set: set.spec.name.clone(),
             });
@@ -359,7 +350,7 @@ pub async fn infer(
             witnesses.iter().flatten().cloned().collect();
         unique.sort();
         unique.dedup();
-        let exists = foreign::objects_exist(&session.client, &unique).await?;
+        let exists = foreign::objects_exist(&session, &unique).await?;
         let present = |o: &strata_sql::objects::DbObject| {
             unique.binary_search(o).ok().is_some_and(|i| exists[i])
         };

@@ -357,7 +357,6 @@ pub async fn shared_history(
     applied: &[strata_model::AppliedMigration],
     found: &[(Tool, String)],
 ) -> Result<Option<SharedHistory>, crate::EngineError> {
-    let client = &session.client;
     let is_sqitch = set.set.sqitch.is_some();
     let Some((tool, schema)) = found
         .iter()
@@ -365,7 +364,7 @@ pub async fn shared_history(
     else {
         return Ok(None);
     };
-    let history = adopt::read(client, *tool, schema).await?;
+    let history = adopt::read(session, *tool, schema).await?;
     let by_tool = applied_by_tool(set, &history);
     let local = set.migrations();
     let tool_versions: Vec<&Version> = by_tool

@@ -82,7 +82,7 @@ pub async fn reset(
     let server_version = strata_pg::exec::server_version(&session).await?;
     let mut lock = database::lock(&db, settings, say).await?;
     let registry = Registry::new(&settings.registry_schema);
-    registry.ensure(&session.client).await?;
+    registry.ensure(&session).await?;
     lock.register(&registry).await?;
     let mut resets = Vec::with_capacity(sets.len());
     for set in &sets {
@@ -98,7 +98,7 @@ pub async fn reset(
         let reset = async {
             session.run_script(&sql).await?;
             registry
-                .forget_for_fresh(&session.client, &set.spec.name, &targets)
+                .forget_for_fresh(&session, &set.spec.name, &targets)
                 .await?;
             session.run_script("COMMIT").await
         }

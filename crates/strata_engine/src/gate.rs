@@ -123,7 +123,7 @@ pub async fn attach_sizes(session: &strata_pg::Session, report: &mut Report) -> 
     if tables.is_empty() {
         return Ok(());
     }
-    let sizes = strata_pg::estimates::table_row_estimates(&session.client, &tables).await?;
+    let sizes = strata_pg::estimates::table_row_estimates(session, &tables).await?;
     for f in &mut report.findings {
         f.table_rows = f.table_name.as_ref().and_then(|t| sizes.get(t)).copied();
     }
@@ -139,7 +139,7 @@ pub async fn measure(
     let mut names: Vec<TableName> = reports.iter().flat_map(Report::tables).collect();
     names.sort();
     names.dedup();
-    let found = strata_pg::estimates::relations(&session.client, &names).await?;
+    let found = strata_pg::estimates::relations(session, &names).await?;
     let sizes: HashMap<TableName, Option<u64>> = names
         .into_iter()
         .map(|n| {
@@ -212,7 +212,7 @@ async fn read_catalog(
     session: &strata_pg::Session,
     names: &[TableName],
 ) -> Result<strata_lint::Catalog> {
-    let found = strata_pg::estimates::relations(&session.client, names).await?;
+    let found = strata_pg::estimates::relations(session, names).await?;
     let mut catalog = strata_lint::Catalog::default();
     let mut tables = Vec::new();
     for name in names {
@@ -231,7 +231,7 @@ async fn read_catalog(
     }
     tables.sort();
     tables.dedup();
-    let facts = strata_pg::estimates::table_facts(&session.client, &tables).await?;
+    let facts = strata_pg::estimates::table_facts(session, &tables).await?;
     catalog.tables = facts
         .into_iter()
         .map(|f| {

@@ -101,7 +101,7 @@ pub async fn take_over(
 ) -> Result<()> {
     let moved = registry
         .move_history(
-            &session.client,
+            session,
             from,
             &set.spec.name,
             "the unnamed set's history was keyed by its directory path; strata now keys it `default`",
@@ -235,7 +235,7 @@ pub async fn other_histories(
         })
         .collect();
     Ok(registry
-        .other_histories(&session.client, &set.spec.name, &keys, &checksums, &earlier)
+        .other_histories(session, &set.spec.name, &keys, &checksums, &earlier)
         .await?)
 }
 
@@ -317,13 +317,11 @@ async fn refuse_other_tools(
     if applying.is_empty() {
         return Ok(());
     }
-    let found = foreign::detect(&session.client, set.spec.schema.as_deref(), registry).await?;
+    let found = foreign::detect(session, set.spec.schema.as_deref(), registry).await?;
     if found.is_empty() {
         return Ok(());
     }
-    let adopted = registry
-        .adopted_tables(&session.client, &set.spec.name)
-        .await?;
+    let adopted = registry.adopted_tables(session, &set.spec.name).await?;
     let is_sqitch = set.set.sqitch.is_some();
     for (tool, schema) in found
         .iter()
@@ -331,7 +329,7 @@ async fn refuse_other_tools(
     {
         // A table of that name the project made for itself may not have the tool's columns;
         // it is no history, so it does not stop anything.
-        let Ok(history) = foreign::read(&session.client, *tool, schema).await else {
+        let Ok(history) = foreign::read(session, *tool, schema).await else {
             continue;
         };
         if adopted.contains(&history.table) {

@@ -90,7 +90,7 @@ async fn summaries_of(
         settings
             .sets
             .iter()
-            .map(|spec| registry.summary(&session.client, &spec.name)),
+            .map(|spec| registry.summary(session, &spec.name)),
     )
     .await
 }
@@ -131,8 +131,7 @@ pub async fn prepare(
             .map(|spec| load::snapshot_hint(settings, spec))
             .collect();
         if hints.iter().flatten().any(|hint| hint.dir_changed) {
-            let held =
-                strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?;
+            let held = strata_pg::lock::lock_held(&session, &settings.registry_schema).await?;
             if held {
                 return Ok::<_, EngineError>((db, session, Some((true, Vec::new())), None));
             }
@@ -144,7 +143,7 @@ pub async fn prepare(
         let prefetched = if plans_up {
             let (summaries, held) = tokio::join!(
                 summaries_of(&registry, &session, settings),
-                strata_pg::lock::lock_held(&session.client, &settings.registry_schema)
+                strata_pg::lock::lock_held(&session, &settings.registry_schema)
             );
             Some((held?, summaries))
         } else {
@@ -243,7 +242,7 @@ pub async fn prepare(
             .any(|(basis, _)| matches!(basis, HistoryBasis::Rows(_)));
         if idle
             && from_rows
-            && strata_pg::lock::lock_held(&session.client, &settings.registry_schema).await?
+            && strata_pg::lock::lock_held(&session, &settings.registry_schema).await?
         {
             idle = false;
         }
@@ -373,7 +372,7 @@ pub async fn apply(
     } = run;
     let mut lock = lock.expect("apply runs a plan made under the lock");
     let registry = Registry::new(&settings.registry_schema);
-    registry.ensure(&session.client).await?;
+    registry.ensure(&session).await?;
     lock.register(&registry).await?;
     // Every check and the gate passed: old histories become their sets' now, before anything
     // runs (the plans were made from them).
@@ -388,9 +387,7 @@ pub async fn apply(
     for (set, plan) in sets.iter().zip(&plans) {
         let rehashes = strata_plan::rehashes(plan, set.migrations());
         if !rehashes.is_empty() {
-            registry
-                .rehash(&session.client, &set.spec.name, &rehashes)
-                .await?;
+            registry.rehash(&session, &set.spec.name, &rehashes).await?;
             reporter.rehashed(&set.spec.name, rehashes.len());
         }
     }
@@ -404,7 +401,7 @@ pub async fn apply(
             set.migrations(),
             plan,
             &planning::exec_options(set, settings, interrupted, reason),
-            lock.client(),
+            Some(&lock),
             &mut *reporter,
         )
         .await;

@@ -30,7 +30,7 @@ pub async fn read_history(
     name: &str,
 ) -> Result<Vec<strata_model::AppliedMigration>, EngineError> {
     registry
-        .read(&session.client, name)
+        .read(session, name)
         .await
         .map_err(|source| EngineError::History {
             set: name.to_owned(),
@@ -97,7 +97,7 @@ async fn finish_plan(
         .map(|e| e.key.clone())
         .collect();
     let failures = registry
-        .last_failures(&session.client, &set.spec.name, &pending)
+        .last_failures(session, &set.spec.name, &pending)
         .await?;
     strata_plan::mark_failed(&mut plan, &failures);
     Ok(plan)
@@ -135,7 +135,7 @@ pub async fn plan_up(
     if summarizable {
         let summary = match summary {
             Some(s) => s,
-            None => registry.summary(&session.client, &set.spec.name).await,
+            None => registry.summary(session, &set.spec.name).await,
         };
         if let Some(summary) = summary {
             if let Some((HistoryBasis::Summary(before), _)) = &earlier {

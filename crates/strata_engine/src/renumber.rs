@@ -93,7 +93,7 @@ pub async fn renumber(
     let registry = Registry::new(&settings.registry_schema);
     let mut planned = Vec::new();
     for set in &sets {
-        let applied = registry.read(&session.client, &set.spec.name).await?;
+        let applied = registry.read(&session, &set.spec.name).await?;
         planned.push(SetRenames {
             name: set.spec.name.clone(),
             renames: renames(set, &applied)?,

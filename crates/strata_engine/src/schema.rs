@@ -17,11 +17,9 @@ use strata_schema::{Difference, Snapshot, Stats};
 
 /// Reads the snapshot of a connected database, without strata's registry.
 pub async fn snapshot_of(session: &Session, settings: &Settings) -> Result<Snapshot, EngineError> {
-    Ok(Snapshot::read(
-        &session.client,
-        std::slice::from_ref(&settings.registry_schema),
-    )
-    .await?)
+    Ok(session
+        .snapshot(std::slice::from_ref(&settings.registry_schema))
+        .await?)
 }
 
 /// Connects to the configured database. `say` receives lines about the run (the dev cluster).
@@ -52,7 +50,7 @@ pub async fn snapshot_of_dir(
     scratch::with_database(scratch, "dir", |info| async move {
         let mut session = Session::connect(&info).await?;
         let registry = Registry::new(&settings.registry_schema);
-        registry.ensure(&session.client).await?;
+        registry.ensure(&session).await?;
         let steps = (0..set.migrations.len())
             .map(|i| apply_step(&set.migrations, i))
             .collect();

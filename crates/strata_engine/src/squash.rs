@@ -50,7 +50,7 @@ async fn apply_all(
     indices: &[usize],
 ) -> Result<(), EngineError> {
     let registry = Registry::new(&settings.registry_schema);
-    registry.ensure(&session.client).await?;
+    registry.ensure(session).await?;
     let steps = indices
         .iter()
         .map(|&i| apply_step(set.migrations(), i))

@@ -54,7 +54,7 @@ pub async fn status(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<St
             futures_util::future::try_join_all(settings.sets.iter().map(|spec| async {
                 let (rows, tools) = tokio::join!(
                     plan::read_history(&session, &registry, &spec.name),
-                    strata_pg::adopt::detect(&session.client, spec.schema.as_deref(), &registry)
+                    strata_pg::adopt::detect(&session, spec.schema.as_deref(), &registry)
                 );
                 Ok::<_, EngineError>((rows?, tools?))
             }))

@@ -269,7 +269,7 @@ async fn verify_set(
 ) -> Result<SetVerification, EngineError> {
     let mut session = Session::connect(info).await?;
     let registry = Registry::new(&settings.registry_schema);
-    registry.ensure(&session.client).await?;
+    registry.ensure(&session).await?;
     let migrations = set.migrations();
     let versioned: Vec<usize> = migrations
         .iter()
@@ -417,9 +417,9 @@ pub async fn drift(
     let (registry, sets, session) = (&registry, &sets, &session);
     let expected = scratch::with_database(&scratch, "drift", |info| async move {
         let mut scratch_session = Session::connect(&info).await?;
-        registry.ensure(&scratch_session.client).await?;
+        registry.ensure(&scratch_session).await?;
         for set in sets {
-            let applied = registry.read(&session.client, &set.spec.name).await?;
+            let applied = registry.read(session, &set.spec.name).await?;
             let plan = strata_plan::plan(
                 set.migrations(),
                 &applied,

@@ -12,6 +12,7 @@
 
 use crate::quote_ident;
 use crate::registry::{Registry, HISTORY_TABLE};
+use crate::session::Session;
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 use tokio_postgres::types::Type;
@@ -149,10 +150,11 @@ pub struct ForeignHistory {
 /// one query: `status` runs it on every call to warn about shared histories. strata's own
 /// history table in `registry` is never one of them.
 pub async fn detect(
-    client: &Client,
+    session: &Session,
     schema: Option<&str>,
     registry: &Registry,
 ) -> Result<Vec<(Tool, String)>, tokio_postgres::Error> {
+    let client = &session.client;
     let tables: Vec<&str> = Tool::ALL.iter().map(|t| t.table()).collect();
     let markers: Vec<&str> = Tool::ALL.iter().map(|t| t.marker_column()).collect();
     // `status` asks this on every run, on a new connection whose catalog caches are cold:
@@ -213,10 +215,11 @@ pub async fn detect(
 
 /// Reads one tool's history table in `schema`.
 pub async fn read(
-    client: &Client,
+    session: &Session,
     tool: Tool,
     schema: &str,
 ) -> Result<ForeignHistory, tokio_postgres::Error> {
+    let client = &session.client;
     let table = format!("{}.{}", quote_ident(schema), quote_ident(tool.table()));
     let row_count: i64 = client
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])
@@ -417,9 +420,10 @@ pub fn sqitch_script_hash(bytes: &[u8]) -> String {
 /// For `adopt --infer`: whether each object exists in the database, in one query. Unqualified
 /// names resolve through the session's `search_path`, as the migrations' own statements did.
 pub async fn objects_exist(
-    client: &Client,
+    session: &Session,
     objects: &[strata_sql::objects::DbObject],
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let client = &session.client;
     use strata_sql::objects::DbObject as O;
     let qualified = |schema: &Option<String>, name: &str| match schema {
         Some(s) => format!("{}.{}", quote_ident(s), quote_ident(name)),

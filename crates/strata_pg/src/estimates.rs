@@ -9,8 +9,8 @@
 //! on a table never analysed (PostgreSQL 14+) and 0 before, so a freshly filled table would
 //! look empty.
 
+use crate::session::Session;
 use std::collections::HashMap;
-use tokio_postgres::Client;
 
 /// A table named as in a migration: schema when written, name.
 pub type TableName = (Option<String>, String);
@@ -30,9 +30,10 @@ fn regclass_inputs(names: &[TableName]) -> Vec<String> {
 /// Row estimates (`pg_class.reltuples`) of the named tables. Tables that do not exist, or were
 /// never analyzed, are left out.
 pub async fn table_row_estimates(
-    client: &Client,
+    session: &Session,
     names: &[TableName],
 ) -> Result<HashMap<TableName, f64>, tokio_postgres::Error> {
+    let client = &session.client;
     let rows = client
         .query(
             "select t.ord, c.reltuples::float8 \
@@ -68,9 +69,10 @@ pub struct Relation {
 /// The named relations (tables, indexes, ...) that exist, one query; a name left out of the
 /// answer is one the database does not have (as `search_path` resolves it now).
 pub async fn relations(
-    client: &Client,
+    session: &Session,
     names: &[TableName],
 ) -> Result<HashMap<TableName, Relation>, tokio_postgres::Error> {
+    let client = &session.client;
     if names.is_empty() {
         return Ok(HashMap::new());
     }
@@ -132,9 +134,10 @@ pub struct TableFacts {
 
 /// Facts about the named tables that exist (one query).
 pub async fn table_facts(
-    client: &Client,
+    session: &Session,
     names: &[TableName],
 ) -> Result<Vec<TableFacts>, tokio_postgres::Error> {
+    let client = &session.client;
     let rows = client
         .query(
             "with rels as ( \

@@ -63,12 +63,13 @@ pub struct MigrationLock {
 /// True when some session holds the migration lock of `registry_schema` in this database
 /// (a run is in progress: what it committed may not be durable yet).
 pub async fn lock_held(
-    client: &tokio_postgres::Client,
+    session: &Session,
     registry_schema: &str,
 ) -> Result<bool, tokio_postgres::Error> {
     let key = lock_key(registry_schema);
     // query_typed: one round trip, no separate prepare (this runs on every no-op `up`).
-    let rows = client
+    let rows = session
+        .client
         .query_typed(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int4::oid AND objid = $2::int4::oid \
              AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
@@ -190,9 +191,10 @@ impl MigrationLock {
     }
 
     /// The lock's own connection. It is idle while migrations run, so the executor uses it to
-    /// watch for sessions blocking the migration.
-    pub fn client(&self) -> Option<&tokio_postgres::Client> {
-        self.session.as_ref().map(|s| &s.client)
+    /// watch for sessions blocking the migration. Not public: this connection must never open
+    /// a transaction (see the module header), so nothing outside this crate gets to use it.
+    pub(crate) fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
     }
 
     /// Releases the lock and closes its connection.
@@ -227,7 +229,7 @@ async fn holders(
     let registry = crate::Registry::new(registry_schema);
     // The registry's `runs` row when there is one; pg_stat_activity otherwise.
     let who = registry
-        .run_holder_expression(&session.client)
+        .run_holder_expression(session)
         .await?
         .unwrap_or_else(|| "coalesce(a.application_name, '')".to_owned());
     let rows = session

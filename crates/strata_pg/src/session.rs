@@ -4,6 +4,11 @@
 //! in a task that forwards them to a channel, so the executor can show them next to the
 //! migration that raised them. Dropping a [`Session`] aborts that task, which closes the socket:
 //! the server then ends the backend and releases its session-level locks.
+//!
+//! The driver client inside is private to this crate: other crates say what they want done
+//! (run a script, create a database, read the registry through [`crate::Registry`], take a
+//! schema snapshot) and this crate decides the SQL. That keeps every statement against
+//! strata's own tables in [`crate::registry`], and keeps values out of SQL text in one place.
 
 use crate::conn::{ConnInfo, ConnectError, SslMode};
 use crate::ident::quote_ident;
@@ -24,10 +29,11 @@ pub struct Notice {
     pub hint: Option<String>,
 }
 
-/// An open connection.
+/// An open connection. Other crates reach the database through its methods and the functions
+/// of this crate that take a `&Session`, never through the driver client.
 pub struct Session {
-    /// The driver client.
-    pub client: Client,
+    /// The driver client; crate-private (see the module header).
+    pub(crate) client: Client,
     notices: mpsc::UnboundedReceiver<Notice>,
     task: tokio::task::JoinHandle<()>,
     target: String,
@@ -176,6 +182,15 @@ impl Session {
             .iter()
             .map(|r| r.get(0))
             .collect())
+    }
+
+    /// The deterministic schema snapshot of this session's database (see [`strata_schema`]),
+    /// leaving out the schemas in `exclude` (strata's registry) and extensions' objects.
+    pub async fn snapshot(
+        &self,
+        exclude: &[String],
+    ) -> Result<strata_schema::Snapshot, strata_schema::SchemaError> {
+        strata_schema::Snapshot::read(&self.client, exclude).await
     }
 
     /// A handle that can cancel the statement this session is running.

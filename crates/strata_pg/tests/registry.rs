@@ -46,6 +46,17 @@ async fn connect(db: &TestDatabase) -> Session {
     Session::connect(&info(db)).await.unwrap()
 }
 
+/// A plain driver connection for the tests' own SQL, which inspects and prepares the
+/// registry's tables behind strata's back: `Session` keeps its client inside strata_pg, as
+/// it does for every caller outside it.
+async fn raw(db: &TestDatabase) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
 fn options(set: &str, dir: &Path) -> ExecOptions {
     ExecOptions {
         set_name: set.to_owned(),
@@ -64,7 +75,7 @@ async fn up(
     dir: &Dir,
     local: &[Migration],
 ) -> Result<Vec<strata_pg::StepDone>, strata_pg::ExecError> {
-    let applied = registry.read(&session.client, set).await.unwrap();
+    let applied = registry.read(session, set).await.unwrap();
     let plan = strata_plan::plan(
         local,
         &applied,
@@ -89,12 +100,11 @@ async fn up(
 
 /// `(kind, key)` of `set`'s events, in order.
 async fn events(
-    session: &Session,
+    client: &tokio_postgres::Client,
     registry: &Registry,
     set: &str,
 ) -> Vec<(String, Option<String>)> {
-    session
-        .client
+    client
         .query(
             &format!(
                 "SELECT kind, key FROM {} WHERE set_name = $1 ORDER BY id",
@@ -109,9 +119,8 @@ async fn events(
         .collect()
 }
 
-async fn exists(session: &Session, relation: &str) -> bool {
-    session
-        .client
+async fn exists(client: &tokio_postgres::Client, relation: &str) -> bool {
+    client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation])
         .await
         .unwrap()
@@ -122,30 +131,17 @@ async fn exists(session: &Session, relation: &str) -> bool {
 async fn ensure_installs_the_newest_layout_once() {
     let db = TestDatabase::new("registry_install");
     let session = connect(&db).await;
+    let direct = raw(&db).await;
     let registry = Registry::new("strata");
-    assert_eq!(
-        registry.installed_version(&session.client).await.unwrap(),
-        0
-    );
+    assert_eq!(registry.installed_version(&session).await.unwrap(), 0);
     // Reading an absent registry never creates it.
-    assert!(registry
-        .read(&session.client, "s")
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        registry.installed_version(&session.client).await.unwrap(),
-        0
-    );
-    registry.ensure(&session.client).await.unwrap();
-    assert_eq!(
-        registry.installed_version(&session.client).await.unwrap(),
-        2
-    );
+    assert!(registry.read(&session, "s").await.unwrap().is_empty());
+    assert_eq!(registry.installed_version(&session).await.unwrap(), 0);
+    registry.ensure(&session).await.unwrap();
+    assert_eq!(registry.installed_version(&session).await.unwrap(), 2);
     // A second ensure changes nothing.
-    registry.ensure(&session.client).await.unwrap();
-    let versions: Vec<i32> = session
-        .client
+    registry.ensure(&session).await.unwrap();
+    let versions: Vec<i32> = direct
         .query(
             &format!(
                 "SELECT version FROM {} ORDER BY version",
@@ -160,7 +156,7 @@ async fn ensure_installs_the_newest_layout_once() {
         .collect();
     assert_eq!(versions, [1, 2]);
     for table in ["migrations", "events", "runs"] {
-        assert!(exists(&session, &registry.table(table)).await, "{table}");
+        assert!(exists(&direct, &registry.table(table)).await, "{table}");
     }
 }
 
@@ -168,21 +164,19 @@ async fn ensure_installs_the_newest_layout_once() {
 async fn ensure_upgrades_a_version_1_registry_and_refuses_a_newer_one() {
     let db = TestDatabase::new("registry_upgrade");
     let session = connect(&db).await;
+    let direct = raw(&db).await;
     // A registry as strata's first layout left it.
     let registry = Registry::new("old reg");
     let quoted = strata_pg::quote_ident("old reg");
-    session
-        .client
+    direct
         .batch_execute(&format!("CREATE SCHEMA {quoted}"))
         .await
         .unwrap();
-    session
-        .client
+    direct
         .batch_execute(&include_str!("../src/registry/v1.sql").replace("{schema}", &quoted))
         .await
         .unwrap();
-    session
-        .client
+    direct
         .execute(
             &format!(
                 "INSERT INTO {} (version) VALUES (1)",
@@ -192,18 +186,11 @@ async fn ensure_upgrades_a_version_1_registry_and_refuses_a_newer_one() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        registry.installed_version(&session.client).await.unwrap(),
-        1
-    );
-    registry.ensure(&session.client).await.unwrap();
-    assert_eq!(
-        registry.installed_version(&session.client).await.unwrap(),
-        2
-    );
+    assert_eq!(registry.installed_version(&session).await.unwrap(), 1);
+    registry.ensure(&session).await.unwrap();
+    assert_eq!(registry.installed_version(&session).await.unwrap(), 2);
     // Version 2 is what allows `rehash` events.
-    let inserted = session
-        .client
+    let inserted = direct
         .execute(
             &format!(
                 "INSERT INTO {} (set_name, kind, by_os_user, host, strata_version) VALUES ('s', 'rehash', 'u', 'h', 'v')",
@@ -216,8 +203,7 @@ async fn ensure_upgrades_a_version_1_registry_and_refuses_a_newer_one() {
     assert_eq!(inserted, 1);
 
     // A layout this strata does not know: refused, untouched.
-    session
-        .client
+    direct
         .execute(
             &format!(
                 "INSERT INTO {} (version) VALUES (99)",
@@ -227,7 +213,7 @@ async fn ensure_upgrades_a_version_1_registry_and_refuses_a_newer_one() {
         )
         .await
         .unwrap();
-    match registry.ensure(&session.client).await {
+    match registry.ensure(&session).await {
         Err(RegistryError::TooNew {
             found: 99,
             known: 2,
@@ -241,8 +227,9 @@ async fn ensure_upgrades_a_version_1_registry_and_refuses_a_newer_one() {
 async fn an_applied_migration_commits_with_its_row_and_event_and_a_failing_one_leaves_neither() {
     let db = TestDatabase::new("registry_atomic");
     let mut session = connect(&db).await;
+    let direct = raw(&db).await;
     let registry = Registry::new("strata");
-    registry.ensure(&session.client).await.unwrap();
+    registry.ensure(&session).await.unwrap();
     let dir = Dir::new(
         "atomic",
         &[
@@ -261,24 +248,24 @@ async fn an_applied_migration_commits_with_its_row_and_event_and_a_failing_one_l
     assert_eq!(failed.failure.sqlstate, "22012");
     assert_eq!(failed.done.len(), 1, "the first migration completed");
 
-    let rows = registry.read(&session.client, "s").await.unwrap();
+    let rows = registry.read(&session, "s").await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].key, "1");
     assert_eq!(rows[0].state, AppliedState::Complete);
     assert_eq!(rows[0].checksum, local[0].checksum);
-    assert!(exists(&session, "first").await);
+    assert!(exists(&direct, "first").await);
     // The failing script's table went with its transaction; its attempt is logged after the
     // rollback as a `fail` event, never as an `apply`.
-    assert!(!exists(&session, "second").await);
+    assert!(!exists(&direct, "second").await);
     assert_eq!(
-        events(&session, &registry, "s").await,
+        events(&direct, &registry, "s").await,
         [
             ("apply".to_owned(), Some("1".to_owned())),
             ("fail".to_owned(), Some("2".to_owned())),
         ]
     );
     let failures = registry
-        .last_failures(&session.client, "s", &["2".to_owned()])
+        .last_failures(&session, "s", &["2".to_owned()])
         .await
         .unwrap();
     assert_eq!(failures.len(), 1);
@@ -292,10 +279,10 @@ async fn the_summary_digest_is_the_planners_digest_of_the_same_rows() {
     let mut session = connect(&db).await;
     let registry = Registry::new("strata");
     // No registry: an empty history.
-    let empty = registry.summary(&session.client, "s").await.unwrap();
+    let empty = registry.summary(&session, "s").await.unwrap();
     assert_eq!(empty.rows, 0);
     assert_eq!(empty.digest, Digest::default());
-    registry.ensure(&session.client).await.unwrap();
+    registry.ensure(&session).await.unwrap();
     let dir = Dir::new(
         "summary",
         &[
@@ -311,7 +298,7 @@ async fn the_summary_digest_is_the_planners_digest_of_the_same_rows() {
     up(&mut session, &registry, "s", &dir, &local)
         .await
         .unwrap();
-    let rows = registry.read(&session.client, "s").await.unwrap();
+    let rows = registry.read(&session, "s").await.unwrap();
     assert_eq!(rows.len(), 3);
     let mut expected = Digest::default();
     for r in &rows {
@@ -322,13 +309,13 @@ async fn the_summary_digest_is_the_planners_digest_of_the_same_rows() {
             &r.checksum.hex,
         ));
     }
-    let summary = registry.summary(&session.client, "s").await.unwrap();
+    let summary = registry.summary(&session, "s").await.unwrap();
     assert_eq!(summary.rows, 3);
     assert_eq!(summary.irregular, 0);
     assert_eq!(summary.digest, expected);
     assert_ne!(summary.digest, Digest::default());
     // Another set's rows are not part of it.
-    let other = registry.summary(&session.client, "other").await.unwrap();
+    let other = registry.summary(&session, "other").await.unwrap();
     assert_eq!(other.rows, 0);
 }
 
@@ -336,8 +323,9 @@ async fn the_summary_digest_is_the_planners_digest_of_the_same_rows() {
 async fn move_history_moves_rows_and_events_and_refuses_an_occupied_set() {
     let db = TestDatabase::new("registry_move");
     let mut session = connect(&db).await;
+    let direct = raw(&db).await;
     let registry = Registry::new("strata");
-    registry.ensure(&session.client).await.unwrap();
+    registry.ensure(&session).await.unwrap();
     let dir = Dir::new(
         "move",
         &[("1_a.sql", "CREATE TABLE IF NOT EXISTS a (id int);\n")],
@@ -347,21 +335,17 @@ async fn move_history_moves_rows_and_events_and_refuses_an_occupied_set() {
         .await
         .unwrap();
     let moved = registry
-        .move_history(&session.client, "old", "new", "renamed")
+        .move_history(&session, "old", "new", "renamed")
         .await
         .unwrap();
     assert_eq!(moved, 1);
-    assert!(registry
-        .read(&session.client, "old")
-        .await
-        .unwrap()
-        .is_empty());
-    let rows = registry.read(&session.client, "new").await.unwrap();
+    assert!(registry.read(&session, "old").await.unwrap().is_empty());
+    let rows = registry.read(&session, "new").await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key, "1");
-    assert!(events(&session, &registry, "old").await.is_empty());
+    assert!(events(&direct, &registry, "old").await.is_empty());
     assert_eq!(
-        events(&session, &registry, "new").await,
+        events(&direct, &registry, "new").await,
         [
             ("apply".to_owned(), Some("1".to_owned())),
             ("adopt".to_owned(), None),
@@ -369,7 +353,7 @@ async fn move_history_moves_rows_and_events_and_refuses_an_occupied_set() {
     );
     let others = registry
         .other_histories(
-            &session.client,
+            &session,
             "elsewhere",
             &["1".to_owned()],
             &[local[0].checksum.hex.clone()],
@@ -385,28 +369,23 @@ async fn move_history_moves_rows_and_events_and_refuses_an_occupied_set() {
         .await
         .unwrap();
     match registry
-        .move_history(&session.client, "third", "new", "again")
+        .move_history(&session, "third", "new", "again")
         .await
     {
         Err(RegistryError::Occupied { rows: 1, .. }) => {}
         other => panic!("expected Occupied, got {other:?}"),
     }
-    assert_eq!(
-        registry.read(&session.client, "third").await.unwrap().len(),
-        1
-    );
-    assert_eq!(
-        registry.read(&session.client, "new").await.unwrap().len(),
-        1
-    );
+    assert_eq!(registry.read(&session, "third").await.unwrap().len(), 1);
+    assert_eq!(registry.read(&session, "new").await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn rehash_records_the_new_checksum_with_an_event_or_nothing() {
     let db = TestDatabase::new("registry_rehash");
     let mut session = connect(&db).await;
+    let direct = raw(&db).await;
     let registry = Registry::new("strata");
-    registry.ensure(&session.client).await.unwrap();
+    registry.ensure(&session).await.unwrap();
     let dir = Dir::new("rehash", &[("1_a.sql", "CREATE TABLE a (id int);\n")]);
     let local = dir.migrations();
     up(&mut session, &registry, "s", &dir, &local)
@@ -417,13 +396,13 @@ async fn rehash_records_the_new_checksum_with_an_event_or_nothing() {
         hex: "ab".repeat(32),
     };
     registry
-        .rehash(&session.client, "s", &[("1".to_owned(), newer.clone())])
+        .rehash(&session, "s", &[("1".to_owned(), newer.clone())])
         .await
         .unwrap();
-    let rows = registry.read(&session.client, "s").await.unwrap();
+    let rows = registry.read(&session, "s").await.unwrap();
     assert_eq!(rows[0].checksum, newer);
     assert_eq!(
-        events(&session, &registry, "s").await.last().unwrap(),
+        events(&direct, &registry, "s").await.last().unwrap(),
         &("rehash".to_owned(), Some("1".to_owned()))
     );
 
@@ -435,18 +414,18 @@ async fn rehash_records_the_new_checksum_with_an_event_or_nothing() {
     };
     let refused = registry
         .rehash(
-            &session.client,
+            &session,
             "s",
             &[("1".to_owned(), again), ("9".to_owned(), newer.clone())],
         )
         .await;
     assert!(refused.is_err());
     assert_eq!(
-        registry.read(&session.client, "s").await.unwrap()[0].checksum,
+        registry.read(&session, "s").await.unwrap()[0].checksum,
         newer
     );
     assert_eq!(
-        events(&session, &registry, "s")
+        events(&direct, &registry, "s")
             .await
             .iter()
             .filter(|(kind, _)| kind == "rehash")
@@ -459,20 +438,19 @@ async fn rehash_records_the_new_checksum_with_an_event_or_nothing() {
 async fn the_lock_records_its_run_forgets_stale_ones_and_names_itself_to_waiters() {
     let db = TestDatabase::new("registry_runs");
     let session = connect(&db).await;
+    let direct = raw(&db).await;
     let registry = Registry::new("strata");
-    registry.ensure(&session.client).await.unwrap();
+    registry.ensure(&session).await.unwrap();
     let runs = registry.table("runs");
     // A run whose backend is gone (a crashed strata).
-    session
-        .client
-        .execute(
+    direct.execute(
             &format!("INSERT INTO {runs} (backend_pid, host, os_pid, os_user, strata_version) VALUES (-1, 'gone', 1, 'u', 'v')"),
             &[],
         )
         .await
         .unwrap();
     let count = |sql: String| {
-        let client = &session.client;
+        let client = &direct;
         async move { client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }
     };
 
@@ -493,7 +471,7 @@ async fn the_lock_records_its_run_forgets_stale_ones_and_names_itself_to_waiters
         .await,
         0
     );
-    assert!(strata_pg::lock::lock_held(&session.client, "strata")
+    assert!(strata_pg::lock::lock_held(&session, "strata")
         .await
         .unwrap());
 
@@ -519,7 +497,7 @@ async fn the_lock_records_its_run_forgets_stale_ones_and_names_itself_to_waiters
 
     lock.release().await.unwrap();
     assert_eq!(count(format!("SELECT count(*) FROM {runs}")).await, 0);
-    assert!(!strata_pg::lock::lock_held(&session.client, "strata")
+    assert!(!strata_pg::lock::lock_held(&session, "strata")
         .await
         .unwrap());
 }

@@ -9,9 +9,14 @@ async fn connect(db: &TestDatabase) -> Session {
     Session::connect(&info).await.unwrap()
 }
 
-async fn database_exists(session: &Session, name: &str) -> bool {
-    session
-        .client
+/// Whether database `name` exists, asked on a plain driver connection of the test's own:
+/// `Session` keeps its client inside strata_pg.
+async fn database_exists(db: &TestDatabase, name: &str) -> bool {
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
             &[&name],
@@ -27,9 +32,9 @@ async fn databases_are_created_and_dropped_by_quoted_name() {
     let session = connect(&db).await;
     let name = format!("scratch \"{}\"; DROP", std::process::id());
     session.create_database(&name).await.unwrap();
-    assert!(database_exists(&session, &name).await);
+    assert!(database_exists(&db, &name).await);
     session.drop_database(&name).await.unwrap();
-    assert!(!database_exists(&session, &name).await);
+    assert!(!database_exists(&db, &name).await);
     // Dropping what is not there is not an error.
     session.drop_database(&name).await.unwrap();
 }

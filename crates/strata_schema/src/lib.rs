@@ -6,6 +6,12 @@
 //! trigger, sequence or a column dropped in the wrong order. A [`Snapshot`] is a sorted map from
 //! an object's identity (`table public.users`, `index public.users_email_idx`) to its
 //! definition as PostgreSQL's own `pg_get_*def` functions print it. No `pg_dump` is needed.
+//!
+//! [`Snapshot::read`] takes a plain `tokio_postgres::Client`, not a `strata_pg::Session`: this
+//! is a leaf crate (its catalog queries and its diff need nothing of strata's), and strata_pg
+//! depends on it, not the other way round, because strata_pg is the crate that owns the
+//! connection. Everything else reads a schema through `strata_pg::Session::snapshot`, which
+//! calls this function with the session's client; the client never leaves strata_pg.
 
 mod queries;
 

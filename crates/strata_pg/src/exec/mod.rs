@@ -23,6 +23,7 @@ mod transactional;
 
 pub use retry::{blockers_of, Blocker};
 
+use crate::lock::MigrationLock;
 use crate::meta::{self, MetaError};
 use crate::registry::{HistoryStatements, Registry};
 use crate::session::{Notice, Session};
@@ -163,18 +164,22 @@ pub struct ExecError {
 /// Runs a plan's steps against `session`. The caller holds the migration lock and has ensured
 /// the registry exists.
 ///
-/// `monitor` is another connection to the same database (the migration lock's, which is idle
-/// meanwhile): while a step runs longer than a moment, it is used to find the sessions that
-/// block the step's locks, so the operator learns who they are while strata still waits.
+/// `lock` is the migration lock the caller holds, if any: its connection, a second one to the
+/// same database that is idle meanwhile, is the monitor. While a step runs longer than a
+/// moment, the monitor finds the sessions that block the step's locks, so the operator learns
+/// who they are while strata still waits; and a lost lock connection stops the run before the
+/// next step. The lock is passed rather than its connection so that connection stays inside
+/// this crate: it must never open a transaction (see [`crate::lock`]).
 pub async fn execute(
     session: &mut Session,
     registry: &Registry,
     local: &[Migration],
     plan: &Plan,
     opts: &ExecOptions,
-    monitor: Option<&tokio_postgres::Client>,
+    lock: Option<&MigrationLock>,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<StepDone>, ExecError> {
+    let monitor = lock.and_then(MigrationLock::session);
     let mut done = Vec::new();
     if plan.steps.is_empty() {
         return Ok(done);
@@ -360,7 +365,7 @@ pub async fn execute(
             ),
             Step::Revert { index, key } => (*index, key.as_str(), "revert", 0),
         };
-        if monitor.is_some_and(|c| c.is_closed()) {
+        if monitor.is_some_and(|m| m.client.is_closed()) {
             let _ = flush_wal(&session.client, ctx.prepared).await;
             return Err(ExecError {
                 done,

@@ -68,7 +68,7 @@ pub(super) fn backoff(base: Duration, attempt: u32) -> Duration {
 /// block the executing backend and reports each new set of them.
 pub(super) async fn watch_blockers<F: std::future::Future>(
     step: F,
-    monitor: Option<&tokio_postgres::Client>,
+    monitor: Option<&Session>,
     backend_pid: i32,
     on_blocked: &mut dyn FnMut(&[Blocker]),
 ) -> F::Output {
@@ -97,12 +97,14 @@ pub(super) async fn watch_blockers<F: std::future::Future>(
     }
 }
 
-/// The sessions `pg_blocking_pids` names for a backend, with what an operator needs to act.
+/// The sessions `pg_blocking_pids` names for backend `pid`, looked up on `session`, with what
+/// an operator needs to act.
 pub async fn blockers_of(
-    client: &tokio_postgres::Client,
+    session: &Session,
     pid: i32,
 ) -> Result<Vec<Blocker>, tokio_postgres::Error> {
-    let rows = client
+    let rows = session
+        .client
         .query(
             "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
                     extract(epoch FROM now() - a.xact_start)::bigint, left(coalesce(a.query, ''), 200) \
@@ -137,7 +139,7 @@ pub(super) async fn run_with_retries(
     shape: &ExecutionShape,
     resume_from: usize,
     opts: &ExecOptions,
-    monitor: Option<&tokio_postgres::Client>,
+    monitor: Option<&Session>,
     backend_pid: i32,
     reporter: &mut dyn Reporter,
 ) -> Result<(), Box<ExecError>> {

@@ -12,6 +12,9 @@
 //! with each migration (it still sends them: a migration and its history row are one
 //! transaction and one round trip) and the lock's `runs` bookkeeping. Nothing outside this
 //! module names a registry table.
+//!
+//! The public methods take a [`Session`], never a driver client: other crates cannot hold
+//! one, so they cannot send a statement of their own to these tables either.
 
 mod read;
 mod schema;
@@ -20,8 +23,8 @@ mod write;
 pub(crate) use write::HistoryStatements;
 
 use crate::ident::quote_ident;
+use crate::session::Session;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::Client;
 
 /// Registry problems.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +102,8 @@ impl Registry {
     }
 
     /// The installed layout version (0 when there is no registry yet).
-    pub async fn installed_version(&self, client: &Client) -> Result<i32, RegistryError> {
+    pub async fn installed_version(&self, session: &Session) -> Result<i32, RegistryError> {
+        let client = &session.client;
         // query_typed: one message exchange each, no statement prepared first (this runs
         // before every run that changes something).
         let version_table = self.table("registry_version");
@@ -123,8 +127,9 @@ impl Registry {
     }
 
     /// Creates or upgrades the registry. Call with the migration lock held.
-    pub async fn ensure(&self, client: &Client) -> Result<(), RegistryError> {
-        let installed = self.installed_version(client).await?;
+    pub async fn ensure(&self, session: &Session) -> Result<(), RegistryError> {
+        let installed = self.installed_version(session).await?;
+        let client = &session.client;
         let known = schema::LATEST;
         if installed > known {
             return Err(RegistryError::TooNew {

@@ -6,11 +6,12 @@
 //! parse, bind and execute without a separate prepare).
 
 use super::{no_registry, Registry, RegistryError, HISTORY_TABLE};
+use crate::session::Session;
 use futures_util::TryStreamExt;
 use strata_model::{AppliedMigration, AppliedState, Checksum, ChecksumAlgorithm, MigrationKind};
 use strata_plan::{Digest, HistorySummary, OtherHistory};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Row};
+use tokio_postgres::Row;
 
 impl Registry {
     /// Of the given keys (the pending ones), those whose latest event is a failure, with that
@@ -18,10 +19,11 @@ impl Registry {
     /// one round trip (no registry yet: no failures).
     pub async fn last_failures(
         &self,
-        client: &Client,
+        session: &Session,
         set: &str,
         keys: &[String],
     ) -> Result<Vec<(String, String)>, RegistryError> {
+        let client = &session.client;
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -49,7 +51,8 @@ impl Registry {
     /// A database without a registry has an empty history. `None` when the query fails for
     /// any reason (a server older than PostgreSQL 11 has no `hashtextextended`, a lost
     /// connection): the caller then reads the rows, and that read reports a real error.
-    pub async fn summary(&self, client: &Client, set: &str) -> Option<HistorySummary> {
+    pub async fn summary(&self, session: &Session, set: &str) -> Option<HistorySummary> {
+        let client = &session.client;
         let sql = format!(
             "SELECT count(*)::int8, \
              (count(*) FILTER (WHERE state <> 'complete' OR (kind = 'versioned' AND version IS DISTINCT FROM key)))::int8, \
@@ -80,9 +83,10 @@ impl Registry {
     /// verbs never create it).
     pub async fn read(
         &self,
-        client: &Client,
+        session: &Session,
         set: &str,
     ) -> Result<Vec<AppliedMigration>, RegistryError> {
+        let client = &session.client;
         let sql = format!(
             // Plain columns, formatted here: the server sends `applied_at` as 8 binary bytes,
             // where formatting it (to_char, or even extract()) and concatenating the `by`
@@ -121,12 +125,13 @@ impl Registry {
     /// round trip; no registry yet means none.
     pub async fn other_histories(
         &self,
-        client: &Client,
+        session: &Session,
         set: &str,
         keys: &[String],
         checksums: &[String],
         earlier: &[String],
     ) -> Result<Vec<OtherHistory>, RegistryError> {
+        let client = &session.client;
         let sql = format!(
             "SELECT m.set_name, count(*)::int8, count(f.key)::int8 \
              FROM {} m LEFT JOIN unnest($2::text[], $3::text[], $4::text[]) AS f(key, checksum, earlier) \
@@ -166,9 +171,10 @@ impl Registry {
     /// reason to stop `up` (a migration reverted and applied again under strata, say).
     pub async fn adopted_tables(
         &self,
-        client: &Client,
+        session: &Session,
         set: &str,
     ) -> Result<Vec<String>, RegistryError> {
+        let client = &session.client;
         let sql = format!(
             "SELECT DISTINCT details->>'source_table' FROM {} \
              WHERE set_name = $1 AND kind = 'adopt' AND details ? 'source_table'",
@@ -186,10 +192,11 @@ impl Registry {
     /// has one, its `application_name` otherwise. `None` when there is no `runs` table yet.
     pub(crate) async fn run_holder_expression(
         &self,
-        client: &Client,
+        session: &Session,
     ) -> Result<Option<String>, tokio_postgres::Error> {
         let runs = self.table("runs");
-        let has_runs: bool = client
+        let has_runs: bool = session
+            .client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&runs])
             .await?
             .get(0);

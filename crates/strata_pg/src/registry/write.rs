@@ -6,6 +6,7 @@
 //! layout defines (`in_migration`, `expect_rows`) make the server refuse any other case.
 
 use super::{Registry, RegistryError, HISTORY_TABLE};
+use crate::session::Session;
 use tokio_postgres::{Client, Statement as Prepared};
 
 impl Registry {
@@ -15,11 +16,12 @@ impl Registry {
     /// with the migration lock held. Returns the number of rows moved.
     pub async fn move_history(
         &self,
-        client: &Client,
+        session: &Session,
         from: &str,
         to: &str,
         why: &str,
     ) -> Result<u64, RegistryError> {
+        let client = &session.client;
         let migrations = self.table(HISTORY_TABLE);
         let events = self.table("events");
         client.batch_execute("BEGIN").await?;
@@ -96,10 +98,11 @@ impl Registry {
     /// Call with the migration lock held, after [`Registry::ensure`].
     pub async fn rehash(
         &self,
-        client: &Client,
+        session: &Session,
         set: &str,
         checksums: &[(String, strata_model::Checksum)],
     ) -> Result<(), RegistryError> {
+        let client = &session.client;
         if checksums.is_empty() {
             return Ok(());
         }
@@ -293,10 +296,11 @@ impl Registry {
     /// schemas: the history goes with the objects it describes, or neither does.
     pub async fn forget_for_fresh(
         &self,
-        client: &Client,
+        session: &Session,
         set: &str,
         dropped_schemas: &[String],
     ) -> Result<(), tokio_postgres::Error> {
+        let client = &session.client;
         client
             .execute(
                 &format!(
