@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use strata_engine::migrate::{self, Prepared};
 use strata_engine::settings::{LintConfig, DEFAULT_GATE_MIN_TABLE_BYTES};
-use strata_engine::{DbTarget, Settings};
+use strata_engine::{Ctx, DbTarget, Settings};
 use strata_plan::Target;
 
 /// Runs one or more migration sets against databases.
@@ -340,12 +340,13 @@ impl Migrator {
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self, db: &Database) -> Result<Migrated, Error> {
-        let settings = self.settings(db)?;
+        let ctx = Ctx::new(self.settings()?);
+        let settings = &ctx.settings;
         let target = Target::Up {
             to: None,
             steps: None,
         };
-        let run = match migrate::prepare(&settings, &target, false, &mut |_| {}).await? {
+        let run = match migrate::prepare(&ctx, &target_of(db), &target, false).await? {
             Prepared::Ready(run) => run,
             Prepared::Idle { sets, .. } | Prepared::DryRun(migrate::Run { sets, .. }) => {
                 return Ok(Migrated {
@@ -361,7 +362,7 @@ impl Migrator {
         };
         if self.lint_gate && strata_engine::gate::applies_anything(&run.plans) {
             let gate = strata_engine::gate::check(
-                &settings,
+                settings,
                 &run.session,
                 &run.sets,
                 &run.plans,
@@ -405,7 +406,7 @@ impl Migrator {
         // A library call has no signal to watch: the application cancels by dropping the
         // future, and the server rolls back the open transaction with the connection.
         let interrupted = Arc::new(AtomicBool::new(false));
-        let applied = migrate::apply(run, &settings, None, &interrupted, &mut Quiet).await?;
+        let applied = migrate::apply(&ctx, run, None, &interrupted, &mut Quiet).await?;
         if let Some((set, e)) = applied.failure {
             return Err(Error::MigrationFailed { set, source: e });
         }
@@ -449,8 +450,8 @@ impl Migrator {
     /// # Ok(()) }
     /// ```
     pub async fn status(&self, db: &Database) -> Result<Vec<SetStatus>, Error> {
-        let settings = self.settings(db)?;
-        let status = strata_engine::status::status(&settings, &mut |_| {}).await?;
+        let ctx = Ctx::new(self.settings()?);
+        let status = strata_engine::status::status(&ctx, &target_of(db)).await?;
         Ok(status
             .sets
             .iter()
@@ -494,15 +495,14 @@ impl Migrator {
     /// ```
     pub async fn verify(&self, server: &Database) -> Result<Verified, Error> {
         use strata_engine::verify::{CheckResult, VerifyOptions};
-        let settings = self.settings(server)?;
+        let ctx = Ctx::new(self.settings()?);
         let options = VerifyOptions {
             from: None,
             with_data: false,
             scratch: strata_engine::scratch::ScratchServer::Resolved(&server.info),
         };
         let outcome =
-            strata_engine::verify::verify(&settings, options, &mut strata_engine::verify::Quiet)
-                .await?;
+            strata_engine::verify::verify(&ctx, options, &mut strata_engine::verify::Quiet).await?;
         let replay = |e: &strata_engine::scratch::ReplayError| match e {
             strata_engine::scratch::ReplayError::Exec(e) => format!(
                 "{e}\n  at {}{}",
@@ -558,9 +558,9 @@ impl Migrator {
         })
     }
 
-    /// The engine's settings for a call against `db`. Embedded sets are checked against what
+    /// The engine's settings for a call (the database is a parameter of each call). Embedded sets are checked against what
     /// their build found first.
-    fn settings(&self, db: &Database) -> Result<Settings, Error> {
+    fn settings(&self) -> Result<Settings, Error> {
         if self.registry_schema.is_empty() || self.registry_schema == "public" {
             return Err(Error::Setting {
                 message: format!("registry schema `{}` is not allowed: strata keeps its history out of `public`, which migration sets drop and recreate; pick another name (the default is `strata`)", self.registry_schema),
@@ -571,7 +571,6 @@ impl Migrator {
         }
         Ok(Settings {
             sets: self.sets.iter().map(|m| m.spec(&self.timeouts)).collect(),
-            db: DbTarget::Resolved(Box::new(db.info.clone())),
             registry_schema: self.registry_schema.clone(),
             lock_wait: self.lock_wait,
             lock_retries: 5,
@@ -604,6 +603,11 @@ impl Migrator {
             file_cache: false,
         })
     }
+}
+
+/// The engine's description of `db`: already resolved, used as it is.
+fn target_of(db: &Database) -> DbTarget {
+    DbTarget::Resolved(Box::new(db.info.clone()))
 }
 
 /// The library prints nothing while it applies.

@@ -228,12 +228,29 @@ fn project_root_for(start: &Path) -> Option<PathBuf> {
         .map(Path::to_owned)
 }
 
+/// What the flags, the environment and strata.toml resolve to: the settings of the run, and
+/// the database, which the engine takes as a parameter of each call rather than a setting.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The run's settings.
+    pub settings: Settings,
+    /// The database.
+    pub db: DbTarget,
+}
+
+impl std::ops::Deref for Resolved {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
 /// Resolves settings. `env` looks up environment variables (injectable for tests).
 pub fn resolve(
     args: &GlobalArgs,
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Settings> {
+) -> Result<Resolved> {
     resolve_sets(args, cwd, env, true)
 }
 
@@ -244,7 +261,7 @@ pub fn resolve_sets(
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     require_sets: bool,
-) -> Result<Settings> {
+) -> Result<Resolved> {
     let config_path = match &args.config {
         Some(p) => Some(if p.is_absolute() {
             p.clone()
@@ -471,14 +488,13 @@ pub fn resolve_sets(
             .or(file.retry_delay.as_deref())
             .unwrap_or("500ms"),
     )?);
-    Ok(Settings {
+    let settings = Settings {
         gate_min_table_bytes: gate_min_table_bytes(&file.lint)?,
         placeholders: merged_placeholders(&file.placeholders, None, &args.vars)?,
         lint: file.lint.clone(),
         lock_retries,
         retry_delay,
         sets,
-        db,
         registry_schema,
         lock_wait,
         json: args.json,
@@ -495,7 +511,8 @@ pub fn resolve_sets(
         configured_sets: file.sets.iter().map(|s| s.name.clone()).collect(),
         ignore_foreign: false,
         file_cache: true,
-    })
+    };
+    Ok(Resolved { settings, db })
 }
 
 #[cfg(test)]

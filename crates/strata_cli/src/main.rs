@@ -195,30 +195,44 @@ fn run(
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let names_its_own_input = matches!(&cli.command, Command::Lint(a)
         if a.explain.is_some() || a.list_rules || !a.paths.is_empty());
-    let settings = if names_its_own_input {
+    let config::Resolved { mut settings, db } = if names_its_own_input {
         config::resolve_sets(&cli.global, &cwd, &env, false)?
     } else {
         config::resolve(&cli.global, &cwd, &env)?
     };
     // strata.toml may name the database too.
-    if let config::DbTarget::Url(url) = &settings.db {
+    if let config::DbTarget::Url(url) = &db {
         let mut found = strata_pg::secrets_in(url);
         found.retain(|s| s.len() >= 3);
         remember_secrets(found);
     }
+    match &cli.command {
+        Command::Up(a) => {
+            if a.no_lint {
+                settings.lint.on_up = Some(false);
+            }
+            settings.ignore_foreign = a.ignore_foreign;
+        }
+        Command::Goto(a) => settings.ignore_foreign = a.ignore_foreign,
+        _ => {}
+    }
+    // The engine's notes (the dev cluster, a wait for the lock) go to stderr as they happen.
+    let ctx = strata_engine::Ctx::new(settings)
+        .with_secrets(known_secrets())
+        .with_notes(|line| {
+            // Not `eprintln!`: it panics when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "{line}");
+        });
+    let settings = &ctx.settings;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Up(a) => {
-                let mut settings = settings.clone();
-                if a.no_lint {
-                    settings.lint.on_up = Some(false);
-                }
-                settings.ignore_foreign = a.ignore_foreign;
                 run::run(
-                    &settings,
+                    &ctx,
+                    &db,
                     Target::Up {
                         to: a.to,
                         steps: a.steps,
@@ -230,7 +244,8 @@ fn run(
             }
             Command::Down(a) => {
                 run::run(
-                    &settings,
+                    &ctx,
+                    &db,
                     Target::Down {
                         to: a.to,
                         steps: a.steps,
@@ -241,31 +256,27 @@ fn run(
                 )
                 .await
             }
-            Command::Redo(a) => {
-                run::run(&settings, Target::Redo, a.dry_run, &mut io).await
-            }
+            Command::Redo(a) => run::run(&ctx, &db, Target::Redo, a.dry_run, &mut io).await,
             Command::Goto(a) => {
-                let mut settings = settings.clone();
-                settings.ignore_foreign = a.ignore_foreign;
-                run::run(&settings, Target::Goto(a.target), a.dry_run, &mut io).await
+                run::run(&ctx, &db, Target::Goto(a.target), a.dry_run, &mut io).await
             }
-            Command::Status(a) => commands::status::run(&settings, a.check, &mut io).await,
-            Command::Validate => commands::validate::run(&settings, &mut io).await,
+            Command::Status(a) => commands::status::run(&ctx, &db, a.check, &mut io).await,
+            Command::Validate => commands::validate::run(&ctx, &db, &mut io).await,
             Command::Baseline(a) => {
-                commands::baseline::run(&settings, &a.target, a.dry_run, &mut io).await
+                commands::baseline::run(&ctx, &db, &a.target, a.dry_run, &mut io).await
             }
             Command::Repair(a) => {
                 if settings.sets.len() > 1 {
                     anyhow::bail!("repair acts on one set; choose it with --set NAME");
                 }
                 if a.resume {
-                    run::run(&settings, Target::Up { to: Some(a.target), steps: None }, a.dry_run, &mut io).await
+                    run::run(&ctx, &db, Target::Up { to: Some(a.target), steps: None }, a.dry_run, &mut io).await
                 } else {
                     let Some(reason) = a.reason.as_deref().filter(|r| !r.trim().is_empty()) else {
                         anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
                     };
                     let target = Target::Mark { version: a.target, applied: a.mark_applied };
-                    run::run_with_reason(&settings, target, a.dry_run, Some(reason), &mut io).await
+                    run::run_with_reason(&ctx, &db, target, a.dry_run, Some(reason), &mut io).await
                 }
             }
             Command::Accept(a) => {
@@ -275,29 +286,29 @@ fn run(
                 if a.reason.trim().is_empty() {
                     anyhow::bail!("say why with --reason \"...\": the decision is recorded with who made it and why");
                 }
-                run::run_with_reason(&settings, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
+                run::run_with_reason(&ctx, &db, Target::Accept(a.target), a.dry_run, Some(&a.reason), &mut io).await
             }
             Command::Adopt(a) if a.from_set.is_some() => {
                 let old = a.from_set.as_deref().unwrap_or_default();
-                commands::adopt::from_set(&settings, old, a.apply, &mut io).await
+                commands::adopt::from_set(&ctx, &db, old, a.apply, &mut io).await
             }
-            Command::Adopt(a) if a.infer => commands::adopt::infer(&settings, a.apply, &mut io).await,
-            Command::Adopt(a) => commands::adopt::run(&settings, a.tool.as_deref(), a.apply, &mut io).await,
-            Command::Renumber(a) => commands::renumber::run(&settings, a.apply, &mut io).await,
-            Command::Squash(a) => commands::squash::run(&settings, &a.to, a.apply, &mut io).await,
-            Command::New(a) => commands::new::run(&settings, &a.name, &mut io),
+            Command::Adopt(a) if a.infer => commands::adopt::infer(&ctx, &db, a.apply, &mut io).await,
+            Command::Adopt(a) => commands::adopt::run(&ctx, &db, a.tool.as_deref(), a.apply, &mut io).await,
+            Command::Renumber(a) => commands::renumber::run(&ctx, &db, a.apply, &mut io).await,
+            Command::Squash(a) => commands::squash::run(&ctx, &a.to, a.apply, &mut io).await,
+            Command::New(a) => commands::new::run(settings, &a.name, &mut io),
             Command::Fresh(a) => {
-                commands::fresh::run(&settings, a.confirm.as_deref(), &mut io).await
+                commands::fresh::run(&ctx, &db, a.confirm.as_deref(), &mut io).await
             }
             Command::Dev(_) => unreachable!("handled above"),
             Command::Schema(a) => match a.action {
-                cli::SchemaAction::Dump { format } => commands::schema::dump(&settings, &format, &mut io).await,
-                cli::SchemaAction::Diff { a, b, scratch } => commands::schema::diff(&settings, &a, &b, scratch.scratch_url.as_deref(), &mut io).await,
+                cli::SchemaAction::Dump { format } => commands::schema::dump(&ctx, &db, &format, &mut io).await,
+                cli::SchemaAction::Diff { a, b, scratch } => commands::schema::diff(&ctx, &db, &a, &b, scratch.scratch_url.as_deref(), &mut io).await,
             },
-            Command::Stats => commands::schema::stats(&settings, &mut io).await,
-            Command::Verify(a) => commands::verify::verify(&settings, a.from.as_deref(), a.with_data, a.scratch.scratch_url.as_deref(), &mut io).await,
-            Command::Lint(a) => commands::lint::run(&settings, &a, &mut io).await,
-            Command::Drift(a) => commands::verify::drift(&settings, a.scratch_url.as_deref(), &mut io).await,
+            Command::Stats => commands::schema::stats(&ctx, &db, &mut io).await,
+            Command::Verify(a) => commands::verify::verify(&ctx, a.from.as_deref(), a.with_data, a.scratch.scratch_url.as_deref(), &mut io).await,
+            Command::Lint(a) => commands::lint::run(&ctx, &db, &a, &mut io).await,
+            Command::Drift(a) => commands::verify::drift(&ctx, &db, a.scratch_url.as_deref(), &mut io).await,
         }
     })
 }

@@ -17,6 +17,8 @@ use strata_engine::documents::{
 };
 use strata_engine::gate::attach_sizes;
 use strata_engine::migrate::{self, Prepared};
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 use strata_engine::LoadedSet;
 use strata_plan::Target;
 
@@ -50,29 +52,26 @@ struct Rendered {
 
 /// Runs a migrating verb.
 pub async fn run(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     target: Target,
     dry_run: bool,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    run_with_reason(settings, target, dry_run, None, io).await
+    run_with_reason(ctx, db, target, dry_run, None, io).await
 }
 
 /// Runs a verb whose steps record an operator's reason (`repair`, `accept`).
 pub async fn run_with_reason(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     target: Target,
     dry_run: bool,
     reason: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    let prepared = {
-        let err = &mut *io.err;
-        let mut say = |m: &str| {
-            let _ = writeln!(err, "{m}");
-        };
-        migrate::prepare(settings, &target, dry_run, &mut say).await?
-    };
+    let settings = &ctx.settings;
+    let prepared = migrate::prepare(ctx, db, &target, dry_run).await?;
     let lints = matches!(target, Target::Up { .. } | Target::Goto(_));
     let run = match prepared {
         Prepared::DryRun(run) => return dry_run_report(settings, run, lints, io).await,
@@ -117,7 +116,7 @@ pub async fn run_with_reason(
     let watcher = tokio::spawn(watch_signals(interrupted.clone(), run.cancel_handle()));
     let mut progress =
         render::Progress::new(&mut *io.out, &mut *io.err, settings.json, settings.quiet);
-    let applied = migrate::apply(run, settings, reason, &interrupted, &mut progress).await;
+    let applied = migrate::apply(ctx, run, reason, &interrupted, &mut progress).await;
     let notices = std::mem::take(&mut progress.finished);
     drop(progress);
     // Report the migration's failure even if releasing the lock fails too (dropping the lock

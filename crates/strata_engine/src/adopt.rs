@@ -11,10 +11,12 @@
 //! `baseline`'s work ([`baseline_target`], then [`crate::migrate`]).
 
 use crate::adoption::plan_adoption;
+use crate::ctx::Ctx;
 use crate::database;
 use crate::error::EngineError;
 use crate::load;
 use crate::plan::read_history;
+use crate::settings::DbTarget;
 use crate::settings::{SetSpec, Settings};
 use serde::Serialize;
 use strata_model::MigrationKind;
@@ -43,11 +45,13 @@ pub struct FromSet {
 /// the old key, under the migration lock. A dry run unless `apply`. `say` receives lines about
 /// the run (the dev cluster, waiting for the lock).
 pub async fn from_set(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     old: &str,
     apply: bool,
-    say: &mut dyn FnMut(&str),
 ) -> Result<FromSet, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     let [set] = sets.as_slice() else {
         return Err(EngineError::OneSet {
@@ -59,7 +63,7 @@ pub async fn from_set(
             set: old.to_owned(),
         });
     }
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let session = database::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let lock = if apply {
@@ -157,12 +161,14 @@ impl AdoptOutcome {
 /// before they are recorded. `say` receives lines about the run (the dev cluster, waiting for
 /// the lock).
 pub async fn adopt(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     tool: Option<&str>,
     apply: bool,
-    say: &mut dyn FnMut(&str),
     report: &mut dyn FnMut(&SetAdoption),
 ) -> Result<AdoptOutcome, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     let wanted = match tool {
         Some(name) => Some(
@@ -172,7 +178,7 @@ pub async fn adopt(
         ),
         None => None,
     };
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let mut session = database::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let mut lock = if apply {
@@ -322,15 +328,17 @@ pub struct SetInference {
 /// migration's objects exist. Nothing is written; `report` is told each set's proposal as it
 /// is made. `say` receives lines about the run (the dev cluster).
 pub async fn infer(
-    settings: &Settings,
-    say: &mut dyn FnMut(&str),
+    ctx: &Ctx,
+    db: &DbTarget,
     report: &mut dyn FnMut(&SetInference),
 ) -> Result<Vec<SetInference>, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let mut sets = load::load_sets(settings)?;
     for set in &mut sets {
         set.set.load_all()?;
     }
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let session = database::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let mut proposals = Vec::with_capacity(sets.len());

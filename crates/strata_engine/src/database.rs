@@ -31,17 +31,22 @@ pub struct Database {
 }
 
 /// Resolves the database, starting the dev cluster when nothing is configured.
-pub fn database(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Database, EngineError> {
-    database_with_env(settings, &process_env, say)
+pub fn database(
+    db: &DbTarget,
+    settings: &Settings,
+    say: &mut dyn FnMut(&str),
+) -> Result<Database, EngineError> {
+    database_with_env(db, settings, &process_env, say)
 }
 
 /// [`database`] with the environment passed in.
 pub fn database_with_env(
+    db: &DbTarget,
     settings: &Settings,
     env: Env<'_>,
     say: &mut dyn FnMut(&str),
 ) -> Result<Database, EngineError> {
-    match &settings.db {
+    match db {
         DbTarget::Url(url) => Ok(Database {
             info: ConnInfo::resolve(Some(url), env)?,
             is_dev: crate::dev::is_dev_url(&settings.project_root, url),

@@ -3,10 +3,11 @@
 //! ([`crate::migrate`]). It refuses unless the target is strata's own dev cluster or the user
 //! typed the database name, and it never touches other sets' schemas or the registry.
 
+use crate::ctx::Ctx;
 use crate::database;
 use crate::error::EngineError;
 use crate::load;
-use crate::settings::Settings;
+use crate::settings::DbTarget;
 use serde::Serialize;
 use strata_pg::{quote_ident, Registry};
 
@@ -50,13 +51,15 @@ fn reset_script(schemas: &[String], recreate_public: bool, server_version: i32) 
 /// database's name unless it is strata's dev cluster. `on_reset` is told each set as it is
 /// reset; `say` receives lines about the run (the dev cluster, waiting for the lock).
 pub async fn reset(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     confirm: Option<&str>,
-    say: &mut dyn FnMut(&str),
     on_reset: &mut dyn FnMut(&SetReset),
 ) -> Result<Vec<SetReset>, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let name = db.info.database();
     if !db.is_dev && confirm != Some(name.as_str()) {
         return Err(EngineError::FreshUnconfirmed {

@@ -17,6 +17,7 @@
 
 pub mod adopt;
 pub mod adoption;
+pub mod ctx;
 pub mod database;
 pub mod dev;
 pub mod documents;
@@ -38,6 +39,7 @@ pub mod status;
 pub mod validate;
 pub mod verify;
 
+pub use ctx::Ctx;
 pub use database::{connect, database, lock, Database};
 pub use error::EngineError;
 pub use load::{

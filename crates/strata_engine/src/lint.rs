@@ -5,8 +5,10 @@
 //! the database's history, version and table sizes). The lint gate in front of `up` is
 //! [`crate::gate`]; rendering the report is the front end's.
 
+use crate::ctx::Ctx;
 use crate::error::EngineError;
 use crate::gate::{attach_sizes, duration_ms, lint_with_catalog, major_version, measure};
+use crate::settings::DbTarget;
 use crate::settings::Settings;
 use crate::{database, load, plan};
 use std::collections::HashSet;
@@ -47,11 +49,13 @@ struct Group {
 /// set's timeouts are its own). With `pending`, `say` receives lines about the database (the
 /// dev cluster) and the findings are ranked by impact with the tables' sizes attached.
 pub async fn lint(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     request: &LintRequest,
     mut base: Options,
-    say: &mut dyn FnMut(&str),
 ) -> Result<Report, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let mut groups = if request.pending {
         Vec::new() // built from the database's history below
     } else if request.paths.is_empty() {
@@ -86,7 +90,7 @@ pub async fn lint(
     let mut sizes_from = None;
     if request.pending {
         let mut sets = load::load_sets(settings)?;
-        let db = database::database(settings, say)?;
+        let db = database::database(db, settings, say)?;
         let session = database::connect(&db).await?;
         let registry = Registry::new(&settings.registry_schema);
         for set in &mut sets {

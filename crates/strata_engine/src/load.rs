@@ -196,9 +196,10 @@ impl Drop for LoaderThread {
 /// the sets over; keep the returned [`LoaderThread`] until the command is done.
 pub async fn load_while<T, E: From<EngineError>>(
     settings: &Settings,
+    db: &DbTarget,
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<(Vec<LoadedSet>, T, LoaderThread), E> {
-    if matches!(settings.db, DbTarget::Dev) {
+    if matches!(db, DbTarget::Dev) {
         let sets = load_sets_deferred(settings)?;
         return Ok((sets, work.await?, LoaderThread(None)));
     }

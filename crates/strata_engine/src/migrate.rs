@@ -5,12 +5,13 @@
 //! gate ([`crate::gate`]) and renders what it decides; while [`apply`] runs, it is told what
 //! happens through an [`ApplyReporter`].
 
+use crate::ctx::Ctx;
 use crate::database::{self, Database};
 use crate::error::EngineError;
 use crate::guard;
 use crate::load::{self, LoadedSet, LoaderThread};
 use crate::plan::{self as planning, HistoryBasis};
-use crate::settings::Settings;
+use crate::settings::{DbTarget, Settings};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use strata_pg::{ExecError, MigrationLock, Registry, Session, StepDone};
@@ -101,11 +102,13 @@ async fn summaries_of(
 /// Nothing is written. `say` receives lines about the run (the dev cluster, waiting for the
 /// lock, a history a dry run would take over).
 pub async fn prepare(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     target: &Target,
     dry_run: bool,
-    say: &mut dyn FnMut(&str),
 ) -> Result<Prepared, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let registry = Registry::new(&settings.registry_schema);
     let plans_up = !dry_run && matches!(target, Target::Up { .. });
     // While the files load: connect and, for `up`, ask for each set's history summary and
@@ -120,50 +123,51 @@ pub async fn prepare(
     // A changed directory needs no summary to make that guess: then the lock comes first and
     // the summaries are read once, under it (at 10,000 rows a summary is about 5 ms of the
     // server's CPU, on the cores the load is using).
-    let (mut sets, (db, session, prefetched, early), loader) = load::load_while(settings, async {
-        let db = database::database(settings, &mut *say)?;
-        let session = database::connect(&db).await?;
-        // Read once per set, and only for `up` (the only verb that guesses).
-        let hints: Vec<_> = settings
-            .sets
-            .iter()
-            .filter(|_| plans_up)
-            .map(|spec| load::snapshot_hint(settings, spec))
-            .collect();
-        if hints.iter().flatten().any(|hint| hint.dir_changed) {
-            let held = strata_pg::lock::lock_held(&session, &settings.registry_schema).await?;
-            if held {
-                return Ok::<_, EngineError>((db, session, Some((true, Vec::new())), None));
-            }
-            let lock = database::lock(&db, settings, &mut *say).await?;
-            let summaries = summaries_of(&registry, &session, settings).await;
-            let prefetched = Some((false, summaries.clone()));
-            return Ok((db, session, prefetched, Some((lock, summaries))));
-        }
-        let prefetched = if plans_up {
-            let (summaries, held) = tokio::join!(
-                summaries_of(&registry, &session, settings),
-                strata_pg::lock::lock_held(&session, &settings.registry_schema)
-            );
-            Some((held?, summaries))
-        } else {
-            None
-        };
-        let early = match &prefetched {
-            Some((false, summaries))
-                if hints
-                    .iter()
-                    .zip(summaries)
-                    .any(|(hint, s)| load::expects_work(hint.as_ref(), s.as_ref())) =>
-            {
+    let (mut sets, (db, session, prefetched, early), loader) =
+        load::load_while(settings, db, async {
+            let db = database::database(db, settings, &mut *say)?;
+            let session = database::connect(&db).await?;
+            // Read once per set, and only for `up` (the only verb that guesses).
+            let hints: Vec<_> = settings
+                .sets
+                .iter()
+                .filter(|_| plans_up)
+                .map(|spec| load::snapshot_hint(settings, spec))
+                .collect();
+            if hints.iter().flatten().any(|hint| hint.dir_changed) {
+                let held = strata_pg::lock::lock_held(&session, &settings.registry_schema).await?;
+                if held {
+                    return Ok::<_, EngineError>((db, session, Some((true, Vec::new())), None));
+                }
                 let lock = database::lock(&db, settings, &mut *say).await?;
-                Some((lock, summaries_of(&registry, &session, settings).await))
+                let summaries = summaries_of(&registry, &session, settings).await;
+                let prefetched = Some((false, summaries.clone()));
+                return Ok((db, session, prefetched, Some((lock, summaries))));
             }
-            _ => None,
-        };
-        Ok((db, session, prefetched, early))
-    })
-    .await?;
+            let prefetched = if plans_up {
+                let (summaries, held) = tokio::join!(
+                    summaries_of(&registry, &session, settings),
+                    strata_pg::lock::lock_held(&session, &settings.registry_schema)
+                );
+                Some((held?, summaries))
+            } else {
+                None
+            };
+            let early = match &prefetched {
+                Some((false, summaries))
+                    if hints
+                        .iter()
+                        .zip(summaries)
+                        .any(|(hint, s)| load::expects_work(hint.as_ref(), s.as_ref())) =>
+                {
+                    let lock = database::lock(&db, settings, &mut *say).await?;
+                    Some((lock, summaries_of(&registry, &session, settings).await))
+                }
+                _ => None,
+            };
+            Ok((db, session, prefetched, early))
+        })
+        .await?;
     let (mut early_lock, mut summaries_under_lock) = early.unzip();
 
     let mut stops: Vec<String> = Vec::new();
@@ -355,12 +359,13 @@ pub struct Applied {
 /// cancels the running statement with [`Run::cancel_handle`]); `reason` is recorded with the
 /// steps of `repair` and `accept`.
 pub async fn apply(
+    ctx: &Ctx,
     run: Run,
-    settings: &Settings,
     reason: Option<&str>,
     interrupted: &Arc<AtomicBool>,
     reporter: &mut dyn ApplyReporter,
 ) -> Result<Applied, EngineError> {
+    let settings = &ctx.settings;
     let Run {
         mut session,
         sets,

@@ -5,9 +5,10 @@
 //! Every rename of every set is worked out and checked (no target may exist) before the first
 //! file moves, so a refusal leaves every file where it was.
 
+use crate::ctx::Ctx;
 use crate::error::EngineError;
 use crate::load::LoadedSet;
-use crate::settings::Settings;
+use crate::settings::DbTarget;
 use crate::{database, load};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -68,11 +69,9 @@ pub struct Renumbered {
 
 /// Works out every set's renames against its history in the database and, with `apply`,
 /// renames the files. `say` receives lines about the run (the dev cluster).
-pub async fn renumber(
-    settings: &Settings,
-    apply: bool,
-    say: &mut dyn FnMut(&str),
-) -> Result<Renumbered, EngineError> {
+pub async fn renumber(ctx: &Ctx, db: &DbTarget, apply: bool) -> Result<Renumbered, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     for s in &sets {
         if let Err(why) = strata_source::layout_for(s.set.detection.layout).renumbers() {
@@ -88,7 +87,7 @@ pub async fn renumber(
             });
         }
     }
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let session = database::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let mut planned = Vec::new();

@@ -5,10 +5,12 @@
 //! bookkeeping, not the user's schema (two databases with the same objects but different
 //! histories have the same schema).
 
+use crate::ctx::Ctx;
 use crate::database;
 use crate::error::EngineError;
 use crate::plan::apply_step;
 use crate::scratch::{self, ReplaySet, Scratch};
+use crate::settings::DbTarget;
 use crate::settings::Settings;
 use serde::Serialize;
 use std::path::Path;
@@ -23,20 +25,20 @@ pub async fn snapshot_of(session: &Session, settings: &Settings) -> Result<Snaps
 }
 
 /// Connects to the configured database. `say` receives lines about the run (the dev cluster).
-async fn connect(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Session, EngineError> {
-    let db = database::database(settings, say)?;
+async fn connect(ctx: &Ctx, db: &DbTarget) -> Result<Session, EngineError> {
+    let db = database::database(db, &ctx.settings, &mut ctx.notes())?;
     database::connect(&db).await
 }
 
 /// `strata schema dump`: the configured database's schema.
-pub async fn dump(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Snapshot, EngineError> {
-    let session = connect(settings, say).await?;
-    snapshot_of(&session, settings).await
+pub async fn dump(ctx: &Ctx, db: &DbTarget) -> Result<Snapshot, EngineError> {
+    let session = connect(ctx, db).await?;
+    snapshot_of(&session, &ctx.settings).await
 }
 
 /// `strata stats`: how many objects of each kind the configured database's schema has.
-pub async fn stats(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Stats, EngineError> {
-    Ok(dump(settings, say).await?.stats())
+pub async fn stats(ctx: &Ctx, db: &DbTarget) -> Result<Stats, EngineError> {
+    Ok(dump(ctx, db).await?.stats())
 }
 
 /// Applies every migration of the directory `dir` (its layout detected) to a new scratch
@@ -89,12 +91,13 @@ pub struct SchemaDiff {
 /// `scratch_url`'s server or a cluster of strata's own), `db` for the configured database, or
 /// a database URL. `say` receives lines about the run (the dev cluster).
 pub async fn diff(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     a: &str,
     b: &str,
     scratch_url: Option<&str>,
-    say: &mut dyn FnMut(&str),
 ) -> Result<SchemaDiff, EngineError> {
+    let settings = &ctx.settings;
     let mut scratch = None;
     let mut sides = Vec::new();
     for side in [a, b] {
@@ -118,7 +121,7 @@ pub async fn diff(
             };
             snapshot_of_dir(path, scratch, settings).await?
         } else if side == "db" {
-            dump(settings, &mut *say).await?
+            dump(ctx, db).await?
         } else {
             let info = database::conninfo_of_url(side, &database::process_env)?;
             let session = Session::connect(&info).await?;

@@ -94,8 +94,6 @@ pub enum DbTarget {
 pub struct Settings {
     /// The sets selected for this run.
     pub sets: Vec<SetSpec>,
-    /// Database.
-    pub db: DbTarget,
     /// Registry schema.
     pub registry_schema: String,
     /// Lock wait.

@@ -7,6 +7,7 @@
 //! keep working (the baseline's `-- strata:squashed-baseline` directive covers them) and new
 //! ones apply the baseline. The old files move to an archive folder beside the set's directory.
 
+use crate::ctx::Ctx;
 use crate::error::EngineError;
 use crate::load::{self, LoadedSet};
 use crate::plan::apply_step;
@@ -153,10 +154,11 @@ fn concatenated(set: &LoadedSet, squashed: &[usize]) -> String {
 /// changes. The baseline is `pg_dump`'s output when that restores the same schema; otherwise
 /// the squashed scripts, concatenated, and `fallback` is told why.
 pub async fn prepare(
-    settings: &Settings,
+    ctx: &Ctx,
     to: &str,
     fallback: &mut dyn FnMut(&str),
 ) -> Result<Squash, EngineError> {
+    let settings = &ctx.settings;
     let sets = load::load_sets(settings)?;
     let [set] = sets.as_slice() else {
         return Err(EngineError::OneSet {

@@ -3,11 +3,12 @@
 //! disagrees with strata's, and other strata histories that record a history-less set's files.
 
 use crate::adoption::{shared_history, SharedHistory};
+use crate::ctx::Ctx;
 use crate::database::{self, Database};
 use crate::error::EngineError;
 use crate::load::{self, LoadedSet, LoaderThread};
 use crate::plan;
-use crate::settings::Settings;
+use crate::settings::DbTarget;
 use strata_model::AppliedMigration;
 use strata_pg::Registry;
 use strata_plan::{OtherHistory, Plan, Target};
@@ -45,10 +46,12 @@ impl Status {
 
 /// Reads every selected set's status. The histories are read (pipelined, one round trip)
 /// while the files load. `say` receives lines about the run (the dev cluster).
-pub async fn status(settings: &Settings, say: &mut dyn FnMut(&str)) -> Result<Status, EngineError> {
+pub async fn status(ctx: &Ctx, db: &DbTarget) -> Result<Status, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let registry = Registry::new(&settings.registry_schema);
-    let (mut sets, (db, session, histories), loader) = load::load_while(settings, async {
-        let db = database::database(settings, &mut *say)?;
+    let (mut sets, (db, session, histories), loader) = load::load_while(settings, db, async {
+        let db = database::database(db, settings, &mut *say)?;
         let session = database::connect(&db).await?;
         let histories =
             futures_util::future::try_join_all(settings.sets.iter().map(|spec| async {

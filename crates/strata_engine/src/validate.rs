@@ -3,8 +3,9 @@
 //! checks it (PostgreSQL's grammar, unclosed transactions, meta-commands strata cannot run),
 //! without applying anything.
 
+use crate::ctx::Ctx;
 use crate::error::EngineError;
-use crate::settings::Settings;
+use crate::settings::DbTarget;
 use crate::{database, load, plan};
 use serde::Serialize;
 use strata_pg::Registry;
@@ -71,15 +72,14 @@ impl From<&Validated> for ValidateDocument {
 
 /// Validates every selected set against its history in the database. `say` receives lines
 /// about the run (the dev cluster).
-pub async fn validate(
-    settings: &Settings,
-    say: &mut dyn FnMut(&str),
-) -> Result<Validated, EngineError> {
+pub async fn validate(ctx: &Ctx, db: &DbTarget) -> Result<Validated, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let mut sets = match load::load_sets(settings) {
         Ok(sets) => sets,
         Err(e) => return Ok(Validated::Unreadable(e)),
     };
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let session = database::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let mut findings = Vec::new();

@@ -9,13 +9,14 @@
 //! Both return what they found as data; the front end renders it. `verify` also tells a
 //! [`VerifyReporter`] about each migration as it is checked, since a long set takes a while.
 
+use crate::ctx::Ctx;
 use crate::database;
 use crate::error::EngineError;
 use crate::load::{self, LoadedSet};
 use crate::plan::apply_step;
 use crate::schema::snapshot_of;
 use crate::scratch::{self, ReplayError, ReplaySet, Scratch, ScratchServer};
-use crate::settings::Settings;
+use crate::settings::{DbTarget, Settings};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -166,10 +167,11 @@ impl CheckResult {
 
 /// `strata verify`: every selected set on a throwaway database of its own.
 pub async fn verify(
-    settings: &Settings,
+    ctx: &Ctx,
     options: VerifyOptions<'_>,
     reporter: &mut dyn VerifyReporter,
 ) -> Result<VerifyOutcome, EngineError> {
+    let settings = &ctx.settings;
     let sets = load::load_sets(settings)?;
     if options.with_data {
         if let Some(set) = sets.iter().find(|s| s.spec.seed.is_none()) {
@@ -404,12 +406,14 @@ pub struct Drift {
 /// history does not match its files (a modified, missing or part-way migration): the expected
 /// schema would then be a guess. `say` receives lines about the run (the dev cluster).
 pub async fn drift(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     scratch_url: Option<&str>,
-    say: &mut dyn FnMut(&str),
 ) -> Result<Drift, EngineError> {
+    let settings = &ctx.settings;
+    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
-    let db = database::database(settings, say)?;
+    let db = database::database(db, settings, say)?;
     let session = database::connect(&db).await?;
     let registry = Registry::new(&settings.registry_schema);
     let live = snapshot_of(&session, settings).await?;

@@ -4,25 +4,24 @@
 //! as `baseline` does.
 
 use super::{exit, Io};
-use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
-use std::io::Write;
 use strata_engine::adopt::{SetAdoption, SetInference};
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 use strata_plan::Verdict;
-
-/// Writes `say`'s lines (the dev cluster, waiting for the lock) to stderr.
-fn say_to(err: &mut dyn Write) -> impl FnMut(&str) + '_ {
-    move |m: &str| {
-        let _ = writeln!(err, "{m}");
-    }
-}
 
 /// `adopt --from-set OLD`: the history recorded under another set key becomes the selected
 /// set's. A dry run unless `apply`.
-pub async fn from_set(settings: &Settings, old: &str, apply: bool, io: &mut Io<'_>) -> Result<i32> {
-    let moved = strata_engine::adopt::from_set(settings, old, apply, &mut say_to(io.err)).await?;
-    if settings.json {
+pub async fn from_set(
+    ctx: &Ctx,
+    db: &DbTarget,
+    old: &str,
+    apply: bool,
+    io: &mut Io<'_>,
+) -> Result<i32> {
+    let moved = strata_engine::adopt::from_set(ctx, db, old, apply).await?;
+    if ctx.settings.json {
         writeln!(io.out, "{}", serde_json::to_value(&moved)?)?;
     } else {
         writeln!(
@@ -63,19 +62,20 @@ fn adoption_text(lines: &mut render::Lines<'_>, set: &SetAdoption, apply: bool) 
 
 /// Runs `adopt`.
 pub async fn run(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     from: Option<&str>,
     apply: bool,
     io: &mut Io<'_>,
 ) -> Result<i32> {
     let mut lines = render::Lines::new(&mut *io.out);
-    let outcome =
-        strata_engine::adopt::adopt(settings, from, apply, &mut say_to(io.err), &mut |set| {
-            if !settings.json {
-                adoption_text(&mut lines, set, apply);
-            }
-        })
-        .await;
+    let settings = &ctx.settings;
+    let outcome = strata_engine::adopt::adopt(ctx, db, from, apply, &mut |set| {
+        if !settings.json {
+            adoption_text(&mut lines, set, apply);
+        }
+    })
+    .await;
     lines.finish()?;
     let outcome = outcome.map_err(render::engine_error)?;
     if settings.json {
@@ -150,9 +150,10 @@ fn inference_text(lines: &mut render::Lines<'_>, set: &SetInference) {
 
 /// `adopt --infer`: propose a baseline for a database migrated without any history (a psql
 /// loop), from which of each migration's objects exist; `--apply` records it with `baseline`.
-pub async fn infer(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<i32> {
+pub async fn infer(ctx: &Ctx, db: &DbTarget, apply: bool, io: &mut Io<'_>) -> Result<i32> {
+    let settings = &ctx.settings;
     let mut lines = render::Lines::new(&mut *io.out);
-    let proposals = strata_engine::adopt::infer(settings, &mut say_to(io.err), &mut |set| {
+    let proposals = strata_engine::adopt::infer(ctx, db, &mut |set| {
         if !settings.json {
             inference_text(&mut lines, set);
         }
@@ -186,7 +187,7 @@ pub async fn infer(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<
         let mut one = settings.clone();
         one.sets = vec![proposal.spec];
         let target = strata_engine::adopt::baseline_target(&one, &version)?;
-        let code = crate::run::run(&one, target, false, io).await?;
+        let code = crate::run::run(&ctx.with_settings(one), db, target, false, io).await?;
         if code != exit::OK {
             return Ok(code);
         }

@@ -3,16 +3,18 @@
 //! records it as for `up`, and `crate::run` renders it as for `up`.
 
 use super::Io;
-use crate::config::Settings;
 use anyhow::Result;
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 
 /// Runs `baseline`.
 pub async fn run(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     version: &str,
     dry_run: bool,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    let target = strata_engine::adopt::baseline_target(settings, version)?;
-    crate::run::run(settings, target, dry_run, io).await
+    let target = strata_engine::adopt::baseline_target(&ctx.settings, version)?;
+    crate::run::run(ctx, db, target, dry_run, io).await
 }

@@ -4,13 +4,15 @@
 
 use super::{exit, Io};
 use crate::cli::LintArgs;
-use crate::config::Settings;
 use crate::lint_setup::{colour_for, options, relative_paths};
 use anyhow::{bail, Result};
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 use strata_lint::{Level, Options, Report};
 
 /// Runs `strata lint`.
-pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Result<i32> {
+pub async fn run(ctx: &Ctx, db: &DbTarget, args: &LintArgs, io: &mut Io<'_>) -> Result<i32> {
+    let settings = &ctx.settings;
     if let Some(name) = &args.explain {
         let Some(rule) = strata_lint::find_rule(name) else {
             bail!("{}", unknown_rule(name));
@@ -38,13 +40,7 @@ pub async fn run(settings: &Settings, args: &LintArgs, io: &mut Io<'_>) -> Resul
         pending: args.pending,
         detect_version: args.pg_version.is_none() && settings.lint.target_version.is_none(),
     };
-    let mut report = {
-        let err = &mut *io.err;
-        let mut say = |m: &str| {
-            let _ = writeln!(err, "{m}");
-        };
-        strata_engine::lint::lint(settings, &request, base, &mut say).await?
-    };
+    let mut report = strata_engine::lint::lint(ctx, db, &request, base).await?;
     relative_paths(&mut report);
 
     let format = if settings.json {

@@ -2,19 +2,15 @@
 //! `strata_engine::renumber`). A dry run unless `--apply`.
 
 use super::{exit, Io};
-use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 
 /// Runs `renumber`.
-pub async fn run(settings: &Settings, apply: bool, io: &mut Io<'_>) -> Result<i32> {
-    let outcome = {
-        let err = &mut *io.err;
-        let mut say = |m: &str| {
-            let _ = writeln!(err, "{m}");
-        };
-        strata_engine::renumber::renumber(settings, apply, &mut say).await?
-    };
+pub async fn run(ctx: &Ctx, db: &DbTarget, apply: bool, io: &mut Io<'_>) -> Result<i32> {
+    let settings = &ctx.settings;
+    let outcome = strata_engine::renumber::renumber(ctx, db, apply).await?;
     if settings.json {
         render::print_json(io.out, &outcome)?;
         return Ok(exit::OK);

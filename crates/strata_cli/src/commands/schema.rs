@@ -2,22 +2,15 @@
 //! (`strata_engine::schema`); this module prints them, their statistics or their differences.
 
 use super::{exit, Io};
-use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
-use std::io::Write;
-
-/// Writes `say`'s lines (the dev cluster) to stderr.
-fn say_to(err: &mut dyn Write) -> impl FnMut(&str) + '_ {
-    move |m: &str| {
-        let _ = writeln!(err, "{m}");
-    }
-}
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 
 /// `strata schema dump`.
-pub async fn dump(settings: &Settings, format: &str, io: &mut Io<'_>) -> Result<i32> {
-    let snap = strata_engine::schema::dump(settings, &mut say_to(io.err)).await?;
-    if format == "json" || settings.json {
+pub async fn dump(ctx: &Ctx, db: &DbTarget, format: &str, io: &mut Io<'_>) -> Result<i32> {
+    let snap = strata_engine::schema::dump(ctx, db).await?;
+    if format == "json" || ctx.settings.json {
         writeln!(io.out, "{}", snap.to_json())?;
     } else {
         write!(io.out, "{}", snap.to_text())?;
@@ -26,9 +19,9 @@ pub async fn dump(settings: &Settings, format: &str, io: &mut Io<'_>) -> Result<
 }
 
 /// `strata stats`.
-pub async fn stats(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
-    let stats = strata_engine::schema::stats(settings, &mut say_to(io.err)).await?;
-    if settings.json {
+pub async fn stats(ctx: &Ctx, db: &DbTarget, io: &mut Io<'_>) -> Result<i32> {
+    let stats = strata_engine::schema::stats(ctx, db).await?;
+    if ctx.settings.json {
         writeln!(io.out, "{}", serde_json::to_string(&stats)?)?;
     } else {
         let c = &stats.constraints;
@@ -70,16 +63,17 @@ pub async fn stats(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
 
 /// `strata schema diff A B` (see `strata_engine::schema::diff` for what a side can be).
 pub async fn diff(
-    settings: &Settings,
+    ctx: &Ctx,
+    db: &DbTarget,
     a: &str,
     b: &str,
     scratch_url: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
-    let diff = strata_engine::schema::diff(settings, a, b, scratch_url, &mut say_to(io.err))
+    let diff = strata_engine::schema::diff(ctx, db, a, b, scratch_url)
         .await
         .map_err(render::engine_error)?;
-    if settings.json {
+    if ctx.settings.json {
         writeln!(io.out, "{}", serde_json::to_value(&diff)?)?;
     } else if diff.identical {
         writeln!(io.out, "identical: {} object(s)", diff.objects)?;

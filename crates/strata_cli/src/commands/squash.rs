@@ -2,14 +2,14 @@
 //! (`strata_engine::squash`); this module says what it replaces and what moves where.
 
 use super::{exit, Io};
-use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
+use strata_engine::Ctx;
 
 /// Runs `squash`.
-pub async fn run(settings: &Settings, to: &str, apply: bool, io: &mut Io<'_>) -> Result<i32> {
+pub async fn run(ctx: &Ctx, to: &str, apply: bool, io: &mut Io<'_>) -> Result<i32> {
     let mut lines = render::Lines::new(&mut *io.out);
-    let prepared = strata_engine::squash::prepare(settings, to, &mut |why| {
+    let prepared = strata_engine::squash::prepare(ctx, to, &mut |why| {
         lines.line(format_args!(
             "  note: {why}; the baseline is the squashed scripts, concatenated"
         ))

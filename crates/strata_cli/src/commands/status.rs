@@ -7,16 +7,13 @@ use anyhow::Result;
 use strata_engine::documents::{
     OtherHistoryDocument, SetStatusDocument, SharedHistoryDocument, StatusDocument,
 };
+use strata_engine::settings::DbTarget;
+use strata_engine::Ctx;
 
 /// Runs `status`.
-pub async fn run(settings: &Settings, check: bool, io: &mut Io<'_>) -> Result<i32> {
-    let status = {
-        let err = &mut *io.err;
-        let mut say = |m: &str| {
-            let _ = writeln!(err, "{m}");
-        };
-        strata_engine::status::status(settings, &mut say).await?
-    };
+pub async fn run(ctx: &Ctx, db: &DbTarget, check: bool, io: &mut Io<'_>) -> Result<i32> {
+    let settings = &ctx.settings;
+    let status = strata_engine::status::status(ctx, db).await?;
     let clean = status.is_clean();
     let mut docs = Vec::new();
     for (set, s) in status.sets.iter().zip(&status.statuses) {

@@ -1,20 +1,16 @@
 //! `validate`: the pre-deploy check (see `strata_engine::validate`).
 
 use super::{exit, Io};
-use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
+use strata_engine::settings::DbTarget;
 use strata_engine::validate::{ValidateDocument, Validated};
+use strata_engine::Ctx;
 
 /// Runs `validate`.
-pub async fn run(settings: &Settings, io: &mut Io<'_>) -> Result<i32> {
-    let validated = {
-        let err = &mut *io.err;
-        let mut say = |m: &str| {
-            let _ = writeln!(err, "{m}");
-        };
-        strata_engine::validate::validate(settings, &mut say).await?
-    };
+pub async fn run(ctx: &Ctx, db: &DbTarget, io: &mut Io<'_>) -> Result<i32> {
+    let settings = &ctx.settings;
+    let validated = strata_engine::validate::validate(ctx, db).await?;
     if settings.json {
         render::print_json(io.out, &ValidateDocument::from(&validated))?;
     }

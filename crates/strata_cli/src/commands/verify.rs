@@ -3,12 +3,13 @@
 //! text or JSON.
 
 use super::{exit, Io};
-use crate::config::Settings;
 use crate::render;
 use anyhow::Result;
 use std::path::Path;
 use strata_engine::documents::{VerifyCheckDocument, VerifyDocument, VerifySetDocument};
+use strata_engine::settings::DbTarget;
 use strata_engine::verify::{CheckResult, MigrationCheck, VerifyOptions, VerifyReporter};
+use strata_engine::Ctx;
 use strata_model::MigrationId;
 use strata_schema::Difference;
 
@@ -84,12 +85,13 @@ impl VerifyReporter for Lines<'_> {
 
 /// `strata verify [--from V]`.
 pub async fn verify(
-    settings: &Settings,
+    ctx: &Ctx,
     from: Option<&str>,
     with_data: bool,
     scratch_url: Option<&str>,
     io: &mut Io<'_>,
 ) -> Result<i32> {
+    let settings = &ctx.settings;
     let mut lines = Lines {
         lines: render::Lines::new(&mut *io.out),
         json: settings.json,
@@ -99,7 +101,7 @@ pub async fn verify(
         with_data,
         scratch: scratch_url.into(),
     };
-    let outcome = strata_engine::verify::verify(settings, options, &mut lines).await;
+    let outcome = strata_engine::verify::verify(ctx, options, &mut lines).await;
     lines.lines.finish()?;
     let outcome = outcome.map_err(render::engine_error)?;
     let reversible = outcome.reversible();
@@ -124,16 +126,16 @@ pub async fn verify(
 }
 
 /// `strata drift`: the live schema against the one its applied history produces.
-pub async fn drift(settings: &Settings, scratch_url: Option<&str>, io: &mut Io<'_>) -> Result<i32> {
-    let drift = {
-        let err = &mut *io.err;
-        let mut say = |m: &str| {
-            let _ = writeln!(err, "{m}");
-        };
-        strata_engine::verify::drift(settings, scratch_url, &mut say)
-            .await
-            .map_err(render::engine_error)?
-    };
+pub async fn drift(
+    ctx: &Ctx,
+    db: &DbTarget,
+    scratch_url: Option<&str>,
+    io: &mut Io<'_>,
+) -> Result<i32> {
+    let settings = &ctx.settings;
+    let drift = strata_engine::verify::drift(ctx, db, scratch_url)
+        .await
+        .map_err(render::engine_error)?;
     if settings.json {
         writeln!(io.out, "{}", serde_json::to_value(&drift)?)?;
     } else if drift.differences.is_empty() {
