@@ -350,3 +350,14 @@ async fn verify_proves_downs_on_throwaway_databases_and_names_the_one_that_does_
         "0"
     );
 }
+
+/// An application spawns the migration on a multi-threaded runtime: the futures must be `Send`.
+#[test]
+fn the_calls_can_be_spawned_on_any_runtime() {
+    fn spawnable<T: Send>(_: &T) {}
+    let migrator = Migrator::new(strata::embed!("../../examples/embedded/migrations"));
+    let db = Database::from_url("postgres://app@localhost/app").unwrap();
+    spawnable(&migrator.migrate(&db));
+    spawnable(&migrator.status(&db));
+    spawnable(&migrator.verify(&db));
+}

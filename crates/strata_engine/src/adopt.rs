@@ -51,7 +51,7 @@ pub async fn from_set(
     apply: bool,
 ) -> Result<FromSet, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     let [set] = sets.as_slice() else {
         return Err(EngineError::OneSet {
@@ -165,10 +165,10 @@ pub async fn adopt(
     db: &DbTarget,
     tool: Option<&str>,
     apply: bool,
-    report: &mut dyn FnMut(&SetAdoption),
+    report: &mut impl FnMut(&SetAdoption),
 ) -> Result<AdoptOutcome, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     let wanted = match tool {
         Some(name) => Some(
@@ -330,10 +330,10 @@ pub struct SetInference {
 pub async fn infer(
     ctx: &Ctx,
     db: &DbTarget,
-    report: &mut dyn FnMut(&SetInference),
+    report: &mut impl FnMut(&SetInference),
 ) -> Result<Vec<SetInference>, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let mut sets = load::load_sets(settings)?;
     for set in &mut sets {
         set.set.load_all()?;

@@ -34,7 +34,7 @@ pub struct Database {
 pub fn database(
     db: &DbTarget,
     settings: &Settings,
-    say: &mut dyn FnMut(&str),
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Database, EngineError> {
     database_with_env(db, settings, &process_env, say)
 }
@@ -44,7 +44,7 @@ pub fn database_with_env(
     db: &DbTarget,
     settings: &Settings,
     env: Env<'_>,
-    say: &mut dyn FnMut(&str),
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Database, EngineError> {
     match db {
         DbTarget::Url(url) => Ok(Database {
@@ -85,7 +85,7 @@ pub async fn connect(db: &Database) -> Result<Session, EngineError> {
 pub async fn lock(
     db: &Database,
     settings: &Settings,
-    say: &mut dyn FnMut(&str),
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<MigrationLock, EngineError> {
     let lock = MigrationLock::acquire(
         &db.info,

@@ -54,10 +54,10 @@ pub async fn reset(
     ctx: &Ctx,
     db: &DbTarget,
     confirm: Option<&str>,
-    on_reset: &mut dyn FnMut(&SetReset),
+    on_reset: &mut impl FnMut(&SetReset),
 ) -> Result<Vec<SetReset>, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     let db = database::database(db, settings, say)?;
     let name = db.info.database();

@@ -97,7 +97,7 @@ pub async fn take_over(
     registry: &Registry,
     set: &LoadedSet,
     from: &str,
-    say: &mut dyn FnMut(&str),
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<()> {
     let moved = registry
         .move_history(

@@ -55,7 +55,7 @@ pub async fn lint(
     mut base: Options,
 ) -> Result<Report, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let mut groups = if request.pending {
         Vec::new() // built from the database's history below
     } else if request.paths.is_empty() {

@@ -108,7 +108,7 @@ pub async fn prepare(
     dry_run: bool,
 ) -> Result<Prepared, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let registry = Registry::new(&settings.registry_schema);
     let plans_up = !dry_run && matches!(target, Target::Up { .. });
     // While the files load: connect and, for `up`, ask for each set's history summary and
@@ -363,7 +363,7 @@ pub async fn apply(
     run: Run,
     reason: Option<&str>,
     interrupted: &Arc<AtomicBool>,
-    reporter: &mut dyn ApplyReporter,
+    reporter: &mut impl ApplyReporter,
 ) -> Result<Applied, EngineError> {
     let settings = &ctx.settings;
     let Run {
@@ -383,10 +383,15 @@ pub async fn apply(
     // runs (the plans were made from them).
     for (set, take_over) in sets.iter().zip(&take_overs) {
         if let Some((from, _)) = take_over {
+            // Collected, then told: the reporter need not be `Send` for the run to be.
+            let mut notes = Vec::new();
             guard::take_over(&session, &registry, set, from, &mut |m: &str| {
-                reporter.note(m)
+                notes.push(m.to_owned())
             })
             .await?;
+            for note in notes {
+                reporter.note(&note);
+            }
         }
     }
     for (set, plan) in sets.iter().zip(&plans) {

@@ -71,7 +71,7 @@ pub struct Renumbered {
 /// renames the files. `say` receives lines about the run (the dev cluster).
 pub async fn renumber(ctx: &Ctx, db: &DbTarget, apply: bool) -> Result<Renumbered, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     for s in &sets {
         if let Err(why) = strata_source::layout_for(s.set.detection.layout).renumbers() {

@@ -156,7 +156,7 @@ fn concatenated(set: &LoadedSet, squashed: &[usize]) -> String {
 pub async fn prepare(
     ctx: &Ctx,
     to: &str,
-    fallback: &mut dyn FnMut(&str),
+    fallback: &mut impl FnMut(&str),
 ) -> Result<Squash, EngineError> {
     let settings = &ctx.settings;
     let sets = load::load_sets(settings)?;

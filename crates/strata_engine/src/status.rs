@@ -48,7 +48,7 @@ impl Status {
 /// while the files load. `say` receives lines about the run (the dev cluster).
 pub async fn status(ctx: &Ctx, db: &DbTarget) -> Result<Status, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let registry = Registry::new(&settings.registry_schema);
     let (mut sets, (db, session, histories), loader) = load::load_while(settings, db, async {
         let db = database::database(db, settings, &mut *say)?;

@@ -74,7 +74,7 @@ impl From<&Validated> for ValidateDocument {
 /// about the run (the dev cluster).
 pub async fn validate(ctx: &Ctx, db: &DbTarget) -> Result<Validated, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let mut sets = match load::load_sets(settings) {
         Ok(sets) => sets,
         Err(e) => return Ok(Validated::Unreadable(e)),

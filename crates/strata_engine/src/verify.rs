@@ -169,7 +169,7 @@ impl CheckResult {
 pub async fn verify(
     ctx: &Ctx,
     options: VerifyOptions<'_>,
-    reporter: &mut dyn VerifyReporter,
+    reporter: &mut impl VerifyReporter,
 ) -> Result<VerifyOutcome, EngineError> {
     let settings = &ctx.settings;
     let sets = load::load_sets(settings)?;
@@ -183,7 +183,7 @@ pub async fn verify(
     let scratch = Scratch::on(options.scratch)?;
     let mut outcome = Vec::with_capacity(sets.len());
     for set in &sets {
-        let reporter: &mut dyn VerifyReporter = &mut *reporter;
+        let reporter = &mut *reporter;
         let checked = scratch::with_database(&scratch, "verify", |info| async move {
             verify_set(settings, set, &info, options, reporter).await
         })
@@ -267,7 +267,7 @@ async fn verify_set(
     set: &LoadedSet,
     info: &ConnInfo,
     options: VerifyOptions<'_>,
-    reporter: &mut dyn VerifyReporter,
+    reporter: &mut impl VerifyReporter,
 ) -> Result<SetVerification, EngineError> {
     let mut session = Session::connect(info).await?;
     let registry = Registry::new(&settings.registry_schema);
@@ -411,7 +411,7 @@ pub async fn drift(
     scratch_url: Option<&str>,
 ) -> Result<Drift, EngineError> {
     let settings = &ctx.settings;
-    let say: &mut dyn FnMut(&str) = &mut ctx.notes();
+    let say: &mut (dyn FnMut(&str) + Send) = &mut ctx.notes();
     let sets = load::load_sets(settings)?;
     let db = database::database(db, settings, say)?;
     let session = database::connect(&db).await?;

@@ -177,7 +177,7 @@ pub async fn execute(
     plan: &Plan,
     opts: &ExecOptions,
     lock: Option<&MigrationLock>,
-    reporter: &mut dyn Reporter,
+    reporter: &mut impl Reporter,
 ) -> Result<Vec<StepDone>, ExecError> {
     let monitor = lock.and_then(MigrationLock::session);
     let mut done = Vec::new();
@@ -658,8 +658,9 @@ impl Run<'_> {
     }
 }
 
-type Pending<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tokio_postgres::Error>> + 'a>>;
+type Pending<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>,
+>;
 
 /// The server's version number (`server_version_num`).
 pub async fn server_version(session: &Session) -> Result<i32, tokio_postgres::Error> {

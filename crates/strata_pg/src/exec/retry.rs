@@ -70,7 +70,7 @@ pub(super) async fn watch_blockers<F: std::future::Future>(
     step: F,
     monitor: Option<&Session>,
     backend_pid: i32,
-    on_blocked: &mut dyn FnMut(&[Blocker]),
+    on_blocked: &mut impl FnMut(&[Blocker]),
 ) -> F::Output {
     let Some(monitor) = monitor else {
         return step.await;
@@ -141,7 +141,7 @@ pub(super) async fn run_with_retries(
     opts: &ExecOptions,
     monitor: Option<&Session>,
     backend_pid: i32,
-    reporter: &mut dyn Reporter,
+    reporter: &mut impl Reporter,
 ) -> Result<(), Box<ExecError>> {
     let (m, key) = (run.m, run.key);
     let mut resume = resume_from;
