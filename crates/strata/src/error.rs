@@ -29,7 +29,7 @@ pub enum Error {
     /// error carries the migration (`key`, `path`), where the server stopped
     /// (`failure.location`), its message, SQLSTATE, detail and hint, the database's state in
     /// words and what to do next.
-    #[error("set `{set}`: {source}\n  at {}{}\n  state: {}\n  next: {}", source.path.display(), source.failure.location.map(|l| format!(":{}:{}", l.line, l.col)).unwrap_or_default(), source.state, source.next)]
+    #[error("set `{set}`: {source}\n  at {}\n  state: {}\n  next: {}", located(source), source.state, source.next)]
     MigrationFailed {
         /// The set.
         set: String,
@@ -68,4 +68,12 @@ pub enum Error {
         /// What differs.
         message: String,
     },
+}
+
+/// Where a failed migration stopped: `file:line:col`, or the file when the server did not say.
+pub(crate) fn located(e: &strata_pg::ExecError) -> String {
+    match e.failure.location {
+        Some(at) => format!("{}:{}:{}", e.path.display(), at.line, at.col),
+        None => e.path.display().to_string(),
+    }
 }

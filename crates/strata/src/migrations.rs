@@ -6,7 +6,7 @@
 use crate::Error;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use strata_source::{LayoutKind, Listing};
 
 /// One migration set: its files, its layout, and the name its history is kept under.
@@ -21,6 +21,9 @@ pub struct Migrations {
     pub(crate) placeholders: BTreeMap<String, String>,
     /// What the build found (embedded sets only).
     embedded: Option<Embedded>,
+    /// The embedded check's answer once made (`None` inside: the set is as built), shared by
+    /// the clones of this value.
+    checked: Arc<OnceLock<Option<String>>>,
 }
 
 /// What `embed!` computed at build time, checked when an embedded set loads.
@@ -81,6 +84,7 @@ impl Migrations {
             schema: None,
             placeholders: BTreeMap::new(),
             embedded: None,
+            checked: Arc::default(),
         })
     }
 
@@ -103,6 +107,7 @@ impl Migrations {
             schema: None,
             placeholders: BTreeMap::new(),
             embedded: Some(Embedded { layout, checksums }),
+            checked: Arc::default(),
         }
     }
 
@@ -199,45 +204,66 @@ impl Migrations {
     pub(crate) fn load(&self) -> Result<strata_source::MigrationSet, Error> {
         let set = strata_source::load_listing(&self.listing, Some(self.layout))?;
         if let Some(embedded) = self.embedded {
-            self.check_embedded(&set, embedded)?;
+            self.remember_check(|| self.differences(&set, embedded))?;
         }
         Ok(set)
     }
 
-    /// The same migrations, keys and checksums as the build saw.
-    fn check_embedded(
-        &self,
-        set: &strata_source::MigrationSet,
-        embedded: Embedded,
-    ) -> Result<(), Error> {
-        let mismatch = |message: String| Error::Embedded {
-            dir: self.dir.display().to_string(),
-            message,
+    /// Makes sure, once per set, that it loads as the build found it: a set read by
+    /// [`Migrations::from_dir`] was checked when read; an embedded one is loaded and compared
+    /// with its build's checksums the first time a call needs it, and the answer kept, so a
+    /// migrator called at every start-up or health check does not load its sets twice a call.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let Some(embedded) = self.embedded else {
+            return Ok(());
         };
+        self.remember_check(|| {
+            match strata_source::load_listing(&self.listing, Some(self.layout)) {
+                Ok(set) => self.differences(&set, embedded),
+                Err(e) => Some(e.to_string()),
+            }
+        })
+    }
+
+    /// The outcome of the embedded check, computed by `compare` the first time.
+    fn remember_check(&self, compare: impl FnOnce() -> Option<String>) -> Result<(), Error> {
+        match self.checked.get_or_init(compare) {
+            None => Ok(()),
+            Some(message) => Err(Error::Embedded {
+                dir: self.dir.display().to_string(),
+                message: message.clone(),
+            }),
+        }
+    }
+
+    /// How `set` differs from what the build found (layout, migrations, keys, checksums).
+    fn differences(&self, set: &strata_source::MigrationSet, embedded: Embedded) -> Option<String> {
         if self.layout.as_str() != embedded.layout {
-            return Err(mismatch(format!(
+            return Some(format!(
                 "the build read the files in layout `{}`, which this library does not know",
                 embedded.layout
-            )));
+            ));
         }
         let expected = embedded.checksums;
         if set.migrations.len() != expected.len() {
-            return Err(mismatch(format!(
+            return Some(format!(
                 "the build found {} migration(s), this library finds {}",
                 expected.len(),
                 set.migrations.len()
-            )));
+            ));
         }
-        for (m, (key, checksum)) in set.migrations.iter().zip(expected) {
-            let found = m.id.registry_key();
-            if found != *key || m.checksum.hex != *checksum {
-                return Err(mismatch(format!(
-                    "migration {found} (checksum {}) was {key} (checksum {checksum}) when compiled",
-                    m.checksum.hex
-                )));
-            }
-        }
-        Ok(())
+        set.migrations
+            .iter()
+            .zip(expected)
+            .find_map(|(m, (key, checksum))| {
+                let found = m.id.registry_key();
+                (found != *key || m.checksum.hex != *checksum).then(|| {
+                    format!(
+                        "migration {found} (checksum {}) was {key} (checksum {checksum}) when compiled",
+                        m.checksum.hex
+                    )
+                })
+            })
     }
 
     /// The engine's description of the set.

@@ -504,14 +504,9 @@ impl Migrator {
         let outcome =
             strata_engine::verify::verify(&ctx, options, &mut strata_engine::verify::Quiet).await?;
         let replay = |e: &strata_engine::scratch::ReplayError| match e {
-            strata_engine::scratch::ReplayError::Exec(e) => format!(
-                "{e}\n  at {}{}",
-                e.path.display(),
-                e.failure
-                    .location
-                    .map(|l| format!(":{}:{}", l.line, l.col))
-                    .unwrap_or_default()
-            ),
+            strata_engine::scratch::ReplayError::Exec(e) => {
+                format!("{e}\n  at {}", crate::error::located(e))
+            }
             other => other.to_string(),
         };
         let lines = |d: &[strata_schema::Difference]| d.iter().map(ToString::to_string).collect();
@@ -558,8 +553,8 @@ impl Migrator {
         })
     }
 
-    /// The engine's settings for a call (the database is a parameter of each call). Embedded sets are checked against what
-    /// their build found first.
+    /// The engine's settings for a call (the database is a parameter of each call). Embedded
+    /// sets are checked against what their build found first (once per set).
     fn settings(&self) -> Result<Settings, Error> {
         if self.registry_schema.is_empty() || self.registry_schema == "public" {
             return Err(Error::Setting {
@@ -567,7 +562,7 @@ impl Migrator {
             });
         }
         for set in &self.sets {
-            set.load()?;
+            set.check()?;
         }
         Ok(Settings {
             sets: self.sets.iter().map(|m| m.spec(&self.timeouts)).collect(),

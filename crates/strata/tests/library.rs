@@ -361,3 +361,20 @@ fn the_calls_can_be_spawned_on_any_runtime() {
     spawnable(&migrator.status(&db));
     spawnable(&migrator.verify(&db));
 }
+
+#[tokio::test]
+async fn an_embedded_set_that_does_not_load_as_it_was_built_is_refused_before_connecting() {
+    let files: &'static [(&str, &[u8])] = &[("001_a.sql", b"CREATE TABLE a (id int);")];
+    let migrations = Migrations::__embedded("migrations", "plain", files, &[("001", "0000")]);
+    let e = migrations.list().unwrap_err();
+    assert!(matches!(e, Error::Embedded { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("was 001 (checksum 0000) when compiled"),
+        "{e}"
+    );
+    // Nothing listens there: the refusal comes first.
+    let db = Database::from_url("postgres://nobody@127.0.0.1:1/never").unwrap();
+    let e = Migrator::new(migrations).migrate(&db).await.unwrap_err();
+    assert!(matches!(e, Error::Embedded { .. }), "{e}");
+}

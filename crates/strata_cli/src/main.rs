@@ -46,9 +46,9 @@ fn main() {
             let causes: Vec<String> = e
                 .chain()
                 .skip(1)
-                .map(|c| scrub(&c.to_string(), &secrets))
+                .map(|c| strata_pg::scrub(&c.to_string(), &secrets))
                 .collect();
-            let message = scrub(&e.to_string(), &secrets);
+            let message = strata_pg::scrub(&e.to_string(), &secrets);
             if json {
                 let doc = strata_engine::documents::ErrorDocument {
                     error: strata_engine::documents::ErrorBody {
@@ -130,21 +130,14 @@ fn install_crash_report() {
 
 /// The one line a crash prints.
 fn crash_report(message: Option<&str>, location: &str, secrets: &[String]) -> String {
-    let message = message.map_or_else(|| "(message withheld)".to_owned(), |m| scrub(m, secrets));
+    let message = message.map_or_else(
+        || "(message withheld)".to_owned(),
+        |m| strata_pg::scrub(m, secrets),
+    );
     format!(
         "error: strata crashed (a bug): {message} at {}; nothing more was changed; please report it",
-        scrub(location, secrets)
+        strata_pg::scrub(location, secrets)
     )
-}
-
-/// Replaces every secret in `text` with `***`, longer secrets first so that one containing
-/// another is replaced whole.
-fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut sorted: Vec<&String> = secrets.iter().collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    sorted
-        .into_iter()
-        .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "***"))
 }
 
 /// Every password strata may have been given: in `--database-url` and `--scratch-url` (or

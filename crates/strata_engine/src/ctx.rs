@@ -65,14 +65,9 @@ impl Ctx {
         }
     }
 
-    /// `text` with every secret replaced by `***` (longer secrets first, so that one
-    /// containing another is replaced whole).
+    /// `text` with every secret replaced by `***` (see [`strata_pg::scrub`]).
     pub fn scrub(&self, text: &str) -> String {
-        let mut secrets: Vec<&String> = self.secrets.iter().filter(|s| !s.is_empty()).collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.into_iter().fold(text.to_owned(), |text, secret| {
-            text.replace(secret.as_str(), "***")
-        })
+        strata_pg::scrub(text, &self.secrets)
     }
 
     /// Tells the front end `line`.

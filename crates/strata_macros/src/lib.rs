@@ -164,14 +164,15 @@ fn script_problems(set: &strata_source::MigrationSet, dir: &Path, written: &str)
         for script in std::iter::once(&m.up).chain(m.down.as_ref()) {
             let sql = script.sql();
             let shown = shown_path(script.file.path(), dir, written);
-            found.extend(copies_from_files(sql).into_iter().map(|(offset, file)| {
+            let analysis = strata_sql::analyze(sql);
+            found.extend(copies_from_files(&analysis).into_iter().map(|(offset, file)| {
                 let at = script.locate(offset);
                 format!(
                     "{shown}:{}:{}: `\\copy ... from '{file}'` reads a file when the migration runs, and an embedded set has no directory at run time; put the rows after `\\copy ... from stdin` in the script (ended by a `\\.` line), or load the set with `Migrations::from_dir`",
                     at.line, at.col
                 )
             }));
-            for problem in strata_sql::script_problems(sql) {
+            for problem in strata_sql::problems_in(sql, &analysis) {
                 // Placeholders (`${name}`, `{{ .Name }}`) are filled in at run time; until
                 // then the grammar cannot judge the script.
                 if problem.kind == strata_sql::ScriptProblemKind::Syntax
@@ -195,9 +196,9 @@ fn script_problems(set: &strata_source::MigrationSet, dir: &Path, written: &str)
     found
 }
 
-/// Each `\copy ... from 'file'` of `sql`: its byte offset and the file named.
-fn copies_from_files(sql: &str) -> Vec<(usize, String)> {
-    strata_sql::analyze(sql)
+/// Each `\copy ... from 'file'` of an analysed script: its byte offset and the file named.
+fn copies_from_files(analysis: &strata_sql::Analysis) -> Vec<(usize, String)> {
+    analysis
         .statements
         .iter()
         .filter_map(|s| {

@@ -138,7 +138,7 @@ pub fn redact_url(url: &str) -> String {
             Err(_) => "[connection string not shown]".into(),
         }
     };
-    scrub(shown, &secrets_in(url))
+    scrub(&shown, &secrets_in(url))
 }
 
 /// The user information of a URI (after the scheme) and what follows it. The parser's rule
@@ -183,17 +183,18 @@ fn is_password_key(raw_key: &str) -> bool {
     conninfo::decode_lossy(raw_key).eq_ignore_ascii_case("password")
 }
 
-/// Replaces every occurrence of each secret of 3 bytes or more. The mask is made of a character
-/// no secret contains, so masking can never assemble a secret out of the mask and its
+/// Replaces every occurrence of each secret of 3 bytes or more in `text` (a message built from
+/// text strata did not write itself: a driver's error, a panic, a note). The mask is made of a
+/// character no secret contains, so masking can never assemble a secret out of the mask and its
 /// neighbours (`***` unless a secret contains `*`).
-fn scrub(text: String, secrets: &[String]) -> String {
+pub fn scrub(text: &str, secrets: &[String]) -> String {
     let mut secrets: Vec<&str> = secrets
         .iter()
         .map(String::as_str)
         .filter(|s| s.len() >= 3)
         .collect();
     if secrets.is_empty() {
-        return text;
+        return text.to_owned();
     }
     // Longer first, so that a secret containing a shorter one is masked whole.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -204,7 +205,7 @@ fn scrub(text: String, secrets: &[String]) -> String {
     let mask = mask_char.to_string().repeat(3);
     secrets
         .iter()
-        .fold(text, |text, secret| text.replace(secret, &mask))
+        .fold(text.to_owned(), |text, secret| text.replace(secret, &mask))
 }
 
 /// The secrets a connection string carries (its password, raw and decoded), so a caller can
@@ -365,24 +366,7 @@ impl ConnInfo {
             }
         }
         check_list_lengths(&config)?;
-        if config.get_user().is_none() {
-            let user = env("PGUSER").unwrap_or_else(crate::who::os_user);
-            config.user(&user);
-        }
-        if config.get_dbname().is_none() {
-            let db = env("PGDATABASE")
-                .unwrap_or_else(|| config.get_user().unwrap_or("postgres").to_owned());
-            config.dbname(&db);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name(env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
-        }
-        if config.get_connect_timeout().is_none() {
-            let secs = env("PGCONNECT_TIMEOUT")
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(10);
-            config.connect_timeout(Duration::from_secs(secs.max(1)));
-        }
+        fill_session_defaults(&mut config, env);
         if config.get_password().is_none() {
             let passfile = own
                 .passfile
@@ -416,19 +400,7 @@ impl ConnInfo {
         if config.get_ports().is_empty() {
             config.port(5432);
         }
-        if config.get_user().is_none() {
-            config.user(crate::who::os_user());
-        }
-        if config.get_dbname().is_none() {
-            let db = config.get_user().unwrap_or("postgres").to_owned();
-            config.dbname(&db);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("strata");
-        }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
+        fill_session_defaults(&mut config, &|_| None);
         let ssl_mode = match config.get_ssl_mode() {
             tokio_postgres::config::SslMode::Disable => SslMode::Disable,
             tokio_postgres::config::SslMode::Require => SslMode::Require,
@@ -484,6 +456,31 @@ impl ConnInfo {
     /// did not write (crash reports, fuzz checks) can make sure the password is not in it.
     pub fn password(&self) -> Option<&[u8]> {
         self.config.get_password()
+    }
+}
+
+/// What libpq fills in when the target leaves it out: the user (`PGUSER`, else the OS user),
+/// the database (`PGDATABASE`, else the user's name), `application_name` (`PGAPPNAME`, else
+/// `strata`) and the connect timeout (`PGCONNECT_TIMEOUT`, else 10 s). One rule for a URL and
+/// for a `tokio_postgres::Config` an application hands over (with no environment).
+fn fill_session_defaults(config: &mut tokio_postgres::Config, env: EnvLookup<'_>) {
+    if config.get_user().is_none() {
+        let user = env("PGUSER").unwrap_or_else(crate::who::os_user);
+        config.user(&user);
+    }
+    if config.get_dbname().is_none() {
+        let db =
+            env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("postgres").to_owned());
+        config.dbname(&db);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(env("PGAPPNAME").unwrap_or_else(|| "strata".into()));
+    }
+    if config.get_connect_timeout().is_none() {
+        let secs = env("PGCONNECT_TIMEOUT")
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(10);
+        config.connect_timeout(Duration::from_secs(secs.max(1)));
     }
 }
 

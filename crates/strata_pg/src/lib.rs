@@ -19,7 +19,7 @@ pub mod session;
 mod tls;
 pub mod who;
 
-pub use conn::{redact_url, secrets_in, ConnInfo, ConnectError, SslMode};
+pub use conn::{redact_url, scrub, secrets_in, ConnInfo, ConnectError, SslMode};
 pub use exec::{execute, ExecError, ExecOptions, Failure, Reporter, Silent, StepDone};
 pub use ident::quote_ident;
 pub use lock::{LockError, LockHolder, MigrationLock};

@@ -4,7 +4,7 @@
 //! `strata validate` reports these for the pending scripts of a database, and `strata::embed!`
 //! refuses to compile a set that has them; both ask here, so the two can never disagree.
 
-use crate::{analyze, unclosed_transaction, unsupported_meta};
+use crate::{analyze, unclosed_transaction, unsupported_meta, Analysis};
 
 /// Which check a script fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,23 +32,28 @@ pub struct ScriptProblem {
 
 /// Every problem of `sql`, in the order `strata validate` reports them.
 pub fn script_problems(sql: &str) -> Vec<ScriptProblem> {
-    let analysis = analyze(sql);
+    problems_in(sql, &analyze(sql))
+}
+
+/// [`script_problems`] of a script already analysed (`analysis` is `analyze(sql)`), for a caller
+/// that looks at its statements for more.
+pub fn problems_in(sql: &str, analysis: &Analysis) -> Vec<ScriptProblem> {
     let mut problems = Vec::new();
-    if let Some(open) = unclosed_transaction(&analysis) {
+    if let Some(open) = unclosed_transaction(analysis) {
         problems.push(ScriptProblem {
             kind: ScriptProblemKind::UnclosedTransaction,
             offset: Some(analysis.statements[open].range.start),
             message: "BEGIN without COMMIT; psql would roll it back at the end of the file".into(),
         });
     }
-    if let Some((i, message)) = unsupported_meta(&analysis) {
+    if let Some((i, message)) = unsupported_meta(analysis) {
         problems.push(ScriptProblem {
             kind: ScriptProblemKind::UnsupportedMetaCommand,
             offset: Some(analysis.statements[i].range.start),
             message,
         });
     }
-    if let Some(message) = analysis.syntax_error {
+    if let Some(message) = analysis.syntax_error.clone() {
         // The parser does not say where (pg_query drops the cursor position): the first
         // statement, as the scanner split them, that fails on its own is where to look.
         let offset = analysis

@@ -12,7 +12,7 @@ mod directives;
 pub mod meta;
 pub mod objects;
 
-pub use check::{script_problems, ScriptProblem, ScriptProblemKind};
+pub use check::{problems_in, script_problems, ScriptProblem, ScriptProblemKind};
 pub use directives::{parse_directives, DirectiveError};
 pub use meta::{MetaCommand, MetaSupport};
 
